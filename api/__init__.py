@@ -1,0 +1,1 @@
+"""cunwu's HTTP and GraphQL layer."""

@@ -1,0 +1,1 @@
+"""GraphQL for users, sign-in and role grants."""

@@ -1,0 +1,155 @@
+"""User and RoleGrant nodes; what of a user each viewer may see is decided here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+
+from api.auth import mask_phone
+from api.context import Context
+from api.errors import Forbidden
+from api.loaders import ActiveGrantsByUserLoader, RegionLoader, UserLoader
+from api.permissions import SYSTEM, Action
+from api.regions.types import Region
+from api.relay import Node, register_node
+from models.accounts import Role as RoleEnum
+from models.accounts import RoleGrant as RoleGrantModel
+from models.accounts import User as UserModel
+
+Role = graphene.Enum.from_enum(RoleEnum, description="授予在某个区划上的角色")
+
+
+async def region_path(ctx: Context, region_id: int | None) -> str:
+    if region_id is None:
+        return SYSTEM
+    region = await ctx.loaders[RegionLoader].load(region_id)
+    return region.path if region else SYSTEM
+
+
+async def user_scope_paths(ctx: Context, user: UserModel) -> list[str]:
+    """Where a user belongs: their home village and the regions of their grants."""
+    grants = await ctx.loaders[ActiveGrantsByUserLoader].load(user.id)
+    region_ids = [g.region_id for g in grants]
+    if user.village_id is not None:
+        region_ids.append(user.village_id)
+    return [await region_path(ctx, rid) for rid in region_ids]
+
+
+async def can_see_user(ctx: Context, user: UserModel, action: Action) -> bool:
+    viewer = ctx.viewer
+    if viewer.user_id == user.id:
+        return True
+    if not viewer.is_authenticated:
+        return False
+    return viewer.can_any(action, await user_scope_paths(ctx, user))
+
+
+@register_node
+class User(graphene.ObjectType):
+    class Meta:
+        interfaces = (Node,)
+        description = "用户。手机号仅本人、管理员及管辖其所在村的乡镇干部可见，其他人看到掩码。"
+
+    name = graphene.String(required=True)
+    phone = graphene.String(required=True, description="完整或掩码（138****1234）")
+    village = graphene.Field(Region, description="所在行政村")
+    residency_verified = graphene.Boolean(required=True)
+    residency_verified_at = graphene.DateTime()
+    created_at = graphene.DateTime(required=True)
+    last_login_at = graphene.DateTime()
+    is_active = graphene.Boolean(required=True)
+    roles = graphene.List(
+        graphene.NonNull(lambda: RoleGrant), required=True, description="当前有效的授权（仅可见部分）"
+    )
+
+    @classmethod
+    def is_type_of(cls, root: Any, info: Any) -> bool:
+        return isinstance(root, UserModel)
+
+    @classmethod
+    async def get_node(cls, info: Any, pk: str) -> UserModel | None:
+        ctx: Context = info.context
+        ctx.viewer.require_user()
+        user = await ctx.loaders[UserLoader].load(int(pk)) if pk.isdigit() else None
+        if user is None:
+            return None
+        if not await can_see_user(ctx, user, Action.USER_VIEW):
+            raise Forbidden()
+        return user
+
+    @staticmethod
+    async def resolve_phone(root: UserModel, info: Any) -> str:
+        if await can_see_user(info.context, root, Action.USER_VIEW_PHONE):
+            return root.phone
+        return mask_phone(root.phone)
+
+    @staticmethod
+    async def resolve_village(root: UserModel, info: Any) -> Any:
+        if root.village_id is None:
+            return None
+        return await info.context.loaders[RegionLoader].load(root.village_id)
+
+    @staticmethod
+    def resolve_residency_verified(root: UserModel, info: Any) -> bool:
+        return root.residency_verified_at is not None
+
+    @staticmethod
+    async def resolve_roles(root: UserModel, info: Any) -> list[RoleGrantModel]:
+        ctx: Context = info.context
+        grants = await ctx.loaders[ActiveGrantsByUserLoader].load(root.id)
+        if ctx.viewer.user_id == root.id:
+            return grants
+        visible = []
+        for grant in grants:
+            if ctx.viewer.can(Action.ROLE_VIEW, await region_path(ctx, grant.region_id)):
+                visible.append(grant)
+        return visible
+
+
+@register_node
+class RoleGrant(graphene.ObjectType):
+    class Meta:
+        interfaces = (Node,)
+        description = "授权：某用户在某区划（及其下级）上担任某角色"
+
+    role = graphene.Field(Role, required=True)
+    region = graphene.Field(Region, description="为空表示全系统")
+    user = graphene.Field(User, required=True)
+    granted_at = graphene.DateTime(required=True)
+    revoked_at = graphene.DateTime()
+
+    @classmethod
+    def is_type_of(cls, root: Any, info: Any) -> bool:
+        return isinstance(root, RoleGrantModel)
+
+    @classmethod
+    async def get_node(cls, info: Any, pk: str) -> RoleGrantModel | None:
+        ctx: Context = info.context
+        viewer = ctx.viewer
+        viewer.require_user()
+        grant = await RoleGrantModel.get_or_none(id=int(pk)) if pk.isdigit() else None
+        if grant is None:
+            return None
+        if grant.user_id != viewer.user_id:
+            viewer.require(Action.ROLE_VIEW, await region_path(ctx, grant.region_id))
+        return grant
+
+    @staticmethod
+    async def resolve_region(root: RoleGrantModel, info: Any) -> Any:
+        if root.region_id is None:
+            return None
+        return await info.context.loaders[RegionLoader].load(root.region_id)
+
+    @staticmethod
+    async def resolve_user(root: RoleGrantModel, info: Any) -> Any:
+        return await info.context.loaders[UserLoader].load(root.user_id)
+
+
+class AuthPayloadFields:
+    """Mixed into the payloads of mutations that sign a user in."""
+
+    access_token = graphene.String(description="Bearer 访问令牌（短期）")
+    refresh_token = graphene.String(description="刷新令牌：只能使用一次，换取新的一对令牌")
+    expires_in = graphene.Int(description="访问令牌有效秒数")
+    user = graphene.Field(User)

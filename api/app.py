@@ -1,0 +1,84 @@
+"""The ASGI application: `create_app()` wires settings, lifespan, routes and middleware."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.database import close_db, open_db, ping_db
+from api.endpoint import GraphQLEndpoint
+from api.middleware import RequestIdMiddleware
+from api.schema import schema
+from api.services import Services
+from api.settings import Settings
+
+READY_TIMEOUT = 2.0
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        orm = await open_db(settings)
+        redis = (
+            Redis.from_url(settings.redis_url, health_check_interval=30)
+            if settings.redis_url
+            else None
+        )
+        app.state.services = Services.build(settings, redis)
+        try:
+            yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await close_db(orm)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        services: Services = request.app.state.services
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(ping_db(), READY_TIMEOUT)
+            checks["database"] = "ok"
+        except Exception as exc:  # any failure means not ready; say which
+            checks["database"] = f"error: {type(exc).__name__}"
+        if services.redis is not None:
+            try:
+                await asyncio.wait_for(services.redis.ping(), READY_TIMEOUT)
+                checks["redis"] = "ok"
+            except Exception as exc:
+                checks["redis"] = f"error: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    graphql = GraphQLEndpoint(schema.graphql_schema, settings)
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+        ],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(GZipMiddleware, minimum_size=1000),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.graphql = graphql
+    return app

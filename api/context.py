@@ -1,0 +1,88 @@
+"""The per-request GraphQL context: who asks, in which language, with which loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import HTTPConnection
+
+from api.auth import decode_access_token
+from api.errors import AppError, Unauthenticated
+from api.i18n import pick_language
+from api.loaders import Loaders
+from api.permissions import SYSTEM, Grant, Viewer
+from api.services import Services
+from api.settings import Settings
+from models.accounts import Role, RoleGrant, Session
+
+
+@dataclass
+class Context:
+    request: HTTPConnection
+    services: Services
+    viewer: Viewer
+    lang: str
+    request_id: str
+    loaders: Loaders = field(default_factory=Loaders)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def ip(self) -> str | None:
+        return self.request.client.host if self.request.client else None
+
+    @property
+    def user_agent(self) -> str | None:
+        return self.request.headers.get("user-agent")
+
+
+async def load_viewer(settings: Settings, authorization: str | None) -> Viewer:
+    """The signed-in user and their grants, or an anonymous viewer that remembers why."""
+    if not authorization:
+        return Viewer()
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return Viewer(auth_error=Unauthenticated("INVALID_TOKEN"))
+    try:
+        claims = decode_access_token(settings, token.strip())
+    except AppError as exc:
+        return Viewer(auth_error=exc)
+    session = await Session.get_or_none(
+        id=claims.session_id, user_id=claims.user_id, revoked_at=None
+    ).select_related("user")
+    if session is None:
+        return Viewer(auth_error=Unauthenticated("TOKEN_REVOKED"))
+    if not session.user.is_active:
+        return Viewer(auth_error=Unauthenticated("ACCOUNT_DISABLED"))
+    return await viewer_for_session(session)
+
+
+async def viewer_for_session(session: Session) -> Viewer:
+    rows = await RoleGrant.filter(user_id=session.user_id, revoked_at=None).values(
+        "id", "role", "region_id", "region__path"
+    )
+    grants = tuple(
+        Grant(
+            id=r["id"],
+            role=Role(r["role"]),
+            region_id=r["region_id"],
+            path=r["region__path"] if r["region_id"] is not None else SYSTEM,
+        )
+        for r in rows
+    )
+    return Viewer(user=session.user, session_id=str(session.id), grants=grants)
+
+
+async def build_context(
+    request: HTTPConnection, services: Services, request_id: str
+) -> Context:
+    viewer = await load_viewer(services.settings, request.headers.get("authorization"))
+    return Context(
+        request=request,
+        services=services,
+        viewer=viewer,
+        lang=pick_language(request.headers.get("accept-language")),
+        request_id=request_id,
+    )

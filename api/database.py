@@ -1,0 +1,34 @@
+"""Open, close and migrate the database with tortoise-orm's own migration engine."""
+
+from __future__ import annotations
+
+from tortoise import Tortoise
+from tortoise.context import TortoiseContext
+from tortoise.migrations.api.migrate import migrate as tortoise_migrate
+
+from api.settings import Settings
+
+
+async def migrate(settings: Settings) -> None:
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        await tortoise_migrate(config=settings.tortoise_config())
+    finally:
+        await Tortoise.close_connections()
+
+
+async def open_db(settings: Settings) -> TortoiseContext:
+    """Connections for the whole process: requests run in other tasks than the lifespan."""
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return await Tortoise.init(config=settings.tortoise_config(), _enable_global_fallback=True)
+
+
+async def close_db(ctx: TortoiseContext) -> None:
+    await ctx.close_connections()
+
+
+async def ping_db() -> None:
+    conn = Tortoise.get_connection("default")
+    await conn.execute_query("SELECT 1")

@@ -1,0 +1,278 @@
+"""The GraphQL HTTP transport, written on graphql-core's parse/validate/execute.
+
+POST application/json; GET for queries (cacheable, with ETag); GraphiQL for browsers.
+Documents are parsed and validated once per query text and kept in a bounded LRU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationType,
+    execute,
+    get_operation_ast,
+    parse,
+    specified_rules,
+    validate,
+)
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from api.context import Context, build_context
+from api.errors import AppError, BadUserInput, QueryTooComplex
+from api.i18n import pick_language, translate
+from api.limits import query_limits_rule
+from api.services import Services
+from api.settings import Settings
+
+log = logging.getLogger("cunwu.graphql")
+MAX_BODY_BYTES = 1_000_000
+
+
+class DocumentCache:
+    """query text → (document, validation errors); bounded, least recently used out first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[DocumentNode | None, list[GraphQLError]]] = (
+            OrderedDict()
+        )
+
+    def get(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]] | None:
+        item = self._items.get(query)
+        if item is not None:
+            self._items.move_to_end(query)
+        return item
+
+    def put(self, query: str, item: tuple[DocumentNode | None, list[GraphQLError]]) -> None:
+        self._items[query] = item
+        self._items.move_to_end(query)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class RequestError(Exception):
+    """The HTTP request itself is unusable (not a GraphQL error)."""
+
+    def __init__(self, status: int, key: str) -> None:
+        super().__init__(key)
+        self.status = status
+        self.key = key
+
+
+class GraphQLEndpoint:
+    def __init__(self, schema: GraphQLSchema, settings: Settings) -> None:
+        self.schema = schema
+        self.settings = settings
+        self.rules = (
+            *specified_rules,
+            query_limits_rule(settings.max_query_depth, settings.max_query_cost),
+        )
+        self.documents = DocumentCache(settings.document_cache_size)
+
+    async def handle(self, request: Request) -> Response:
+        lang = pick_language(request.headers.get("accept-language"))
+        request_id = request.scope.get("state", {}).get("request_id", "-")
+        try:
+            if request.method == "GET":
+                if "query" not in request.query_params and accepts_html(request):
+                    return HTMLResponse(GRAPHIQL_HTML)
+                params = get_params(request)
+            elif request.method == "POST":
+                params = await post_params(request)
+            else:
+                raise RequestError(405, "BAD_USER_INPUT")
+        except RequestError as exc:
+            return error_response(exc.status, exc.key, lang)
+        return await self.run(request, params, lang, request_id)
+
+    async def run(
+        self, request: Request, params: dict[str, Any], lang: str, request_id: str
+    ) -> Response:
+        query, variables = params.get("query"), params.get("variables")
+        operation_name = params.get("operationName")
+        if not isinstance(query, str) or not query.strip():
+            return graphql_response({"errors": [plain_error("BAD_USER_INPUT", lang)]})
+        if variables is not None and not isinstance(variables, dict):
+            return graphql_response({"errors": [plain_error("BAD_USER_INPUT", lang)]})
+        if operation_name is not None and not isinstance(operation_name, str):
+            return graphql_response({"errors": [plain_error("BAD_USER_INPUT", lang)]})
+
+        document, errors = self.document(query)
+        if errors or document is None:
+            return graphql_response({"errors": [format_error(e, lang, request_id) for e in errors]})
+        operation = get_operation_ast(document, operation_name)
+        if operation is None:
+            return graphql_response({"errors": [plain_error("BAD_USER_INPUT", lang)]})
+        if request.method == "GET" and operation.operation != OperationType.QUERY:
+            return error_response(405, "MUTATION_OVER_GET", lang, allow="POST")
+        if operation.operation == OperationType.SUBSCRIPTION:
+            return graphql_response({"errors": [plain_error("BAD_USER_INPUT", lang)]})
+
+        services: Services = request.app.state.services
+        context: Context = await build_context(request, services, request_id)
+        result = execute(
+            self.schema,
+            document,
+            variable_values=variables,
+            operation_name=operation_name,
+            context_value=context,
+        )
+        if inspect.isawaitable(result):
+            result = await result
+        body: dict[str, Any] = {}
+        if result.errors:
+            body["errors"] = [format_error(e, context.lang, request_id) for e in result.errors]
+        body["data"] = result.data
+        if request.method == "GET":
+            return cacheable_response(request, body)
+        return graphql_response(body)
+
+    def document(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
+        if len(query) > self.settings.max_query_chars:
+            return None, [QueryTooComplex("QUERY_TOO_COMPLEX")]
+        cached = self.documents.get(query)
+        if cached is not None:
+            return cached
+        try:
+            document = parse(query, max_tokens=self.settings.max_query_tokens)
+        except GraphQLError as exc:
+            if "token limit" in exc.message:
+                item: tuple[DocumentNode | None, list[GraphQLError]] = (
+                    None,
+                    [QueryTooComplex("QUERY_TOO_COMPLEX")],
+                )
+            else:
+                item = (None, [exc])
+        else:
+            errors = validate(self.schema, document, self.rules)
+            item = (None if errors else document, list(errors))
+        self.documents.put(query, item)
+        return item
+
+
+def accepts_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def get_params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query_params)
+    if params.get("variables"):
+        try:
+            params["variables"] = orjson.loads(params["variables"])
+        except orjson.JSONDecodeError:
+            raise RequestError(400, "BAD_USER_INPUT") from None
+    else:
+        params.pop("variables", None)
+    return params
+
+
+async def post_params(request: Request) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/json", "application/graphql-response+json"):
+        raise RequestError(415, "BAD_USER_INPUT")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise RequestError(413, "BAD_USER_INPUT")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise RequestError(413, "BAD_USER_INPUT")
+        chunks.append(chunk)
+    try:
+        params = orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError:
+        raise RequestError(400, "BAD_USER_INPUT") from None
+    if not isinstance(params, dict):
+        raise RequestError(400, "BAD_USER_INPUT")
+    return params
+
+
+def plain_error(code: str, lang: str, key: str | None = None) -> dict[str, Any]:
+    return {"message": translate(key or code, lang), "extensions": {"code": code}}
+
+
+def format_error(error: GraphQLError, lang: str, request_id: str) -> dict[str, Any]:
+    original = error.original_error
+    app_error = original if isinstance(original, AppError) else error
+    if isinstance(app_error, AppError):
+        out: dict[str, Any] = {
+            "message": translate(app_error.key, lang, **app_error.params),
+            "extensions": dict(app_error.extensions or {}),
+        }
+    elif original is not None and not isinstance(original, GraphQLError):
+        log.error("unhandled error rid=%s", request_id, exc_info=original)
+        out = {
+            "message": translate("INTERNAL_SERVER_ERROR", lang, request_id=request_id),
+            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        }
+    else:  # syntax, validation and variable coercion errors: graphql-core's own words
+        out = {"message": error.message, "extensions": {"code": BadUserInput.code}}
+    if error.locations:
+        out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        out["path"] = list(error.path)
+    return out
+
+
+def graphql_response(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def error_response(status: int, key: str, lang: str, allow: str | None = None) -> Response:
+    code = "BAD_USER_INPUT"
+    response = graphql_response({"errors": [plain_error(code, lang, key)]}, status)
+    if allow:
+        response.headers["allow"] = allow
+    return response
+
+
+def cacheable_response(request: Request, body: dict[str, Any]) -> Response:
+    """GET answers carry an ETag; a client holding the same one gets 304 and no body."""
+    payload = orjson.dumps(body)
+    etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+    headers = {
+        "etag": etag,
+        "cache-control": "private, no-cache",
+        "vary": "Authorization, Accept-Language",
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(payload, media_type="application/json", headers=headers)
+
+
+GRAPHIQL_HTML = """<!doctype html>
+<html lang="zh-CN">
+<head>
+  <meta charset="utf-8" />
+  <title>cunwu 村务 GraphQL</title>
+  <style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
+  <link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css" />
+</head>
+<body>
+  <div id="graphiql">正在加载 GraphiQL…</div>
+  <script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
+  <script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
+  <script crossorigin src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
+  <script>
+    const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+    ReactDOM.createRoot(document.getElementById('graphiql')).render(
+      React.createElement(GraphiQL, { fetcher, defaultEditorToolbarOpen: true })
+    );
+  </script>
+</body>
+</html>
+"""

@@ -1,0 +1,68 @@
+"""The base of every mutation: one `input`, a payload with `errors`, all-or-nothing."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import graphene
+from tortoise.transactions import in_transaction
+
+from api.context import Context
+from api.errors import UserErrors
+from api.i18n import translate
+from api.permissions import Action
+
+
+class UserErrorType(graphene.ObjectType):
+    class Meta:
+        name = "UserError"
+        description = "用户可以改正的错误：code 供程序判断，message 供人阅读。"
+
+    code = graphene.String(required=True)
+    field = graphene.String(description="出错的输入字段（input 内的名字）")
+    message = graphene.String(required=True)
+
+    @staticmethod
+    def resolve_message(root: Any, info: Any) -> str:
+        return translate(root.code, info.context.lang, **root.params)
+
+
+class BaseMutation(graphene.Mutation):
+    """Subclasses set `permission` (checked by `authorize`) and implement `perform`.
+
+    `perform` runs in one transaction: raising UserErrors rolls everything back and
+    answers with the errors; returning a dict fills the payload.
+    """
+
+    class Meta:
+        abstract = True
+
+    errors = graphene.List(graphene.NonNull(UserErrorType), required=True)
+
+    permission: ClassVar[Action | None] = None
+    login_required: ClassVar[bool] = False
+    atomic: ClassVar[bool] = True
+
+    @classmethod
+    def authorize(cls, ctx: Context, path: str | None) -> None:
+        assert cls.permission is not None, f"{cls.__name__} declares no permission"
+        ctx.viewer.require(cls.permission, path)
+
+    @classmethod
+    async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    async def mutate(cls, root: Any, info: Any, input: Any) -> Any:  # noqa: A002
+        ctx: Context = info.context
+        if cls.login_required or cls.permission is not None:
+            ctx.viewer.require_user()
+        try:
+            if cls.atomic:
+                async with in_transaction():
+                    result = await cls.perform(ctx, input)
+            else:
+                result = await cls.perform(ctx, input)
+        except UserErrors as exc:
+            return cls(errors=exc.errors)
+        return cls(errors=[], **result)

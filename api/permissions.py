@@ -1,0 +1,103 @@
+"""The one place that decides whether a viewer may do an action on a region.
+
+A grant on a region covers that region and everything below it (its materialized
+path is a prefix of theirs); a grant without a region covers the whole system.
+Resolvers ask `viewer.can(...)` or `require(...)`; none of them re-implements this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from api.errors import AppError, Forbidden, Unauthenticated
+from models.accounts import Role, User
+from models.regions import covers
+
+SYSTEM = ""  # the path of "the whole system": only region-less grants cover it
+
+
+class Action(StrEnum):
+    REGION_CREATE = "region.create"
+    ROLE_GRANT = "role.grant"
+    ROLE_REVOKE = "role.revoke"
+    ROLE_VIEW = "role.view"
+    USER_VIEW = "user.view"
+    USER_VIEW_PHONE = "user.view_phone"
+    RESIDENCY_VERIFY = "residency.verify"
+    AUDIT_READ = "audit.read"
+
+
+STAFF = frozenset({Role.CLERK, Role.SUPERVISOR, Role.OFFICIAL, Role.INSPECTOR, Role.ADMIN})
+
+RULES: dict[Action, frozenset[Role]] = {
+    Action.REGION_CREATE: frozenset({Role.ADMIN}),
+    Action.ROLE_GRANT: frozenset({Role.ADMIN}),
+    Action.ROLE_REVOKE: frozenset({Role.ADMIN}),
+    Action.ROLE_VIEW: frozenset({Role.OFFICIAL, Role.INSPECTOR, Role.ADMIN}),
+    Action.USER_VIEW: STAFF,
+    Action.USER_VIEW_PHONE: frozenset({Role.OFFICIAL, Role.ADMIN}),
+    Action.RESIDENCY_VERIFY: frozenset({Role.CLERK, Role.OFFICIAL, Role.ADMIN}),
+    Action.AUDIT_READ: frozenset({Role.INSPECTOR, Role.ADMIN}),
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: int
+    role: Role
+    region_id: int | None
+    path: str  # SYSTEM for a region-less grant
+
+
+@dataclass
+class Viewer:
+    user: User | None = None
+    session_id: str | None = None
+    grants: tuple[Grant, ...] = ()
+    # Set when a token was sent but is unusable: asking for a signed-in viewer then says why.
+    auth_error: AppError | None = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user is not None
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.id if self.user else None
+
+    def roles_on(self, path: str) -> set[Role]:
+        return {g.role for g in self.grants if covers(g.path, path)}
+
+    def can(self, action: Action, path: str | None) -> bool:
+        if self.user is None:
+            return False
+        allowed = RULES[action]
+        target = SYSTEM if path is None else path
+        return any(g.role in allowed and covers(g.path, target) for g in self.grants)
+
+    def can_any(self, action: Action, paths: Iterable[str | None]) -> bool:
+        return any(self.can(action, p) for p in paths)
+
+    def require_user(self) -> User:
+        if self.user is None:
+            raise self.auth_error or Unauthenticated()
+        return self.user
+
+    def require(self, action: Action, path: str | None) -> None:
+        self.require_user()
+        if not self.can(action, path):
+            raise Forbidden()
+
+
+
+
+# Which region kinds each role may be granted on.
+ROLE_KINDS: dict[Role, tuple[str, ...]] = {
+    Role.CLERK: ("VILLAGE",),
+    Role.SUPERVISOR: ("VILLAGE",),
+    Role.OFFICIAL: ("TOWNSHIP",),
+    Role.INSPECTOR: ("COUNTY", "PREFECTURE", "PROVINCE"),
+    Role.ADMIN: ("COUNTY", "PREFECTURE", "PROVINCE", "TOWNSHIP"),
+}

@@ -1,0 +1,52 @@
+"""Fixed-window rate limits: in process for the embedded default, in Redis across workers."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, limit: int, window: int) -> int:
+        """Count one attempt; return 0 when allowed, else the seconds until the window ends."""
+        ...
+
+
+class MemoryRateLimiter:
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._windows: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._max_keys = max_keys
+
+    async def hit(self, key: str, limit: int, window: int) -> int:
+        now = time.monotonic()
+        start, count = self._windows.get(key, (now, 0))
+        if now - start >= window:
+            start, count = now, 0
+        count += 1
+        self._windows[key] = (start, count)
+        self._windows.move_to_end(key)
+        while len(self._windows) > self._max_keys:
+            self._windows.popitem(last=False)
+        if count > limit:
+            return max(1, int(start + window - now + 0.999))
+        return 0
+
+
+class RedisRateLimiter:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix + "rl:"
+
+    async def hit(self, key: str, limit: int, window: int) -> int:
+        name = self._prefix + key
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, window, nx=True)
+            pipe.ttl(name)
+            count, _, ttl = await pipe.execute()
+        if count > limit:
+            return max(1, int(ttl))
+        return 0

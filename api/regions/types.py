@@ -1,0 +1,99 @@
+"""Region as a GraphQL node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+from graphene import relay
+
+from api.loaders import RegionLoader
+from api.relay import Node, build_connection, connection_args, decode_int_cursor, page_size
+from api.relay import register_node
+from models.regions import Region as RegionModel
+from models.regions import RegionKind as RegionKindEnum
+from models.regions import path_ids, subtree_range
+
+RegionKind = graphene.Enum.from_enum(RegionKindEnum, description="区划层级")
+
+
+@register_node
+class Region(graphene.ObjectType):
+    class Meta:
+        interfaces = (Node,)
+        description = "行政区划：县/区 → 乡镇/街道 → 行政村 → 自然村/村民小组"
+
+    name = graphene.String(required=True)
+    kind = graphene.Field(RegionKind, required=True)
+    code = graphene.String(description="12 位统计用区划代码")
+    depth = graphene.Int(required=True)
+    parent = graphene.Field(lambda: Region)
+    ancestors = graphene.List(
+        graphene.NonNull(lambda: Region), required=True, description="从最上级到上一级"
+    )
+    children = graphene.Field(
+        lambda: RegionConnection, kind=graphene.Argument(RegionKind), **connection_args()
+    )
+
+    @classmethod
+    def is_type_of(cls, root: Any, info: Any) -> bool:
+        return isinstance(root, RegionModel)
+
+    @classmethod
+    async def get_node(cls, info: Any, pk: str) -> RegionModel | None:
+        # The region tree is public.
+        return await info.context.loaders[RegionLoader].load(int(pk)) if pk.isdigit() else None
+
+    @staticmethod
+    async def resolve_parent(root: RegionModel, info: Any) -> RegionModel | None:
+        if root.parent_id is None:
+            return None
+        return await info.context.loaders[RegionLoader].load(root.parent_id)
+
+    @staticmethod
+    async def resolve_ancestors(root: RegionModel, info: Any) -> list[RegionModel]:
+        ids = path_ids(root.path)[:-1]
+        return list(await info.context.loaders[RegionLoader].load_many(ids))
+
+    @staticmethod
+    async def resolve_children(
+        root: RegionModel, info: Any, kind: str | None = None, first: int | None = None,
+        after: str | None = None,
+    ) -> Any:
+        return await region_page(parent=root, kind=kind, first=first, after=after)
+
+
+class RegionConnection(relay.Connection):
+    class Meta:
+        node = Region
+
+
+def enum_value(value: Any) -> Any:
+    """graphene hands enum arguments over as members; the ORM wants the plain value."""
+    return getattr(value, "value", value)
+
+
+async def region_page(
+    *, parent: RegionModel | None, kind: Any, first: int | None, after: str | None
+) -> Any:
+    """With a parent: its children, or with a kind every descendant of that kind.
+
+    Without: the top of the tree, or every region of that kind.
+    """
+    size = page_size(first)
+    kind = enum_value(kind)
+    qs = RegionModel.all()
+    if parent is not None and kind is not None:
+        low, high = subtree_range(parent.path)
+        qs = qs.filter(path__gte=low, path__lt=high, kind=kind)
+    elif parent is not None:
+        qs = qs.filter(parent_id=parent.id)
+    elif kind is not None:
+        qs = qs.filter(kind=kind)
+    else:
+        qs = qs.filter(parent_id=None)
+    last = decode_int_cursor(after)
+    if last is not None:
+        qs = qs.filter(id__gt=last)
+    rows = await qs.order_by("id").limit(size + 1)
+    return build_connection(RegionConnection, rows, size)

@@ -1,0 +1,139 @@
+"""Relay conventions: opaque global IDs, a Node registry and keyset cursor connections."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import graphene
+from graphene import relay
+
+from api.errors import BadUserInput, NotFound, UserError, UserErrors
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 50
+
+NODE_TYPES: dict[str, Any] = {}
+
+
+def register_node(cls: Any) -> Any:
+    """Class decorator: `node(id)` may return this type (via its `get_node`)."""
+    NODE_TYPES[cls._meta.name] = cls
+    return cls
+
+
+def to_global_id(type_name: str, pk: int | str) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def from_global_id(global_id: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValueError(global_id) from None
+    type_name, sep, pk = raw.partition(":")
+    if not sep or not type_name or not pk:
+        raise ValueError(global_id)
+    return type_name, pk
+
+
+def decode_id(global_id: str, expected: str, field: str = "id") -> int:
+    """A global ID's integer key, or a UserError naming the input field."""
+    try:
+        type_name, pk = from_global_id(global_id)
+        if type_name != expected:
+            raise UserErrors(UserError("WRONG_KIND", field, {"expected": expected}))
+        return int(pk)
+    except ValueError:
+        raise UserErrors(UserError("INVALID_ID", field)) from None
+
+
+class Node(relay.Node):
+    class Meta:
+        name = "Node"
+
+    @classmethod
+    def to_global_id(cls, type_: str, id: Any) -> str:  # noqa: A002 (graphene's signature)
+        return to_global_id(type_, id)
+
+
+async def resolve_node(root: Any, info: Any, id: str) -> Any:  # noqa: A002
+    try:
+        type_name, pk = from_global_id(id)
+    except ValueError:
+        raise NotFound() from None
+    graphene_type = NODE_TYPES.get(type_name)
+    if graphene_type is None:
+        raise NotFound()
+    obj = await graphene_type.get_node(info, pk)
+    if obj is None:
+        raise NotFound()
+    return obj
+
+
+def node_field() -> graphene.Field:
+    return graphene.Field(
+        Node, id=graphene.ID(required=True), resolver=resolve_node, description="任意对象"
+    )
+
+
+# Cursors: the keyset value of the last row, opaque to clients.
+def encode_cursor(value: int | str) -> str:
+    return base64.urlsafe_b64encode(f"k:{value}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadUserInput("INVALID_CURSOR") from None
+    if not raw.startswith("k:"):
+        raise BadUserInput("INVALID_CURSOR")
+    return raw[2:]
+
+
+def decode_int_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    value = decode_cursor(cursor)
+    if not value.isdigit():
+        raise BadUserInput("INVALID_CURSOR")
+    return int(value)
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE
+    if first < 0 or first > MAX_PAGE:
+        raise BadUserInput("PAGE_SIZE", limit=MAX_PAGE)
+    return first
+
+
+def connection_args() -> dict[str, Any]:
+    return {
+        "first": graphene.Int(description=f"每页数量，默认 {DEFAULT_PAGE}，最多 {MAX_PAGE}"),
+        "after": graphene.String(),
+    }
+
+
+def build_connection(
+    connection_type: Any,
+    rows: Sequence[Any],
+    size: int,
+    key: Callable[[Any], int | str] = lambda row: row.pk,
+) -> Any:
+    """`rows` holds up to size+1 items fetched after the cursor; the extra one means more."""
+    has_next = len(rows) > size
+    rows = rows[:size]
+    edges = [connection_type.Edge(node=row, cursor=encode_cursor(key(row))) for row in rows]
+    return connection_type(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=has_next,
+            has_previous_page=False,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

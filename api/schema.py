@@ -1,0 +1,22 @@
+"""The served GraphQL schema: every domain's queries and mutations merged."""
+
+from __future__ import annotations
+
+import graphene
+
+from api.accounts.schema import AccountMutations, AccountQueries
+from api.accounts.types import RoleGrant, User
+from api.regions.schema import RegionMutations, RegionQueries
+from api.regions.types import Region
+from api.relay import node_field
+
+
+class Query(AccountQueries, RegionQueries, graphene.ObjectType):
+    node = node_field()
+
+
+class Mutation(AccountMutations, RegionMutations, graphene.ObjectType):
+    pass
+
+
+schema = graphene.Schema(query=Query, mutation=Mutation, types=[Region, User, RoleGrant])

@@ -1,0 +1,26 @@
+"""What the lifespan opens and every request shares: settings, Redis, limiters, caches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from api.auth import Passwords
+from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from api.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: Redis | None
+    limiter: RateLimiter
+    passwords: Passwords
+
+    @classmethod
+    def build(cls, settings: Settings, redis: Redis | None) -> Services:
+        limiter: RateLimiter = (
+            RedisRateLimiter(redis, settings.redis_prefix) if redis else MemoryRateLimiter()
+        )
+        return cls(settings=settings, redis=redis, limiter=limiter, passwords=Passwords(settings))

@@ -1,0 +1,123 @@
+"""Settings read once from the environment; everything else receives a Settings object."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from starlette.config import Config
+
+MODEL_MODULES = ["models.regions", "models.accounts", "models.audit"]
+
+
+class SettingsError(RuntimeError):
+    """The environment cannot produce a safe configuration."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    redis_url: str | None = None
+    redis_prefix: str = "cunwu:"
+    media_root: Path = Path("data/media")
+    secret_key: str = field(default="", repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    demo: bool = True
+    access_token_seconds: int = 15 * 60
+    refresh_token_seconds: int = 30 * 24 * 3600
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    login_attempts: int = 10
+    login_window_seconds: int = 300
+    max_query_chars: int = 20_000
+    max_query_tokens: int = 3_000
+    max_query_depth: int = 12
+    max_query_cost: int = 10_000
+    document_cache_size: int = 512
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_overrides(self, **kwargs: Any) -> Settings:
+        return replace(self, **kwargs)
+
+    def tortoise_config(self) -> dict[str, Any]:
+        return tortoise_config(self.database_url)
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+        config = Config(environ=environ if environ is not None else os.environ)
+        env = config("CUNWU_ENV", default="development")
+        data_dir = Path(config("DATA_DIR", default="data")).resolve()
+        database_url = config("DATABASE_URL", default="") or sqlite_url(data_dir / "cunwu.sqlite3")
+        media_root = Path(config("MEDIA_ROOT", default=str(data_dir / "media"))).resolve()
+        secret_key = config("SECRET_KEY", default="")
+        if not secret_key:
+            if env == "production":
+                raise SettingsError("SECRET_KEY must be set when CUNWU_ENV=production")
+            secret_key = _local_secret(data_dir)
+        return cls(
+            env=env,
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=config("REDIS_URL", default="") or None,
+            redis_prefix=config("REDIS_PREFIX", default="cunwu:"),
+            media_root=media_root,
+            secret_key=secret_key,
+            host=config("HOST", default="127.0.0.1"),
+            port=config("PORT", cast=int, default=8000),
+            demo=config("CUNWU_DEMO", cast=bool, default=True),
+            access_token_seconds=config("ACCESS_TOKEN_SECONDS", cast=int, default=15 * 60),
+            refresh_token_seconds=config(
+                "REFRESH_TOKEN_SECONDS", cast=int, default=30 * 24 * 3600
+            ),
+        )
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite://{path}"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "cunwu": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _local_secret(data_dir: Path) -> str:
+    """A development secret generated once and kept in DATA_DIR, so tokens survive restarts."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def __getattr__(name: str) -> Any:
+    # The tortoise CLI reads `api.settings.TORTOISE_ORM`; build it lazily from the environment.
+    if name == "TORTOISE_ORM":
+        return tortoise_config(Settings.from_env().database_url)
+    raise AttributeError(name)

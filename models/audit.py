@@ -1,0 +1,49 @@
+"""The append-only audit log: who did what to which object, before and after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.accounts import User
+from models.regions import Region
+
+
+class AuditLogIsAppendOnly(RuntimeError):
+    pass
+
+
+class AuditEntry(Model):
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    action = fields.CharField(max_length=64)
+    object_type = fields.CharField(max_length=32)
+    object_id = fields.CharField(max_length=64)
+    # The region the object belongs to, so inspectors can read their subtree's log.
+    region: fields.ForeignKeyNullableRelation[Region] = fields.ForeignKeyField(
+        "cunwu.Region", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    before = fields.JSONField(null=True)
+    after = fields.JSONField(null=True)
+    ip = fields.CharField(max_length=45, null=True)
+    request_id = fields.CharField(max_length=64, null=True)
+
+    actor_id: int | None
+    region_id: int | None
+
+    class Meta:
+        table = "audit_entry"
+        indexes = (("object_type", "object_id"),)
+
+    async def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._saved_in_db:
+            raise AuditLogIsAppendOnly("audit entries cannot be changed")
+        await super().save(*args, **kwargs)
+
+    async def delete(self, *args: Any, **kwargs: Any) -> None:
+        raise AuditLogIsAppendOnly("audit entries cannot be deleted")

@@ -1,0 +1,1 @@
+"""Operational commands: `python -m scripts.NAME`."""

@@ -1,0 +1,102 @@
+"""Load demo data into an empty database: `python -m scripts.seed_demo`.
+
+A fictional county (青禾县), 3 townships, 12 villages with 2 villager groups each,
+and one user of every role. All demo users share the password printed below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from tortoise.transactions import in_transaction
+
+from api.auth import Passwords
+from api.database import close_db, open_db
+from api.settings import Settings
+from models.accounts import Role, RoleGrant, User
+from models.regions import Region, RegionKind, add_region
+
+DEMO_PASSWORD = "cunwu-demo-2026"
+COUNTY = ("青禾县", "990102000000")
+TOWNSHIPS = {
+    "东溪镇": ["东溪村", "柳塘村", "石桥村", "桃园村"],
+    "南岭乡": ["南岭村", "竹坪村", "杨家湾村", "马山村"],
+    "西坪镇": ["西坪村", "新田村", "枫树村", "白沙村"],
+}
+GROUPS = ["第一村民小组", "第二村民小组"]
+# (phone, name, role or None for a villager, where)
+USERS = [
+    ("13800000001", "管理员 王强", Role.ADMIN, "county"),
+    ("13800000002", "县纪委 李敏", Role.INSPECTOR, "county"),
+    ("13800000003", "镇干部 张伟", Role.OFFICIAL, "township"),
+    ("13800000004", "村文书 刘芳", Role.CLERK, "village"),
+    ("13800000005", "监委会 陈刚", Role.SUPERVISOR, "village"),
+    ("13800000006", "村民 赵大山", None, "village"),
+]
+
+
+@dataclass
+class Demo:
+    county: Region
+    townships: list[Region] = field(default_factory=list)
+    villages: list[Region] = field(default_factory=list)
+    users: dict[str, User] = field(default_factory=dict)
+
+
+async def seed_demo(settings: Settings) -> Demo | None:
+    """Seed into an empty database; return None (and change nothing) if regions exist."""
+    if await Region.exists():
+        return None
+    password_hash = await Passwords(settings).hash(DEMO_PASSWORD)
+    async with in_transaction():
+        county = await add_region(None, RegionKind.COUNTY, COUNTY[0], COUNTY[1])
+        demo = Demo(county=county)
+        for t, (township_name, villages) in enumerate(TOWNSHIPS.items(), start=1):
+            code = f"{COUNTY[1][:6]}{100 + t:03d}000"
+            township = await add_region(county, RegionKind.TOWNSHIP, township_name, code)
+            demo.townships.append(township)
+            for v, village_name in enumerate(villages, start=1):
+                village = await add_region(
+                    township, RegionKind.VILLAGE, village_name, f"{code[:9]}{200 + v:03d}"
+                )
+                demo.villages.append(village)
+                for group in GROUPS:
+                    await add_region(village, RegionKind.GROUP, group)
+        where = {"county": county, "township": demo.townships[0], "village": demo.villages[0]}
+        now = datetime.now(UTC)
+        for phone, name, role, place in USERS:
+            home = demo.villages[0] if place == "village" else None
+            user = await User.create(
+                phone=phone,
+                name=name,
+                password_hash=password_hash,
+                village=home,
+                residency_verified_at=now if home else None,
+            )
+            if role is not None:
+                await RoleGrant.create(user=user, role=role, region=where[place])
+            demo.users[role.value if role else "VILLAGER"] = user
+    return demo
+
+
+async def run() -> None:
+    settings = Settings.from_env()
+    orm = await open_db(settings)
+    try:
+        demo = await seed_demo(settings)
+    finally:
+        await close_db(orm)
+    if demo is None:
+        print("database already has regions; demo data not loaded")
+        return
+    print(f"demo data loaded: {demo.county.name}, {len(demo.townships)} townships, "
+          f"{len(demo.villages)} villages")
+    print(f"demo users (password {DEMO_PASSWORD}):")
+    for phone, name, role, place in USERS:
+        print(f"  {phone}  {name}  {role.value if role else 'VILLAGER'} ({place})")
+
+
+if __name__ == "__main__":
+    asyncio.run(run())

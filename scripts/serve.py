@@ -1,0 +1,32 @@
+"""What `make run` does: migrate, load demo data into an empty database, serve.
+
+Production runs `python -m scripts.migrate` once, then uvicorn with several workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+
+from api.settings import Settings
+from scripts.migrate import migrate
+from scripts.seed_demo import run as seed
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    asyncio.run(migrate(settings))
+    if settings.demo:
+        asyncio.run(seed())
+    print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql")
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=settings.host, port=settings.port,
+        proxy_headers=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
