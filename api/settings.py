@@ -63,6 +63,8 @@ class Settings:
             if env == "production":
                 raise SettingsError("SECRET_KEY must be set when CUNWU_ENV=production")
             secret_key = _local_secret(data_dir)
+        if env == "production" and len(secret_key.encode()) < 32:
+            raise SettingsError("SECRET_KEY must have at least 32 bytes")
         return cls(
             env=env,
             data_dir=data_dir,

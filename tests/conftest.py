@@ -1,0 +1,155 @@
+"""Every test runs on a real SQLite file, and on PostgreSQL + Redis when TEST_* are set.
+
+A run makes its own PostgreSQL database and Redis key prefix, so runs never meet.
+SQLite tests each get a copy of a migrated template file; PostgreSQL tests truncate.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from redis.asyncio import Redis
+from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from api.app import create_app
+from api.database import migrate
+from api.settings import Settings, sqlite_url
+from tests.client import GQL
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+REQUIRE_SERVICES = os.environ.get("CUNWU_REQUIRE_SERVICES") == "1"
+RUN_ID = uuid.uuid4().hex[:10]
+
+
+def base_settings(tmp: Path, **overrides: object) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp,
+        media_root=tmp / "media",
+        secret_key="test-secret-key-for-the-suite-" + RUN_ID * 2,
+        demo=False,
+        argon2_time_cost=1,  # cheap hashes keep the suite fast; production uses the defaults
+        argon2_memory_kib=8192,
+        **overrides,
+    )
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+async def pg_admin(url: str) -> asyncpg.Connection:
+    dsn = url.replace("postgres://", "postgresql://", 1)
+    return await asyncpg.connect(dsn)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def backend_settings(request, tmp_path_factory) -> AsyncIterator[Settings]:
+    tmp = tmp_path_factory.mktemp(request.param)
+    # tortoise caches INSERT statements per connection name and table, not per dialect.
+    EXECUTOR_CACHE.clear()
+    if request.param == "sqlite":
+        settings = base_settings(tmp, database_url=sqlite_url(tmp / "cunwu.sqlite3"))
+        await migrate(settings)
+        yield settings
+        return
+    if not (TEST_DATABASE_URL and TEST_REDIS_URL):
+        message = "TEST_DATABASE_URL and TEST_REDIS_URL are not set"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"cunwu_test_{RUN_ID}"
+    admin = await pg_admin(TEST_DATABASE_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    settings = base_settings(
+        tmp,
+        database_url=with_database(TEST_DATABASE_URL, name),
+        redis_url=TEST_REDIS_URL,
+        redis_prefix=f"cunwu-test-{RUN_ID}:",
+    )
+    try:
+        await migrate(settings)
+        yield settings
+    finally:
+        await flush_redis(settings)
+        admin = await pg_admin(TEST_DATABASE_URL)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def flush_redis(settings: Settings) -> None:
+    if not settings.redis_url:
+        return
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        keys = [k async for k in redis.scan_iter(match=settings.redis_prefix + "*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+TABLES = ["refresh_token", "session", "role_grant", "audit_entry", '"user"', "region"]
+
+
+@pytest.fixture
+async def settings(backend_settings: Settings, tmp_path: Path) -> Settings:
+    """A clean database for each test."""
+    if backend_settings.is_sqlite:
+        template = backend_settings.data_dir / "cunwu.sqlite3"
+        shutil.copy(template, tmp_path / "cunwu.sqlite3")
+        return backend_settings.with_overrides(
+            data_dir=tmp_path,
+            media_root=tmp_path / "media",
+            database_url=sqlite_url(tmp_path / "cunwu.sqlite3"),
+        )
+    await Tortoise.init(config=backend_settings.tortoise_config())
+    try:
+        conn = Tortoise.get_connection("default")
+        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    finally:
+        await Tortoise.close_connections()
+    await flush_redis(backend_settings)
+    return backend_settings.with_overrides(media_root=tmp_path / "media")
+
+
+@pytest.fixture
+async def app(settings: Settings):
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GQL:
+    return GQL(client)
+
+
+@pytest.fixture
+async def demo(app, settings: Settings):
+    from scripts.seed_demo import seed_demo
+
+    return await seed_demo(settings)

@@ -1,0 +1,183 @@
+"""Registration, sign-in, refresh-token rotation, logout and password change over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from api.relay import to_global_id
+from models.accounts import RefreshToken, Session, User
+from models.audit import AuditEntry
+from scripts.seed_demo import DEMO_PASSWORD
+from tests.client import LOGIN, ME, REFRESH, REGISTER, error_codes
+
+VILLAGER = "13800000006"
+ADMIN = "13800000001"
+
+
+def register_input(demo, **overrides):
+    data = {
+        "phone": "13912345678",
+        "password": "river-stone-42",
+        "name": "村民 孙小禾",
+        "villageId": to_global_id("Region", demo.villages[1].id),
+    }
+    data.update(overrides)
+    return data
+
+
+async def test_register_signs_in_an_unverified_villager(gql, demo):
+    payload = await gql.mutate("register", REGISTER, register_input(demo))
+    assert payload["errors"] == []
+    assert payload["user"]["phone"] == "13912345678"  # the owner sees the full number
+    assert payload["user"]["residencyVerified"] is False
+    assert payload["user"]["village"]["name"] == demo.villages[1].name
+    me = await gql.data(ME, token=payload["accessToken"])
+    assert me["me"]["name"] == "村民 孙小禾"
+    user = await User.get(phone="13912345678")
+    assert user.password_hash.startswith("$argon2id$")
+    assert await AuditEntry.filter(action="user.register", object_id=str(user.id)).count() == 1
+
+
+async def test_register_accepts_country_code_and_separators(gql, demo):
+    payload = await gql.mutate("register", REGISTER, register_input(demo, phone="+86 139-1234-5678"))
+    assert payload["errors"] == []
+    assert await User.exists(phone="13912345678")
+
+
+async def test_register_refuses_bad_input_and_changes_nothing(gql, demo):
+    users, audits = await User.all().count(), await AuditEntry.all().count()
+    cases = [
+        ({"phone": "12345"}, "INVALID_PHONE", "phone"),
+        ({"phone": "10912345678"}, "INVALID_PHONE", "phone"),
+        ({"phone": VILLAGER}, "PHONE_TAKEN", "phone"),
+        ({"password": "short"}, "PASSWORD_TOO_SHORT", "password"),
+        ({"password": "1234567890"}, "PASSWORD_TOO_WEAK", "password"),
+        ({"name": "   "}, "INVALID_NAME", "name"),
+        ({"villageId": to_global_id("Region", demo.townships[0].id)}, "NOT_A_VILLAGE", "villageId"),
+        ({"villageId": to_global_id("Region", 999999)}, "NOT_FOUND", "villageId"),
+        ({"villageId": "not-an-id"}, "INVALID_ID", "villageId"),
+    ]
+    for overrides, code, field in cases:
+        payload = await gql.mutate("register", REGISTER, register_input(demo, **overrides))
+        assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, field)], overrides
+        assert payload["accessToken"] is None
+    assert await User.all().count() == users
+    assert await AuditEntry.all().count() == audits
+
+
+async def test_login_with_wrong_password_or_unknown_phone_says_the_same(gql, demo):
+    wrong = await gql.mutate("login", LOGIN, {"phone": VILLAGER, "password": "not-the-password"})
+    unknown = await gql.mutate("login", LOGIN, {"phone": "13700000000", "password": "whatever12"})
+    assert wrong["errors"] == unknown["errors"]
+    assert wrong["errors"][0]["code"] == "INVALID_CREDENTIALS"
+    assert wrong["errors"][0]["message"] == "手机号或密码错误"
+    assert wrong["accessToken"] is None and unknown["accessToken"] is None
+    assert await Session.all().count() == 0
+
+
+async def test_login_messages_follow_accept_language(gql, demo):
+    payload = await gql.mutate(
+        "login", LOGIN, {"phone": "123", "password": "x"}, lang="en-US,en;q=0.9,zh;q=0.5"
+    )
+    assert payload["errors"][0]["code"] == "INVALID_PHONE"
+    assert payload["errors"][0]["message"] == "Enter a valid mainland China mobile number"
+
+
+async def test_login_is_rate_limited_per_phone(gql, demo, settings):
+    for _ in range(settings.login_attempts):
+        payload = await gql.mutate("login", LOGIN, {"phone": VILLAGER, "password": "wrong-pass1"})
+        assert payload["errors"][0]["code"] == "INVALID_CREDENTIALS"
+    body = await gql(LOGIN, {"input": {"phone": VILLAGER, "password": DEMO_PASSWORD}})
+    assert error_codes(body) == ["RATE_LIMITED"]
+    assert body["errors"][0]["extensions"]["retryAfter"] > 0
+    assert body["data"]["login"] is None
+
+
+async def test_login_updates_last_login_and_me_shows_roles(gql, demo):
+    token = await gql.login(ADMIN)
+    me = (await gql.data(ME, token=token))["me"]
+    assert me["roles"] == [{"role": "ADMIN", "region": {"name": "青禾县"}}]
+    assert (await User.get(phone=ADMIN)).last_login_at is not None
+
+
+async def test_me_is_null_for_the_public(gql, demo):
+    assert (await gql.data(ME))["me"] is None
+
+
+async def test_refresh_rotates_and_reuse_ends_the_session(gql, demo):
+    login = await gql.mutate("login", LOGIN, {"phone": VILLAGER, "password": DEMO_PASSWORD})
+    first = login["refreshToken"]
+    rotated = await gql.mutate("refreshToken", REFRESH, {"refreshToken": first})
+    assert rotated["errors"] == [] and rotated["refreshToken"] != first
+    assert (await gql.data(ME, token=rotated["accessToken"]))["me"]["name"] == "村民 赵大山"
+
+    reused = await gql.mutate("refreshToken", REFRESH, {"refreshToken": first})
+    assert [(e["code"], e["field"]) for e in reused["errors"]] == [("TOKEN_REUSED", "refreshToken")]
+    # The whole family is dead: the rotated refresh token and its access token too.
+    after = await gql.mutate("refreshToken", REFRESH, {"refreshToken": rotated["refreshToken"]})
+    assert after["errors"][0]["code"] == "TOKEN_REVOKED"
+    body = await gql(ME, token=rotated["accessToken"])
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+
+
+async def test_refresh_refuses_unknown_and_expired_tokens(gql, demo):
+    unknown = await gql.mutate("refreshToken", REFRESH, {"refreshToken": "made-up"})
+    assert unknown["errors"][0]["code"] == "INVALID_TOKEN"
+    login = await gql.mutate("login", LOGIN, {"phone": VILLAGER, "password": DEMO_PASSWORD})
+    await RefreshToken.all().update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    expired = await gql.mutate("refreshToken", REFRESH, {"refreshToken": login["refreshToken"]})
+    assert expired["errors"][0]["code"] == "TOKEN_EXPIRED"
+    assert expired["accessToken"] is None
+
+
+async def test_expired_or_forged_access_token_is_unauthenticated(gql, demo, settings):
+    from api.auth import issue_access_token
+
+    session = await Session.create(id="00000000-0000-4000-8000-000000000001", user_id=1)
+    expired = issue_access_token(settings.with_overrides(access_token_seconds=-5), 1, str(session.id))
+    body = await gql(ME, token=expired)
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+    assert "过期" in body["errors"][0]["message"]
+    forged = issue_access_token(settings.with_overrides(secret_key="another-secret-key-of-enough-length-0123"), 1, str(session.id))
+    assert error_codes(await gql(ME, token=forged)) == ["UNAUTHENTICATED"]
+    # A public query still works without a token.
+    regions = await gql.data("{ regions { edges { node { name } } } }")
+    assert regions["regions"]["edges"][0]["node"]["name"] == "青禾县"
+
+
+async def test_logout_ends_the_access_token_at_once(gql, demo):
+    token = await gql.login(VILLAGER)
+    out = await gql.mutate("logout", "mutation { logout { ok errors { code } } }", {}, token=token)
+    assert out["ok"] is True
+    assert error_codes(await gql(ME, token=token)) == ["UNAUTHENTICATED"]
+
+
+async def test_logout_needs_a_signed_in_user(gql, demo):
+    body = await gql("mutation { logout { ok } }")
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+
+
+CHANGE_PASSWORD = """
+mutation Change($input: ChangePasswordInput!) {
+  changePassword(input: $input) { user { id } errors { code field } }
+}"""
+
+
+async def test_change_password_checks_the_old_one_and_ends_other_sessions(gql, demo):
+    phone_token = await gql.login(VILLAGER)
+    laptop_token = await gql.login(VILLAGER)
+    wrong = await gql.mutate(
+        "changePassword", CHANGE_PASSWORD,
+        {"oldPassword": "nope-nope", "newPassword": "new-pass-2026"}, token=phone_token,
+    )
+    assert wrong["errors"] == [{"code": "WRONG_PASSWORD", "field": "oldPassword"}]
+    ok = await gql.mutate(
+        "changePassword", CHANGE_PASSWORD,
+        {"oldPassword": DEMO_PASSWORD, "newPassword": "new-pass-2026"}, token=phone_token,
+    )
+    assert ok["errors"] == []
+    assert (await gql.data(ME, token=phone_token))["me"] is not None
+    assert error_codes(await gql(ME, token=laptop_token)) == ["UNAUTHENTICATED"]
+    old = await gql.mutate("login", LOGIN, {"phone": VILLAGER, "password": DEMO_PASSWORD})
+    assert old["errors"][0]["code"] == "INVALID_CREDENTIALS"
+    assert await gql.login(VILLAGER, "new-pass-2026")
