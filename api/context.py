@@ -75,9 +75,7 @@ async def viewer_for_session(session: Session) -> Viewer:
     return Viewer(user=session.user, session_id=str(session.id), grants=grants)
 
 
-async def build_context(
-    request: HTTPConnection, services: Services, request_id: str
-) -> Context:
+async def build_context(request: HTTPConnection, services: Services, request_id: str) -> Context:
     viewer = await load_viewer(services.settings, request.headers.get("authorization"))
     return Context(
         request=request,

@@ -8,44 +8,80 @@ EN = "en"
 MESSAGES: dict[str, tuple[str, str]] = {
     # top-level error codes
     "UNAUTHENTICATED": ("请先登录", "Please sign in"),
-    "TOKEN_EXPIRED": ("登录已过期，请刷新令牌或重新登录", "Your session has expired; refresh or sign in again"),
+    "TOKEN_EXPIRED": (
+        "登录已过期，请刷新令牌或重新登录",
+        "Your session has expired; refresh or sign in again",
+    ),
     "INVALID_TOKEN": ("无效的令牌", "Invalid token"),
     "FORBIDDEN": ("您没有权限执行此操作", "You are not allowed to do this"),
     "NOT_FOUND": ("找不到该对象", "Not found"),
     "BAD_USER_INPUT": ("请求参数有误", "Invalid input"),
-    "RATE_LIMITED": ("操作过于频繁，请{retry_after}秒后再试", "Too many attempts; try again in {retry_after} s"),
+    "RATE_LIMITED": (
+        "操作过于频繁，请{retry_after}秒后再试",
+        "Too many attempts; try again in {retry_after} s",
+    ),
     "QUERY_TOO_COMPLEX": ("查询过于复杂", "The query is too complex"),
-    "QUERY_TOO_DEEP": ("查询嵌套过深（最多{limit}层）", "The query is nested too deeply (at most {limit} levels)"),
-    "QUERY_TOO_COSTLY": ("查询代价{cost}超过上限{limit}", "The query costs {cost}, above the limit of {limit}"),
-    "INTERNAL_SERVER_ERROR": ("服务器内部错误（请求编号 {request_id}）", "Internal server error (request {request_id})"),
+    "QUERY_TOO_DEEP": (
+        "查询嵌套过深（最多{limit}层）",
+        "The query is nested too deeply (at most {limit} levels)",
+    ),
+    "QUERY_TOO_COSTLY": (
+        "查询代价{cost}超过上限{limit}",
+        "The query costs {cost}, above the limit of {limit}",
+    ),
+    "INTERNAL_SERVER_ERROR": (
+        "服务器内部错误（请求编号 {request_id}）",
+        "Internal server error (request {request_id})",
+    ),
     "MUTATION_OVER_GET": ("修改操作必须使用 POST 请求", "Mutations must be sent with POST"),
     "PAGE_SIZE": ("每页数量须在 0 到 {limit} 之间", "Page size must be between 0 and {limit}"),
     "INVALID_CURSOR": ("无效的分页游标", "Invalid pagination cursor"),
     # user errors
     "INVALID_PHONE": ("请输入有效的中国大陆手机号", "Enter a valid mainland China mobile number"),
     "PHONE_TAKEN": ("该手机号已注册", "This phone number is already registered"),
-    "PASSWORD_TOO_SHORT": ("密码至少需要{min}个字符", "The password needs at least {min} characters"),
+    "PASSWORD_TOO_SHORT": (
+        "密码至少需要{min}个字符",
+        "The password needs at least {min} characters",
+    ),
     "PASSWORD_TOO_LONG": ("密码最多{max}个字符", "The password may have at most {max} characters"),
-    "PASSWORD_TOO_WEAK": ("密码不能只包含数字或与手机号相同", "The password must not be only digits or the phone number"),
+    "PASSWORD_TOO_WEAK": (
+        "密码不能只包含数字或与手机号相同",
+        "The password must not be only digits or the phone number",
+    ),
     "INVALID_NAME": ("姓名长度须为1到{max}个字符", "The name must have 1 to {max} characters"),
     "INVALID_CREDENTIALS": ("手机号或密码错误", "Wrong phone number or password"),
     "ACCOUNT_DISABLED": ("该账号已停用", "This account is disabled"),
     "WRONG_PASSWORD": ("原密码错误", "The current password is wrong"),
-    "SAME_PASSWORD": ("新密码不能与原密码相同", "The new password must differ from the current one"),
+    "SAME_PASSWORD": (
+        "新密码不能与原密码相同",
+        "The new password must differ from the current one",
+    ),
     "TOKEN_REUSED": (
         "该刷新令牌已被使用，为安全起见此登录已失效，请重新登录",
         "This refresh token was already used; for safety the session is ended, sign in again",
     ),
     "TOKEN_REVOKED": ("该登录已注销，请重新登录", "This session was signed out; sign in again"),
     "INVALID_ID": ("无效的编号", "Invalid ID"),
-    "WRONG_KIND": ("该对象类型不符合要求（需要{expected}）", "Wrong kind of object (expected {expected})"),
+    "WRONG_KIND": (
+        "该对象类型不符合要求（需要{expected}）",
+        "Wrong kind of object (expected {expected})",
+    ),
     "NOT_A_VILLAGE": ("请选择一个行政村", "Choose an administrative village"),
     "NO_VILLAGE": ("该用户未登记所属村", "This user has no home village"),
-    "INVALID_REGION_KIND": ("{parent}下不能建立{kind}", "A {kind} cannot be created under {parent}"),
+    "INVALID_REGION_KIND": (
+        "{parent}下不能建立{kind}",
+        "A {kind} cannot be created under {parent}",
+    ),
     "INVALID_CODE": ("区划代码须为12位数字", "The division code must have 12 digits"),
-    "CODE_MISMATCH": ("区划代码须以上级代码{prefix}开头", "The division code must start with the parent's {prefix}"),
+    "CODE_MISMATCH": (
+        "区划代码须以上级代码{prefix}开头",
+        "The division code must start with the parent's {prefix}",
+    ),
     "CODE_TAKEN": ("该区划代码已存在", "This division code is already in use"),
-    "NAME_TAKEN": ("同一上级下已有同名区划", "A region with this name already exists under the same parent"),
+    "NAME_TAKEN": (
+        "同一上级下已有同名区划",
+        "A region with this name already exists under the same parent",
+    ),
     "ROLE_REGION_KIND": ("{role}只能授予在{kinds}上", "{role} can only be granted on {kinds}"),
     "ALREADY_REVOKED": ("该授权已撤销", "This grant is already revoked"),
 }

@@ -48,7 +48,7 @@ class RequestIdMiddleware:
         finally:
             client = scope.get("client")
             access_log.info(
-                '%s %s %s %s %d %.1fms rid=%s',
+                "%s %s %s %s %d %.1fms rid=%s",
                 client[0] if client else "-",
                 scope.get("method", "WS"),
                 scope.get("path"),

@@ -91,8 +91,6 @@ class Viewer:
             raise Forbidden()
 
 
-
-
 # Which region kinds each role may be granted on.
 ROLE_KINDS: dict[Role, tuple[str, ...]] = {
     Role.CLERK: ("VILLAGE",),

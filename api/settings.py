@@ -77,9 +77,7 @@ class Settings:
             port=config("PORT", cast=int, default=8000),
             demo=config("CUNWU_DEMO", cast=bool, default=True),
             access_token_seconds=config("ACCESS_TOKEN_SECONDS", cast=int, default=15 * 60),
-            refresh_token_seconds=config(
-                "REFRESH_TOKEN_SECONDS", cast=int, default=30 * 24 * 3600
-            ),
+            refresh_token_seconds=config("REFRESH_TOKEN_SECONDS", cast=int, default=30 * 24 * 3600),
         )
 
 

@@ -38,7 +38,10 @@ async def create_admin(settings: Settings, phone: str, password: str, name: str)
         ):
             await RoleGrant.create(user=user, role=Role.ADMIN, region=None)
         await AuditEntry.create(
-            actor=None, action=action, object_type="User", object_id=str(user.id),
+            actor=None,
+            action=action,
+            object_type="User",
+            object_id=str(user.id),
             after={"phone": normalized[:3] + "****" + normalized[-4:]},
         )
     return user

@@ -91,8 +91,10 @@ async def run() -> None:
     if demo is None:
         print("database already has regions; demo data not loaded")
         return
-    print(f"demo data loaded: {demo.county.name}, {len(demo.townships)} townships, "
-          f"{len(demo.villages)} villages")
+    print(
+        f"demo data loaded: {demo.county.name}, {len(demo.townships)} townships, "
+        f"{len(demo.villages)} villages"
+    )
     print(f"demo users (password {DEMO_PASSWORD}):")
     for phone, name, role, place in USERS:
         print(f"  {phone}  {name}  {role.value if role else 'VILLAGER'} ({place})")

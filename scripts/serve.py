@@ -23,7 +23,10 @@ def main() -> None:
         asyncio.run(seed())
     print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql")
     uvicorn.run(
-        "api.app:create_app", factory=True, host=settings.host, port=settings.port,
+        "api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
         proxy_headers=True,
     )
 

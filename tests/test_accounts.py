@@ -39,7 +39,9 @@ async def test_register_signs_in_an_unverified_villager(gql, demo):
 
 
 async def test_register_accepts_country_code_and_separators(gql, demo):
-    payload = await gql.mutate("register", REGISTER, register_input(demo, phone="+86 139-1234-5678"))
+    payload = await gql.mutate(
+        "register", REGISTER, register_input(demo, phone="+86 139-1234-5678")
+    )
     assert payload["errors"] == []
     assert await User.exists(phone="13912345678")
 
@@ -134,11 +136,17 @@ async def test_expired_or_forged_access_token_is_unauthenticated(gql, demo, sett
     from api.auth import issue_access_token
 
     session = await Session.create(id="00000000-0000-4000-8000-000000000001", user_id=1)
-    expired = issue_access_token(settings.with_overrides(access_token_seconds=-5), 1, str(session.id))
+    expired = issue_access_token(
+        settings.with_overrides(access_token_seconds=-5), 1, str(session.id)
+    )
     body = await gql(ME, token=expired)
     assert error_codes(body) == ["UNAUTHENTICATED"]
     assert "过期" in body["errors"][0]["message"]
-    forged = issue_access_token(settings.with_overrides(secret_key="another-secret-key-of-enough-length-0123"), 1, str(session.id))
+    forged = issue_access_token(
+        settings.with_overrides(secret_key="another-secret-key-of-enough-length-0123"),
+        1,
+        str(session.id),
+    )
     assert error_codes(await gql(ME, token=forged)) == ["UNAUTHENTICATED"]
     # A public query still works without a token.
     regions = await gql.data("{ regions { edges { node { name } } } }")
@@ -167,13 +175,17 @@ async def test_change_password_checks_the_old_one_and_ends_other_sessions(gql, d
     phone_token = await gql.login(VILLAGER)
     laptop_token = await gql.login(VILLAGER)
     wrong = await gql.mutate(
-        "changePassword", CHANGE_PASSWORD,
-        {"oldPassword": "nope-nope", "newPassword": "new-pass-2026"}, token=phone_token,
+        "changePassword",
+        CHANGE_PASSWORD,
+        {"oldPassword": "nope-nope", "newPassword": "new-pass-2026"},
+        token=phone_token,
     )
     assert wrong["errors"] == [{"code": "WRONG_PASSWORD", "field": "oldPassword"}]
     ok = await gql.mutate(
-        "changePassword", CHANGE_PASSWORD,
-        {"oldPassword": DEMO_PASSWORD, "newPassword": "new-pass-2026"}, token=phone_token,
+        "changePassword",
+        CHANGE_PASSWORD,
+        {"oldPassword": DEMO_PASSWORD, "newPassword": "new-pass-2026"},
+        token=phone_token,
     )
     assert ok["errors"] == []
     assert (await gql.data(ME, token=phone_token))["me"] is not None

@@ -87,7 +87,11 @@ class Register(AuthPayloadFields, BaseMutation):
                 )
                 pair = await start_session(ctx.settings, user, ctx.user_agent, ctx.ip)
                 await record(
-                    ctx, "user.register", user, region_id=village_id, actor_id=user.id,
+                    ctx,
+                    "user.register",
+                    user,
+                    region_id=village_id,
+                    actor_id=user.id,
                     after={"name": name, "village_id": village_id},
                 )
         except IntegrityError:  # the same phone registered concurrently
@@ -116,12 +120,16 @@ class Login(AuthPayloadFields, BaseMutation):
         phone = check_phone(data.phone, errors)
         if errors:
             raise UserErrors(*errors)
-        await throttle(ctx, f"login:{phone}", settings.login_attempts, settings.login_window_seconds)
+        await throttle(
+            ctx, f"login:{phone}", settings.login_attempts, settings.login_window_seconds
+        )
         await throttle(
             ctx, f"login-ip:{ctx.ip}", settings.login_attempts * 10, settings.login_window_seconds
         )
         user = await UserModel.get_or_none(phone=phone)
-        ok = await ctx.services.passwords.verify(user.password_hash if user else None, data.password)
+        ok = await ctx.services.passwords.verify(
+            user.password_hash if user else None, data.password
+        )
         if user is None or not ok:
             raise UserErrors(UserError("INVALID_CREDENTIALS", "password"))
         if not user.is_active:
@@ -227,9 +235,11 @@ class ChangePassword(BaseMutation):
         async with in_transaction():
             user.password_hash = new_hash
             await user.save(update_fields=["password_hash"])
-            await Session.filter(user_id=user.id, revoked_at=None).exclude(
-                id=ctx.viewer.session_id
-            ).update(revoked_at=datetime.now(UTC))
+            await (
+                Session.filter(user_id=user.id, revoked_at=None)
+                .exclude(id=ctx.viewer.session_id)
+                .update(revoked_at=datetime.now(UTC))
+            )
             await record(ctx, "user.change_password", user, region_id=user.village_id)
         return {"user": user}
 
@@ -262,7 +272,10 @@ class VerifyResidency(BaseMutation):
             user.residency_verified_by_id = ctx.viewer.user_id
             await user.save(update_fields=["residency_verified_at", "residency_verified_by_id"])
             await record(
-                ctx, "user.verify_residency", user, region_id=user.village_id,
+                ctx,
+                "user.verify_residency",
+                user,
+                region_id=user.village_id,
                 after={"residency_verified_at": user.residency_verified_at.isoformat()},
             )
         return {"user": user}
@@ -312,7 +325,10 @@ class GrantRole(BaseMutation):
             user=user, role=role, region=region, granted_by_id=ctx.viewer.user_id
         )
         await record(
-            ctx, "role.grant", grant, region_id=region.id,
+            ctx,
+            "role.grant",
+            grant,
+            region_id=region.id,
             after={"user_id": user.id, "role": role, "region_id": region.id},
         )
         return {"role_grant": grant}
@@ -334,7 +350,9 @@ class RevokeRole(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        grant = await RoleGrantModel.get_or_none(id=decode_id(data.grant_id, "RoleGrant", "grantId"))
+        grant = await RoleGrantModel.get_or_none(
+            id=decode_id(data.grant_id, "RoleGrant", "grantId")
+        )
         if grant is None:
             raise UserErrors(UserError("NOT_FOUND", "grantId"))
         cls.authorize(ctx, await region_path(ctx, grant.region_id))
@@ -343,7 +361,10 @@ class RevokeRole(BaseMutation):
             grant.revoked_by_id = ctx.viewer.user_id
             await grant.save(update_fields=["revoked_at", "revoked_by_id"])
             await record(
-                ctx, "role.revoke", grant, region_id=grant.region_id,
+                ctx,
+                "role.revoke",
+                grant,
+                region_id=grant.region_id,
                 before={"user_id": grant.user_id, "role": str(grant.role)},
             )
         return {"role_grant": grant}

@@ -50,8 +50,12 @@ class AccountQueries(graphene.ObjectType):
 
     @staticmethod
     async def resolve_residents(
-        root: Any, info: Any, village_id: str, verified: bool | None = None,
-        first: int | None = None, after: str | None = None,
+        root: Any,
+        info: Any,
+        village_id: str,
+        verified: bool | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Any:
         ctx: Context = info.context
         village = await load_region_by_global_id(info, village_id)

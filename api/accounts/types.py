@@ -60,7 +60,9 @@ class User(graphene.ObjectType):
     last_login_at = graphene.DateTime()
     is_active = graphene.Boolean(required=True)
     roles = graphene.List(
-        graphene.NonNull(lambda: RoleGrant), required=True, description="当前有效的授权（仅可见部分）"
+        graphene.NonNull(lambda: RoleGrant),
+        required=True,
+        description="当前有效的授权（仅可见部分）",
     )
 
     @classmethod

@@ -53,7 +53,9 @@ class CreateRegion(BaseMutation):
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         parent = None
         if data.parent_id:
-            parent = await RegionModel.get_or_none(id=decode_id(data.parent_id, "Region", "parentId"))
+            parent = await RegionModel.get_or_none(
+                id=decode_id(data.parent_id, "Region", "parentId")
+            )
             if parent is None:
                 raise UserErrors(UserError("NOT_FOUND", "parentId"))
         cls.authorize(ctx, parent.path if parent else None)
@@ -82,7 +84,9 @@ class CreateRegion(BaseMutation):
                     errors.append(UserError("CODE_MISMATCH", "code", {"prefix": prefix}))
             if not errors and await RegionModel.exists(code=code):
                 errors.append(UserError("CODE_TAKEN", "code"))
-        if not errors and await RegionModel.exists(parent_id=parent.id if parent else None, name=name):
+        if not errors and await RegionModel.exists(
+            parent_id=parent.id if parent else None, name=name
+        ):
             errors.append(UserError("NAME_TAKEN", "name"))
         if errors:
             raise UserErrors(*errors)
@@ -91,5 +95,7 @@ class CreateRegion(BaseMutation):
             region = await add_region(parent, kind, name, code)
         except IntegrityError:  # a concurrent create won the race for the name or code
             raise UserErrors(UserError("NAME_TAKEN", "name")) from None
-        await record(ctx, "region.create", region, region_id=region.id, after=region_snapshot(region))
+        await record(
+            ctx, "region.create", region, region_id=region.id, after=region_snapshot(region)
+        )
         return {"region": region}

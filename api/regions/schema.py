@@ -43,8 +43,12 @@ class RegionQueries(graphene.ObjectType):
 
     @staticmethod
     async def resolve_regions(
-        root: Any, info: Any, parent_id: str | None = None, kind: Any = None,
-        first: int | None = None, after: str | None = None,
+        root: Any,
+        info: Any,
+        parent_id: str | None = None,
+        kind: Any = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Any:
         parent = await load_region_by_global_id(info, parent_id) if parent_id else None
         return await region_page(parent=parent, kind=kind, first=first, after=after)

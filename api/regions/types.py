@@ -8,8 +8,14 @@ import graphene
 from graphene import relay
 
 from api.loaders import RegionLoader
-from api.relay import Node, build_connection, connection_args, decode_int_cursor, page_size
-from api.relay import register_node
+from api.relay import (
+    Node,
+    build_connection,
+    connection_args,
+    decode_int_cursor,
+    page_size,
+    register_node,
+)
 from models.regions import Region as RegionModel
 from models.regions import RegionKind as RegionKindEnum
 from models.regions import path_ids, subtree_range
@@ -57,7 +63,10 @@ class Region(graphene.ObjectType):
 
     @staticmethod
     async def resolve_children(
-        root: RegionModel, info: Any, kind: str | None = None, first: int | None = None,
+        root: RegionModel,
+        info: Any,
+        kind: str | None = None,
+        first: int | None = None,
         after: str | None = None,
     ) -> Any:
         return await region_page(parent=root, kind=kind, first=first, after=after)

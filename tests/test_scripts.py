@@ -1,0 +1,33 @@
+"""Operational scripts: create_admin is idempotent, seed_demo fills an empty database once."""
+
+from __future__ import annotations
+
+from api.auth import Passwords
+from models.accounts import Role, RoleGrant, User
+from models.regions import Region, RegionKind
+from scripts.create_admin import create_admin
+from scripts.seed_demo import seed_demo
+
+
+async def test_create_admin_is_idempotent_and_resets_the_password(app, settings):
+    first = await create_admin(settings, "13700000009", "first-password", "运维")
+    second = await create_admin(settings, "+86 137 0000 0009", "second-password", "运维")
+    assert first.id == second.id
+    assert await User.filter(phone="13700000009").count() == 1
+    grants = await RoleGrant.filter(user_id=first.id)
+    assert [(g.role, g.region_id) for g in grants] == [(Role.ADMIN, None)]
+    user = await User.get(id=first.id)
+    assert await Passwords(settings).verify(user.password_hash, "second-password")
+
+
+async def test_seed_demo_builds_the_county_once(app, settings):
+    demo = await seed_demo(settings)
+    assert demo is not None
+    counts = {kind: await Region.filter(kind=kind).count() for kind in RegionKind}
+    assert counts[RegionKind.COUNTY] == 1
+    assert counts[RegionKind.TOWNSHIP] == 3
+    assert counts[RegionKind.VILLAGE] == 12
+    assert counts[RegionKind.GROUP] == 24
+    assert set(demo.users) == {"ADMIN", "INSPECTOR", "OFFICIAL", "CLERK", "SUPERVISOR", "VILLAGER"}
+    assert await seed_demo(settings) is None
+    assert await Region.all().count() == 40
