@@ -109,10 +109,13 @@ class TokenPair:
     session_id: str
 
 
-async def issue_refresh_token(settings: Settings, session: Session) -> str:
+async def issue_refresh_token(
+    settings: Settings, session: Session, parent: RefreshToken | None = None
+) -> str:
     token = secrets.token_urlsafe(32)
     await RefreshToken.create(
         session=session,
+        parent=parent,
         token_hash=hash_refresh_token(token),
         expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_seconds),
     )
@@ -141,10 +144,12 @@ class RefreshRefused(Exception):
 
 
 async def rotate_refresh_token(settings: Settings, token: str) -> tuple[User, TokenPair]:
-    """Trade a refresh token for a new pair. A token presented twice ends its whole session.
+    """Trade a refresh token for a new pair. A token presented twice ends its whole session,
 
-    Raises RefreshRefused with the user-facing key. The caller must commit the
-    revocation that reuse causes, so this runs outside a rolled-back transaction.
+    except for a retry on a flaky network: presented again within the grace period while its
+    successor was never used, the unseen successor is dropped and a new one issued.
+    Raises RefreshRefused with the user-facing key. The caller must commit the revocation
+    that reuse causes, so this runs outside a rolled-back transaction.
     """
     now = datetime.now(UTC)
     row = await RefreshToken.get_or_none(token_hash=hash_refresh_token(token)).select_related(
@@ -155,17 +160,17 @@ async def rotate_refresh_token(settings: Settings, token: str) -> tuple[User, To
     session = row.session
     if session.revoked_at is not None:
         raise RefreshRefused("TOKEN_REVOKED")
-    # Conditional update: of two concurrent refreshes with one token, only one wins.
-    won = await RefreshToken.filter(id=row.id, used_at=None).update(used_at=now)
-    if not won:
-        await Session.filter(id=session.id, revoked_at=None).update(revoked_at=now)
-        raise RefreshRefused("TOKEN_REUSED")
     if row.expires_at <= now:
         raise RefreshRefused("TOKEN_EXPIRED")
     user = session.user
     if not user.is_active:
         raise RefreshRefused("ACCOUNT_DISABLED")
-    refresh = await issue_refresh_token(settings, session)
+    # Conditional update: of two concurrent refreshes with one token, only one wins.
+    won = await RefreshToken.filter(id=row.id, used_at=None).update(used_at=now)
+    if not won and not await _is_retry(settings, row, now):
+        await Session.filter(id=session.id, revoked_at=None).update(revoked_at=now)
+        raise RefreshRefused("TOKEN_REUSED")
+    refresh = await issue_refresh_token(settings, session, parent=row)
     pair = TokenPair(
         access_token=issue_access_token(settings, user.id, str(session.id)),
         refresh_token=refresh,
@@ -173,3 +178,15 @@ async def rotate_refresh_token(settings: Settings, token: str) -> tuple[User, To
         session_id=str(session.id),
     )
     return user, pair
+
+
+async def _is_retry(settings: Settings, row: RefreshToken, now: datetime) -> bool:
+    """A used token comes back soon and its successors are untouched: drop them, allow it."""
+    used_at = row.used_at or now  # None: used by a concurrent request this very moment
+    if (now - used_at).total_seconds() > settings.refresh_reuse_grace_seconds:
+        return False
+    successors = await RefreshToken.filter(parent_id=row.id)
+    if any(s.used_at is not None for s in successors):
+        return False
+    await RefreshToken.filter(parent_id=row.id, used_at=None).delete()
+    return True

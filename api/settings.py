@@ -31,6 +31,7 @@ class Settings:
     demo: bool = True
     access_token_seconds: int = 15 * 60
     refresh_token_seconds: int = 30 * 24 * 3600
+    refresh_reuse_grace_seconds: int = 30
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     login_attempts: int = 10

@@ -93,12 +93,17 @@ class RefreshToken(Model):
     session: fields.ForeignKeyRelation[Session] = fields.ForeignKeyField(
         "cunwu.Session", related_name="refresh_tokens", on_delete=fields.CASCADE
     )
+    # The token this one replaced: lets a retried refresh drop an unseen successor.
+    parent: fields.ForeignKeyNullableRelation[RefreshToken] = fields.ForeignKeyField(
+        "cunwu.RefreshToken", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
 
     session_id: str
+    parent_id: int | None
 
     class Meta:
         table = "refresh_token"

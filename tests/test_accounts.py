@@ -112,14 +112,39 @@ async def test_refresh_rotates_and_reuse_ends_the_session(gql, demo):
     rotated = await gql.mutate("refreshToken", REFRESH, {"refreshToken": first})
     assert rotated["errors"] == [] and rotated["refreshToken"] != first
     assert (await gql.data(ME, token=rotated["accessToken"]))["me"]["name"] == "村民 赵大山"
+    # The successor is used, so presenting the first token again is theft or a bug.
+    second = await gql.mutate("refreshToken", REFRESH, {"refreshToken": rotated["refreshToken"]})
+    assert second["errors"] == []
 
     reused = await gql.mutate("refreshToken", REFRESH, {"refreshToken": first})
     assert [(e["code"], e["field"]) for e in reused["errors"]] == [("TOKEN_REUSED", "refreshToken")]
-    # The whole family is dead: the rotated refresh token and its access token too.
-    after = await gql.mutate("refreshToken", REFRESH, {"refreshToken": rotated["refreshToken"]})
+    # The whole family is dead: the newest refresh token and its access token too.
+    after = await gql.mutate("refreshToken", REFRESH, {"refreshToken": second["refreshToken"]})
     assert after["errors"][0]["code"] == "TOKEN_REVOKED"
-    body = await gql(ME, token=rotated["accessToken"])
+    body = await gql(ME, token=second["accessToken"])
     assert error_codes(body) == ["UNAUTHENTICATED"]
+
+
+async def test_a_retried_refresh_after_a_lost_response_keeps_the_session(gql, demo):
+    login = await gql.mutate("login", LOGIN, {"phone": VILLAGER, "password": DEMO_PASSWORD})
+    lost = await gql.mutate("refreshToken", REFRESH, {"refreshToken": login["refreshToken"]})
+    retry = await gql.mutate("refreshToken", REFRESH, {"refreshToken": login["refreshToken"]})
+    assert retry["errors"] == [] and retry["refreshToken"] != lost["refreshToken"]
+    # The response that never arrived carries a dead refresh token; the session lives on.
+    dead = await gql.mutate("refreshToken", REFRESH, {"refreshToken": lost["refreshToken"]})
+    assert dead["errors"][0]["code"] == "INVALID_TOKEN"
+    alive = await gql.mutate("refreshToken", REFRESH, {"refreshToken": retry["refreshToken"]})
+    assert alive["errors"] == []
+
+
+async def test_reuse_after_the_grace_period_ends_the_session(gql, demo, settings):
+    login = await gql.mutate("login", LOGIN, {"phone": VILLAGER, "password": DEMO_PASSWORD})
+    await gql.mutate("refreshToken", REFRESH, {"refreshToken": login["refreshToken"]})
+    past = datetime.now(UTC) - timedelta(seconds=settings.refresh_reuse_grace_seconds + 1)
+    await RefreshToken.filter(used_at__isnull=False).update(used_at=past)
+    reused = await gql.mutate("refreshToken", REFRESH, {"refreshToken": login["refreshToken"]})
+    assert reused["errors"][0]["code"] == "TOKEN_REUSED"
+    assert await Session.filter(revoked_at=None).count() == 0
 
 
 async def test_refresh_refuses_unknown_and_expired_tokens(gql, demo):
