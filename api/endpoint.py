@@ -27,6 +27,7 @@ from graphql import (
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from api import idempotency
 from api.context import Context, build_context
 from api.errors import AppError, BadUserInput, QueryTooComplex
 from api.i18n import pick_language, translate
@@ -66,10 +67,39 @@ class DocumentCache:
 class RequestError(Exception):
     """The HTTP request itself is unusable (not a GraphQL error)."""
 
-    def __init__(self, status: int, key: str) -> None:
+    def __init__(self, status: int, key: str, code: str = "BAD_USER_INPUT") -> None:
         super().__init__(key)
         self.status = status
         self.key = key
+        self.code = code
+
+
+TRANSIENT = {"INTERNAL_SERVER_ERROR", "RATE_LIMITED"}
+
+
+def is_transient(body: dict[str, Any]) -> bool:
+    """An answer a retry should not get replayed: it may succeed when run again."""
+    return any(e["extensions"]["code"] in TRANSIENT for e in body.get("errors", []))
+
+
+async def persisted_query(services: Services, params: dict[str, Any]) -> Any:
+    """The query text, from the request or from its automatic-persisted-query hash."""
+    query = params.get("query")
+    extensions = params.get("extensions")
+    if not isinstance(extensions, dict) or not isinstance(extensions.get("persistedQuery"), dict):
+        return query
+    sha256 = extensions["persistedQuery"].get("sha256Hash")
+    if not isinstance(sha256, str):
+        raise RequestError(200, "BAD_REQUEST_BODY")
+    if isinstance(query, str):
+        if services.persisted.digest(query) != sha256:
+            raise RequestError(200, "PERSISTED_QUERY_HASH_MISMATCH")
+        await services.persisted.put(sha256, query)
+        return query
+    stored = await services.persisted.get(sha256)
+    if stored is None:
+        raise RequestError(200, "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_FOUND")
+    return stored
 
 
 class GraphQLEndpoint:
@@ -93,7 +123,7 @@ class GraphQLEndpoint:
             elif request.method == "POST":
                 params = await post_params(request)
             else:
-                raise RequestError(405, "BAD_USER_INPUT")
+                raise RequestError(405, "BAD_REQUEST_BODY")
         except RequestError as exc:
             return error_response(exc.status, exc.key, lang)
         return await self.run(request, params, lang, request_id)
@@ -101,8 +131,12 @@ class GraphQLEndpoint:
     async def run(
         self, request: Request, params: dict[str, Any], lang: str, request_id: str
     ) -> Response:
-        query, variables = params.get("query"), params.get("variables")
-        operation_name = params.get("operationName")
+        services: Services = request.app.state.services
+        variables, operation_name = params.get("variables"), params.get("operationName")
+        try:
+            query = await persisted_query(services, params)
+        except RequestError as exc:
+            return graphql_response({"errors": [plain_error(exc.code, lang, exc.key)]})
         if not isinstance(query, str) or not query.strip():
             return graphql_response({"errors": [plain_error("BAD_USER_INPUT", lang)]})
         if variables is not None and not isinstance(variables, dict):
@@ -121,24 +155,45 @@ class GraphQLEndpoint:
         if operation.operation == OperationType.SUBSCRIPTION:
             return graphql_response({"errors": [plain_error("BAD_USER_INPUT", lang)]})
 
-        services: Services = request.app.state.services
         context: Context = await build_context(request, services, request_id)
-        result = execute(
-            self.schema,
-            document,
-            variable_values=variables,
-            operation_name=operation_name,
-            context_value=context,
-        )
-        if inspect.isawaitable(result):
-            result = await result
+        claim = None
+        key = request.headers.get("idempotency-key")
+        if key and operation.operation == OperationType.MUTATION and context.viewer.user_id:
+            digest = idempotency.request_hash(query, variables, operation_name)
+            try:
+                claim = await idempotency.claim(f"u:{context.viewer.user_id}", key, digest)
+            except idempotency.IdempotencyRefused as exc:
+                return error_response(exc.status, exc.key, lang)
+            if claim.replay is not None:
+                return Response(
+                    claim.replay,
+                    media_type="application/json",
+                    headers={"idempotent-replayed": "true"},
+                )
+        try:
+            result = execute(
+                self.schema,
+                document,
+                variable_values=variables,
+                operation_name=operation_name,
+                context_value=context,
+            )
+            if inspect.isawaitable(result):
+                result = await result
+        except BaseException:
+            if claim and claim.row:
+                await idempotency.finish(claim.row, b"", keep=False)
+            raise
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [format_error(e, context.lang, request_id) for e in result.errors]
         body["data"] = result.data
         if request.method == "GET":
             return cacheable_response(request, body)
-        return graphql_response(body)
+        payload = orjson.dumps(body)
+        if claim and claim.row:
+            await idempotency.finish(claim.row, payload, keep=not is_transient(body))
+        return Response(payload, media_type="application/json")
 
     def document(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
         if len(query) > self.settings.max_query_chars:
@@ -169,35 +224,36 @@ def accepts_html(request: Request) -> bool:
 
 def get_params(request: Request) -> dict[str, Any]:
     params: dict[str, Any] = dict(request.query_params)
-    if params.get("variables"):
-        try:
-            params["variables"] = orjson.loads(params["variables"])
-        except orjson.JSONDecodeError:
-            raise RequestError(400, "BAD_USER_INPUT") from None
-    else:
-        params.pop("variables", None)
+    for name in ("variables", "extensions"):
+        if params.get(name):
+            try:
+                params[name] = orjson.loads(params[name])
+            except orjson.JSONDecodeError:
+                raise RequestError(400, "BAD_REQUEST_BODY") from None
+        else:
+            params.pop(name, None)
     return params
 
 
 async def post_params(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/json", "application/graphql-response+json"):
-        raise RequestError(415, "BAD_USER_INPUT")
+        raise RequestError(415, "UNSUPPORTED_CONTENT_TYPE")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise RequestError(413, "BAD_USER_INPUT")
+        raise RequestError(413, "BODY_TOO_LARGE")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise RequestError(413, "BAD_USER_INPUT")
+            raise RequestError(413, "BODY_TOO_LARGE")
         chunks.append(chunk)
     try:
         params = orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError:
-        raise RequestError(400, "BAD_USER_INPUT") from None
+        raise RequestError(400, "BAD_REQUEST_BODY") from None
     if not isinstance(params, dict):
-        raise RequestError(400, "BAD_USER_INPUT")
+        raise RequestError(400, "BAD_REQUEST_BODY")
     return params
 
 
@@ -233,8 +289,9 @@ def graphql_response(body: dict[str, Any], status: int = 200) -> Response:
 
 
 def error_response(status: int, key: str, lang: str, allow: str | None = None) -> Response:
-    code = "BAD_USER_INPUT"
-    response = graphql_response({"errors": [plain_error(code, lang, key)]}, status)
+    error = plain_error("BAD_USER_INPUT", lang, key)
+    error["extensions"]["reason"] = key
+    response = graphql_response({"errors": [error]}, status)
     if allow:
         response.headers["allow"] = allow
     return response

@@ -36,6 +36,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "MUTATION_OVER_GET": ("修改操作必须使用 POST 请求", "Mutations must be sent with POST"),
     "PAGE_SIZE": ("每页数量须在 0 到 {limit} 之间", "Page size must be between 0 and {limit}"),
     "INVALID_CURSOR": ("无效的分页游标", "Invalid pagination cursor"),
+    "IDEMPOTENCY_KEY_INVALID": (
+        "Idempotency-Key 须为8到128个字母、数字或 _.:-",
+        "Idempotency-Key must be 8 to 128 letters, digits or _.:-",
+    ),
+    "IDEMPOTENCY_KEY_REUSED": (
+        "该 Idempotency-Key 已用于另一个请求",
+        "This Idempotency-Key was used for a different request",
+    ),
+    "IDEMPOTENCY_IN_PROGRESS": (
+        "相同的请求正在处理中，请稍后重试",
+        "The same request is still being processed; retry shortly",
+    ),
+    "PERSISTED_QUERY_NOT_FOUND": ("PersistedQueryNotFound", "PersistedQueryNotFound"),
+    "PERSISTED_QUERY_HASH_MISMATCH": (
+        "查询文本与 sha256Hash 不符",
+        "The query does not match its sha256Hash",
+    ),
+    "BAD_REQUEST_BODY": (
+        "请求体不是有效的 GraphQL JSON 请求",
+        "The request body is not a valid GraphQL JSON request",
+    ),
+    "UNSUPPORTED_CONTENT_TYPE": (
+        "请使用 application/json 发送请求",
+        "Send requests as application/json",
+    ),
+    "BODY_TOO_LARGE": ("请求体过大", "The request body is too large"),
     # user errors
     "INVALID_PHONE": ("请输入有效的中国大陆手机号", "Enter a valid mainland China mobile number"),
     "PHONE_TAKEN": ("该手机号已注册", "This phone number is already registered"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from api.auth import Passwords
+from api.persisted import PersistedQueries
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from api.settings import Settings
 
@@ -17,10 +18,17 @@ class Services:
     redis: Redis | None
     limiter: RateLimiter
     passwords: Passwords
+    persisted: PersistedQueries
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis | None) -> Services:
         limiter: RateLimiter = (
             RedisRateLimiter(redis, settings.redis_prefix) if redis else MemoryRateLimiter()
         )
-        return cls(settings=settings, redis=redis, limiter=limiter, passwords=Passwords(settings))
+        return cls(
+            settings=settings,
+            redis=redis,
+            limiter=limiter,
+            passwords=Passwords(settings),
+            persisted=PersistedQueries(redis, settings.redis_prefix),
+        )

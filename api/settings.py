@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.config import Config
 
-MODEL_MODULES = ["models.regions", "models.accounts", "models.audit"]
+MODEL_MODULES = ["models.regions", "models.accounts", "models.audit", "models.idempotency"]
 
 
 class SettingsError(RuntimeError):

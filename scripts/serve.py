@@ -28,6 +28,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         proxy_headers=True,
+        access_log=False,  # api.middleware logs each request with its request id
     )
 
 

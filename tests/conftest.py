@@ -105,7 +105,15 @@ async def flush_redis(settings: Settings) -> None:
         await redis.aclose()
 
 
-TABLES = ["refresh_token", "session", "role_grant", "audit_entry", '"user"', "region"]
+TABLES = [
+    "idempotent_request",
+    "refresh_token",
+    "session",
+    "role_grant",
+    "audit_entry",
+    '"user"',
+    "region",
+]
 
 
 @pytest.fixture

@@ -155,3 +155,20 @@ async def test_unknown_node_ids_are_not_found(gql):
     for bad in ("bm9wZTox", "!!!", "UmVnaW9uOjk5OTk5OQ"):
         body = await gql("query($id: ID!) { node(id: $id) { id } }", {"id": bad})
         assert error_codes(body) == ["NOT_FOUND"], bad
+
+
+async def test_automatic_persisted_queries(client, demo):
+    import hashlib
+
+    digest = hashlib.sha256(REGIONS.encode()).hexdigest()
+    ext = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    miss = await client.post("/graphql", json={"extensions": ext})
+    assert miss.json()["errors"][0]["message"] == "PersistedQueryNotFound"
+    assert miss.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    register = await client.post("/graphql", json={"query": REGIONS, "extensions": ext})
+    assert register.json()["data"]["regions"]["edges"][0]["node"]["name"] == "青禾县"
+    hit = await client.get("/graphql", params={"extensions": json.dumps(ext)})
+    assert hit.json()["data"] == register.json()["data"]
+    wrong = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+    mismatch = await client.post("/graphql", json={"query": REGIONS, "extensions": wrong})
+    assert mismatch.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
