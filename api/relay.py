@@ -50,6 +50,14 @@ def decode_id(global_id: str, expected: str, field: str = "id") -> int:
         raise UserErrors(UserError("INVALID_ID", field)) from None
 
 
+async def fetch_input(model: Any, global_id: str, type_name: str, field: str) -> Any:
+    """The object an input field names, or a NOT_FOUND UserError on that field."""
+    obj = await model.get_or_none(id=decode_id(global_id, type_name, field))
+    if obj is None:
+        raise UserErrors(UserError("NOT_FOUND", field))
+    return obj
+
+
 class Node(relay.Node):
     class Meta:
         name = "Node"

@@ -18,7 +18,7 @@ from api.errors import RateLimited, UserError, UserErrors
 from api.mutations import BaseMutation
 from api.permissions import ROLE_KINDS, Action
 from api.regions.types import enum_value
-from api.relay import decode_id
+from api.relay import decode_id, fetch_input
 from models.accounts import RoleGrant as RoleGrantModel
 from models.accounts import Session
 from models.accounts import User as UserModel
@@ -261,9 +261,7 @@ class VerifyResidency(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        user = await UserModel.get_or_none(id=decode_id(data.user_id, "User", "userId"))
-        if user is None:
-            raise UserErrors(UserError("NOT_FOUND", "userId"))
+        user = await fetch_input(UserModel, data.user_id, "User", "userId")
         if user.village_id is None:
             raise UserErrors(UserError("NO_VILLAGE", "userId"))
         cls.authorize(ctx, await region_path(ctx, user.village_id))
@@ -350,11 +348,7 @@ class RevokeRole(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        grant = await RoleGrantModel.get_or_none(
-            id=decode_id(data.grant_id, "RoleGrant", "grantId")
-        )
-        if grant is None:
-            raise UserErrors(UserError("NOT_FOUND", "grantId"))
+        grant = await fetch_input(RoleGrantModel, data.grant_id, "RoleGrant", "grantId")
         cls.authorize(ctx, await region_path(ctx, grant.region_id))
         if grant.revoked_at is None:  # a retry changes nothing
             grant.revoked_at = datetime.now(UTC)

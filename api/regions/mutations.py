@@ -13,7 +13,7 @@ from api.errors import UserError, UserErrors
 from api.mutations import BaseMutation
 from api.permissions import Action
 from api.regions.types import Region, RegionKind, enum_value
-from api.relay import decode_id
+from api.relay import fetch_input
 from models.regions import CHILD_KINDS, CODE_PREFIX, add_region
 from models.regions import Region as RegionModel
 from models.regions import RegionKind as Kind
@@ -53,11 +53,7 @@ class CreateRegion(BaseMutation):
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         parent = None
         if data.parent_id:
-            parent = await RegionModel.get_or_none(
-                id=decode_id(data.parent_id, "Region", "parentId")
-            )
-            if parent is None:
-                raise UserErrors(UserError("NOT_FOUND", "parentId"))
+            parent = await fetch_input(RegionModel, data.parent_id, "Region", "parentId")
         cls.authorize(ctx, parent.path if parent else None)
 
         kind = Kind(enum_value(data.kind))
