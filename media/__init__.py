@@ -1,0 +1,1 @@
+"""Media: sniffing, safe processing into phone-sized variants, storage and clean-up."""
