@@ -34,6 +34,7 @@ from api.i18n import pick_language, translate
 from api.limits import query_limits_rule
 from api.services import Services
 from api.settings import Settings
+from api.uploads import UploadRefused, multipart_params
 
 log = logging.getLogger("cunwu.graphql")
 MAX_BODY_BYTES = 1_000_000
@@ -120,11 +121,14 @@ class GraphQLEndpoint:
                 if "query" not in request.query_params and accepts_html(request):
                     return HTMLResponse(GRAPHIQL_HTML)
                 params = get_params(request)
+            elif request.method == "POST" and is_multipart(request):
+                services: Services = request.app.state.services
+                params = await multipart_params(request, services.settings.media_max_bytes)
             elif request.method == "POST":
                 params = await post_params(request)
             else:
                 raise RequestError(405, "BAD_REQUEST_BODY")
-        except RequestError as exc:
+        except (RequestError, UploadRefused) as exc:
             return error_response(exc.status, exc.key, lang)
         return await self.run(request, params, lang, request_id)
 
@@ -216,6 +220,10 @@ class GraphQLEndpoint:
             item = (None if errors else document, list(errors))
         self.documents.put(query, item)
         return item
+
+
+def is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
 
 
 def accepts_html(request: Request) -> bool:

@@ -62,6 +62,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Send requests as application/json",
     ),
     "BODY_TOO_LARGE": ("请求体过大", "The request body is too large"),
+    "CSRF_PREFLIGHT_REQUIRED": (
+        "上传请求须带 GraphQL-Preflight 请求头",
+        "Multipart requests must carry a GraphQL-Preflight header",
+    ),
+    "BAD_MULTIPART": ("上传请求格式有误", "The multipart request is malformed"),
     # user errors
     "INVALID_PHONE": ("请输入有效的中国大陆手机号", "Enter a valid mainland China mobile number"),
     "PHONE_TAKEN": ("该手机号已注册", "This phone number is already registered"),
@@ -109,7 +114,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A region with this name already exists under the same parent",
     ),
     "ROLE_REGION_KIND": ("{role}只能授予在{kinds}上", "{role} can only be granted on {kinds}"),
-    "ALREADY_REVOKED": ("该授权已撤销", "This grant is already revoked"),
+    "UNSUPPORTED_MEDIA_TYPE": (
+        "只能上传 JPEG、PNG、WebP、HEIC 图片或 PDF 文件",
+        "Only JPEG, PNG, WebP or HEIC images and PDF files can be uploaded",
+    ),
+    "FILE_TOO_LARGE": ("文件超过{max_mb}MB", "The file is larger than {max_mb} MB"),
+    "IMAGE_TOO_LARGE": ("图片像素过多", "The image has too many pixels"),
+    "CORRUPT_FILE": ("文件已损坏或不完整", "The file is damaged or incomplete"),
+    "QUOTA_EXCEEDED": ("今日上传量已达上限", "You have reached today's upload limit"),
+    "REGION_REQUIRED": (
+        "请指定文件所属的村或乡镇",
+        "Say which village or township the file belongs to",
+    ),
+    "NOT_AN_IMAGE": ("只有图片可以遮挡", "Only images can be redacted"),
+    "INVALID_RECTANGLE": (
+        "遮挡区域须在图片范围内（最多{max}个）",
+        "Redaction rectangles must lie inside the image (at most {max})",
+    ),
 }
 
 

@@ -27,6 +27,9 @@ class Action(StrEnum):
     USER_VIEW_PHONE = "user.view_phone"
     RESIDENCY_VERIFY = "residency.verify"
     AUDIT_READ = "audit.read"
+    MEDIA_UPLOAD = "media.upload"
+    MEDIA_REDACT = "media.redact"
+    MEDIA_VIEW_RESTRICTED = "media.view_restricted"
 
 
 STAFF = frozenset({Role.CLERK, Role.SUPERVISOR, Role.OFFICIAL, Role.INSPECTOR, Role.ADMIN})
@@ -40,6 +43,9 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.USER_VIEW_PHONE: frozenset({Role.OFFICIAL, Role.ADMIN}),
     Action.RESIDENCY_VERIFY: frozenset({Role.CLERK, Role.OFFICIAL, Role.ADMIN}),
     Action.AUDIT_READ: frozenset({Role.INSPECTOR, Role.ADMIN}),
+    Action.MEDIA_UPLOAD: STAFF,
+    Action.MEDIA_REDACT: frozenset({Role.CLERK, Role.SUPERVISOR, Role.OFFICIAL, Role.ADMIN}),
+    Action.MEDIA_VIEW_RESTRICTED: STAFF,
 }
 
 
@@ -79,6 +85,10 @@ class Viewer:
 
     def can_any(self, action: Action, paths: Iterable[str | None]) -> bool:
         return any(self.can(action, p) for p in paths)
+
+    def is_verified_resident(self, village_id: int) -> bool:
+        user = self.user
+        return bool(user and user.village_id == village_id and user.residency_verified_at)
 
     def require_user(self) -> User:
         if self.user is None:

@@ -6,6 +6,8 @@ import graphene
 
 from api.accounts.schema import AccountMutations, AccountQueries
 from api.accounts.types import RoleGrant, User
+from api.media.schema import MediaMutations
+from api.media.types import Media
 from api.regions.schema import RegionMutations, RegionQueries
 from api.regions.types import Region
 from api.relay import node_field
@@ -15,8 +17,8 @@ class Query(AccountQueries, RegionQueries, graphene.ObjectType):
     node = node_field()
 
 
-class Mutation(AccountMutations, RegionMutations, graphene.ObjectType):
+class Mutation(AccountMutations, RegionMutations, MediaMutations, graphene.ObjectType):
     pass
 
 
-schema = graphene.Schema(query=Query, mutation=Mutation, types=[Region, User, RoleGrant])
+schema = graphene.Schema(query=Query, mutation=Mutation, types=[Region, User, RoleGrant, Media])

@@ -10,6 +10,8 @@ from api.auth import Passwords
 from api.persisted import PersistedQueries
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from api.settings import Settings
+from media.service import MediaStore
+from media.storage import LocalStorage
 
 
 @dataclass
@@ -19,6 +21,7 @@ class Services:
     limiter: RateLimiter
     passwords: Passwords
     persisted: PersistedQueries
+    media: MediaStore
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis | None) -> Services:
@@ -31,4 +34,5 @@ class Services:
             limiter=limiter,
             passwords=Passwords(settings),
             persisted=PersistedQueries(redis, settings.redis_prefix),
+            media=MediaStore(LocalStorage(settings.media_root), settings.media_max_pixels),
         )

@@ -10,7 +10,13 @@ from typing import Any
 
 from starlette.config import Config
 
-MODEL_MODULES = ["models.regions", "models.accounts", "models.audit", "models.idempotency"]
+MODEL_MODULES = [
+    "models.regions",
+    "models.accounts",
+    "models.audit",
+    "models.idempotency",
+    "models.media",
+]
 
 
 class SettingsError(RuntimeError):
@@ -36,6 +42,10 @@ class Settings:
     argon2_memory_kib: int = 65536
     login_attempts: int = 10
     login_window_seconds: int = 300
+    media_max_bytes: int = 15 * 1024 * 1024
+    media_max_pixels: int = 100_000_000
+    media_daily_quota_bytes: int = 500 * 1024 * 1024
+    media_uploads_per_hour: int = 60
     max_query_chars: int = 20_000
     max_query_tokens: int = 3_000
     max_query_depth: int = 12
@@ -78,6 +88,8 @@ class Settings:
             port=config("PORT", cast=int, default=8000),
             demo=config("CUNWU_DEMO", cast=bool, default=True),
             access_token_seconds=config("ACCESS_TOKEN_SECONDS", cast=int, default=15 * 60),
+            media_max_bytes=config("MEDIA_MAX_BYTES", cast=int, default=15 * 1024 * 1024),
+            media_max_pixels=config("MEDIA_MAX_PIXELS", cast=int, default=100_000_000),
             refresh_token_seconds=config("REFRESH_TOKEN_SECONDS", cast=int, default=30 * 24 * 3600),
         )
 

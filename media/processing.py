@@ -7,6 +7,7 @@ applied and no metadata: a thumbnail and a medium WebP, and a clean original JPE
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass, field
 
@@ -58,7 +59,14 @@ def sniff(head: bytes) -> str | None:
         return "png"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1"):
+    if head[4:8] == b"ftyp" and head[8:12] in (
+        b"heic",
+        b"heix",
+        b"heim",
+        b"heis",
+        b"mif1",
+        b"msf1",
+    ):
         return "heif"
     if head.startswith(b"%PDF-"):
         return "pdf"
@@ -106,45 +114,58 @@ def open_image(data: bytes, kind: str, max_pixels: int) -> Image.Image:
     return img
 
 
+DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    Image.DecompressionBombError,
+)
+
+
 def process_image(data: bytes, kind: str, max_pixels: int) -> Processed:
     Image.MAX_IMAGE_PIXELS = max_pixels  # open_image checks first; this guards decoders
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     img = open_image(data, kind, max_pixels)
     try:
-        orientation = img.getexif().get(0x0112, 1)
-        orientation = orientation if orientation in range(1, 9) else 1
-        width, height = img.size
-        if orientation in (5, 6, 7, 8):
-            width, height = height, width
-        longest = max(width, height)
-        if kind == "jpeg":
-            # DCT scaling: decode at the smallest 1/2, 1/4, 1/8 that still covers the medium.
-            scale = min(1.0, MEDIUM_SIDE / longest)
-            img.draft("RGB", (max(1, int(img.size[0] * scale)), max(1, int(img.size[1] * scale))))
-        try:
-            img.load()
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-            raise MediaRejected("CORRUPT_FILE") from None
-        base = to_rgb(ImageOps.exif_transpose(img))
-        medium = base.copy()
-        medium.thumbnail((MEDIUM_SIDE, MEDIUM_SIDE), RESAMPLE, reducing_gap=2.0)
-        thumb = medium.copy()
-        thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), RESAMPLE, reducing_gap=2.0)
-        variants = {
-            "thumb.webp": encode(thumb, "WEBP", quality=THUMB_QUALITY, method=WEBP_METHOD),
-            "medium.webp": encode(medium, "WEBP", quality=MEDIUM_QUALITY, method=WEBP_METHOD),
-            "original.jpg": clean_original(data, kind, orientation, longest, base, max_pixels),
-        }
-        return Processed(
-            kind="IMAGE",
-            mime_type=MIME[kind],
-            width=width,
-            height=height,
-            placeholder=dominant_colour(thumb),
-            variants=variants,
-        )
+        return make_variants(data, img, kind, max_pixels)
+    except DECODE_ERRORS:
+        raise MediaRejected("CORRUPT_FILE") from None
     finally:
         img.close()
+
+
+def make_variants(data: bytes, img: Image.Image, kind: str, max_pixels: int) -> Processed:
+    orientation = img.getexif().get(0x0112, 1)
+    orientation = orientation if orientation in range(1, 9) else 1
+    width, height = img.size
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    longest = max(width, height)
+    if kind == "jpeg":
+        # DCT scaling: decode at the smallest 1/2, 1/4, 1/8 that still covers the medium.
+        scale = min(1.0, MEDIUM_SIDE / longest)
+        img.draft("RGB", (max(1, int(img.size[0] * scale)), max(1, int(img.size[1] * scale))))
+    img.load()
+    base = to_rgb(ImageOps.exif_transpose(img))
+    medium = base.copy()
+    medium.thumbnail((MEDIUM_SIDE, MEDIUM_SIDE), RESAMPLE, reducing_gap=2.0)
+    thumb = medium.copy()
+    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), RESAMPLE, reducing_gap=2.0)
+    variants = {
+        "thumb.webp": encode(thumb, "WEBP", quality=THUMB_QUALITY, method=WEBP_METHOD),
+        "medium.webp": encode(medium, "WEBP", quality=MEDIUM_QUALITY, method=WEBP_METHOD),
+        "original.jpg": clean_original(data, kind, orientation, longest, base, max_pixels),
+    }
+    return Processed(
+        kind="IMAGE",
+        mime_type=MIME[kind],
+        width=width,
+        height=height,
+        placeholder=dominant_colour(thumb),
+        variants=variants,
+    )
 
 
 def clean_original(
@@ -155,7 +176,7 @@ def clean_original(
             return jpeg.strip_metadata(data, orientation)  # lossless: no pixel is re-encoded
         except jpeg.NotAJpeg:
             raise MediaRejected("CORRUPT_FILE") from None
-    if kind == "jpeg" and base.size != (0, 0):
+    if kind == "jpeg":
         # `base` was decoded at a reduced scale: decode again, large enough for the original.
         full = open_image(data, kind, max_pixels)
         try:
@@ -170,7 +191,9 @@ def clean_original(
     original = base
     if max(original.size) > ORIGINAL_SIDE:
         original = original.copy()
-        original.thumbnail((ORIGINAL_SIDE, ORIGINAL_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        original.thumbnail(
+            (ORIGINAL_SIDE, ORIGINAL_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0
+        )
     return encode(original, "JPEG", quality=JPEG_QUALITY, optimize=True)
 
 

@@ -30,7 +30,9 @@ def phone_photo(seed: int, size: tuple[int, int] = (4000, 3000)) -> bytes:
     draw = ImageDraw.Draw(small)
     for y in range(small.height):  # sky-to-ground gradient
         t = y / small.height
-        draw.line((0, y, small.width, y), fill=(int(90 + 120 * t), int(140 + 60 * t), int(200 - 120 * t)))
+        draw.line(
+            (0, y, small.width, y), fill=(int(90 + 120 * t), int(140 + 60 * t), int(200 - 120 * t))
+        )
     for _ in range(1500):  # objects, leaves, bricks, people: detail at every scale
         x0, y0 = rng.randrange(small.width), rng.randrange(small.height)
         x1, y1 = x0 + rng.randrange(3, 120), y0 + rng.randrange(3, 90)
@@ -42,7 +44,9 @@ def phone_photo(seed: int, size: tuple[int, int] = (4000, 3000)) -> bytes:
     draw = ImageDraw.Draw(img)
     for _ in range(120):  # printed text-like strokes on a receipt
         x, y = rng.randrange(w), rng.randrange(h)
-        draw.line((x, y, x + rng.randrange(40, 400), y), fill=(20, 20, 20), width=rng.randrange(2, 6))
+        draw.line(
+            (x, y, x + rng.randrange(40, 400), y), fill=(20, 20, 20), width=rng.randrange(2, 6)
+        )
     exif = Image.Exif()
     exif[0x0112] = rng.choice([1, 6, 8, 3])
     exif[0x010F] = "PhoneMaker"
@@ -95,7 +99,8 @@ def main() -> None:
         ours = statistics.median(len(v[name]) for v in processed)
         theirs = statistics.median(len(v[name]) for v in plain_out)
         note = f" (goal ≤ {goal // 1000} KB)" if goal else ""
-        print(f"median {name:13s} pipeline {ours / 1000:8.1f} KB   plain {theirs / 1000:8.1f} KB{note}")
+        sizes = f"pipeline {ours / 1000:8.1f} KB   plain {theirs / 1000:8.1f} KB"
+        print(f"median {name:13s} {sizes}{note}")
 
 
 if __name__ == "__main__":

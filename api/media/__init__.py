@@ -1,0 +1,1 @@
+"""GraphQL and HTTP for uploaded media."""

@@ -1,0 +1,100 @@
+"""The Media node. A restricted (unredacted) file is shown only to staff, with signed URLs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+
+from api.accounts.types import region_path
+from api.context import Context
+from api.errors import Forbidden
+from api.loaders import RegionLoader
+from api.permissions import Action
+from api.regions.types import Region
+from api.relay import Node, register_node
+from media.service import original_name
+from media.urls import media_url
+from models.media import Media as MediaModel
+from models.media import MediaKind as MediaKindEnum
+from models.media import MediaPurpose as MediaPurposeEnum
+
+MediaKind = graphene.Enum.from_enum(MediaKindEnum)
+MediaPurpose = graphene.Enum.from_enum(MediaPurposeEnum, description="用途")
+
+
+async def may_see(ctx: Context, media: MediaModel) -> bool:
+    if not media.restricted:
+        return True
+    viewer = ctx.viewer
+    if viewer.user_id == media.uploaded_by_id:
+        return True
+    return viewer.can(Action.MEDIA_VIEW_RESTRICTED, await region_path(ctx, media.region_id))
+
+
+@register_node
+class Media(graphene.ObjectType):
+    class Meta:
+        interfaces = (Node,)
+        description = "照片或 PDF。图片已按拍摄方向摆正并去除全部元数据（含 GPS）。"
+
+    kind = graphene.Field(MediaKind, required=True)
+    mime_type = graphene.String(required=True, description="上传文件的真实类型（按内容判断）")
+    purpose = graphene.Field(MediaPurpose, required=True)
+    width = graphene.Int()
+    height = graphene.Int()
+    bytes = graphene.Int(required=True, description="上传文件大小")
+    sha256 = graphene.String(required=True, description="干净原图的 sha256")
+    url = graphene.String(description="干净原图（JPEG）或 PDF；无权查看受限原图时为空")
+    thumbnail_url = graphene.String(description="缩略图 WebP，长边 320")
+    medium_url = graphene.String(description="中图 WebP，长边 1280")
+    placeholder = graphene.String(description="主色 #rrggbb，图片加载前显示")
+    redacted = graphene.Boolean(required=True, description="是否为遮挡后的副本")
+    restricted = graphene.Boolean(
+        required=True, description="已有遮挡副本：原图仅限本村工作人员和上级干部查看"
+    )
+    region = graphene.Field(Region, required=True)
+    created_at = graphene.DateTime(required=True)
+
+    @classmethod
+    def is_type_of(cls, root: Any, info: Any) -> bool:
+        return isinstance(root, MediaModel)
+
+    @classmethod
+    async def get_node(cls, info: Any, pk: str) -> MediaModel | None:
+        media = await MediaModel.get_or_none(id=int(pk)) if pk.isdigit() else None
+        if media is not None and not await may_see(info.context, media):
+            info.context.viewer.require_user()
+            raise Forbidden()
+        return media
+
+    @staticmethod
+    async def _url(root: MediaModel, info: Any, variant: str) -> str | None:
+        """Restricted files: a signed URL for those who may see them, nothing for others."""
+        if variant not in root.variant_bytes:
+            return None
+        if not root.restricted:
+            return media_url(root.sha256, variant)
+        if not await may_see(info.context, root):
+            return None
+        return media_url(root.sha256, variant, info.context.settings.secret_key)
+
+    @staticmethod
+    async def resolve_url(root: MediaModel, info: Any) -> str | None:
+        return await Media._url(root, info, original_name(root))
+
+    @staticmethod
+    async def resolve_thumbnail_url(root: MediaModel, info: Any) -> str | None:
+        return await Media._url(root, info, "thumb.webp")
+
+    @staticmethod
+    async def resolve_medium_url(root: MediaModel, info: Any) -> str | None:
+        return await Media._url(root, info, "medium.webp")
+
+    @staticmethod
+    def resolve_redacted(root: MediaModel, info: Any) -> bool:
+        return root.redacted_from_id is not None
+
+    @staticmethod
+    async def resolve_region(root: MediaModel, info: Any) -> Any:
+        return await info.context.loaders[RegionLoader].load(root.region_id)
