@@ -384,3 +384,16 @@ def _pk(global_id: str) -> int:
     from api.relay import from_global_id
 
     return int(from_global_id(global_id)[1])
+
+
+async def test_uploads_are_rate_limited_per_user(app, client, gql, demo, settings, monkeypatch):
+    monkeypatch.setattr(
+        app.state.services, "settings", settings.with_overrides(media_uploads_per_hour=2)
+    )
+    token = await gql.login(CLERK)
+    for orientation in (1, 3):
+        ok = (await upload(client, token, media_files.phone_jpeg(orientation=orientation))).json()
+        assert ok["data"]["uploadMedia"]["errors"] == []
+    limited = (await upload(client, token, media_files.phone_jpeg(orientation=6))).json()
+    assert error_codes(limited) == ["RATE_LIMITED"]
+    assert await Media.all().count() == 2
