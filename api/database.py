@@ -7,6 +7,7 @@ from tortoise.context import TortoiseContext
 from tortoise.migrations.api.migrate import migrate as tortoise_migrate
 
 from api.settings import Settings
+from models.catalogue_data import ensure_catalogue
 
 
 async def migrate(settings: Settings) -> None:
@@ -16,6 +17,11 @@ async def migrate(settings: Settings) -> None:
         await tortoise_migrate(config=settings.tortoise_config())
     finally:
         await Tortoise.close_connections()
+    ctx = await open_db(settings)
+    try:
+        await ensure_catalogue()  # reference data every database needs
+    finally:
+        await close_db(ctx)
 
 
 async def open_db(settings: Settings) -> TortoiseContext:

@@ -114,6 +114,58 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A region with this name already exists under the same parent",
     ),
     "ROLE_REGION_KIND": ("{role}只能授予在{kinds}上", "{role} can only be granted on {kinds}"),
+    "INVALID_TITLE": ("标题须为1到{max}个字符", "The title must have 1 to {max} characters"),
+    "BODY_TOO_LONG": ("正文最多{max}个字符", "The body may have at most {max} characters"),
+    "TABLE_TOO_LARGE": ("表格过大（最多{max}）", "The table is too large (at most {max})"),
+    "INVALID_TABLE_ROW": ("表格行的列数与表头不符", "A table row does not match the columns"),
+    "INVALID_TABLE_CELL": (
+        "表格单元格的内容不符合该列类型",
+        "A table cell does not fit its column",
+    ),
+    "CATALOGUE_MISMATCH": (
+        "公开目录项目与类别不符或已停用",
+        "The catalogue item does not fit the category or is inactive",
+    ),
+    "CATEGORY_REGION_KIND": (
+        "财务、党务、村务公开只能发布在行政村",
+        "Finance, party and village affairs are published on a village",
+    ),
+    "INVALID_PERIOD": (
+        "期间格式应为 2026-03、2026-Q1、2026-H1 或 2026",
+        "Periods look like 2026-03, 2026-Q1, 2026-H1 or 2026",
+    ),
+    "PERIOD_REQUIRED": (
+        "该目录项目须填写{frequency}期间",
+        "This catalogue item needs a {frequency} period",
+    ),
+    "TOO_MANY_ATTACHMENTS": ("附件最多{max}个", "At most {max} attachments"),
+    "ATTACHMENT_RESTRICTED": (
+        "该照片有遮挡版本，请附遮挡后的照片",
+        "This photo has a redacted copy: attach that one",
+    ),
+    "ATTACHMENT_ELSEWHERE": (
+        "附件须属于本村或其上级",
+        "Attachments must belong to this region or one above it",
+    ),
+    "WRONG_STATUS": (
+        "当前状态（{status}）下不能这样操作",
+        "Not possible in the current status ({status})",
+    ),
+    "REASON_REQUIRED": ("请填写原因（2到{max}个字符）", "Give a reason (2 to {max} characters)"),
+    "NEEDS_APPROVAL": (
+        "财务公开须经村务监督委员会审核后发布",
+        "Finance disclosures must be approved before publication",
+    ),
+    "SEARCH_TOO_SHORT": (
+        "请输入至少两个汉字或一个词",
+        "Search for at least two Chinese characters or one word",
+    ),
+    "REQUIRED": ("此项必填", "This field is required"),
+    "INVALID_FREQUENCY": (
+        "只能为按月、季、半年、年的频次设置期限",
+        "Due days apply to monthly, quarterly, half-yearly or yearly items",
+    ),
+    "INVALID_DAY": ("日期须在1到31之间", "The day must be between 1 and 31"),
     "UNSUPPORTED_MEDIA_TYPE": (
         "只能上传 JPEG、PNG、WebP、HEIC 图片或 PDF 文件",
         "Only JPEG, PNG, WebP or HEIC images and PDF files can be uploaded",

@@ -9,6 +9,8 @@ from aiodataloader import DataLoader
 from tortoise.models import Model
 
 from models.accounts import RoleGrant, User
+from models.disclosures import CatalogueItem, DisclosureVersion, ReadMark
+from models.media import Media
 from models.regions import Region
 
 
@@ -37,12 +39,48 @@ class ActiveGrantsByUserLoader(DataLoader):
         return [grouped[uid] for uid in user_ids]
 
 
+class MediaLoader(ModelByIdLoader):
+    model = Media
+
+
+class CatalogueItemLoader(ModelByIdLoader):
+    model = CatalogueItem
+
+
+class VersionsByDisclosureLoader(DataLoader):
+    async def batch_load_fn(self, ids: list[int]) -> list[list[DisclosureVersion]]:
+        grouped: dict[int, list[DisclosureVersion]] = defaultdict(list)
+        for v in await DisclosureVersion.filter(disclosure_id__in=ids).order_by("version"):
+            grouped[v.disclosure_id].append(v)
+        return [grouped[i] for i in ids]
+
+
+class ReadByViewerLoader(DataLoader):
+    """disclosure id → whether the viewer (fixed per loader) has read it."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__()
+        self.user_id = user_id
+
+    async def batch_load_fn(self, ids: list[int]) -> list[bool]:
+        read = set(
+            await ReadMark.filter(user_id=self.user_id, disclosure_id__in=ids).values_list(
+                "disclosure_id", flat=True
+            )
+        )
+        return [i in read for i in ids]
+
+
 class Loaders:
     def __init__(self) -> None:
-        self._loaders: dict[type[DataLoader], DataLoader] = {}
+        self._loaders: dict[Any, DataLoader] = {}
 
     def __getitem__(self, cls: type[DataLoader]) -> Any:
-        loader = self._loaders.get(cls)
+        return self.get_or_create(cls, cls)
+
+    def get_or_create(self, key: Any, factory: Any) -> Any:
+        """For loaders that need arguments (e.g. the viewer): one per key per request."""
+        loader = self._loaders.get(key)
         if loader is None:
-            loader = self._loaders[cls] = cls()
+            loader = self._loaders[key] = factory()
         return loader

@@ -30,6 +30,11 @@ class Action(StrEnum):
     MEDIA_UPLOAD = "media.upload"
     MEDIA_REDACT = "media.redact"
     MEDIA_VIEW_RESTRICTED = "media.view_restricted"
+    DISCLOSURE_EDIT = "disclosure.edit"
+    DISCLOSURE_APPROVE = "disclosure.approve"
+    DISCLOSURE_VIEW_DRAFT = "disclosure.view_draft"
+    CATALOGUE_EDIT = "catalogue.edit"
+    DUE_DAY_SET = "due_day.set"
 
 
 STAFF = frozenset({Role.CLERK, Role.SUPERVISOR, Role.OFFICIAL, Role.INSPECTOR, Role.ADMIN})
@@ -46,6 +51,11 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.MEDIA_UPLOAD: STAFF,
     Action.MEDIA_REDACT: frozenset({Role.CLERK, Role.SUPERVISOR, Role.OFFICIAL, Role.ADMIN}),
     Action.MEDIA_VIEW_RESTRICTED: STAFF,
+    Action.DISCLOSURE_EDIT: frozenset({Role.CLERK, Role.OFFICIAL, Role.ADMIN}),
+    Action.DISCLOSURE_APPROVE: frozenset({Role.SUPERVISOR}),
+    Action.DISCLOSURE_VIEW_DRAFT: STAFF,
+    Action.CATALOGUE_EDIT: frozenset({Role.ADMIN}),
+    Action.DUE_DAY_SET: frozenset({Role.OFFICIAL, Role.ADMIN}),
 }
 
 

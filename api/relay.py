@@ -131,9 +131,11 @@ def build_connection(
     rows: Sequence[Any],
     size: int,
     key: Callable[[Any], int | str] = lambda row: row.pk,
+    has_next: bool | None = None,
 ) -> Any:
     """`rows` holds up to size+1 items fetched after the cursor; the extra one means more."""
-    has_next = len(rows) > size
+    if has_next is None:
+        has_next = len(rows) > size
     rows = rows[:size]
     edges = [connection_type.Edge(node=row, cursor=encode_cursor(key(row))) for row in rows]
     return connection_type(

@@ -6,6 +6,8 @@ import graphene
 
 from api.accounts.schema import AccountMutations, AccountQueries
 from api.accounts.types import RoleGrant, User
+from api.disclosures.schema import DisclosureMutations, DisclosureQueries
+from api.disclosures.types import CatalogueItem, Disclosure
 from api.media.schema import MediaMutations
 from api.media.types import Media
 from api.regions.schema import RegionMutations, RegionQueries
@@ -13,12 +15,18 @@ from api.regions.types import Region
 from api.relay import node_field
 
 
-class Query(AccountQueries, RegionQueries, graphene.ObjectType):
+class Query(AccountQueries, RegionQueries, DisclosureQueries, graphene.ObjectType):
     node = node_field()
 
 
-class Mutation(AccountMutations, RegionMutations, MediaMutations, graphene.ObjectType):
+class Mutation(
+    AccountMutations, RegionMutations, MediaMutations, DisclosureMutations, graphene.ObjectType
+):
     pass
 
 
-schema = graphene.Schema(query=Query, mutation=Mutation, types=[Region, User, RoleGrant, Media])
+schema = graphene.Schema(
+    query=Query,
+    mutation=Mutation,
+    types=[Region, User, RoleGrant, Media, Disclosure, CatalogueItem],
+)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from api.auth import Passwords
+from api.disclosures.views import ViewCounter
 from api.persisted import PersistedQueries
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from api.settings import Settings
@@ -22,6 +23,7 @@ class Services:
     passwords: Passwords
     persisted: PersistedQueries
     media: MediaStore
+    views: ViewCounter
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis | None) -> Services:
@@ -35,4 +37,5 @@ class Services:
             passwords=Passwords(settings),
             persisted=PersistedQueries(redis, settings.redis_prefix),
             media=MediaStore(LocalStorage(settings.media_root), settings.media_max_pixels),
+            views=ViewCounter(redis, settings.redis_prefix),
         )

@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "models.audit",
     "models.idempotency",
     "models.media",
+    "models.disclosures",
 ]
 
 

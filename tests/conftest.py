@@ -23,6 +23,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from api.app import create_app
 from api.database import migrate
 from api.settings import Settings, sqlite_url
+from models.catalogue_data import ensure_catalogue
 from tests.client import GQL
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -131,6 +132,7 @@ async def settings(backend_settings: Settings, tmp_path: Path) -> Settings:
     try:
         conn = Tortoise.get_connection("default")
         await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        await ensure_catalogue()
     finally:
         await Tortoise.close_connections()
     await flush_redis(backend_settings)

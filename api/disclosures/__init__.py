@@ -1,0 +1,1 @@
+"""GraphQL and domain logic for disclosures (公开事项)."""

@@ -1,0 +1,84 @@
+"""Which villages published each required catalogue item for a period, on time or late."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from api.disclosures.periods import DEFAULT_DUE_DAY, Period, due_at
+from models.disclosures import CatalogueItem, Disclosure, DueDay, Frequency
+from models.regions import Region, path_ids
+
+
+@dataclass
+class ItemStatus:
+    item: CatalogueItem
+    status: str  # ON_TIME, LATE, MISSING, PENDING
+    due_at: datetime
+    disclosure_id: int | None = None
+    published_at: datetime | None = None
+
+
+@dataclass
+class VillageCompliance:
+    village: Region
+    items: list[ItemStatus] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for i in self.items if i.status == status)
+
+
+async def due_days(regions: list[Region], frequency: Frequency) -> dict[int, int]:
+    """Each region's due day: its own setting or its nearest ancestor's, else the default."""
+    needed = {rid for r in regions for rid in path_ids(r.path)}
+    settings = {
+        d.region_id: d.day for d in await DueDay.filter(region_id__in=needed, frequency=frequency)
+    }
+    out = {}
+    for region in regions:
+        day = DEFAULT_DUE_DAY[frequency]
+        for rid in path_ids(region.path):  # root first: the nearest setting wins last
+            day = settings.get(rid, day)
+        out[region.id] = day
+    return out
+
+
+async def compliance(
+    villages: list[Region], period: Period, now: datetime | None = None
+) -> list[VillageCompliance]:
+    now = now or datetime.now(UTC)
+    items = await CatalogueItem.filter(
+        required=True, active=True, parent_id=None, frequency=period.frequency
+    ).order_by("sort_order")
+    item_ids = [i.id for i in items]
+    children = await CatalogueItem.filter(parent_id__in=item_ids).values("id", "parent_id")
+    group_of = {i: i for i in item_ids} | {c["id"]: c["parent_id"] for c in children}
+    rows = await Disclosure.filter(
+        region_id__in=[v.id for v in villages],
+        period=period.text,
+        catalogue_item_id__in=list(group_of),
+        first_published_at__isnull=False,
+    ).values("id", "region_id", "catalogue_item_id", "first_published_at")
+    earliest: dict[tuple[int, int], dict] = {}
+    for row in rows:
+        key = (row["region_id"], group_of[row["catalogue_item_id"]])
+        if key not in earliest or row["first_published_at"] < earliest[key]["first_published_at"]:
+            earliest[key] = row
+    days = await due_days(villages, period.frequency)
+    report = []
+    for village in villages:
+        deadline = due_at(period, days[village.id])
+        entry = VillageCompliance(village)
+        for item in items:
+            row = earliest.get((village.id, item.id))
+            if row is not None:
+                status = "ON_TIME" if row["first_published_at"] <= deadline else "LATE"
+                entry.items.append(
+                    ItemStatus(item, status, deadline, row["id"], row["first_published_at"])
+                )
+            else:
+                entry.items.append(
+                    ItemStatus(item, "MISSING" if now > deadline else "PENDING", deadline)
+                )
+        report.append(entry)
+    return report

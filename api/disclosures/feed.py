@@ -1,0 +1,107 @@
+"""Feeds: a region and everything below it (plus notices from above), newest first,
+with keyset cursors; search puts title matches first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
+
+from api.disclosures import search
+from api.disclosures.types import DisclosureConnection
+from api.errors import BadUserInput
+from api.relay import build_connection, decode_cursor, page_size
+from models.disclosures import Category, Disclosure, Status
+from models.regions import Region, path_ids, subtree_range
+
+FEED_STATUSES = (Status.PUBLISHED, Status.RETRACTED)
+
+
+def region_filter(regions: list[Region]) -> Q:
+    """Everything under these regions, and the notices published on their ancestors."""
+    clauses = []
+    ancestors: set[int] = set()
+    for region in regions:
+        low, high = subtree_range(region.path)
+        clauses.append(Q(region_path__gte=low, region_path__lt=high))
+        ancestors.update(path_ids(region.path)[:-1])
+    if ancestors:
+        clauses.append(Q(region_id__in=sorted(ancestors), category=Category.NOTICE))
+    return Q(*clauses, join_type="OR")
+
+
+def cursor_key(bucket: int):
+    def key(d: Disclosure) -> str:
+        return f"{bucket}|{d.published_at.isoformat()}|{d.id}"
+
+    return key
+
+
+def parse_cursor(after: str | None) -> tuple[int, datetime, int] | None:
+    if after is None:
+        return None
+    try:
+        bucket, stamp, pk = decode_cursor(after).split("|")
+        return int(bucket), datetime.fromisoformat(stamp), int(pk)
+    except ValueError:
+        raise BadUserInput("INVALID_CURSOR") from None
+
+
+def after_clause(stamp: datetime, pk: int) -> Q:
+    return Q(published_at__lt=stamp) | Q(published_at=stamp, id__lt=pk)
+
+
+async def newest(qs: QuerySet, cursor: tuple[int, datetime, int] | None, limit: int) -> list:
+    if cursor is not None:
+        qs = qs.filter(after_clause(cursor[1], cursor[2]))
+    return await qs.order_by("-published_at", "-id").limit(limit)
+
+
+async def feed(
+    *,
+    regions: list[Region] | None,
+    category: Any = None,
+    catalogue_item_id: int | None = None,
+    text: str | None = None,
+    updated_since: datetime | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Any:
+    size = page_size(first)
+    qs = Disclosure.filter(status__in=FEED_STATUSES)
+    if regions is not None:
+        if not regions:
+            return build_connection(DisclosureConnection, [], size)
+        qs = qs.filter(region_filter(regions))
+    if category is not None:
+        qs = qs.filter(category=getattr(category, "value", category))
+    if catalogue_item_id is not None:
+        qs = qs.filter(catalogue_item_id=catalogue_item_id)
+    if updated_since is not None:
+        qs = qs.filter(updated_at__gt=updated_since)
+    cursor = parse_cursor(after)
+    if not text:
+        rows = await newest(qs, cursor, size + 1)
+        return build_connection(DisclosureConnection, rows, size, key=cursor_key(0))
+
+    wanted = search.query_terms(text)
+    if not wanted:
+        raise BadUserInput("SEARCH_TOO_SHORT")
+    qs = qs.filter(status=Status.PUBLISHED)
+    in_title = Subquery(search.matching(wanted, title_only=True))
+    rows: list[Any] = []
+    keys: dict[int, int] = {}
+    if cursor is None or cursor[0] == 0:  # bucket 0: every term in the title
+        rows = await newest(qs.filter(id__in=in_title), cursor, size + 1)
+        keys.update({r.id: 0 for r in rows})
+        cursor = None
+    if len(rows) <= size:  # bucket 1: the rest, newest first
+        rest = qs.filter(id__in=Subquery(search.matching(wanted))).exclude(id__in=in_title)
+        more = await newest(rest, cursor, size + 1 - len(rows))
+        keys.update({r.id: 1 for r in more})
+        rows += more
+    return build_connection(
+        DisclosureConnection, rows, size, key=lambda d: cursor_key(keys[d.id])(d)
+    )

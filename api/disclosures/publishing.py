@@ -1,0 +1,100 @@
+"""Publishing: snapshot the working copy as an immutable version, chain it, index it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tortoise.transactions import in_transaction
+
+from api.disclosures import ledger, search
+from media.service import mark_attached
+from models.disclosures import (
+    CatalogueItem,
+    Disclosure,
+    DisclosureVersion,
+    LedgerEntry,
+    Status,
+)
+from models.media import Media
+from models.regions import Region
+
+
+def now_utc() -> datetime:
+    # Whole seconds: the chain's canonical text must read back identically from any database.
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+async def publish(
+    disclosure: Disclosure, actor_id: int, *, reason: str | None = None, at: datetime | None = None
+) -> DisclosureVersion:
+    """Publish the working copy as the next version. Call inside a transaction."""
+    at = (at or now_utc()).replace(microsecond=0)
+    media = {m.id: m for m in await Media.filter(id__in=disclosure.attachment_ids)}
+    attachments = [
+        {"id": mid, "sha256": media[mid].sha256}
+        for mid in disclosure.attachment_ids
+        if mid in media
+    ]
+    version = await DisclosureVersion.create(
+        disclosure=disclosure,
+        version=disclosure.version + 1,
+        title=disclosure.title,
+        body=disclosure.body,
+        tables=disclosure.tables,
+        period=disclosure.period,
+        attachments=attachments,
+        reason=reason,
+        published_at=at,
+        published_by_id=actor_id,
+    )
+    disclosure.version = version.version
+    disclosure.status = Status.PUBLISHED
+    disclosure.published_at = at
+    disclosure.first_published_at = disclosure.first_published_at or at
+    disclosure.publish_at = None
+    await disclosure.save()
+    region = await Region.get(id=disclosure.region_id)
+    item = (
+        await CatalogueItem.get(id=disclosure.catalogue_item_id)
+        if disclosure.catalogue_item_id
+        else None
+    )
+    content = ledger.publish_content(region, disclosure, version, item.code if item else None)
+    await ledger.append(region, "PUBLISH", content, disclosure=disclosure, version=version, at=at)
+    await search.index(disclosure.id, disclosure.title, disclosure.body, disclosure.tables)
+    await mark_attached(disclosure.attachment_ids)
+    return version
+
+
+async def retract(disclosure: Disclosure, reason: str) -> LedgerEntry:
+    at = now_utc()
+    disclosure.status = Status.RETRACTED
+    disclosure.retracted_at = at
+    disclosure.retraction_reason = reason
+    await disclosure.save()
+    region = await Region.get(id=disclosure.region_id)
+    draft = LedgerEntry(disclosure_id=disclosure.id, reason=reason, at=at)
+    entry = await ledger.append(
+        region,
+        "RETRACT",
+        ledger.retract_content(region, draft),
+        disclosure=disclosure,
+        reason=reason,
+        at=at,
+    )
+    await search.unindex(disclosure.id)
+    return entry
+
+
+async def publish_due(now: datetime | None = None) -> int:
+    """Publish every scheduled disclosure whose time has come (run by the scheduler)."""
+    now = now or now_utc()
+    published = 0
+    for candidate in await Disclosure.filter(status=Status.SCHEDULED, publish_at__lte=now):
+        async with in_transaction():
+            disclosure = await Disclosure.select_for_update().get(id=candidate.id)
+            if disclosure.status != Status.SCHEDULED:  # another worker got there first
+                continue
+            await publish(disclosure, disclosure.approved_by_id or disclosure.author_id)
+            published += 1
+    return published

@@ -1,0 +1,391 @@
+"""Disclosure queries and mutations, merged into the root types by api.schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+from graphene import relay
+from tortoise.exceptions import IntegrityError
+
+from api.accounts.types import region_path
+from api.context import Context
+from api.disclosures import ledger
+from api.disclosures.compliance import compliance
+from api.disclosures.feed import feed
+from api.disclosures.mutations import (
+    ApproveDisclosure,
+    CorrectDisclosure,
+    CreateDisclosure,
+    MarkDisclosureReadInput,
+    PublishDisclosure,
+    RetractDisclosure,
+    SubmitDisclosure,
+    UpdateDisclosure,
+)
+from api.disclosures.periods import parse_period
+from api.disclosures.types import (
+    CatalogueItem,
+    Category,
+    Disclosure,
+    DisclosureConnection,
+    DisclosureStatus,
+    Frequency,
+    LedgerVerification,
+    VillageCompliance,
+    require_readable,
+)
+from api.errors import BadUserInput, NotFound, UserError, UserErrors
+from api.mutations import BaseMutation
+from api.permissions import SYSTEM, Action
+from api.regions.schema import load_region_by_global_id
+from api.regions.types import Region, enum_value
+from api.relay import (
+    build_connection,
+    connection_args,
+    decode_int_cursor,
+    fetch_input,
+    from_global_id,
+    page_size,
+)
+from models.disclosures import CatalogueItem as ItemModel
+from models.disclosures import Disclosure as DisclosureModel
+from models.disclosures import DueDay, Follow, ReadMark
+from models.disclosures import Frequency as Freq
+from models.regions import Region as RegionModel
+from models.regions import RegionKind, subtree_range
+
+
+def int_id(global_id: str | None, type_name: str) -> int | None:
+    if global_id is None:
+        return None
+    try:
+        kind, pk = from_global_id(global_id)
+    except ValueError:
+        raise BadUserInput("INVALID_ID") from None
+    if kind != type_name or not pk.isdigit():
+        raise BadUserInput("INVALID_ID")
+    return int(pk)
+
+
+class VillageComplianceConnection(relay.Connection):
+    class Meta:
+        node = VillageCompliance
+
+
+class DisclosureQueries(graphene.ObjectType):
+    disclosures = graphene.Field(
+        DisclosureConnection,
+        required=True,
+        region_id=graphene.ID(description="该区划及其下级（乡镇信息流合并所辖各村）"),
+        category=graphene.Argument(Category),
+        catalogue_item_id=graphene.ID(),
+        search=graphene.String(description="中文检索，可查两字词（低保、补助）"),
+        updated_since=graphene.DateTime(description="增量同步：只返回此后有变化的"),
+        **connection_args(),
+        description="已发布（及已撤回）的公开事项，最新在前",
+    )
+    disclosure = graphene.Field(
+        Disclosure, id=graphene.ID(required=True), description="查看详情（计入浏览次数）"
+    )
+    following = graphene.Field(
+        DisclosureConnection,
+        required=True,
+        **connection_args(),
+        description="我关注的村和乡镇的公开事项",
+    )
+    draft_disclosures = graphene.Field(
+        DisclosureConnection,
+        required=True,
+        region_id=graphene.ID(required=True),
+        status=graphene.Argument(DisclosureStatus),
+        **connection_args(),
+        description="未发布的事项（草稿、待审核、已审核、定时），仅工作人员可见",
+    )
+    catalogue = graphene.List(
+        graphene.NonNull(CatalogueItem), required=True, category=graphene.Argument(Category)
+    )
+    disclosure_compliance = graphene.Field(
+        VillageComplianceConnection,
+        required=True,
+        region_id=graphene.ID(required=True),
+        period=graphene.String(required=True, description="2026-03、2026-Q1、2026-H1 或 2026"),
+        **connection_args(),
+        description="所辖各村对公开目录必公开项目的按期公开情况",
+    )
+    verify_ledger = graphene.Field(
+        LedgerVerification,
+        required=True,
+        village_id=graphene.ID(required=True),
+        description="重新计算该村（或乡镇）哈希链，报告第一个断裂处",
+    )
+
+    @staticmethod
+    async def resolve_disclosures(
+        root: Any,
+        info: Any,
+        region_id: str | None = None,
+        category: Any = None,
+        catalogue_item_id: str | None = None,
+        search: str | None = None,
+        updated_since: Any = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Any:
+        regions = [await load_region_by_global_id(info, region_id)] if region_id else None
+        return await feed(
+            regions=regions,
+            category=category,
+            catalogue_item_id=int_id(catalogue_item_id, "CatalogueItem"),
+            text=search,
+            updated_since=updated_since,
+            first=first,
+            after=after,
+        )
+
+    @staticmethod
+    async def resolve_disclosure(root: Any, info: Any, id: str) -> Any:  # noqa: A002
+        ctx: Context = info.context
+        disclosure = await DisclosureModel.get_or_none(id=int_id(id, "Disclosure"))
+        if disclosure is None:
+            raise NotFound()
+        await require_readable(ctx, disclosure)
+        await ctx.services.views.hit(disclosure.id)
+        return disclosure
+
+    @staticmethod
+    async def resolve_following(
+        root: Any, info: Any, first: int | None = None, after: str | None = None
+    ) -> Any:
+        user = info.context.viewer.require_user()
+        region_ids = await Follow.filter(user_id=user.id).values_list("region_id", flat=True)
+        regions = await RegionModel.filter(id__in=list(region_ids))
+        return await feed(regions=regions, first=first, after=after)
+
+    @staticmethod
+    async def resolve_draft_disclosures(
+        root: Any,
+        info: Any,
+        region_id: str,
+        status: Any = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Any:
+        region = await load_region_by_global_id(info, region_id)
+        info.context.viewer.require(Action.DISCLOSURE_VIEW_DRAFT, region.path)
+        size = page_size(first)
+        low, high = subtree_range(region.path)
+        qs = DisclosureModel.filter(
+            region_path__gte=low,
+            region_path__lt=high,
+            first_published_at__isnull=True,
+            status__not_in=["PUBLISHED", "RETRACTED"],
+        )
+        if status is not None:
+            qs = qs.filter(status=enum_value(status))
+        last = decode_int_cursor(after)
+        if last is not None:
+            qs = qs.filter(id__lt=last)
+        rows = await qs.order_by("-id").limit(size + 1)
+        return build_connection(DisclosureConnection, rows, size)
+
+    @staticmethod
+    async def resolve_catalogue(root: Any, info: Any, category: Any = None) -> list[Any]:
+        qs = ItemModel.filter(active=True)
+        if category is not None:
+            qs = qs.filter(category=enum_value(category))
+        return await qs.order_by("sort_order", "id")
+
+    @staticmethod
+    async def resolve_disclosure_compliance(
+        root: Any,
+        info: Any,
+        region_id: str,
+        period: str,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Any:
+        parsed = parse_period(period)
+        if parsed is None:
+            raise BadUserInput("INVALID_PERIOD")
+        region = await load_region_by_global_id(info, region_id)
+        size = page_size(first)
+        low, high = subtree_range(region.path)
+        qs = RegionModel.filter(path__gte=low, path__lt=high, kind=RegionKind.VILLAGE)
+        last = decode_int_cursor(after)
+        if last is not None:
+            qs = qs.filter(id__gt=last)
+        villages = await qs.order_by("id").limit(size + 1)
+        report = await compliance(villages[:size], parsed)
+        return build_connection(
+            VillageComplianceConnection,
+            report,
+            size,
+            key=lambda r: r.village.id,
+            has_next=len(villages) > size,
+        )
+
+    @staticmethod
+    async def resolve_verify_ledger(root: Any, info: Any, village_id: str) -> Any:
+        region = await load_region_by_global_id(info, village_id)
+        return await ledger.verify_region(region)
+
+
+class FollowRegionInput(graphene.InputObjectType):
+    region_id = graphene.ID(required=True)
+
+
+class FollowRegion(BaseMutation):
+    class Meta:
+        name = "FollowRegionPayload"
+        description = "关注一个村或乡镇（重复关注不报错）"
+
+    class Arguments:
+        input = FollowRegionInput(required=True)
+
+    region = graphene.Field(Region)
+    following = graphene.Boolean(required=True)
+    login_required = True
+
+    @classmethod
+    async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        region = await fetch_input(RegionModel, data.region_id, "Region", "regionId")
+        try:
+            await Follow.get_or_create(user_id=ctx.viewer.user_id, region_id=region.id)
+        except IntegrityError:  # a concurrent retry already made it
+            pass
+        return {"region": region, "following": True}
+
+
+class UnfollowRegion(FollowRegion):
+    class Meta:
+        name = "UnfollowRegionPayload"
+
+    class Arguments:
+        input = FollowRegionInput(required=True)
+
+    @classmethod
+    async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        region = await fetch_input(RegionModel, data.region_id, "Region", "regionId")
+        await Follow.filter(user_id=ctx.viewer.user_id, region_id=region.id).delete()
+        return {"region": region, "following": False}
+
+
+class MarkDisclosureRead(BaseMutation):
+    class Meta:
+        name = "MarkDisclosureReadPayload"
+
+    class Arguments:
+        input = MarkDisclosureReadInput(required=True)
+
+    disclosure = graphene.Field(Disclosure)
+    login_required = True
+
+    @classmethod
+    async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        disclosure = await fetch_input(DisclosureModel, data.id, "Disclosure", "id")
+        await require_readable(ctx, disclosure)
+        try:
+            await ReadMark.get_or_create(user_id=ctx.viewer.user_id, disclosure_id=disclosure.id)
+        except IntegrityError:
+            pass
+        return {"disclosure": disclosure}
+
+
+class CatalogueItemInput(graphene.InputObjectType):
+    id = graphene.ID(description="修改已有项目时填写")
+    code = graphene.String()
+    category = Category()
+    parent_id = graphene.ID()
+    name = graphene.String()
+    frequency = Frequency()
+    required = graphene.Boolean()
+    legal_basis = graphene.String()
+    active = graphene.Boolean()
+
+
+class SaveCatalogueItem(BaseMutation):
+    class Meta:
+        name = "SaveCatalogueItemPayload"
+        description = "新增或修改公开目录项目（全系统管理员）"
+
+    class Arguments:
+        input = CatalogueItemInput(required=True)
+
+    catalogue_item = graphene.Field(CatalogueItem)
+    permission = Action.CATALOGUE_EDIT
+
+    @classmethod
+    async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        cls.authorize(ctx, SYSTEM)  # the catalogue is national
+        if data.id:
+            item = await fetch_input(ItemModel, data.id, "CatalogueItem", "id")
+        else:
+            missing = [f for f in ("code", "category", "name", "frequency") if not data.get(f)]
+            if missing:
+                raise UserErrors(*(UserError("REQUIRED", f) for f in missing))
+            if await ItemModel.exists(code=data.code):
+                raise UserErrors(UserError("CODE_TAKEN", "code"))
+            item = ItemModel(code=data.code.strip(), category=enum_value(data.category))
+        for name in ("name", "legal_basis"):
+            if data.get(name) is not None:
+                setattr(item, name, data[name].strip())
+        for name in ("required", "active"):
+            if data.get(name) is not None:
+                setattr(item, name, data[name])
+        if data.get("frequency") is not None:
+            item.frequency = Freq(enum_value(data.frequency))
+        if data.get("parent_id"):
+            parent = await fetch_input(ItemModel, data.parent_id, "CatalogueItem", "parentId")
+            item.parent_id = parent.id
+        if not item.name:
+            raise UserErrors(UserError("REQUIRED", "name"))
+        await item.save()
+        return {"catalogue_item": item}
+
+
+class SetDueDayInput(graphene.InputObjectType):
+    region_id = graphene.ID(required=True)
+    frequency = Frequency(required=True)
+    day = graphene.Int(required=True, description="期末后次月的第几日（1–31）")
+
+
+class SetDueDay(BaseMutation):
+    class Meta:
+        name = "SetDueDayPayload"
+        description = "设置本地区公开期限（下级区划继承）"
+
+    class Arguments:
+        input = SetDueDayInput(required=True)
+
+    region = graphene.Field(Region)
+    permission = Action.DUE_DAY_SET
+
+    @classmethod
+    async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        region = await fetch_input(RegionModel, data.region_id, "Region", "regionId")
+        cls.authorize(ctx, await region_path(ctx, region.id))
+        frequency = Freq(enum_value(data.frequency))
+        if frequency not in (Freq.MONTHLY, Freq.QUARTERLY, Freq.HALF_YEARLY, Freq.YEARLY):
+            raise UserErrors(UserError("INVALID_FREQUENCY", "frequency"))
+        if not 1 <= data.day <= 31:
+            raise UserErrors(UserError("INVALID_DAY", "day"))
+        await DueDay.update_or_create(
+            region_id=region.id, frequency=frequency, defaults={"day": data.day}
+        )
+        return {"region": region}
+
+
+class DisclosureMutations(graphene.ObjectType):
+    create_disclosure = CreateDisclosure.Field()
+    update_disclosure = UpdateDisclosure.Field()
+    submit_disclosure = SubmitDisclosure.Field()
+    approve_disclosure = ApproveDisclosure.Field()
+    publish_disclosure = PublishDisclosure.Field()
+    correct_disclosure = CorrectDisclosure.Field()
+    retract_disclosure = RetractDisclosure.Field()
+    follow_region = FollowRegion.Field()
+    unfollow_region = UnfollowRegion.Field()
+    mark_disclosure_read = MarkDisclosureRead.Field()
+    save_catalogue_item = SaveCatalogueItem.Field()
+    set_due_day = SetDueDay.Field()

@@ -1,0 +1,265 @@
+"""Disclosure, its versions, tables, catalogue items and compliance as GraphQL types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+from graphene import relay
+
+from api.accounts.types import User, region_path
+from api.context import Context
+from api.disclosures.tables import ColumnKind as ColumnKindEnum
+from api.loaders import (
+    CatalogueItemLoader,
+    MediaLoader,
+    ReadByViewerLoader,
+    RegionLoader,
+    UserLoader,
+    VersionsByDisclosureLoader,
+)
+from api.media.types import Media
+from api.permissions import Action
+from api.regions.types import Region
+from api.relay import Node, register_node
+from models.disclosures import CatalogueItem as CatalogueItemModel
+from models.disclosures import Category as CategoryEnum
+from models.disclosures import Disclosure as DisclosureModel
+from models.disclosures import DisclosureVersion as VersionModel
+from models.disclosures import Frequency as FrequencyEnum
+from models.disclosures import Status as StatusEnum
+
+Category = graphene.Enum.from_enum(CategoryEnum, description="财务、党务、村务、农技、通知")
+Frequency = graphene.Enum.from_enum(FrequencyEnum)
+DisclosureStatus = graphene.Enum.from_enum(StatusEnum)
+ColumnKind = graphene.Enum.from_enum(
+    ColumnKindEnum, description="ID_NUMBER 与 PHONE 列在服务器端打码后保存"
+)
+PUBLIC_STATUSES = (StatusEnum.PUBLISHED, StatusEnum.RETRACTED)
+
+
+class TableColumn(graphene.ObjectType):
+    key = graphene.String(required=True)
+    label = graphene.String(required=True)
+    kind = graphene.Field(ColumnKind, required=True)
+
+    @staticmethod
+    def resolve_key(root: dict, info: Any) -> str:
+        return root["key"]
+
+    @staticmethod
+    def resolve_label(root: dict, info: Any) -> str:
+        return root["label"]
+
+    @staticmethod
+    def resolve_kind(root: dict, info: Any) -> str:
+        return root["kind"]
+
+
+class DisclosureTable(graphene.ObjectType):
+    title = graphene.String(required=True)
+    columns = graphene.List(graphene.NonNull(TableColumn), required=True)
+    rows = graphene.List(
+        graphene.NonNull(graphene.List(graphene.String)),
+        required=True,
+        description="金额列为整数（分）",
+    )
+
+    @staticmethod
+    def resolve_title(root: dict, info: Any) -> str:
+        return root["title"]
+
+    @staticmethod
+    def resolve_columns(root: dict, info: Any) -> list:
+        return root["columns"]
+
+    @staticmethod
+    def resolve_rows(root: dict, info: Any) -> list:
+        return [[None if c is None else str(c) for c in row] for row in root["rows"]]
+
+
+@register_node
+class CatalogueItem(graphene.ObjectType):
+    class Meta:
+        interfaces = (Node,)
+        description = "公开目录中的一项：应公开的内容及频次"
+
+    code = graphene.String(required=True)
+    category = graphene.Field(Category, required=True)
+    name = graphene.String(required=True)
+    frequency = graphene.Field(Frequency, required=True)
+    required = graphene.Boolean(required=True, description="是否计入按期公开率")
+    legal_basis = graphene.String()
+    active = graphene.Boolean(required=True)
+    parent = graphene.Field(lambda: CatalogueItem)
+
+    @classmethod
+    def is_type_of(cls, root: Any, info: Any) -> bool:
+        return isinstance(root, CatalogueItemModel)
+
+    @classmethod
+    async def get_node(cls, info: Any, pk: str) -> Any:
+        return (
+            await info.context.loaders[CatalogueItemLoader].load(int(pk)) if pk.isdigit() else None
+        )
+
+    @staticmethod
+    async def resolve_parent(root: CatalogueItemModel, info: Any) -> Any:
+        if root.parent_id is None:
+            return None
+        return await info.context.loaders[CatalogueItemLoader].load(root.parent_id)
+
+
+async def load_attachments(info: Any, ids: list[int]) -> list[Any]:
+    media = await info.context.loaders[MediaLoader].load_many(ids)
+    return [m for m in media if m is not None]
+
+
+class DisclosureVersion(graphene.ObjectType):
+    class Meta:
+        description = "一次发布的内容：发布后不再改变"
+
+    version = graphene.Int(required=True)
+    title = graphene.String(required=True)
+    body = graphene.String(required=True)
+    tables = graphene.List(graphene.NonNull(DisclosureTable), required=True)
+    period = graphene.String()
+    attachments = graphene.List(graphene.NonNull(Media), required=True)
+    reason = graphene.String(description="更正原因（第一版为空）")
+    published_at = graphene.DateTime(required=True)
+
+    @staticmethod
+    async def resolve_attachments(root: VersionModel, info: Any) -> list[Any]:
+        return await load_attachments(info, [a["id"] for a in root.attachments])
+
+
+@register_node
+class Disclosure(graphene.ObjectType):
+    class Meta:
+        interfaces = (Node,)
+        description = "公开事项。发布后不可修改；更正会发布新版本，所有版本都可查看。"
+
+    category = graphene.Field(Category, required=True)
+    catalogue_item = graphene.Field(CatalogueItem)
+    region = graphene.Field(Region, required=True)
+    title = graphene.String(required=True)
+    body = graphene.String(required=True, description="纯文本，可含简单 Markdown")
+    tables = graphene.List(graphene.NonNull(DisclosureTable), required=True)
+    period = graphene.String(description="2026-03、2026-Q1、2026-H1 或 2026")
+    attachments = graphene.List(graphene.NonNull(Media), required=True)
+    must_read = graphene.Boolean(required=True)
+    status = graphene.Field(DisclosureStatus, required=True)
+    version = graphene.Int(required=True, description="已发布的版本数")
+    versions = graphene.List(graphene.NonNull(DisclosureVersion), required=True)
+    author = graphene.Field(User)
+    approved_at = graphene.DateTime()
+    publish_at = graphene.DateTime(description="定时发布时间")
+    published_at = graphene.DateTime(description="当前版本的发布时间")
+    first_published_at = graphene.DateTime()
+    retracted_at = graphene.DateTime()
+    retraction_reason = graphene.String()
+    view_count = graphene.Int(required=True)
+    read_by_me = graphene.Boolean(required=True)
+    created_at = graphene.DateTime(required=True)
+    updated_at = graphene.DateTime(required=True)
+
+    @classmethod
+    def is_type_of(cls, root: Any, info: Any) -> bool:
+        return isinstance(root, DisclosureModel)
+
+    @classmethod
+    async def get_node(cls, info: Any, pk: str) -> Any:
+        disclosure = await DisclosureModel.get_or_none(id=int(pk)) if pk.isdigit() else None
+        if disclosure is not None:
+            await require_readable(info.context, disclosure)
+        return disclosure
+
+    @staticmethod
+    async def resolve_catalogue_item(root: DisclosureModel, info: Any) -> Any:
+        if root.catalogue_item_id is None:
+            return None
+        return await info.context.loaders[CatalogueItemLoader].load(root.catalogue_item_id)
+
+    @staticmethod
+    async def resolve_region(root: DisclosureModel, info: Any) -> Any:
+        return await info.context.loaders[RegionLoader].load(root.region_id)
+
+    @staticmethod
+    async def resolve_attachments(root: DisclosureModel, info: Any) -> list[Any]:
+        return await load_attachments(info, root.attachment_ids)
+
+    @staticmethod
+    async def resolve_versions(root: DisclosureModel, info: Any) -> list[Any]:
+        return await info.context.loaders[VersionsByDisclosureLoader].load(root.id)
+
+    @staticmethod
+    async def resolve_author(root: DisclosureModel, info: Any) -> Any:
+        return await info.context.loaders[UserLoader].load(root.author_id)
+
+    @staticmethod
+    async def resolve_read_by_me(root: DisclosureModel, info: Any) -> bool:
+        ctx: Context = info.context
+        if ctx.viewer.user_id is None:
+            return False
+        loader = ctx.loaders.get_or_create(
+            ("read", ctx.viewer.user_id), lambda: ReadByViewerLoader(ctx.viewer.user_id)
+        )
+        return await loader.load(root.id)
+
+
+async def require_readable(ctx: Context, disclosure: DisclosureModel) -> None:
+    """Published and retracted items are public; drafts only for staff covering the region."""
+    if disclosure.status in PUBLIC_STATUSES:
+        return
+    ctx.viewer.require(Action.DISCLOSURE_VIEW_DRAFT, await region_path(ctx, disclosure.region_id))
+
+
+class DisclosureConnection(relay.Connection):
+    class Meta:
+        node = Disclosure
+
+
+class ItemCompliance(graphene.ObjectType):
+    item = graphene.Field(CatalogueItem, required=True)
+    status = graphene.String(required=True, description="ON_TIME、LATE、MISSING 或 PENDING")
+    due_at = graphene.DateTime(required=True)
+    disclosure_id = graphene.ID()
+    published_at = graphene.DateTime()
+
+    @staticmethod
+    def resolve_disclosure_id(root: Any, info: Any) -> str | None:
+        from api.relay import to_global_id
+
+        return to_global_id("Disclosure", root.disclosure_id) if root.disclosure_id else None
+
+
+class VillageCompliance(graphene.ObjectType):
+    village = graphene.Field(Region, required=True)
+    on_time = graphene.Int(required=True)
+    late = graphene.Int(required=True)
+    missing = graphene.Int(required=True)
+    pending = graphene.Int(required=True)
+    items = graphene.List(graphene.NonNull(ItemCompliance), required=True)
+
+    @staticmethod
+    def resolve_on_time(root: Any, info: Any) -> int:
+        return root.count("ON_TIME")
+
+    @staticmethod
+    def resolve_late(root: Any, info: Any) -> int:
+        return root.count("LATE")
+
+    @staticmethod
+    def resolve_missing(root: Any, info: Any) -> int:
+        return root.count("MISSING")
+
+    @staticmethod
+    def resolve_pending(root: Any, info: Any) -> int:
+        return root.count("PENDING")
+
+
+class LedgerVerification(graphene.ObjectType):
+    ok = graphene.Boolean(required=True)
+    length = graphene.Int(required=True)
+    head_hash = graphene.String()
+    first_broken_at = graphene.Int(description="第一个不符的链条序号；完好时为空")

@@ -1,0 +1,230 @@
+"""Disclosures (公开事项): the catalogue of what must be published, drafts, immutable
+published versions, the per-region hash chain, the search index, follows and read marks."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.accounts import User
+from models.regions import Region
+
+
+class Category(StrEnum):
+    FINANCE = "FINANCE"
+    PARTY = "PARTY"
+    VILLAGE_AFFAIRS = "VILLAGE_AFFAIRS"
+    FARMING = "FARMING"
+    NOTICE = "NOTICE"
+
+
+class Frequency(StrEnum):
+    MONTHLY = "MONTHLY"
+    QUARTERLY = "QUARTERLY"
+    HALF_YEARLY = "HALF_YEARLY"
+    YEARLY = "YEARLY"
+    IMMEDIATE = "IMMEDIATE"  # major matters: at once, no calendar due date
+    ON_EVENT = "ON_EVENT"
+
+
+class Status(StrEnum):
+    DRAFT = "DRAFT"
+    PENDING_REVIEW = "PENDING_REVIEW"
+    APPROVED = "APPROVED"
+    SCHEDULED = "SCHEDULED"
+    PUBLISHED = "PUBLISHED"
+    RETRACTED = "RETRACTED"
+
+
+class CatalogueItem(Model):
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=16, unique=True)
+    category = fields.CharEnumField(Category, max_length=16)
+    parent: fields.ForeignKeyNullableRelation[CatalogueItem] = fields.ForeignKeyField(
+        "cunwu.CatalogueItem", null=True, related_name="children", on_delete=fields.RESTRICT
+    )
+    name = fields.CharField(max_length=200)
+    frequency = fields.CharEnumField(Frequency, max_length=16)
+    # Counted by the compliance view: every village must publish it every period.
+    required = fields.BooleanField(default=False)
+    legal_basis = fields.CharField(max_length=200, null=True)
+    sort_order = fields.IntField(default=0)
+    active = fields.BooleanField(default=True)
+
+    parent_id: int | None
+
+    class Meta:
+        table = "catalogue_item"
+
+
+# The day of the month after a period ends by which its items are due; set on a region,
+# inherited by everything below it.
+class DueDay(Model):
+    id = fields.IntField(primary_key=True)
+    region: fields.ForeignKeyRelation[Region] = fields.ForeignKeyField(
+        "cunwu.Region", related_name=False, on_delete=fields.CASCADE
+    )
+    frequency = fields.CharEnumField(Frequency, max_length=16)
+    day = fields.SmallIntField()
+
+    region_id: int
+
+    class Meta:
+        table = "due_day"
+        unique_together = (("region", "frequency"),)
+
+
+class Disclosure(Model):
+    id = fields.IntField(primary_key=True)
+    region: fields.ForeignKeyRelation[Region] = fields.ForeignKeyField(
+        "cunwu.Region", related_name=False, on_delete=fields.RESTRICT
+    )
+    region_path = fields.CharField(max_length=128)  # copied: feeds select a subtree by range
+    category = fields.CharEnumField(Category, max_length=16)
+    catalogue_item: fields.ForeignKeyNullableRelation[CatalogueItem] = fields.ForeignKeyField(
+        "cunwu.CatalogueItem", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    # The working copy: what the next publication will contain.
+    title = fields.CharField(max_length=200)
+    body = fields.TextField()
+    tables = fields.JSONField(default=list)
+    period = fields.CharField(max_length=10, null=True)
+    attachment_ids = fields.JSONField(default=list)
+    must_read = fields.BooleanField(default=False)
+
+    status = fields.CharEnumField(Status, max_length=16, default=Status.DRAFT)
+    version = fields.IntField(default=0)  # published versions so far
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    approved_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    approved_at = fields.DatetimeField(null=True)
+    publish_at = fields.DatetimeField(null=True)
+    first_published_at = fields.DatetimeField(null=True)
+    published_at = fields.DatetimeField(null=True)  # of the current version: feed order
+    retracted_at = fields.DatetimeField(null=True)
+    retraction_reason = fields.TextField(null=True)
+    view_count = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True, db_index=True)
+
+    region_id: int
+    catalogue_item_id: int | None
+    author_id: int
+    approved_by_id: int | None
+
+    class Meta:
+        table = "disclosure"
+        indexes = (
+            ("region_path", "published_at"),
+            ("status", "publish_at"),
+            ("catalogue_item_id", "period"),
+        )
+
+
+class DisclosureVersion(Model):
+    id = fields.IntField(primary_key=True)
+    disclosure: fields.ForeignKeyRelation[Disclosure] = fields.ForeignKeyField(
+        "cunwu.Disclosure", related_name="versions", on_delete=fields.RESTRICT
+    )
+    version = fields.IntField()
+    title = fields.CharField(max_length=200)
+    body = fields.TextField()
+    tables = fields.JSONField(default=list)
+    period = fields.CharField(max_length=10, null=True)
+    attachments = fields.JSONField(default=list)  # [{"id": media id, "sha256": ...}]
+    reason = fields.TextField(null=True)  # why this correction was made
+    published_at = fields.DatetimeField()
+    published_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.RESTRICT
+    )
+
+    disclosure_id: int
+    published_by_id: int
+
+    class Meta:
+        table = "disclosure_version"
+        unique_together = (("disclosure", "version"),)
+
+
+class LedgerEntry(Model):
+    id = fields.IntField(primary_key=True)
+    region: fields.ForeignKeyRelation[Region] = fields.ForeignKeyField(
+        "cunwu.Region", related_name=False, on_delete=fields.RESTRICT
+    )
+    seq = fields.IntField()
+    kind = fields.CharField(max_length=8)  # PUBLISH or RETRACT
+    disclosure: fields.ForeignKeyRelation[Disclosure] = fields.ForeignKeyField(
+        "cunwu.Disclosure", related_name=False, on_delete=fields.RESTRICT
+    )
+    version: fields.ForeignKeyNullableRelation[DisclosureVersion] = fields.ForeignKeyField(
+        "cunwu.DisclosureVersion", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    reason = fields.TextField(null=True)  # a retraction's
+    at = fields.DatetimeField()
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64)
+
+    region_id: int
+    disclosure_id: int
+    version_id: int | None
+
+    class Meta:
+        table = "ledger_entry"
+        unique_together = (("region", "seq"),)
+
+
+# Bigram index for Chinese search: every two-character window of titles and bodies.
+class SearchTerm(Model):
+    id = fields.IntField(primary_key=True)
+    term = fields.CharField(max_length=24)
+    disclosure: fields.ForeignKeyRelation[Disclosure] = fields.ForeignKeyField(
+        "cunwu.Disclosure", related_name=False, on_delete=fields.CASCADE
+    )
+    in_title = fields.BooleanField(default=False)
+
+    disclosure_id: int
+
+    class Meta:
+        table = "search_term"
+        indexes = (("term", "disclosure_id"), ("disclosure_id",))
+
+
+class Follow(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.CASCADE
+    )
+    region: fields.ForeignKeyRelation[Region] = fields.ForeignKeyField(
+        "cunwu.Region", related_name=False, on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    user_id: int
+    region_id: int
+
+    class Meta:
+        table = "follow"
+        unique_together = (("user", "region"),)
+
+
+class ReadMark(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.CASCADE
+    )
+    disclosure: fields.ForeignKeyRelation[Disclosure] = fields.ForeignKeyField(
+        "cunwu.Disclosure", related_name=False, on_delete=fields.CASCADE
+    )
+    read_at = fields.DatetimeField(auto_now_add=True)
+
+    user_id: int
+    disclosure_id: int
+
+    class Meta:
+        table = "read_mark"
+        unique_together = (("user", "disclosure"),)
