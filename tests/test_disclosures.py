@@ -585,3 +585,26 @@ def _pk(global_id: str) -> int:
     from api.relay import from_global_id
 
     return int(from_global_id(global_id)[1])
+
+
+async def test_the_ledger_script_checks_the_database_and_an_exported_file(
+    gql, demo, tmp_path, capsys
+):
+    import orjson
+
+    from scripts import verify_ledger
+
+    clerk = await gql.login(CLERK)
+    for i in range(3):
+        await published(gql, clerk, demo.villages[0], title=f"公告{i}")
+    code = demo.villages[0].code
+    export = tmp_path / "ledger.json"
+    region, entries = await verify_ledger.load_entries(code)
+    verify_ledger.write_export(export, region, entries)
+    assert verify_ledger.main(["--file", str(export)]) == 0
+    assert "OK: 3 entries" in capsys.readouterr().out
+    document = orjson.loads(export.read_bytes())
+    document["entries"][1]["content"]["body"] = "被改过的正文"
+    export.write_bytes(orjson.dumps(document))
+    assert verify_ledger.main(["--file", str(export)]) == 1
+    assert "BROKEN at entry 2 of 3" in capsys.readouterr().out
