@@ -24,7 +24,9 @@ from graphql import (
     specified_rules,
     validate,
 )
+from graphql.pyutils import is_awaitable as default_is_awaitable
 from starlette.requests import Request
+from tortoise.models import Model
 from starlette.responses import HTMLResponse, Response
 
 from api import idempotency
@@ -63,6 +65,12 @@ class DocumentCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def is_awaitable(value: Any) -> bool:
+    """graphql-core's check, minus tortoise model instances: a Model has `__await__`, so
+    graphql-core would otherwise await every row a resolver returns."""
+    return not isinstance(value, Model) and default_is_awaitable(value)
 
 
 class RequestError(Exception):
@@ -181,6 +189,7 @@ class GraphQLEndpoint:
                 variable_values=variables,
                 operation_name=operation_name,
                 context_value=context,
+                is_awaitable=is_awaitable,
             )
             if inspect.isawaitable(result):
                 result = await result

@@ -121,6 +121,9 @@ class Disclosure(Model):
         table = "disclosure"
         indexes = (
             ("region_path", "published_at"),
+            # notices from the regions above a feed's region (an OR branch of the feed query)
+            ("category", "region_id", "published_at"),
+            ("published_at", "id"),
             ("status", "publish_at"),
             ("catalogue_item_id", "period"),
         )

@@ -33,6 +33,7 @@ from api.disclosures.types import (
     Frequency,
     LedgerVerification,
     VillageCompliance,
+    prefetch,
     require_readable,
 )
 from api.errors import BadUserInput, NotFound, UserError, UserErrors
@@ -133,7 +134,7 @@ class DisclosureQueries(graphene.ObjectType):
         after: str | None = None,
     ) -> Any:
         regions = [await load_region_by_global_id(info, region_id)] if region_id else None
-        return await feed(
+        connection = await feed(
             regions=regions,
             category=category,
             catalogue_item_id=int_id(catalogue_item_id, "CatalogueItem"),
@@ -142,6 +143,8 @@ class DisclosureQueries(graphene.ObjectType):
             first=first,
             after=after,
         )
+        await prefetch(info.context, [edge.node for edge in connection.edges])
+        return connection
 
     @staticmethod
     async def resolve_disclosure(root: Any, info: Any, id: str) -> Any:  # noqa: A002
@@ -160,7 +163,9 @@ class DisclosureQueries(graphene.ObjectType):
         user = info.context.viewer.require_user()
         region_ids = await Follow.filter(user_id=user.id).values_list("region_id", flat=True)
         regions = await RegionModel.filter(id__in=list(region_ids))
-        return await feed(regions=regions, first=first, after=after)
+        connection = await feed(regions=regions, first=first, after=after)
+        await prefetch(info.context, [edge.node for edge in connection.edges])
+        return connection
 
     @staticmethod
     async def resolve_draft_disclosures(

@@ -180,21 +180,31 @@ class Disclosure(graphene.ObjectType):
             return None
         return await info.context.loaders[CatalogueItemLoader].load(root.catalogue_item_id)
 
+    # Feeds prefetch these in batches (see `prefetch`); then they resolve synchronously.
     @staticmethod
-    async def resolve_region(root: DisclosureModel, info: Any) -> Any:
-        return await info.context.loaders[RegionLoader].load(root.region_id)
+    def resolve_region(root: DisclosureModel, info: Any) -> Any:
+        prefetched = getattr(root, "_prefetched", None)
+        if prefetched is not None:
+            return prefetched["region"]
+        return info.context.loaders[RegionLoader].load(root.region_id)
 
     @staticmethod
-    async def resolve_attachments(root: DisclosureModel, info: Any) -> list[Any]:
-        return await load_attachments(info, root.attachment_ids)
+    def resolve_attachments(root: DisclosureModel, info: Any) -> Any:
+        prefetched = getattr(root, "_prefetched", None)
+        if prefetched is not None:
+            return prefetched["attachments"]
+        return load_attachments(info, root.attachment_ids)
 
     @staticmethod
     async def resolve_versions(root: DisclosureModel, info: Any) -> list[Any]:
         return await info.context.loaders[VersionsByDisclosureLoader].load(root.id)
 
     @staticmethod
-    async def resolve_author(root: DisclosureModel, info: Any) -> Any:
-        return await info.context.loaders[UserLoader].load(root.author_id)
+    def resolve_author(root: DisclosureModel, info: Any) -> Any:
+        prefetched = getattr(root, "_prefetched", None)
+        if prefetched is not None:
+            return prefetched["author"]
+        return info.context.loaders[UserLoader].load(root.author_id)
 
     @staticmethod
     async def resolve_read_by_me(root: DisclosureModel, info: Any) -> bool:
@@ -205,6 +215,27 @@ class Disclosure(graphene.ObjectType):
             ("read", ctx.viewer.user_id), lambda: ReadByViewerLoader(ctx.viewer.user_id)
         )
         return await loader.load(root.id)
+
+
+async def prefetch(ctx: Context, rows: list[DisclosureModel]) -> None:
+    """Load the region, author and attachments of a page in three batched queries."""
+    if not rows:
+        return
+    loaders = ctx.loaders
+    region_ids = list({r.region_id for r in rows})
+    author_ids = list({r.author_id for r in rows})
+    media_ids = list({m for r in rows for m in r.attachment_ids})
+    regions = dict(zip(region_ids, await loaders[RegionLoader].load_many(region_ids), strict=True))
+    authors = dict(zip(author_ids, await loaders[UserLoader].load_many(author_ids), strict=True))
+    media = {}
+    if media_ids:
+        media = dict(zip(media_ids, await loaders[MediaLoader].load_many(media_ids), strict=True))
+    for row in rows:
+        row._prefetched = {  # type: ignore[attr-defined]
+            "region": regions[row.region_id],
+            "author": authors[row.author_id],
+            "attachments": [media[m] for m in row.attachment_ids if media.get(m) is not None],
+        }
 
 
 async def require_readable(ctx: Context, disclosure: DisclosureModel) -> None:

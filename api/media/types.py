@@ -69,27 +69,32 @@ class Media(graphene.ObjectType):
         return media
 
     @staticmethod
-    async def _url(root: MediaModel, info: Any, variant: str) -> str | None:
-        """Restricted files: a signed URL for those who may see them, nothing for others."""
+    def _url(root: MediaModel, info: Any, variant: str) -> Any:
+        """Public files: a plain URL, synchronously (feeds show many). Restricted files:
+        a signed URL for those who may see them, nothing for others."""
         if variant not in root.variant_bytes:
             return None
         if not root.restricted:
             return media_url(root.sha256, variant)
+        return Media._signed_url(root, info, variant)
+
+    @staticmethod
+    async def _signed_url(root: MediaModel, info: Any, variant: str) -> str | None:
         if not await may_see(info.context, root):
             return None
         return media_url(root.sha256, variant, info.context.settings.secret_key)
 
     @staticmethod
-    async def resolve_url(root: MediaModel, info: Any) -> str | None:
-        return await Media._url(root, info, original_name(root))
+    def resolve_url(root: MediaModel, info: Any) -> Any:
+        return Media._url(root, info, original_name(root))
 
     @staticmethod
-    async def resolve_thumbnail_url(root: MediaModel, info: Any) -> str | None:
-        return await Media._url(root, info, "thumb.webp")
+    def resolve_thumbnail_url(root: MediaModel, info: Any) -> Any:
+        return Media._url(root, info, "thumb.webp")
 
     @staticmethod
-    async def resolve_medium_url(root: MediaModel, info: Any) -> str | None:
-        return await Media._url(root, info, "medium.webp")
+    def resolve_medium_url(root: MediaModel, info: Any) -> Any:
+        return Media._url(root, info, "medium.webp")
 
     @staticmethod
     def resolve_redacted(root: MediaModel, info: Any) -> bool:
