@@ -26,8 +26,8 @@ from graphql import (
 )
 from graphql.pyutils import is_awaitable as default_is_awaitable
 from starlette.requests import Request
-from tortoise.models import Model
 from starlette.responses import HTMLResponse, Response
+from tortoise.models import Model
 
 from api import idempotency
 from api.context import Context, build_context
