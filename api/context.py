@@ -83,4 +83,5 @@ async def build_context(request: HTTPConnection, services: Services, request_id:
         viewer=viewer,
         lang=pick_language(request.headers.get("accept-language")),
         request_id=request_id,
+        loaders=Loaders(services.region_cache),
     )

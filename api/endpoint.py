@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from datetime import datetime
 import logging
 from collections import OrderedDict
 from typing import Any
@@ -67,10 +68,16 @@ class DocumentCache:
         return len(self._items)
 
 
+PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict, datetime})
+
+
 def is_awaitable(value: Any) -> bool:
     """graphql-core's check, minus tortoise model instances: a Model has `__await__`, so
-    graphql-core would otherwise await every row a resolver returns."""
-    return not isinstance(value, Model) and default_is_awaitable(value)
+    graphql-core would otherwise await every row a resolver returns. Called for every
+    field, so plain values are answered first."""
+    if value.__class__ in PLAIN_TYPES or isinstance(value, Model):
+        return False
+    return default_is_awaitable(value)
 
 
 class RequestError(Exception):

@@ -14,6 +14,9 @@ from models.media import Media
 from models.regions import Region
 
 
+REGION_CACHE_SIZE = 100_000
+
+
 class ModelByIdLoader(DataLoader):
     model: ClassVar[type[Model]]
 
@@ -24,7 +27,23 @@ class ModelByIdLoader(DataLoader):
 
 
 class RegionLoader(ModelByIdLoader):
+    """Regions are never edited once made, so each process keeps those it has read."""
+
     model = Region
+
+    def __init__(self, cache: dict[int, Region] | None = None) -> None:
+        super().__init__()
+        self.cache_store = cache if cache is not None else {}
+
+    async def batch_load_fn(self, keys: list[int]) -> list[Any]:
+        missing = [k for k in keys if k not in self.cache_store]
+        if missing:
+            if len(self.cache_store) > REGION_CACHE_SIZE:
+                self.cache_store.clear()
+            for region, key in zip(await super().batch_load_fn(missing), missing, strict=True):
+                if region is not None:
+                    self.cache_store[key] = region
+        return [self.cache_store.get(k) for k in keys]
 
 
 class UserLoader(ModelByIdLoader):
@@ -72,10 +91,13 @@ class ReadByViewerLoader(DataLoader):
 
 
 class Loaders:
-    def __init__(self) -> None:
+    def __init__(self, region_cache: dict[int, Region] | None = None) -> None:
         self._loaders: dict[Any, DataLoader] = {}
+        self._region_cache = region_cache
 
     def __getitem__(self, cls: type[DataLoader]) -> Any:
+        if cls is RegionLoader:
+            return self.get_or_create(cls, lambda: RegionLoader(self._region_cache))
         return self.get_or_create(cls, cls)
 
     def get_or_create(self, key: Any, factory: Any) -> Any:

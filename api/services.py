@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
@@ -24,6 +24,7 @@ class Services:
     persisted: PersistedQueries
     media: MediaStore
     views: ViewCounter
+    region_cache: dict = field(default_factory=dict)  # id -> Region; regions never change
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis | None) -> Services:

@@ -303,10 +303,16 @@ async def sql_per_request(settings: Settings, body: dict) -> tuple[int, int]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://b") as http:
             await http.post("/graphql", json=body)  # warm caches
+            level, propagate = logger.level, logger.propagate
             logger.addHandler(handler)
             logger.setLevel(logging.DEBUG)
-            response = await http.post("/graphql", json=body)
-            logger.removeHandler(handler)
+            logger.propagate = False
+            try:
+                response = await http.post("/graphql", json=body)
+            finally:
+                logger.removeHandler(handler)
+                logger.setLevel(level)
+                logger.propagate = propagate
     return counter["n"], len(response.content)
 
 

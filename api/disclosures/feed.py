@@ -10,6 +10,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from api.disclosures import search
+from api.disclosures.rows import fetch_rows
 from api.disclosures.types import DisclosureConnection
 from api.errors import BadUserInput
 from api.relay import build_connection, decode_cursor, page_size
@@ -56,7 +57,7 @@ def after_clause(stamp: datetime, pk: int) -> Q:
 async def newest(qs: QuerySet, cursor: tuple[int, datetime, int] | None, limit: int) -> list:
     if cursor is not None:
         qs = qs.filter(after_clause(cursor[1], cursor[2]))
-    return await qs.order_by("-published_at", "-id").limit(limit)
+    return await fetch_rows(qs.order_by("-published_at", "-id").limit(limit))
 
 
 async def feed(

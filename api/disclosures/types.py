@@ -9,6 +9,7 @@ from graphene import relay
 
 from api.accounts.types import User, region_path
 from api.context import Context
+from api.disclosures.rows import DisclosureRow
 from api.disclosures.tables import ColumnKind as ColumnKindEnum
 from api.loaders import (
     CatalogueItemLoader,
@@ -165,7 +166,7 @@ class Disclosure(graphene.ObjectType):
 
     @classmethod
     def is_type_of(cls, root: Any, info: Any) -> bool:
-        return isinstance(root, DisclosureModel)
+        return isinstance(root, (DisclosureModel, DisclosureRow))
 
     @classmethod
     async def get_node(cls, info: Any, pk: str) -> Any:
