@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from datetime import datetime
 import logging
 from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 import orjson

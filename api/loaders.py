@@ -13,7 +13,6 @@ from models.disclosures import CatalogueItem, DisclosureVersion, ReadMark
 from models.media import Media
 from models.regions import Region
 
-
 REGION_CACHE_SIZE = 100_000
 
 

@@ -147,3 +147,29 @@ def build_connection(
             end_cursor=edges[-1].cursor if edges else None,
         ),
     )
+
+
+def node_fields(info: Any) -> set[str]:
+    """Names of the fields a query selects on `edges { node { … } }` of this connection,
+    so a resolver prefetches only what will be read."""
+    names: set[str] = set()
+
+    def selections(selection_set: Any) -> list[Any]:
+        out = []
+        for sel in selection_set.selections if selection_set else ():
+            if sel.kind == "fragment_spread":
+                out += selections(info.fragments[sel.name.value].selection_set)
+            elif sel.kind == "inline_fragment":
+                out += selections(sel.selection_set)
+            else:
+                out.append(sel)
+        return out
+
+    for field in info.field_nodes:
+        for edges in selections(field.selection_set):
+            if edges.name.value != "edges":
+                continue
+            for node in selections(edges.selection_set):
+                if node.name.value == "node":
+                    names.update(f.name.value for f in selections(node.selection_set))
+    return names

@@ -143,7 +143,7 @@ class DisclosureQueries(graphene.ObjectType):
             first=first,
             after=after,
         )
-        await prefetch(info.context, [edge.node for edge in connection.edges])
+        await prefetch(info, [edge.node for edge in connection.edges])
         return connection
 
     @staticmethod
@@ -164,7 +164,7 @@ class DisclosureQueries(graphene.ObjectType):
         region_ids = await Follow.filter(user_id=user.id).values_list("region_id", flat=True)
         regions = await RegionModel.filter(id__in=list(region_ids))
         connection = await feed(regions=regions, first=first, after=after)
-        await prefetch(info.context, [edge.node for edge in connection.edges])
+        await prefetch(info, [edge.node for edge in connection.edges])
         return connection
 
     @staticmethod

@@ -22,7 +22,7 @@ from api.loaders import (
 from api.media.types import Media
 from api.permissions import Action
 from api.regions.types import Region
-from api.relay import Node, register_node
+from api.relay import Node, node_fields, register_node
 from models.disclosures import CatalogueItem as CatalogueItemModel
 from models.disclosures import Category as CategoryEnum
 from models.disclosures import Disclosure as DisclosureModel
@@ -185,14 +185,14 @@ class Disclosure(graphene.ObjectType):
     @staticmethod
     def resolve_region(root: DisclosureModel, info: Any) -> Any:
         prefetched = getattr(root, "_prefetched", None)
-        if prefetched is not None:
+        if prefetched and "region" in prefetched:
             return prefetched["region"]
         return info.context.loaders[RegionLoader].load(root.region_id)
 
     @staticmethod
     def resolve_attachments(root: DisclosureModel, info: Any) -> Any:
         prefetched = getattr(root, "_prefetched", None)
-        if prefetched is not None:
+        if prefetched and "attachments" in prefetched:
             return prefetched["attachments"]
         return load_attachments(info, root.attachment_ids)
 
@@ -203,7 +203,7 @@ class Disclosure(graphene.ObjectType):
     @staticmethod
     def resolve_author(root: DisclosureModel, info: Any) -> Any:
         prefetched = getattr(root, "_prefetched", None)
-        if prefetched is not None:
+        if prefetched and "author" in prefetched:
             return prefetched["author"]
         return info.context.loaders[UserLoader].load(root.author_id)
 
@@ -218,25 +218,32 @@ class Disclosure(graphene.ObjectType):
         return await loader.load(root.id)
 
 
-async def prefetch(ctx: Context, rows: list[DisclosureModel]) -> None:
-    """Load the region, author and attachments of a page in three batched queries."""
+async def prefetch(info: Any, rows: list[Any]) -> None:
+    """Load the regions, authors and attachments a feed page asks for, one batch each."""
     if not rows:
         return
-    loaders = ctx.loaders
-    region_ids = list({r.region_id for r in rows})
-    author_ids = list({r.author_id for r in rows})
-    media_ids = list({m for r in rows for m in r.attachment_ids})
-    regions = dict(zip(region_ids, await loaders[RegionLoader].load_many(region_ids), strict=True))
-    authors = dict(zip(author_ids, await loaders[UserLoader].load_many(author_ids), strict=True))
-    media = {}
-    if media_ids:
-        media = dict(zip(media_ids, await loaders[MediaLoader].load_many(media_ids), strict=True))
+    wanted = node_fields(info)
+    loaders = info.context.loaders
+
+    async def batch(loader: Any, ids: set[int]) -> dict[int, Any]:
+        keys = list(ids)
+        return dict(zip(keys, await loaders[loader].load_many(keys), strict=True)) if keys else {}
+
+    regions = await batch(RegionLoader, {r.region_id for r in rows}) if "region" in wanted else {}
+    authors = await batch(UserLoader, {r.author_id for r in rows}) if "author" in wanted else {}
+    media = (
+        await batch(MediaLoader, {m for r in rows for m in r.attachment_ids})
+        if "attachments" in wanted
+        else {}
+    )
     for row in rows:
-        row._prefetched = {  # type: ignore[attr-defined]
-            "region": regions[row.region_id],
-            "author": authors[row.author_id],
-            "attachments": [media[m] for m in row.attachment_ids if media.get(m) is not None],
-        }
+        row._prefetched = found = {}
+        if regions:
+            found["region"] = regions[row.region_id]
+        if authors:
+            found["author"] = authors[row.author_id]
+        if "attachments" in wanted:
+            found["attachments"] = [media[m] for m in row.attachment_ids if media.get(m)]
 
 
 async def require_readable(ctx: Context, disclosure: DisclosureModel) -> None:
