@@ -182,6 +182,8 @@ class LedgerEntry(Model):
 
 
 # Bigram index for Chinese search: every two-character window of titles and bodies.
+# Each term row carries its disclosure's publication time, so "newest first" is an index
+# range scan that stops after one page, however common the word.
 class SearchTerm(Model):
     id = fields.IntField(primary_key=True)
     term = fields.CharField(max_length=24)
@@ -189,12 +191,13 @@ class SearchTerm(Model):
         "cunwu.Disclosure", related_name=False, on_delete=fields.CASCADE
     )
     in_title = fields.BooleanField(default=False)
+    published_at = fields.DatetimeField(null=True)
 
     disclosure_id: int
 
     class Meta:
         table = "search_term"
-        indexes = (("term", "disclosure_id"), ("disclosure_id",))
+        indexes = (("term", "published_at", "disclosure_id", "in_title"), ("disclosure_id", "term"))
 
 
 class Follow(Model):

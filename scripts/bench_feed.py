@@ -141,8 +141,8 @@ async def seed(settings: Settings, villages: int, months: int, per_month: int) -
         )
         insert = f"INSERT INTO disclosure ({columns}) VALUES ({placeholders(dialect, 17)})"
         term_insert = (
-            f"INSERT INTO search_term (term, disclosure_id, in_title) "
-            f"VALUES ({placeholders(dialect, 3)})"
+            f"INSERT INTO search_term (term, disclosure_id, in_title, published_at) "
+            f"VALUES ({placeholders(dialect, 4)})"
         )
         total = 0
         for village in village_rows:
@@ -177,7 +177,7 @@ async def seed(settings: Settings, villages: int, months: int, per_month: int) -
                             stamp(dialect, at),
                         ]
                     )
-                    texts.append((title, body))
+                    texts.append((title, body, stamp(dialect, at)))
             await conn.execute_many(insert, rows)
             ids = [
                 r["id"]
@@ -186,10 +186,10 @@ async def seed(settings: Settings, villages: int, months: int, per_month: int) -
                 )
             ]
             term_rows = []
-            for pk, (title, body) in zip(ids, texts, strict=True):
+            for pk, (title, body, at) in zip(ids, texts, strict=True):
                 title_terms = terms(title)
-                term_rows += [[t, pk, True] for t in title_terms]
-                term_rows += [[t, pk, False] for t in terms(body) - title_terms]
+                term_rows += [[t, pk, True, at] for t in title_terms]
+                term_rows += [[t, pk, False, at] for t in terms(body) - title_terms]
             await conn.execute_many(term_insert, term_rows)
             total += len(rows)
         if dialect == "postgres":

@@ -387,6 +387,17 @@ async def test_search_finds_two_character_words_and_ranks_titles_first(gql, demo
     )
     assert rest["disclosures"]["edges"][0]["node"]["id"] == body_hit["id"]
     assert error_codes(await gql(FEED, {"search": "补"})) == ["BAD_USER_INPUT"]
+    # Narrowed to a village, and a three-character query (two bigrams, both required).
+    elsewhere = await published(gql, await gql.login(OFFICIAL), demo.villages[1], title="补助标准")
+    scoped = await gql.data(FEED, {"search": "补助", "region": gid("Region", village.id)})
+    assert [e["node"]["id"] for e in scoped["disclosures"]["edges"]] == [
+        title_hit["id"],
+        body_hit["id"],
+    ]
+    everywhere = await gql.data(FEED, {"search": "补助"})
+    assert elsewhere["id"] in [e["node"]["id"] for e in everywhere["disclosures"]["edges"]]
+    three = await gql.data(FEED, {"search": "低保金"})
+    assert [e["node"]["id"] for e in three["disclosures"]["edges"]] == [body_hit["id"]]
 
 
 async def test_township_notices_reach_every_village_below(gql, demo):

@@ -90,19 +90,26 @@ async def feed(
     wanted = search.query_terms(text)
     if not wanted:
         raise BadUserInput("SEARCH_TOO_SHORT")
-    qs = qs.filter(status=Status.PUBLISHED)
-    in_title = Subquery(search.matching(wanted, title_only=True))
-    rows: list[Any] = []
-    keys: dict[int, int] = {}
-    if cursor is None or cursor[0] == 0:  # bucket 0: every term in the title
-        rows = await newest(qs.filter(id__in=in_title), cursor, size + 1)
-        keys.update({r.id: 0 for r in rows})
-        cursor = None
-    if len(rows) <= size:  # bucket 1: the rest, newest first
-        rest = qs.filter(id__in=Subquery(search.matching(wanted))).exclude(id__in=in_title)
-        more = await newest(rest, cursor, size + 1 - len(rows))
-        keys.update({r.id: 1 for r in more})
-        rows += more
+    if regions is None and category is None and catalogue_item_id is None and not updated_since:
+        # The term index is ordered by publication time: one short range scan per bucket.
+        ranked = await search.ranked_ids(wanted, cursor, size + 1)
+        found = await fetch_rows(qs.filter(id__in=[pk for _, pk in ranked]))
+        by_id = {row.id: row for row in found}
+        rows = [by_id[pk] for _, pk in ranked if pk in by_id]
+        buckets = {pk: bucket for bucket, pk in ranked}
+    else:  # narrowed by region or category: filter the disclosures, probe the terms
+        in_title = Subquery(search.holding(wanted, title_only=True).values("disclosure_id"))
+        rows, buckets = [], {}
+        if cursor is None or cursor[0] == 0:
+            rows = await newest(qs.filter(id__in=in_title), cursor, size + 1)
+            buckets.update({r.id: 0 for r in rows})
+            cursor = None
+        if len(rows) <= size:
+            anywhere = Subquery(search.holding(wanted, title_only=False).values("disclosure_id"))
+            rest = qs.filter(id__in=anywhere).exclude(id__in=in_title)
+            more = await newest(rest, cursor, size + 1 - len(rows))
+            buckets.update({r.id: 1 for r in more})
+            rows += more
     return build_connection(
-        DisclosureConnection, rows, size, key=lambda d: cursor_key(keys[d.id])(d)
+        DisclosureConnection, rows, size, key=lambda d: cursor_key(buckets[d.id])(d)
     )

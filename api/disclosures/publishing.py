@@ -61,7 +61,7 @@ async def publish(
     )
     content = ledger.publish_content(region, disclosure, version, item.code if item else None)
     await ledger.append(region, "PUBLISH", content, disclosure=disclosure, version=version, at=at)
-    await search.index(disclosure.id, disclosure.title, disclosure.body, disclosure.tables)
+    await search.index(disclosure.id, disclosure.title, disclosure.body, disclosure.tables, at)
     await mark_attached(disclosure.attachment_ids)
     return version
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime
 
-from tortoise.functions import Count
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
 
 from models.disclosures import SearchTerm
 
@@ -37,7 +39,9 @@ def query_terms(query: str) -> list[str]:
     return sorted(found)[:MAX_QUERY_TERMS]
 
 
-async def index(disclosure_id: int, title: str, body: str, tables: list[dict]) -> None:
+async def index(
+    disclosure_id: int, title: str, body: str, tables: list[dict], published_at: datetime
+) -> None:
     """Replace a disclosure's terms with those of its current text."""
     title_terms = terms(title)
     table_text = " ".join(
@@ -47,9 +51,12 @@ async def index(disclosure_id: int, title: str, body: str, tables: list[dict]) -
         terms(body) | terms(table_text) | terms(" ".join(t.get("title", "") for t in tables))
     )
     await SearchTerm.filter(disclosure_id=disclosure_id).delete()
-    rows = [SearchTerm(term=t, disclosure_id=disclosure_id, in_title=True) for t in title_terms]
+    rows = [
+        SearchTerm(term=t, disclosure_id=disclosure_id, in_title=True, published_at=published_at)
+        for t in title_terms
+    ]
     rows += [
-        SearchTerm(term=t, disclosure_id=disclosure_id, in_title=False)
+        SearchTerm(term=t, disclosure_id=disclosure_id, in_title=False, published_at=published_at)
         for t in body_terms - title_terms
     ]
     if rows:
@@ -60,16 +67,50 @@ async def unindex(disclosure_id: int) -> None:
     await SearchTerm.filter(disclosure_id=disclosure_id).delete()
 
 
-def matching(wanted: list[str], *, title_only: bool = False):
-    """A subquery of the ids of disclosures holding every term (in the title, if asked)."""
-    qs = SearchTerm.filter(term__in=wanted)
+def holding(wanted: list[str], *, title_only: bool) -> QuerySet:
+    """Term rows of the first term whose disclosure holds every other term too.
+
+    A disclosure has one row per term: in its title or, if not there, in its body.
+    """
+    first, *others = wanted
+    qs = SearchTerm.filter(term=first)
     if title_only:
         qs = qs.filter(in_title=True)
-    if len(wanted) == 1:
-        return qs.values_list("disclosure_id", flat=True)
-    return (
-        qs.group_by("disclosure_id")
-        .annotate(hits=Count("term", distinct=True))
-        .filter(hits=len(wanted))
-        .values_list("disclosure_id", flat=True)
-    )
+    for term in others:
+        sub = SearchTerm.filter(term=term)
+        if title_only:
+            sub = sub.filter(in_title=True)
+        qs = qs.filter(disclosure_id__in=Subquery(sub.values("disclosure_id")))
+    return qs
+
+
+async def ranked_ids(
+    wanted: list[str], cursor: tuple[int, datetime, int] | None, limit: int
+) -> list[tuple[int, int]]:
+    """(bucket, disclosure id) newest first: every term in the title first (bucket 0),
+    then the rest (bucket 1). Each bucket is an ordered range scan of the term index."""
+    found: list[tuple[int, int]] = []
+    for bucket in (0, 1):
+        if cursor is not None and cursor[0] > bucket:
+            continue
+        qs = holding(wanted, title_only=bucket == 0)
+        if bucket == 1:
+            if len(wanted) == 1:
+                qs = qs.filter(in_title=False)  # title rows were bucket 0
+            else:
+                title_ids = holding(wanted, title_only=True).values("disclosure_id")
+                qs = qs.exclude(disclosure_id__in=Subquery(title_ids))
+        if cursor is not None and cursor[0] == bucket:
+            qs = qs.filter(
+                Q(published_at__lt=cursor[1])
+                | Q(published_at=cursor[1], disclosure_id__lt=cursor[2])
+            )
+        rows = await (
+            qs.order_by("-published_at", "-disclosure_id")
+            .limit(limit - len(found))
+            .values_list("disclosure_id", flat=True)
+        )
+        found += [(bucket, pk) for pk in rows]
+        if len(found) >= limit:
+            break
+    return found
