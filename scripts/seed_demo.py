@@ -45,8 +45,11 @@ class Demo:
     users: dict[str, User] = field(default_factory=dict)
 
 
-async def seed_demo(settings: Settings) -> Demo | None:
-    """Seed into an empty database; return None (and change nothing) if regions exist."""
+async def seed_demo(settings: Settings, content: bool = True) -> Demo | None:
+    """Seed into an empty database; return None (and change nothing) if regions exist.
+
+    `content` adds a few published disclosures so that a new install has something to read.
+    """
     if await Region.exists():
         return None
     password_hash = await Passwords(settings).hash(DEMO_PASSWORD)
@@ -78,7 +81,83 @@ async def seed_demo(settings: Settings) -> Demo | None:
             if role is not None:
                 await RoleGrant.create(user=user, role=role, region=where[place])
             demo.users[role.value if role else "VILLAGER"] = user
+    if content:
+        await seed_disclosures(demo)
     return demo
+
+
+DISCLOSURES = [  # (category, catalogue code, period, title, body, where)
+    (
+        "FINANCE",
+        "FIN-2",
+        "2026-10",
+        "2026年10月财务收入公开",
+        "本月收到上级专项补助款项3.2万元，用于东段道路硬化；村集体经营收入0.8万元。",
+        "village",
+    ),
+    (
+        "VILLAGE_AFFAIRS",
+        "CW-13",
+        "2026-Q3",
+        "2026年第三季度低保对象名单公示",
+        "经村民代表会议评议、镇政府审核，本季度低保对象共12户。如有异议，请于公示期内向村务监督委员会反映。",
+        "village",
+    ),
+    (
+        "PARTY",
+        "DW-05",
+        "2026-H1",
+        "2026年上半年党费收缴情况",
+        "应缴党员28名，实缴28名，合计党费1860元，已全额上缴镇党委。",
+        "village",
+    ),
+    (
+        "NOTICE",
+        None,
+        None,
+        "关于做好秋冬季森林防火工作的通知",
+        "即日起至明年4月30日为森林防火期，严禁野外用火。发现火情请立即拨打12119。",
+        "township",
+    ),
+    (
+        "FARMING",
+        None,
+        None,
+        "小麦条锈病防治提示",
+        "近期气温回升，请注意田间巡查，发现病叶及时喷施三唑酮。",
+        "township",
+    ),
+]
+
+
+async def seed_disclosures(demo: Demo) -> None:
+    from api.disclosures.publishing import publish
+    from models.disclosures import CatalogueItem, Disclosure, Status
+
+    clerk, official, supervisor = (
+        demo.users["CLERK"],
+        demo.users["OFFICIAL"],
+        demo.users["SUPERVISOR"],
+    )
+    for category, code, period, title, body, where in DISCLOSURES:
+        region = demo.villages[0] if where == "village" else demo.townships[0]
+        author = clerk if where == "village" else official
+        item = await CatalogueItem.get(code=code) if code else None
+        async with in_transaction():
+            disclosure = await Disclosure.create(
+                region=region,
+                region_path=region.path,
+                category=category,
+                catalogue_item=item,
+                title=title,
+                body=body,
+                period=period,
+                author=author,
+                status=Status.APPROVED,
+                approved_by=supervisor if category == "FINANCE" else None,
+                must_read=category == "NOTICE",
+            )
+            await publish(disclosure, author.id)
 
 
 async def run() -> None:

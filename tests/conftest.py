@@ -162,4 +162,4 @@ def gql(client: httpx.AsyncClient) -> GQL:
 async def demo(app, settings: Settings):
     from scripts.seed_demo import seed_demo
 
-    return await seed_demo(settings)
+    return await seed_demo(settings, content=False)

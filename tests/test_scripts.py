@@ -21,7 +21,7 @@ async def test_create_admin_is_idempotent_and_resets_the_password(app, settings)
 
 
 async def test_seed_demo_builds_the_county_once(app, settings):
-    demo = await seed_demo(settings)
+    demo = await seed_demo(settings, content=False)
     assert demo is not None
     counts = {kind: await Region.filter(kind=kind).count() for kind in RegionKind}
     assert counts[RegionKind.COUNTY] == 1
@@ -31,3 +31,20 @@ async def test_seed_demo_builds_the_county_once(app, settings):
     assert set(demo.users) == {"ADMIN", "INSPECTOR", "OFFICIAL", "CLERK", "SUPERVISOR", "VILLAGER"}
     assert await seed_demo(settings) is None
     assert await Region.all().count() == 40
+
+
+async def test_demo_content_is_published_and_chained(app, settings, gql):
+    from api.relay import to_global_id
+
+    demo = await seed_demo(settings)
+    feed = await gql.data(
+        "query($r: ID!) { disclosures(regionId: $r) { edges { node { title category } } } }",
+        {"r": to_global_id("Region", demo.villages[0].id)},
+    )
+    categories = {e["node"]["category"] for e in feed["disclosures"]["edges"]}
+    assert categories == {"FINANCE", "VILLAGE_AFFAIRS", "PARTY", "NOTICE", "FARMING"}
+    check = await gql.data(
+        "query($v: ID!) { verifyLedger(villageId: $v) { ok length } }",
+        {"v": to_global_id("Region", demo.villages[0].id)},
+    )
+    assert check["verifyLedger"] == {"ok": True, "length": 3}

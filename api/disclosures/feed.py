@@ -20,8 +20,13 @@ from models.regions import Region, path_ids, subtree_range
 FEED_STATUSES = (Status.PUBLISHED, Status.RETRACTED)
 
 
+# What a township or county publishes for everyone below it.
+FROM_ABOVE = (Category.NOTICE, Category.FARMING)
+
+
 def region_filter(regions: list[Region]) -> Q:
-    """Everything under these regions, and the notices published on their ancestors."""
+    """Everything under these regions, and the notices and farming information published on
+    the regions above them."""
     clauses = []
     ancestors: set[int] = set()
     for region in regions:
@@ -29,7 +34,7 @@ def region_filter(regions: list[Region]) -> Q:
         clauses.append(Q(region_path__gte=low, region_path__lt=high))
         ancestors.update(path_ids(region.path)[:-1])
     if ancestors:
-        clauses.append(Q(region_id__in=sorted(ancestors), category=Category.NOTICE))
+        clauses.append(Q(region_id__in=sorted(ancestors), category__in=FROM_ABOVE))
     return Q(*clauses, join_type="OR")
 
 
