@@ -116,6 +116,16 @@ async def apply_content(
     await check_period(disclosure, errors)
 
 
+async def edit_content(disclosure: DisclosureModel, data: Any) -> RegionModel:
+    """Apply the input's content fields to a disclosure's working copy, or refuse them all."""
+    region = await RegionModel.get(id=disclosure.region_id)
+    errors: list[UserError] = []
+    await apply_content(disclosure, region, data, errors)
+    if errors:
+        raise UserErrors(*errors)
+    return region
+
+
 async def check_period(disclosure: DisclosureModel, errors: list[UserError]) -> None:
     period = parse_period(disclosure.period) if disclosure.period else None
     if disclosure.period and period is None:
@@ -224,11 +234,7 @@ class UpdateDisclosure(DisclosurePayload):
         disclosure = await load_disclosure(ctx, data.id, cls.permission)
         require_status(disclosure, Status.DRAFT)
         before = snapshot(disclosure)
-        region = await RegionModel.get(id=disclosure.region_id)
-        errors: list[UserError] = []
-        await apply_content(disclosure, region, data, errors)
-        if errors:
-            raise UserErrors(*errors)
+        region = await edit_content(disclosure, data)
         await disclosure.save()
         await record(
             ctx,
@@ -358,11 +364,7 @@ class CorrectDisclosure(DisclosurePayload):
         require_status(disclosure, Status.PUBLISHED)
         reason = clean_reason(data.reason)
         before = snapshot(disclosure)
-        region = await RegionModel.get(id=disclosure.region_id)
-        errors: list[UserError] = []
-        await apply_content(disclosure, region, data, errors)
-        if errors:
-            raise UserErrors(*errors)
+        region = await edit_content(disclosure, data)
         version = await publishing.publish(disclosure, ctx.viewer.user_id, reason=reason)
         await record(
             ctx,
