@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from aiodataloader import DataLoader
 from tortoise.models import Model
 
+from api.rows import rows_by_id
 from models.accounts import RoleGrant, User
 from models.disclosures import CatalogueItem, DisclosureVersion, ReadMark
 from models.media import Media
@@ -20,8 +21,7 @@ class ModelByIdLoader(DataLoader):
     model: ClassVar[type[Model]]
 
     async def batch_load_fn(self, keys: list[int]) -> list[Any]:
-        rows = await self.model.filter(id__in=keys)
-        by_id = {row.pk: row for row in rows}
+        by_id = {row.id: row for row in await rows_by_id(self.model, keys)}
         return [by_id.get(key) for key in keys]
 
 

@@ -13,6 +13,7 @@ from api.loaders import ActiveGrantsByUserLoader, RegionLoader, UserLoader
 from api.permissions import SYSTEM, Action
 from api.regions.types import Region
 from api.relay import Node, register_node
+from api.rows import is_row_of
 from models.accounts import Role as RoleEnum
 from models.accounts import RoleGrant as RoleGrantModel
 from models.accounts import User as UserModel
@@ -67,7 +68,7 @@ class User(graphene.ObjectType):
 
     @classmethod
     def is_type_of(cls, root: Any, info: Any) -> bool:
-        return isinstance(root, UserModel)
+        return is_row_of(root, UserModel)
 
     @classmethod
     async def get_node(cls, info: Any, pk: str) -> UserModel | None:

@@ -10,10 +10,10 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from api.disclosures import search
-from api.disclosures.rows import fetch_rows
 from api.disclosures.types import DisclosureConnection
 from api.errors import BadUserInput
 from api.relay import build_connection, decode_cursor, page_size
+from api.rows import fetch_rows
 from models.disclosures import Category, Disclosure, Status
 from models.regions import Region, path_ids, subtree_range
 

@@ -9,7 +9,6 @@ from graphene import relay
 
 from api.accounts.types import User, region_path
 from api.context import Context
-from api.disclosures.rows import DisclosureRow
 from api.disclosures.tables import ColumnKind as ColumnKindEnum
 from api.loaders import (
     CatalogueItemLoader,
@@ -23,6 +22,7 @@ from api.media.types import Media
 from api.permissions import Action
 from api.regions.types import Region
 from api.relay import Node, node_fields, register_node
+from api.rows import is_row_of
 from models.disclosures import CatalogueItem as CatalogueItemModel
 from models.disclosures import Category as CategoryEnum
 from models.disclosures import Disclosure as DisclosureModel
@@ -96,7 +96,7 @@ class CatalogueItem(graphene.ObjectType):
 
     @classmethod
     def is_type_of(cls, root: Any, info: Any) -> bool:
-        return isinstance(root, CatalogueItemModel)
+        return is_row_of(root, CatalogueItemModel)
 
     @classmethod
     async def get_node(cls, info: Any, pk: str) -> Any:
@@ -166,7 +166,7 @@ class Disclosure(graphene.ObjectType):
 
     @classmethod
     def is_type_of(cls, root: Any, info: Any) -> bool:
-        return isinstance(root, (DisclosureModel, DisclosureRow))
+        return is_row_of(root, DisclosureModel)
 
     @classmethod
     async def get_node(cls, info: Any, pk: str) -> Any:

@@ -13,6 +13,7 @@ from api.loaders import RegionLoader
 from api.permissions import Action
 from api.regions.types import Region
 from api.relay import Node, register_node
+from api.rows import is_row_of
 from media.service import original_name
 from media.urls import media_url
 from models.media import Media as MediaModel
@@ -58,7 +59,7 @@ class Media(graphene.ObjectType):
 
     @classmethod
     def is_type_of(cls, root: Any, info: Any) -> bool:
-        return isinstance(root, MediaModel)
+        return is_row_of(root, MediaModel)
 
     @classmethod
     async def get_node(cls, info: Any, pk: str) -> MediaModel | None:

@@ -16,6 +16,7 @@ from api.relay import (
     page_size,
     register_node,
 )
+from api.rows import is_row_of
 from models.regions import Region as RegionModel
 from models.regions import RegionKind as RegionKindEnum
 from models.regions import path_ids, subtree_range
@@ -43,7 +44,7 @@ class Region(graphene.ObjectType):
 
     @classmethod
     def is_type_of(cls, root: Any, info: Any) -> bool:
-        return isinstance(root, RegionModel)
+        return is_row_of(root, RegionModel)
 
     @classmethod
     async def get_node(cls, info: Any, pk: str) -> RegionModel | None:
