@@ -620,3 +620,66 @@ async def test_the_ledger_script_checks_the_database_and_an_exported_file(
     export.write_bytes(orjson.dumps(document))
     assert verify_ledger.main(["--file", str(export)]) == 1
     assert "BROKEN at entry 2 of 3" in capsys.readouterr().out
+
+
+SAVE_ITEM = """mutation($input: CatalogueItemInput!) { saveCatalogueItem(input: $input) {
+  catalogueItem { id code name frequency required active } errors { code field } } }"""
+
+
+async def test_only_a_system_admin_edits_the_catalogue(gql, demo, settings):
+    from scripts.create_admin import create_admin
+
+    county_admin = await gql.login(ADMIN)
+    body = await gql(
+        SAVE_ITEM,
+        {
+            "input": {
+                "code": "CW-50",
+                "category": "VILLAGE_AFFAIRS",
+                "name": "秸秆禁烧",
+                "frequency": "QUARTERLY",
+            }
+        },
+        token=county_admin,
+    )
+    assert error_codes(body) == ["FORBIDDEN"]
+    await create_admin(settings, "13700000008", "operator-password", "运维")
+    operator = await gql.login("13700000008", "operator-password")
+    made = await gql.mutate(
+        "saveCatalogueItem",
+        SAVE_ITEM,
+        {
+            "code": "CW-50",
+            "category": "VILLAGE_AFFAIRS",
+            "name": "秸秆禁烧工作情况",
+            "frequency": "QUARTERLY",
+            "required": True,
+        },
+        token=operator,
+    )
+    assert made["errors"] == [] and made["catalogueItem"]["required"] is True
+    again = await gql.mutate(
+        "saveCatalogueItem",
+        SAVE_ITEM,
+        {"code": "CW-50", "category": "VILLAGE_AFFAIRS", "name": "x", "frequency": "YEARLY"},
+        token=operator,
+    )
+    assert again["errors"] == [{"code": "CODE_TAKEN", "field": "code"}]
+    query = """query($r: ID!) { disclosureCompliance(regionId: $r, period: "2026-Q3", first: 1) {
+      edges { node { items { item { code } status } } } } }"""
+    report = await gql.data(query, {"r": gid("Region", demo.villages[0].id)})
+    codes = [i["item"]["code"] for i in report["disclosureCompliance"]["edges"][0]["node"]["items"]]
+    assert "CW-50" in codes
+    off = await gql.mutate(
+        "saveCatalogueItem",
+        SAVE_ITEM,
+        {"id": made["catalogueItem"]["id"], "active": False},
+        token=operator,
+    )
+    assert off["catalogueItem"]["active"] is False
+    catalogue = await gql.data("{ catalogue(category: VILLAGE_AFFAIRS) { code } }")
+    assert "CW-50" not in [c["code"] for c in catalogue["catalogue"]]
+    finance = await gql.data("{ catalogue(category: FINANCE) { code parent { code } } }")
+    groups = [c for c in finance["catalogue"] if c["parent"] is None and c["code"].count("-") == 1]
+    items = [c for c in finance["catalogue"] if c["parent"] is not None]
+    assert len([g for g in groups if not g["code"].startswith("FIN-S")]) == 8 and len(items) == 44
