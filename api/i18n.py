@@ -166,6 +166,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Due days apply to monthly, quarterly, half-yearly or yearly items",
     ),
     "INVALID_DAY": ("日期须在1到31之间", "The day must be between 1 and 31"),
+    "INVALID_COMMENT": ("评论须为1到{max}个字符", "A comment must have 1 to {max} characters"),
+    "NOT_COMMENTABLE": ("只能评论已发布的事项", "Only published items can be commented on"),
+    "REPLY_DEPTH": ("只能回复一级评论", "Replies go to top-level comments only"),
+    "RESIDENCY_REQUIRED": (
+        "请先由村文书核实村民身份后再评论或举报",
+        "Have your residency verified by the clerk before commenting or reporting",
+    ),
+    "EDIT_WINDOW_CLOSED": (
+        "评论发表{minutes}分钟后不能再修改",
+        "Comments can be edited for {minutes} minutes only",
+    ),
+    "NOT_YOURS": ("只能修改或删除自己的评论", "You can only edit or delete your own comments"),
+    "OWN_COMMENT": ("不能举报自己的评论", "You cannot report your own comment"),
     "UNSUPPORTED_MEDIA_TYPE": (
         "只能上传 JPEG、PNG、WebP、HEIC 图片或 PDF 文件",
         "Only JPEG, PNG, WebP or HEIC images and PDF files can be uploaded",

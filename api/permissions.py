@@ -34,6 +34,8 @@ class Action(StrEnum):
     DISCLOSURE_APPROVE = "disclosure.approve"
     DISCLOSURE_VIEW_DRAFT = "disclosure.view_draft"
     CATALOGUE_EDIT = "catalogue.edit"
+    COMMENT_AS_STAFF = "comment.as_staff"
+    COMMENT_MODERATE = "comment.moderate"
     DUE_DAY_SET = "due_day.set"
 
 
@@ -55,6 +57,8 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.DISCLOSURE_APPROVE: frozenset({Role.SUPERVISOR}),
     Action.DISCLOSURE_VIEW_DRAFT: STAFF,
     Action.CATALOGUE_EDIT: frozenset({Role.ADMIN}),
+    Action.COMMENT_AS_STAFF: STAFF,
+    Action.COMMENT_MODERATE: frozenset({Role.OFFICIAL}),
     Action.DUE_DAY_SET: frozenset({Role.OFFICIAL, Role.ADMIN}),
 }
 
@@ -99,6 +103,14 @@ class Viewer:
     def is_verified_resident(self, village_id: int) -> bool:
         user = self.user
         return bool(user and user.village_id == village_id and user.residency_verified_at)
+
+    def can_participate(self, path: str, home_path: str | None) -> bool:
+        """Comment on (or report, flag) an item of the region at `path`: staff covering it,
+        or a villager whose verified home village lies in that region."""
+        if self.can(Action.COMMENT_AS_STAFF, path):
+            return True
+        user = self.user
+        return bool(user and user.residency_verified_at and home_path and covers(path, home_path))
 
     def require_user(self) -> User:
         if self.user is None:

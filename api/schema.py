@@ -6,6 +6,8 @@ import graphene
 
 from api.accounts.schema import AccountMutations, AccountQueries
 from api.accounts.types import RoleGrant, User
+from api.comments.schema import CommentMutations, CommentQueries
+from api.comments.types import Comment
 from api.disclosures.schema import DisclosureMutations, DisclosureQueries
 from api.disclosures.types import CatalogueItem, Disclosure
 from api.media.schema import MediaMutations
@@ -15,12 +17,17 @@ from api.regions.types import Region
 from api.relay import node_field
 
 
-class Query(AccountQueries, RegionQueries, DisclosureQueries, graphene.ObjectType):
+class Query(AccountQueries, RegionQueries, DisclosureQueries, CommentQueries, graphene.ObjectType):
     node = node_field()
 
 
 class Mutation(
-    AccountMutations, RegionMutations, MediaMutations, DisclosureMutations, graphene.ObjectType
+    AccountMutations,
+    RegionMutations,
+    MediaMutations,
+    DisclosureMutations,
+    CommentMutations,
+    graphene.ObjectType,
 ):
     pass
 
@@ -28,5 +35,5 @@ class Mutation(
 schema = graphene.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Region, User, RoleGrant, Media, Disclosure, CatalogueItem],
+    types=[Region, User, RoleGrant, Media, Disclosure, CatalogueItem, Comment],
 )

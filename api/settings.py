@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "models.idempotency",
     "models.media",
     "models.disclosures",
+    "models.comments",
 ]
 
 

@@ -34,7 +34,7 @@ from api.settings import Settings, sqlite_url
 ROOT = Path(__file__).resolve().parent.parent
 FEED = """query Feed($r: ID!) { disclosures(regionId: $r, first: 20) { edges { cursor node {
   id title category period publishedAt region { name } author { name }
-  attachments { thumbnailUrl } } } pageInfo { hasNextPage endCursor } } }"""
+  attachments { thumbnailUrl } commentCount } } pageInfo { hasNextPage endCursor } } }"""
 SEARCH = """query Search($q: String!) { disclosures(search: $q, first: 20) { edges { node {
   id title publishedAt region { name } } } pageInfo { hasNextPage endCursor } } }"""
 TITLES = [

@@ -107,6 +107,9 @@ async def flush_redis(settings: Settings) -> None:
 
 
 TABLES = [
+    "comment_report",
+    "comment_revision",
+    "comment",
     "idempotent_request",
     "refresh_token",
     "session",

@@ -549,6 +549,7 @@ async def test_a_feed_page_costs_the_same_queries_whatever_its_size(gql, demo, c
         await published(gql, official, demo.villages[i % 4], title=f"公告{i}")
     query = """query($r: ID!, $n: Int) { disclosures(regionId: $r, first: $n) { edges { node {
       id title region { name } author { name } attachments { thumbnailUrl } catalogueItem { code }
+      commentCount
     } } } }"""
     await gql.data(query, {"r": gid("Region", demo.townships[0].id), "n": 1})  # warm caches
     counts = []

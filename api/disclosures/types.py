@@ -8,6 +8,8 @@ import graphene
 from graphene import relay
 
 from api.accounts.types import User, region_path
+from api.comments.schema import comment_page
+from api.comments.types import CommentConnection, CommentCountLoader, comment_counts
 from api.context import Context
 from api.disclosures.tables import ColumnKind as ColumnKindEnum
 from api.loaders import (
@@ -21,7 +23,7 @@ from api.loaders import (
 from api.media.types import Media
 from api.permissions import Action
 from api.regions.types import Region
-from api.relay import Node, node_fields, register_node
+from api.relay import Node, connection_args, node_fields, register_node
 from api.rows import is_row_of
 from models.disclosures import CatalogueItem as CatalogueItemModel
 from models.disclosures import Category as CategoryEnum
@@ -160,6 +162,10 @@ class Disclosure(graphene.ObjectType):
     retracted_at = graphene.DateTime()
     retraction_reason = graphene.String()
     view_count = graphene.Int(required=True)
+    comment_count = graphene.Int(required=True, description="可见的评论和回复数")
+    comments = graphene.Field(
+        CommentConnection, required=True, **connection_args(), description="一级评论及其回复"
+    )
     read_by_me = graphene.Boolean(required=True)
     created_at = graphene.DateTime(required=True)
     updated_at = graphene.DateTime(required=True)
@@ -201,6 +207,19 @@ class Disclosure(graphene.ObjectType):
         return await info.context.loaders[VersionsByDisclosureLoader].load(root.id)
 
     @staticmethod
+    def resolve_comment_count(root: DisclosureModel, info: Any) -> Any:
+        prefetched = getattr(root, "_prefetched", None)
+        if prefetched and "commentCount" in prefetched:
+            return prefetched["commentCount"]
+        return info.context.loaders[CommentCountLoader].load(root.id)
+
+    @staticmethod
+    async def resolve_comments(
+        root: DisclosureModel, info: Any, first: int | None = None, after: str | None = None
+    ) -> Any:
+        return await comment_page("Disclosure", root.id, first, after)
+
+    @staticmethod
     def resolve_author(root: DisclosureModel, info: Any) -> Any:
         prefetched = getattr(root, "_prefetched", None)
         if prefetched and "author" in prefetched:
@@ -236,8 +255,15 @@ async def prefetch(info: Any, rows: list[Any]) -> None:
         if "attachments" in wanted
         else {}
     )
+    counts = (
+        await comment_counts("Disclosure", [r.id for r in rows])
+        if "commentCount" in wanted
+        else None
+    )
     for row in rows:
         row._prefetched = found = {}
+        if counts is not None:
+            found["commentCount"] = counts.get(row.id, 0)
         if regions:
             found["region"] = regions[row.region_id]
         if authors:

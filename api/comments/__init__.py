@@ -1,0 +1,1 @@
+"""GraphQL for comments on published items."""

@@ -1,0 +1,67 @@
+"""Comment queries and mutations, merged into the root types by api.schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+
+from api.comments.mutations import (
+    AddComment,
+    DeleteComment,
+    EditComment,
+    HideComment,
+    ReportComment,
+    RestoreComment,
+)
+from api.comments.types import CommentConnection
+from api.errors import BadUserInput
+from api.relay import (
+    build_connection,
+    connection_args,
+    decode_int_cursor,
+    from_global_id,
+    page_size,
+)
+from models.comments import Comment as CommentModel
+
+
+async def comment_page(target_type: str, target_id: int, first: int | None, after: str | None):
+    size = page_size(first)
+    qs = CommentModel.filter(target_type=target_type, target_id=target_id, parent_id=None)
+    last = decode_int_cursor(after)
+    if last is not None:
+        qs = qs.filter(id__gt=last)
+    rows = await qs.order_by("id").limit(size + 1)
+    return build_connection(CommentConnection, rows, size)
+
+
+class CommentQueries(graphene.ObjectType):
+    comments = graphene.Field(
+        CommentConnection,
+        required=True,
+        target_id=graphene.ID(required=True),
+        **connection_args(),
+        description="某事项的一级评论（最早的在前），每条带其回复",
+    )
+
+    @staticmethod
+    async def resolve_comments(
+        root: Any, info: Any, target_id: str, first: int | None = None, after: str | None = None
+    ) -> Any:
+        try:
+            kind, pk = from_global_id(target_id)
+        except ValueError:
+            raise BadUserInput("INVALID_ID") from None
+        if not pk.isdigit():
+            raise BadUserInput("INVALID_ID")
+        return await comment_page(kind, int(pk), first, after)
+
+
+class CommentMutations(graphene.ObjectType):
+    add_comment = AddComment.Field()
+    edit_comment = EditComment.Field()
+    delete_comment = DeleteComment.Field()
+    report_comment = ReportComment.Field()
+    hide_comment = HideComment.Field()
+    restore_comment = RestoreComment.Field()

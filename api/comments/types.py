@@ -1,0 +1,112 @@
+"""The Comment node: hidden text is shown only to the officials who moderate it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+from aiodataloader import DataLoader
+from graphene import relay
+
+from api.accounts.types import User, region_path
+from api.loaders import UserLoader
+from api.permissions import Action
+from api.relay import Node, register_node, to_global_id
+from api.rows import is_row_of
+from models.comments import Comment as CommentModel
+from models.comments import CommentStatus as CommentStatusEnum
+
+CommentStatus = graphene.Enum.from_enum(CommentStatusEnum)
+REPLIES_SHOWN = 100
+
+
+class RepliesLoader(DataLoader):
+    async def batch_load_fn(self, parent_ids: list[int]) -> list[list[CommentModel]]:
+        grouped: dict[int, list[CommentModel]] = {p: [] for p in parent_ids}
+        for reply in await CommentModel.filter(parent_id__in=parent_ids).order_by("id"):
+            if len(grouped[reply.parent_id]) < REPLIES_SHOWN:
+                grouped[reply.parent_id].append(reply)
+        return [grouped[p] for p in parent_ids]
+
+
+async def comment_counts(target_type: str, ids: list[int]) -> dict[int, int]:
+    """Visible comments and replies per target, in one grouped query."""
+    from tortoise.functions import Count
+
+    rows = (
+        await CommentModel.filter(
+            target_type=target_type, target_id__in=ids, status=CommentStatusEnum.VISIBLE
+        )
+        .group_by("target_id")
+        .annotate(n=Count("id"))
+        .values("target_id", "n")
+    )
+    return {r["target_id"]: r["n"] for r in rows}
+
+
+class CommentCountLoader(DataLoader):
+    async def batch_load_fn(self, ids: list[int]) -> list[int]:
+        counts = await comment_counts("Disclosure", ids)
+        return [counts.get(i, 0) for i in ids]
+
+
+async def may_moderate(info: Any, comment: CommentModel) -> bool:
+    ctx = info.context
+    return ctx.viewer.can(Action.COMMENT_MODERATE, await region_path(ctx, comment.region_id))
+
+
+@register_node
+class Comment(graphene.ObjectType):
+    class Meta:
+        interfaces = (Node,)
+        description = "评论。被隐藏的评论只显示公开的隐藏原因；作者删除后留下占位。"
+
+    body = graphene.String(description="隐藏或删除后为空（负责审核的乡镇干部仍可见被隐藏的内容）")
+    author = graphene.Field(User, required=True)
+    official = graphene.Boolean(required=True, description="工作人员的答复")
+    status = graphene.Field(CommentStatus, required=True)
+    hidden_reason = graphene.String()
+    target_id = graphene.ID(required=True)
+    parent_id = graphene.ID()
+    replies = graphene.List(graphene.NonNull(lambda: Comment), required=True)
+    created_at = graphene.DateTime(required=True)
+    edited_at = graphene.DateTime()
+
+    @classmethod
+    def is_type_of(cls, root: Any, info: Any) -> bool:
+        return is_row_of(root, CommentModel)
+
+    @classmethod
+    async def get_node(cls, info: Any, pk: str) -> Any:
+        return await CommentModel.get_or_none(id=int(pk)) if pk.isdigit() else None
+
+    @staticmethod
+    async def resolve_body(root: CommentModel, info: Any) -> str | None:
+        if root.status == CommentStatusEnum.VISIBLE:
+            return root.body
+        if root.status != CommentStatusEnum.DELETED and await may_moderate(info, root):
+            return root.body
+        return None
+
+    @staticmethod
+    def resolve_author(root: CommentModel, info: Any) -> Any:
+        return info.context.loaders[UserLoader].load(root.author_id)
+
+    @staticmethod
+    def resolve_target_id(root: CommentModel, info: Any) -> str:
+        return to_global_id(root.target_type, root.target_id)
+
+    @staticmethod
+    def resolve_parent_id(root: CommentModel, info: Any) -> str | None:
+        return to_global_id("Comment", root.parent_id) if root.parent_id else None
+
+    @staticmethod
+    def resolve_replies(root: CommentModel, info: Any) -> Any:
+        if root.parent_id is not None:
+            return []
+        return info.context.loaders[RepliesLoader].load(root.id)
+
+
+class CommentConnection(relay.Connection):
+    class Meta:
+        node = Comment
