@@ -179,6 +179,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "NOT_YOURS": ("只能修改或删除自己的评论", "You can only edit or delete your own comments"),
     "OWN_COMMENT": ("不能举报自己的评论", "You cannot report your own comment"),
+    "INVALID_FLAG_BODY": (
+        "质疑内容须为{min}到{max}个字符",
+        "A flag needs {min} to {max} characters",
+    ),
+    "OWN_FLAG": ("不能附议自己提出的质疑", "You cannot support your own flag"),
     "UNSUPPORTED_MEDIA_TYPE": (
         "只能上传 JPEG、PNG、WebP、HEIC 图片或 PDF 文件",
         "Only JPEG, PNG, WebP or HEIC images and PDF files can be uploaded",

@@ -36,6 +36,9 @@ class Action(StrEnum):
     CATALOGUE_EDIT = "catalogue.edit"
     COMMENT_AS_STAFF = "comment.as_staff"
     COMMENT_MODERATE = "comment.moderate"
+    FLAG_HANDLE = "flag.handle"
+    FLAG_HANDLE_ESCALATED = "flag.handle_escalated"
+    FLAG_SEE_IDENTITY = "flag.see_identity"
     DUE_DAY_SET = "due_day.set"
 
 
@@ -59,6 +62,10 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.CATALOGUE_EDIT: frozenset({Role.ADMIN}),
     Action.COMMENT_AS_STAFF: STAFF,
     Action.COMMENT_MODERATE: frozenset({Role.OFFICIAL}),
+    Action.FLAG_HANDLE: frozenset({Role.OFFICIAL}),
+    Action.FLAG_HANDLE_ESCALATED: frozenset({Role.OFFICIAL, Role.INSPECTOR}),
+    # Whistleblower protection: never the village's clerk or supervisors, never admins.
+    Action.FLAG_SEE_IDENTITY: frozenset({Role.OFFICIAL, Role.INSPECTOR}),
     Action.DUE_DAY_SET: frozenset({Role.OFFICIAL, Role.ADMIN}),
 }
 

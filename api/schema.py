@@ -10,6 +10,8 @@ from api.comments.schema import CommentMutations, CommentQueries
 from api.comments.types import Comment
 from api.disclosures.schema import DisclosureMutations, DisclosureQueries
 from api.disclosures.types import CatalogueItem, Disclosure
+from api.flags.schema import FlagMutations
+from api.flags.types import Flag
 from api.media.schema import MediaMutations
 from api.media.types import Media
 from api.regions.schema import RegionMutations, RegionQueries
@@ -27,6 +29,7 @@ class Mutation(
     MediaMutations,
     DisclosureMutations,
     CommentMutations,
+    FlagMutations,
     graphene.ObjectType,
 ):
     pass
@@ -35,5 +38,5 @@ class Mutation(
 schema = graphene.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Region, User, RoleGrant, Media, Disclosure, CatalogueItem, Comment],
+    types=[Region, User, RoleGrant, Media, Disclosure, CatalogueItem, Comment, Flag],
 )

@@ -107,6 +107,11 @@ async def flush_redis(settings: Settings) -> None:
 
 
 TABLES = [
+    "notification_event",
+    "flag_event",
+    "flag_support",
+    "flag",
+    "holiday",
     "comment_report",
     "comment_revision",
     "comment",

@@ -17,13 +17,11 @@ from api.context import Context
 from api.errors import Forbidden, UserError, UserErrors
 from api.mutations import BaseMutation
 from api.permissions import Action
-from api.relay import fetch_input, from_global_id
+from api.relay import fetch_input
+from api.targets import load_published_target, require_participant
 from models.comments import Comment as CommentModel
 from models.comments import CommentReport, CommentRevision
 from models.comments import CommentStatus as Status
-from models.disclosures import Disclosure
-from models.disclosures import Status as DisclosureStatus
-from models.regions import covers
 
 BODY_MAX, REASON_MAX = 1000, 200
 EDIT_MINUTES = 10
@@ -42,29 +40,6 @@ def clean_reason(text: str | None) -> str:
     if not 2 <= len(reason) <= REASON_MAX:
         raise UserErrors(UserError("REASON_REQUIRED", "reason", {"max": REASON_MAX}))
     return reason
-
-
-async def require_participant(ctx: Context, path: str) -> None:
-    """Staff covering the item, or a verified villager of a village under it."""
-    user = ctx.viewer.require_user()
-    home = await region_path(ctx, user.village_id) if user.village_id else None
-    if not ctx.viewer.can_participate(path, home):
-        if home and covers(path, home) and not user.residency_verified_at:
-            raise UserErrors(UserError("RESIDENCY_REQUIRED", "targetId"))  # one step away
-        raise Forbidden()
-
-
-async def load_target(global_id: str) -> Disclosure:
-    try:
-        kind, _ = from_global_id(global_id)
-    except ValueError:
-        raise UserErrors(UserError("INVALID_ID", "targetId")) from None
-    if kind != "Disclosure":  # account lines and projects come with their issues
-        raise UserErrors(UserError("NOT_COMMENTABLE", "targetId"))
-    target = await fetch_input(Disclosure, global_id, "Disclosure", "targetId")
-    if target.status != DisclosureStatus.PUBLISHED:
-        raise UserErrors(UserError("NOT_COMMENTABLE", "targetId"))
-    return target
 
 
 class CommentPayload(BaseMutation):
@@ -91,7 +66,7 @@ class AddComment(CommentPayload):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        target = await load_target(data.target_id)
+        target = await load_published_target(data.target_id)
         await require_participant(ctx, target.region_path)
         user_id = ctx.viewer.user_id
         await throttle(ctx, f"comment:{user_id}", 10, 60)

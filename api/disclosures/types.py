@@ -12,6 +12,7 @@ from api.comments.schema import comment_page
 from api.comments.types import CommentConnection, CommentCountLoader, comment_counts
 from api.context import Context
 from api.disclosures.tables import ColumnKind as ColumnKindEnum
+from api.flags.types import Flag, FlagCounts, flag_counts
 from api.loaders import (
     CatalogueItemLoader,
     MediaLoader,
@@ -31,6 +32,7 @@ from models.disclosures import Disclosure as DisclosureModel
 from models.disclosures import DisclosureVersion as VersionModel
 from models.disclosures import Frequency as FrequencyEnum
 from models.disclosures import Status as StatusEnum
+from models.flags import Flag as FlagModel
 
 Category = graphene.Enum.from_enum(CategoryEnum, description="财务、党务、村务、农技、通知")
 Frequency = graphene.Enum.from_enum(FrequencyEnum)
@@ -167,6 +169,10 @@ class Disclosure(graphene.ObjectType):
         CommentConnection, required=True, **connection_args(), description="一级评论及其回复"
     )
     read_by_me = graphene.Boolean(required=True)
+    flag_counts = graphene.Field(FlagCounts, required=True, description="收到的质疑（公开）")
+    flags = graphene.List(
+        graphene.NonNull(Flag), required=True, description="对此事项的质疑及其进程（不含身份）"
+    )
     created_at = graphene.DateTime(required=True)
     updated_at = graphene.DateTime(required=True)
 
@@ -218,6 +224,14 @@ class Disclosure(graphene.ObjectType):
         root: DisclosureModel, info: Any, first: int | None = None, after: str | None = None
     ) -> Any:
         return await comment_page("Disclosure", root.id, first, after)
+
+    @staticmethod
+    async def resolve_flag_counts(root: DisclosureModel, info: Any) -> Any:
+        return FlagCounts(**await flag_counts("Disclosure", root.id))
+
+    @staticmethod
+    async def resolve_flags(root: DisclosureModel, info: Any) -> list[Any]:
+        return await FlagModel.filter(target_type="Disclosure", target_id=root.id).order_by("id")
 
     @staticmethod
     def resolve_author(root: DisclosureModel, info: Any) -> Any:

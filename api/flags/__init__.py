@@ -1,0 +1,1 @@
+"""GraphQL and domain logic for flags (质疑/举报)."""

@@ -1,0 +1,40 @@
+"""Overdue flags go to the county: run hourly by the scheduler."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tortoise.transactions import in_transaction
+
+from models.accounts import Role
+from models.audit import AuditEntry
+from models.flags import Flag, FlagEvent, FlagStatus
+from notifications.events import notify
+
+
+async def escalate_overdue_flags(now: datetime | None = None) -> int:
+    """Flags with no official response by their due time are escalated to the county's
+    inspectors, once, with a public timeline entry, an audit entry and notifications."""
+    from api.flags.mutations import followers, staff_above
+
+    now = now or datetime.now(UTC)
+    overdue = await Flag.filter(
+        status=FlagStatus.SUBMITTED, first_response_at=None, escalated_at=None, due_at__lt=now
+    )
+    for flag in overdue:
+        async with in_transaction():
+            won = await Flag.filter(id=flag.id, escalated_at=None).update(escalated_at=now)
+            if not won:  # another worker escalated it
+                continue
+            await FlagEvent.create(flag=flag, kind="ESCALATED", note="逾期未答复，已转县纪委")
+            await AuditEntry.create(
+                actor=None,
+                action="flag.escalate",
+                object_type="Flag",
+                object_id=str(flag.id),
+                region_id=flag.region_id,
+                after={"due_at": flag.due_at.isoformat()},
+            )
+            await notify(await staff_above(flag, Role.INSPECTOR), "FLAG_ESCALATED", "Flag", flag.id)
+            await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="ESCALATED")
+    return len(overdue)

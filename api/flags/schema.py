@@ -1,0 +1,132 @@
+"""Flag queries and mutations, merged into the root types by api.schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import graphene
+from tortoise.expressions import Q
+
+from api.errors import BadUserInput
+from api.flags.mutations import (
+    AcceptFlag,
+    ConfirmResolution,
+    FlagIssue,
+    RejectFlag,
+    ReopenFlag,
+    ResolveFlag,
+    StartInvestigation,
+    SupportFlag,
+)
+from api.flags.types import Flag, FlagConnection, FlagReason, FlagStatus
+from api.permissions import Action
+from api.regions.schema import load_region_by_global_id
+from api.regions.types import enum_value
+from api.relay import (
+    build_connection,
+    connection_args,
+    decode_cursor,
+    from_global_id,
+    page_size,
+)
+from models.flags import OPEN_STATUSES
+from models.flags import Flag as FlagModel
+from models.regions import subtree_range
+
+
+def target_key(target_id: str) -> tuple[str, int]:
+    try:
+        kind, pk = from_global_id(target_id)
+    except ValueError:
+        raise BadUserInput("INVALID_ID") from None
+    if not pk.isdigit():
+        raise BadUserInput("INVALID_ID")
+    return kind, int(pk)
+
+
+class FlagQueries(graphene.ObjectType):
+    flags = graphene.Field(
+        FlagConnection,
+        required=True,
+        region_id=graphene.ID(required=True),
+        status=graphene.Argument(FlagStatus),
+        overdue=graphene.Boolean(),
+        escalated=graphene.Boolean(),
+        reason_code=graphene.Argument(FlagReason),
+        **connection_args(),
+        description="乡镇干部、县纪委的待办：辖区内的质疑，最早到期的在前",
+    )
+    flag = graphene.Field(Flag, id=graphene.ID(required=True), description="质疑及其公开进程")
+    similar_flags = graphene.List(
+        graphene.NonNull(Flag),
+        required=True,
+        target_id=graphene.ID(required=True),
+        description="同一事项上尚未办结的质疑：提交前先看看，相同的可以附议",
+    )
+
+    @staticmethod
+    async def resolve_flags(
+        root: Any,
+        info: Any,
+        region_id: str,
+        status: Any = None,
+        overdue: bool | None = None,
+        escalated: bool | None = None,
+        reason_code: Any = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Any:
+        region = await load_region_by_global_id(info, region_id)
+        info.context.viewer.require(Action.FLAG_SEE_IDENTITY, region.path)
+        size = page_size(first)
+        low, high = subtree_range(region.path)
+        qs = FlagModel.filter(region_path__gte=low, region_path__lt=high)
+        if status is not None:
+            qs = qs.filter(status=enum_value(status))
+        if reason_code is not None:
+            qs = qs.filter(reason_code=enum_value(reason_code))
+        now = datetime.now(UTC)
+        late = Q(status__in=OPEN_STATUSES, first_response_at=None, due_at__lt=now)
+        if overdue is True:
+            qs = qs.filter(late)
+        elif overdue is False:
+            qs = qs.exclude(late)
+        if escalated is not None:
+            qs = qs.filter(escalated_at__isnull=not escalated)
+        if after:
+            try:
+                stamp, pk = decode_cursor(after).split("|")
+                due, last = datetime.fromisoformat(stamp), int(pk)
+            except ValueError:
+                raise BadUserInput("INVALID_CURSOR") from None
+            qs = qs.filter(Q(due_at__gt=due) | Q(due_at=due, id__gt=last))
+        rows = await qs.order_by("due_at", "id").limit(size + 1)
+        return build_connection(
+            FlagConnection, rows, size, key=lambda f: f"{f.due_at.isoformat()}|{f.id}"
+        )
+
+    @staticmethod
+    async def resolve_flag(root: Any, info: Any, id: str) -> Any:  # noqa: A002
+        kind, pk = target_key(id)
+        return await FlagModel.get_or_none(id=pk) if kind == "Flag" else None
+
+    @staticmethod
+    async def resolve_similar_flags(root: Any, info: Any, target_id: str) -> list[Any]:
+        kind, pk = target_key(target_id)
+        return (
+            await FlagModel.filter(target_type=kind, target_id=pk, status__in=OPEN_STATUSES)
+            .order_by("-support_count", "id")
+            .limit(20)
+        )
+
+
+class FlagMutations(graphene.ObjectType):
+    flag_issue = FlagIssue.Field()
+    support_flag = SupportFlag.Field()
+    accept_flag = AcceptFlag.Field()
+    start_investigation = StartInvestigation.Field()
+    resolve_flag = ResolveFlag.Field()
+    reject_flag = RejectFlag.Field()
+    confirm_resolution = ConfirmResolution.Field()
+    reopen_flag = ReopenFlag.Field()

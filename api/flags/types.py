@@ -1,0 +1,167 @@
+"""Flag and its public timeline. Who flagged or supported is shown only to the flagger and
+to the township officials and county inspectors covering the village."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import graphene
+from aiodataloader import DataLoader
+from graphene import relay
+
+from api.accounts.types import User
+from api.context import Context
+from api.loaders import MediaLoader, RegionLoader, UserLoader
+from api.media.types import Media
+from api.permissions import Action
+from api.regions.types import Region
+from api.relay import Node, register_node, to_global_id
+from api.rows import is_row_of
+from models.flags import OPEN_STATUSES, FlagSupport
+from models.flags import Flag as FlagModel
+from models.flags import FlagEvent as FlagEventModel
+from models.flags import FlagReason as FlagReasonEnum
+from models.flags import FlagStatus as FlagStatusEnum
+
+FlagReason = graphene.Enum.from_enum(FlagReasonEnum, description="质疑理由")
+FlagStatus = graphene.Enum.from_enum(FlagStatusEnum)
+
+
+def may_see_identity(ctx: Context, flag: FlagModel) -> bool:
+    viewer = ctx.viewer
+    return viewer.user_id == flag.flagger_id or viewer.can(
+        Action.FLAG_SEE_IDENTITY, flag.region_path
+    )
+
+
+class EventsLoader(DataLoader):
+    async def batch_load_fn(self, ids: list[int]) -> list[list[FlagEventModel]]:
+        grouped: dict[int, list[FlagEventModel]] = {i: [] for i in ids}
+        for event in await FlagEventModel.filter(flag_id__in=ids).order_by("id"):
+            grouped[event.flag_id].append(event)
+        return [grouped[i] for i in ids]
+
+
+class FlagEvent(graphene.ObjectType):
+    class Meta:
+        description = "处理进程中的一步，附公开说明"
+
+    kind = graphene.String(required=True)
+    note = graphene.String()
+    by_official = graphene.Boolean(required=True)
+    actor = graphene.Field(User, description="处理的工作人员；提出人的操作不显示是谁")
+    at = graphene.DateTime(required=True)
+
+    @staticmethod
+    def resolve_actor(root: FlagEventModel, info: Any) -> Any:
+        if not root.by_official or root.actor_id is None:
+            return None
+        return info.context.loaders[UserLoader].load(root.actor_id)
+
+
+@register_node
+class Flag(graphene.ObjectType):
+    class Meta:
+        interfaces = (Node,)
+        description = "对公开事项的质疑。提出人和附议人的身份只有管辖该村的乡镇干部和县纪委可见。"
+
+    target_id = graphene.ID(required=True)
+    region = graphene.Field(Region, required=True)
+    reason_code = graphene.Field(FlagReason, required=True)
+    body = graphene.String(required=True)
+    attachments = graphene.List(graphene.NonNull(Media), required=True)
+    status = graphene.Field(FlagStatus, required=True)
+    anonymous = graphene.Boolean(required=True)
+    support_count = graphene.Int(required=True)
+    supported_by_me = graphene.Boolean(required=True)
+    due_at = graphene.DateTime(required=True, description="乡镇首次答复的期限")
+    overdue = graphene.Boolean(required=True)
+    escalated = graphene.Boolean(required=True, description="已转县里处理（逾期或被重新提出）")
+    first_response_at = graphene.DateTime()
+    closed_at = graphene.DateTime()
+    created_at = graphene.DateTime(required=True)
+    events = graphene.List(graphene.NonNull(FlagEvent), required=True)
+    flagger = graphene.Field(User, description="提出人（仅授权的干部和本人可见）")
+    supporters = graphene.List(
+        graphene.NonNull(User), required=True, description="附议人（仅授权的干部可见）"
+    )
+
+    @classmethod
+    def is_type_of(cls, root: Any, info: Any) -> bool:
+        return is_row_of(root, FlagModel)
+
+    @classmethod
+    async def get_node(cls, info: Any, pk: str) -> Any:
+        return await FlagModel.get_or_none(id=int(pk)) if pk.isdigit() else None
+
+    @staticmethod
+    def resolve_target_id(root: FlagModel, info: Any) -> str:
+        return to_global_id(root.target_type, root.target_id)
+
+    @staticmethod
+    def resolve_region(root: FlagModel, info: Any) -> Any:
+        return info.context.loaders[RegionLoader].load(root.region_id)
+
+    @staticmethod
+    async def resolve_attachments(root: FlagModel, info: Any) -> list[Any]:
+        media = await info.context.loaders[MediaLoader].load_many(root.media_ids)
+        return [m for m in media if m is not None]
+
+    @staticmethod
+    def resolve_overdue(root: FlagModel, info: Any) -> bool:
+        return root.first_response_at is None and datetime.now(UTC) > root.due_at
+
+    @staticmethod
+    def resolve_escalated(root: FlagModel, info: Any) -> bool:
+        return root.escalated_at is not None
+
+    @staticmethod
+    async def resolve_supported_by_me(root: FlagModel, info: Any) -> bool:
+        user_id = info.context.viewer.user_id
+        return bool(user_id) and await FlagSupport.exists(flag_id=root.id, user_id=user_id)
+
+    @staticmethod
+    def resolve_events(root: FlagModel, info: Any) -> Any:
+        return info.context.loaders[EventsLoader].load(root.id)
+
+    @staticmethod
+    def resolve_flagger(root: FlagModel, info: Any) -> Any:
+        if not may_see_identity(info.context, root):
+            return None
+        return info.context.loaders[UserLoader].load(root.flagger_id)
+
+    @staticmethod
+    async def resolve_supporters(root: FlagModel, info: Any) -> list[Any]:
+        ctx = info.context
+        if not ctx.viewer.can(Action.FLAG_SEE_IDENTITY, root.region_path):
+            return []
+        ids = await FlagSupport.filter(flag_id=root.id).values_list("user_id", flat=True)
+        return list(await ctx.loaders[UserLoader].load_many(list(ids)))
+
+
+class FlagConnection(relay.Connection):
+    class Meta:
+        node = Flag
+
+
+class FlagCounts(graphene.ObjectType):
+    class Meta:
+        description = "某事项收到的质疑数（公开，不含个人信息）"
+
+    total = graphene.Int(required=True)
+    open = graphene.Int(required=True)
+    resolved = graphene.Int(required=True)
+    rejected = graphene.Int(required=True)
+
+
+async def flag_counts(target_type: str, target_id: int) -> dict[str, int]:
+    statuses = await FlagModel.filter(target_type=target_type, target_id=target_id).values_list(
+        "status", flat=True
+    )
+    return {
+        "total": len(statuses),
+        "open": sum(1 for s in statuses if s in OPEN_STATUSES),
+        "resolved": sum(1 for s in statuses if s in ("RESOLVED", "CONFIRMED")),
+        "rejected": sum(1 for s in statuses if s == "REJECTED"),
+    }

@@ -1,0 +1,28 @@
+"""Notification events: recorded now, delivered by the notifications channels later."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.accounts import User
+
+
+class NotificationEvent(Model):
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=32)  # FLAG_STATUS, FLAG_ESCALATED, FLAG_ASSIGNED, …
+    subject_type = fields.CharField(max_length=32)
+    subject_id = fields.IntField()
+    payload = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    read_at = fields.DatetimeField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+
+    user_id: int
+
+    class Meta:
+        table = "notification_event"
+        indexes = (("user_id", "read_at"),)

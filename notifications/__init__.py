@@ -1,0 +1,1 @@
+"""Notifications: events recorded by the domains; channels deliver them (inbox first)."""
