@@ -10,7 +10,7 @@ from api.comments.schema import CommentMutations, CommentQueries
 from api.comments.types import Comment
 from api.disclosures.schema import DisclosureMutations, DisclosureQueries
 from api.disclosures.types import CatalogueItem, Disclosure
-from api.flags.schema import FlagMutations
+from api.flags.schema import FlagMutations, FlagQueries
 from api.flags.types import Flag
 from api.media.schema import MediaMutations
 from api.media.types import Media
@@ -19,7 +19,14 @@ from api.regions.types import Region
 from api.relay import node_field
 
 
-class Query(AccountQueries, RegionQueries, DisclosureQueries, CommentQueries, graphene.ObjectType):
+class Query(
+    AccountQueries,
+    RegionQueries,
+    DisclosureQueries,
+    CommentQueries,
+    FlagQueries,
+    graphene.ObjectType,
+):
     node = node_field()
 
 

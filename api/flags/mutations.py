@@ -143,9 +143,16 @@ class SupportFlag(FlagPayload):
         return {"flag": flag}
 
 
-class FlagStepInput(graphene.InputObjectType):
-    id = graphene.ID(required=True)
-    note = graphene.String(description="公开说明")
+def step_input(name: str) -> type[graphene.InputObjectType]:
+    return type(
+        name,
+        (graphene.InputObjectType,),
+        {"id": graphene.ID(required=True), "note": graphene.String(description="公开说明")},
+    )
+
+
+AcceptFlagInput = step_input("AcceptFlagInput")
+StartInvestigationInput = step_input("StartInvestigationInput")
 
 
 class FlagStep(FlagPayload):
@@ -204,7 +211,7 @@ class AcceptFlag(FlagStep):
         description = "乡镇受理"
 
     class Arguments:
-        input = FlagStepInput(required=True)
+        input = AcceptFlagInput(required=True)
 
     sources = (Status.SUBMITTED, Status.REOPENED)
     target = Status.ACCEPTED
@@ -216,7 +223,7 @@ class StartInvestigation(FlagStep):
         description = "开始调查"
 
     class Arguments:
-        input = FlagStepInput(required=True)
+        input = StartInvestigationInput(required=True)
 
     sources = (Status.ACCEPTED,)
     target = Status.INVESTIGATING
