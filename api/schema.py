@@ -10,7 +10,7 @@ from api.comments.schema import CommentMutations, CommentQueries
 from api.comments.types import Comment
 from api.disclosures.schema import DisclosureMutations, DisclosureQueries
 from api.disclosures.types import CatalogueItem, Disclosure
-from api.flags.schema import FlagMutations, FlagQueries
+from api.flags.schema import FlagMutations, FlagQueries, StatsQueries
 from api.flags.types import Flag
 from api.media.schema import MediaMutations
 from api.media.types import Media
@@ -25,6 +25,7 @@ class Query(
     DisclosureQueries,
     CommentQueries,
     FlagQueries,
+    StatsQueries,
     graphene.ObjectType,
 ):
     node = node_field()

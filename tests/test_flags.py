@@ -310,3 +310,96 @@ def _pk(global_id: str) -> int:
     from api.relay import from_global_id
 
     return int(from_global_id(global_id)[1])
+
+
+STATS = """query($r: ID!, $level: RegionKind, $sort: StatsSort, $desc: Boolean) {
+  supervisionStats(regionId: $r, from: "2026-07-01", to: "2026-08-01", level: $level,
+                   sortBy: $sort, descending: $desc, first: 50) {
+    edges { node { region { name } onTimeDisclosureRate disclosuresDue disclosuresOnTime
+      flagsReceived flagsResolved flagsRejected flagsOverdue flagsReopened
+      medianHoursToFirstResponse medianHoursToResolution } } } }"""
+
+
+async def test_league_tables_equal_hand_counts(gql, demo):
+    from models.disclosures import CatalogueItem, Disclosure
+
+    clerk = await gql.login(CLERK)
+    v0, v1 = demo.villages[0], demo.villages[1]
+    t0 = datetime(2026, 7, 3, 2, tzinfo=UTC)
+    hours = timedelta(hours=1)
+    # Village 0: three flags. Answered in 2 h and resolved at 10 h; rejected after 4 h;
+    # never answered, past its due time.
+    item = (await published(gql, clerk, v0, title="二季度村务"))["id"]
+    for _ in range(3):
+        await raise_flag(gql, await gql.login(VILLAGER), item)
+    flags = await Flag.all().order_by("id")
+    await Flag.filter(id=flags[0].id).update(
+        created_at=t0,
+        first_response_at=t0 + 2 * hours,
+        closed_at=t0 + 10 * hours,
+        status="RESOLVED",
+    )
+    await Flag.filter(id=flags[1].id).update(
+        created_at=t0,
+        first_response_at=t0 + 4 * hours,
+        closed_at=t0 + 4 * hours,
+        status="REJECTED",
+        reopened=True,
+    )
+    await Flag.filter(id=flags[2].id).update(created_at=t0, due_at=t0 + 120 * hours)
+    # Village 0 publishes two quarterly items for Q2: one on time, one late (due 20 July).
+    for code, day in (("CW-03", 15), ("CW-01", 25)):
+        d = await Disclosure.create(
+            region=v0,
+            region_path=v0.path,
+            category="VILLAGE_AFFAIRS",
+            catalogue_item=await CatalogueItem.get(code=code),
+            title=code,
+            body="…",
+            period="2026-Q2",
+            author_id=demo.users["CLERK"].id,
+            status="PUBLISHED",
+            version=1,
+            first_published_at=datetime(2026, 7, day, 2, tzinfo=UTC),
+            published_at=datetime(2026, 7, day, 2, tzinfo=UTC),
+        )
+        assert d.id
+    due_items = await CatalogueItem.filter(
+        required=True,
+        parent_id=None,
+        active=True,
+        frequency__in=["MONTHLY", "QUARTERLY", "HALF_YEARLY"],
+    ).count()  # June (due 10 July), Q2 and H1 (due 20 July) all fall due in July
+
+    data = await gql.data(STATS, {"r": gid("Region", demo.townships[0].id)})
+    by_name = {e["node"]["region"]["name"]: e["node"] for e in data["supervisionStats"]["edges"]}
+    assert set(by_name) == {v.name for v in demo.villages[:4]}
+    first = by_name[v0.name]
+    assert first["disclosuresDue"] == due_items and first["disclosuresOnTime"] == 1
+    assert first["onTimeDisclosureRate"] == round(1 / due_items, 4)
+    assert (
+        first["flagsReceived"],
+        first["flagsResolved"],
+        first["flagsRejected"],
+        first["flagsOverdue"],
+        first["flagsReopened"],
+    ) == (3, 1, 1, 1, 1)
+    assert first["medianHoursToFirstResponse"] == 3.0  # median of 2 h and 4 h
+    assert first["medianHoursToResolution"] == 10.0
+    second = by_name[v1.name]
+    assert second["flagsReceived"] == 0 and second["disclosuresOnTime"] == 0
+    assert second["medianHoursToFirstResponse"] is None
+
+    ranked = await gql.data(
+        STATS, {"r": gid("Region", demo.townships[0].id), "sort": "ON_TIME_RATE", "desc": True}
+    )
+    assert ranked["supervisionStats"]["edges"][0]["node"]["region"]["name"] == v0.name
+    county = await gql.data(STATS, {"r": gid("Region", demo.county.id), "level": "TOWNSHIP"})
+    townships = {
+        e["node"]["region"]["name"]: e["node"] for e in county["supervisionStats"]["edges"]
+    }
+    assert townships["东溪镇"]["flagsReceived"] == 3
+    assert townships["东溪镇"]["disclosuresDue"] == 4 * due_items
+    assert townships["南岭乡"]["flagsReceived"] == 0
+    # Public: no token needed, and nothing personal in it.
+    assert "赵大山" not in str(data)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import graphene
+from graphene import relay
 from tortoise.expressions import Q
 
 from api.errors import BadUserInput
@@ -19,19 +20,30 @@ from api.flags.mutations import (
     StartInvestigation,
     SupportFlag,
 )
-from api.flags.types import Flag, FlagConnection, FlagReason, FlagStatus
+from api.flags.stats import supervision_stats
+from api.flags.types import (
+    Flag,
+    FlagConnection,
+    FlagReason,
+    FlagStatus,
+    RegionStatsConnection,
+    StatsSort,
+)
 from api.permissions import Action
 from api.regions.schema import load_region_by_global_id
-from api.regions.types import enum_value
+from api.regions.types import RegionKind, enum_value
 from api.relay import (
     build_connection,
     connection_args,
     decode_cursor,
+    decode_int_cursor,
+    encode_cursor,
     from_global_id,
     page_size,
 )
 from models.flags import OPEN_STATUSES
 from models.flags import Flag as FlagModel
+from models.regions import RegionKind as RegionKindEnum
 from models.regions import subtree_range
 
 
@@ -118,6 +130,68 @@ class FlagQueries(graphene.ObjectType):
             await FlagModel.filter(target_type=kind, target_id=pk, status__in=OPEN_STATUSES)
             .order_by("-support_count", "id")
             .limit(20)
+        )
+
+
+def ranked(rows: list[Any], sort: str, descending: bool) -> list[Any]:
+    """Sorted by one measure; regions without data for it come last either way."""
+    if sort == "name":
+        return sorted(rows, key=lambda r: r.region.name, reverse=descending)
+    known = [r for r in rows if getattr(r, sort) is not None]
+    unknown = [r for r in rows if getattr(r, sort) is None]
+    known.sort(key=lambda r: (getattr(r, sort), r.region.id), reverse=descending)
+    return known + unknown
+
+
+class StatsQueries(graphene.ObjectType):
+    supervision_stats = graphene.Field(
+        RegionStatsConnection,
+        required=True,
+        region_id=graphene.ID(required=True),
+        from_=graphene.Date(required=True, name="from", description="含当日（北京时间）"),
+        to=graphene.Date(required=True, description="不含当日"),
+        level=graphene.Argument(RegionKind, description="VILLAGE（默认）或 TOWNSHIP"),
+        sort_by=graphene.Argument(StatsSort),
+        descending=graphene.Boolean(),
+        **connection_args(),
+        description="监督统计排行：按期公开率、质疑数、逾期数、答复时长，公开可查",
+    )
+
+    @staticmethod
+    async def resolve_supervision_stats(
+        root: Any,
+        info: Any,
+        region_id: str,
+        from_: Any,
+        to: Any,
+        level: Any = None,
+        sort_by: Any = None,
+        descending: bool | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Any:
+        if not from_ < to or (to - from_).days > 366:
+            raise BadUserInput("BAD_USER_INPUT")
+        region = await load_region_by_global_id(info, region_id)
+        kind = RegionKindEnum(enum_value(level)) if level is not None else RegionKindEnum.VILLAGE
+        rows = await supervision_stats(region, from_, to, kind)
+        sort = enum_value(sort_by) if sort_by is not None else "on_time_rate"
+        rows = ranked(rows, sort, bool(descending))
+        size = page_size(first)
+        offset = (decode_int_cursor(after) + 1) if after else 0
+        page = rows[offset : offset + size + 1]
+        edges = [
+            RegionStatsConnection.Edge(node=r, cursor=encode_cursor(offset + i))
+            for i, r in enumerate(page[:size])
+        ]
+        return RegionStatsConnection(
+            edges=edges,
+            page_info=relay.PageInfo(
+                has_next_page=len(page) > size,
+                has_previous_page=offset > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
         )
 
 

@@ -165,3 +165,39 @@ async def flag_counts(target_type: str, target_id: int) -> dict[str, int]:
         "resolved": sum(1 for s in statuses if s in ("RESOLVED", "CONFIRMED")),
         "rejected": sum(1 for s in statuses if s == "REJECTED"),
     }
+
+
+class RegionStatsType(graphene.ObjectType):
+    class Meta:
+        name = "RegionStats"
+        description = "一个村或乡镇在统计期间内的公开和答复情况（不含个人信息）"
+
+    region = graphene.Field(Region, required=True)
+    on_time_disclosure_rate = graphene.Float(description="按期公开率 0–1；期间内无到期项目时为空")
+    disclosures_due = graphene.Int(required=True)
+    disclosures_on_time = graphene.Int(required=True)
+    flags_received = graphene.Int(required=True)
+    flags_resolved = graphene.Int(required=True)
+    flags_rejected = graphene.Int(required=True)
+    flags_overdue = graphene.Int(required=True, description="逾期答复或至今未答复")
+    flags_reopened = graphene.Int(required=True)
+    median_hours_to_first_response = graphene.Float()
+    median_hours_to_resolution = graphene.Float()
+
+    @staticmethod
+    def resolve_on_time_disclosure_rate(root: Any, info: Any) -> float | None:
+        rate = root.on_time_rate
+        return round(rate, 4) if rate is not None else None
+
+
+class RegionStatsConnection(relay.Connection):
+    class Meta:
+        node = RegionStatsType
+
+
+class StatsSort(graphene.Enum):
+    ON_TIME_RATE = "on_time_rate"
+    FLAGS_RECEIVED = "flags_received"
+    FLAGS_OVERDUE = "flags_overdue"
+    MEDIAN_RESPONSE = "median_hours_to_first_response"
+    NAME = "name"

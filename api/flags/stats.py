@@ -1,0 +1,178 @@
+"""League tables (监督统计): per village or township, how well it discloses and answers.
+
+Everything is computed from two aggregate reads (flags in the region and period; the
+required catalogue items published in the period) and held in memory: no personal data.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+
+from tortoise import Tortoise
+
+from api.disclosures.compliance import due_days
+from api.disclosures.periods import SHANGHAI, Period, due_at, parse_period
+from models.disclosures import CatalogueItem, Frequency
+from models.regions import Region, RegionKind, path_ids, subtree_range
+
+PERIODIC = (Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.HALF_YEARLY, Frequency.YEARLY)
+
+
+@dataclass
+class RegionStats:
+    region: Region
+    flags_received: int = 0
+    flags_resolved: int = 0
+    flags_rejected: int = 0
+    flags_overdue: int = 0
+    flags_reopened: int = 0
+    disclosures_due: int = 0
+    disclosures_on_time: int = 0
+    response_hours: list[float] = field(default_factory=list)
+    resolution_hours: list[float] = field(default_factory=list)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.disclosures_on_time / self.disclosures_due if self.disclosures_due else None
+
+    @property
+    def median_hours_to_first_response(self) -> float | None:
+        return round(statistics.median(self.response_hours), 1) if self.response_hours else None
+
+    @property
+    def median_hours_to_resolution(self) -> float | None:
+        return round(statistics.median(self.resolution_hours), 1) if self.resolution_hours else None
+
+    def add(self, other: RegionStats) -> None:
+        for name in (
+            "flags_received",
+            "flags_resolved",
+            "flags_rejected",
+            "flags_overdue",
+            "flags_reopened",
+            "disclosures_due",
+            "disclosures_on_time",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.response_hours += other.response_hours
+        self.resolution_hours += other.resolution_hours
+
+
+def as_datetime(value: object) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def local_start(day: date) -> datetime:
+    return datetime.combine(day, time(), SHANGHAI).astimezone(UTC)
+
+
+def periods_due_between(start: date, end: date) -> list[Period]:
+    """Periods that may fall due in [start, end) for some due day (each village's exact
+    deadline is checked against the range later)."""
+    found = []
+    for year in range(start.year - 1, end.year + 1):
+        texts = [f"{year}-{m:02d}" for m in range(1, 13)] + [f"{year}-Q{q}" for q in range(1, 5)]
+        texts += [f"{year}-H1", f"{year}-H2", str(year)]
+        for text in texts:
+            period = parse_period(text)
+            assert period is not None
+            if due_at(period, 1) < local_start(end) and due_at(period, 31) >= local_start(start):
+                found.append(period)
+    return found
+
+
+async def supervision_stats(
+    scope: Region, start: date, end: date, level: RegionKind, now: datetime | None = None
+) -> list[RegionStats]:
+    now = now or datetime.now(UTC)
+    low, high = subtree_range(scope.path)
+    villages = await Region.filter(path__gte=low, path__lt=high, kind=RegionKind.VILLAGE)
+    village_stats = {v.id: RegionStats(v) for v in villages}
+    conn = Tortoise.get_connection("default")
+    mark = (lambda i: f"${i}") if conn.capabilities.dialect == "postgres" else (lambda i: "?")
+
+    # 1. Flags raised in the period.
+    rows = await conn.execute_query_dict(
+        "SELECT region_id, created_at, first_response_at, closed_at, due_at, status, reopened "
+        f"FROM flag WHERE region_path >= {mark(1)} AND region_path < {mark(2)} "
+        f"AND created_at >= {mark(3)} AND created_at < {mark(4)}",
+        [low, high, local_start(start), local_start(end)],
+    )
+    for row in rows:
+        stats = village_stats.get(row["region_id"])
+        if stats is None:
+            continue
+        created = as_datetime(row["created_at"])
+        responded = as_datetime(row["first_response_at"])
+        closed = as_datetime(row["closed_at"])
+        due = as_datetime(row["due_at"])
+        stats.flags_received += 1
+        stats.flags_resolved += row["status"] in ("RESOLVED", "CONFIRMED")
+        stats.flags_rejected += row["status"] == "REJECTED"
+        stats.flags_reopened += bool(row["reopened"])
+        if (responded or now) > due:
+            stats.flags_overdue += 1
+        if responded:
+            stats.response_hours.append((responded - created).total_seconds() / 3600)
+        if closed and row["status"] in ("RESOLVED", "CONFIRMED"):
+            stats.resolution_hours.append((closed - created).total_seconds() / 3600)
+
+    # 2. Required catalogue items due in the period, and which were published on time.
+    items = await CatalogueItem.filter(
+        required=True, active=True, parent_id=None, frequency__in=PERIODIC
+    )
+    children = await CatalogueItem.filter(parent_id__in=[i.id for i in items]).values(
+        "id", "parent_id"
+    )
+    group_of = {i.id: i.id for i in items} | {c["id"]: c["parent_id"] for c in children}
+    periods = [
+        p for p in periods_due_between(start, end) if any(i.frequency == p.frequency for i in items)
+    ]
+    if periods and villages:
+        published: dict[tuple[int, int, str], datetime] = {}
+        ids = list(group_of)
+        rows = await conn.execute_query_dict(
+            "SELECT region_id, catalogue_item_id, period, MIN(first_published_at) AS first "
+            f"FROM disclosure WHERE region_path >= {mark(1)} AND region_path < {mark(2)} "
+            f"AND first_published_at IS NOT NULL AND catalogue_item_id IN "
+            f"({', '.join(mark(i + 3) for i in range(len(ids)))}) "
+            "GROUP BY region_id, catalogue_item_id, period",
+            [low, high, *ids],
+        )
+        for row in rows:
+            key = (row["region_id"], group_of[row["catalogue_item_id"]], row["period"])
+            first = as_datetime(row["first"])
+            if key not in published or first < published[key]:
+                published[key] = first
+        for frequency in PERIODIC:
+            due_periods = [p for p in periods if p.frequency == frequency]
+            freq_items = [i for i in items if i.frequency == frequency]
+            if not due_periods or not freq_items:
+                continue
+            days = await due_days(villages, frequency)
+            for village in villages:
+                stats = village_stats[village.id]
+                for period in due_periods:
+                    deadline = due_at(period, days[village.id])
+                    if not local_start(start) <= deadline < local_start(end) or deadline > now:
+                        continue
+                    for item in freq_items:
+                        stats.disclosures_due += 1
+                        first = published.get((village.id, item.id, period.text))
+                        if first is not None and first <= deadline:
+                            stats.disclosures_on_time += 1
+
+    if level == RegionKind.VILLAGE:
+        return list(village_stats.values())
+    # Townships (or counties): sum the villages below each.
+    targets = await Region.filter(path__gte=low, path__lt=high, kind=level)
+    by_id = {t.id: RegionStats(t) for t in targets}
+    for village in villages:
+        for ancestor in path_ids(village.path):
+            if ancestor in by_id:
+                by_id[ancestor].add(village_stats[village.id])
+    return list(by_id.values())
