@@ -14,6 +14,7 @@ from tortoise import Tortoise
 
 from api.disclosures.compliance import due_days
 from api.disclosures.periods import SHANGHAI, Period, due_at, parse_period
+from api.rows import fetch_rows
 from models.disclosures import CatalogueItem, Frequency
 from models.regions import Region, RegionKind, path_ids, subtree_range
 
@@ -90,7 +91,10 @@ async def supervision_stats(
 ) -> list[RegionStats]:
     now = now or datetime.now(UTC)
     low, high = subtree_range(scope.path)
-    villages = await Region.filter(path__gte=low, path__lt=high, kind=RegionKind.VILLAGE)
+    # Plain rows: 1,500 region instances would cost more than the flag scans.
+    villages = await fetch_rows(
+        Region.filter(path__gte=low, path__lt=high, kind=RegionKind.VILLAGE)
+    )
     village_stats = {v.id: RegionStats(v) for v in villages}
     conn = Tortoise.get_connection("default")
     range_start, range_end = local_start(start), local_start(end)
@@ -199,7 +203,7 @@ async def supervision_stats(
     if level == RegionKind.VILLAGE:
         return list(village_stats.values())
     # Townships (or counties): sum the villages below each.
-    targets = await Region.filter(path__gte=low, path__lt=high, kind=level)
+    targets = await fetch_rows(Region.filter(path__gte=low, path__lt=high, kind=level))
     by_id = {t.id: RegionStats(t) for t in targets}
     for village in villages:
         for ancestor in path_ids(village.path):
