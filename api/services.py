@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from api.auth import Passwords
 from api.disclosures.views import ViewCounter
+from api.flags.stats import StatsCache
 from api.persisted import PersistedQueries
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from api.settings import Settings
@@ -24,6 +25,7 @@ class Services:
     persisted: PersistedQueries
     media: MediaStore
     views: ViewCounter
+    stats: StatsCache = field(default_factory=StatsCache)
     region_cache: dict = field(default_factory=dict)  # id -> Region; regions never change
 
     @classmethod

@@ -19,7 +19,7 @@ import httpx
 from tortoise import Tortoise
 
 from api.app import create_app
-from api.auth import issue_access_token, start_session
+from api.auth import start_session
 from api.database import close_db, migrate, open_db
 from api.relay import to_global_id
 from api.settings import Settings, sqlite_url
@@ -107,12 +107,16 @@ async def seed(settings: Settings, villages: int, flags: int) -> tuple[int, int,
         await close_db(ctx)
 
 
-async def timed(client: httpx.AsyncClient, body: dict, token: str, runs: int) -> list[float]:
+async def timed(
+    client: httpx.AsyncClient, body: dict, token: str, runs: int, before=None
+) -> list[float]:
     headers = {"Authorization": f"Bearer {token}"}
     first = await client.post("/graphql", json=body, headers=headers)
     assert "errors" not in first.json(), first.text[:500]
     samples = []
     for _ in range(runs):
+        if before is not None:
+            before()
         started = time.perf_counter()
         response = await client.post("/graphql", json=body, headers=headers)
         samples.append((time.perf_counter() - started) * 1000)
@@ -158,19 +162,16 @@ async def run(args: argparse.Namespace) -> None:
     async with app.router.lifespan_context(app):
         official = await User.get(id=official_id)
         pair = await start_session(settings, official, "bench", "127.0.0.1")
-        token = pair.access_token or issue_access_token(settings, official_id, pair.session_id)
+        token = pair.access_token
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             county = to_global_id("Region", county_id)
-            by_village = await timed(
-                client, {"query": STATS, "variables": {"r": county}}, token, args.runs
-            )
-            by_township = await timed(
-                client,
-                {"query": STATS, "variables": {"r": county, "level": "TOWNSHIP"}},
-                token,
-                args.runs,
-            )
+            cold = app.state.services.stats._entries.clear  # every run computes afresh
+            village_q = {"query": STATS, "variables": {"r": county}}
+            township_q = {"query": STATS, "variables": {"r": county, "level": "TOWNSHIP"}}
+            by_village = await timed(client, village_q, token, args.runs, cold)
+            by_township = await timed(client, township_q, token, args.runs, cold)
+            warm = await timed(client, village_q, token, args.runs)
             queue = await timed(
                 client,
                 {"query": QUEUE, "variables": {"r": to_global_id("Region", township_id)}},
@@ -178,8 +179,9 @@ async def run(args: argparse.Namespace) -> None:
                 args.runs * 3,
             )
     baseline = await bare_sql(settings, county_id, args.runs)
-    show("supervisionStats, county, by village", by_village, "goal < 200 ms")
-    show("supervisionStats, county, by township", by_township, "goal < 200 ms")
+    show("supervisionStats, county, by village, computed", by_village, "goal < 200 ms")
+    show("supervisionStats, county, by township, computed", by_township, "goal < 200 ms")
+    show("supervisionStats, county, from the 5-min cache", warm, "refreshed by the scheduler")
     show("official's queue page (20 flags)", queue, "goal < 30 ms")
     show("baseline: COUNT(*) of the county's flags", baseline, "bare SQL, same run")
 

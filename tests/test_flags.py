@@ -403,3 +403,16 @@ async def test_league_tables_equal_hand_counts(gql, demo):
     assert townships["南岭乡"]["flagsReceived"] == 0
     # Public: no token needed, and nothing personal in it.
     assert "赵大山" not in str(data)
+
+
+async def test_league_tables_are_cached_and_refreshed(app, gql, demo):
+    from models.regions import RegionKind
+
+    stats = app.state.services.stats
+    assert await stats.refresh() == 1  # one county, both levels
+    assert len(stats._entries) == 2
+    this_year = datetime.now(UTC).year
+    cached = await stats.get(
+        demo.county, date(this_year, 1, 1), date(this_year + 1, 1, 1), RegionKind.TOWNSHIP
+    )
+    assert [r.region.name for r in cached] == ["东溪镇", "南岭乡", "西坪镇"]

@@ -20,7 +20,6 @@ from api.flags.mutations import (
     StartInvestigation,
     SupportFlag,
 )
-from api.flags.stats import supervision_stats
 from api.flags.types import (
     Flag,
     FlagConnection,
@@ -174,7 +173,7 @@ class StatsQueries(graphene.ObjectType):
             raise BadUserInput("BAD_USER_INPUT")
         region = await load_region_by_global_id(info, region_id)
         kind = RegionKindEnum(enum_value(level)) if level is not None else RegionKindEnum.VILLAGE
-        rows = await supervision_stats(region, from_, to, kind)
+        rows = await info.context.services.stats.get(region, from_, to, kind)
         sort = enum_value(sort_by) if sort_by is not None else "on_time_rate"
         rows = ranked(rows, sort, bool(descending))
         size = page_size(first)

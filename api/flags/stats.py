@@ -7,6 +7,7 @@ required catalogue items published in the period) and held in memory: no persona
 from __future__ import annotations
 
 import statistics
+import time as clock
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
@@ -210,3 +211,37 @@ async def supervision_stats(
             if ancestor in by_id:
                 by_id[ancestor].add(village_stats[village.id])
     return list(by_id.values())
+
+
+class StatsCache:
+    """League tables change slowly and cost one scan of a county's flags: computed results
+    are kept for a few minutes per process (and warmed by the scheduler's refresh job)."""
+
+    def __init__(self, ttl_seconds: float = 300, max_entries: int = 256) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[tuple, tuple[float, list[RegionStats]]] = {}
+
+    async def get(
+        self, scope: Region, start: date, end: date, level: RegionKind
+    ) -> list[RegionStats]:
+        key = (scope.id, start, end, level)
+        hit = self._entries.get(key)
+        if hit is not None and clock.monotonic() - hit[0] < self.ttl:
+            return list(hit[1])
+        rows = await supervision_stats(scope, start, end, level)
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (clock.monotonic(), rows)
+        return list(rows)
+
+    async def refresh(self, today: date | None = None) -> int:
+        """Recompute this year's tables for every county (run by the scheduler)."""
+        today = today or datetime.now(SHANGHAI).date()
+        start, end = date(today.year, 1, 1), date(today.year + 1, 1, 1)
+        self._entries.clear()
+        counties = await Region.filter(kind=RegionKind.COUNTY)
+        for county in counties:
+            for level in (RegionKind.VILLAGE, RegionKind.TOWNSHIP):
+                await self.get(county, start, end, level)
+        return len(counties)
