@@ -6,6 +6,7 @@ required catalogue items published in the period) and held in memory: no persona
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time as clock
 from dataclasses import dataclass, field
@@ -119,7 +120,7 @@ async def supervision_stats(
 
     params = [low, high, range_start, range_end]
     done = "('RESOLVED', 'CONFIRMED')"
-    counts = await conn.execute_query_dict(
+    counting = conn.execute_query_dict(
         "SELECT region_id, COUNT(*) AS received, "
         f"SUM(CASE WHEN status IN {done} THEN 1 ELSE 0 END) AS resolved, "
         "SUM(CASE WHEN status = 'REJECTED' THEN 1 ELSE 0 END) AS rejected, "
@@ -129,6 +130,14 @@ async def supervision_stats(
         f"FROM flag WHERE {window(2)} GROUP BY region_id",
         [now, *params],
     )
+    timing = conn.execute_query(
+        f"SELECT region_id, {hours('first_response_at')}, "
+        f"CASE WHEN status IN {done} THEN {hours('closed_at')} END "
+        f"FROM flag WHERE {window(1)} AND first_response_at IS NOT NULL",
+        params,
+    )
+    # PostgreSQL runs both scans at once on two pooled connections; SQLite one after another.
+    counts, durations = await asyncio.gather(counting, timing)
     for row in counts:
         stats = village_stats.get(row["region_id"])
         if stats is not None:
@@ -137,12 +146,6 @@ async def supervision_stats(
             stats.flags_rejected = int(row["rejected"] or 0)
             stats.flags_reopened = int(row["reopened"] or 0)
             stats.flags_overdue = int(row["overdue"] or 0)
-    durations = await conn.execute_query(
-        f"SELECT region_id, {hours('first_response_at')}, "
-        f"CASE WHEN status IN {done} THEN {hours('closed_at')} END "
-        f"FROM flag WHERE {window(1)} AND first_response_at IS NOT NULL",
-        params,
-    )
     for region_id, response, resolution in durations[1]:
         stats = village_stats.get(region_id)
         if stats is not None:
