@@ -34,6 +34,7 @@ class Action(StrEnum):
     DISCLOSURE_APPROVE = "disclosure.approve"
     DISCLOSURE_VIEW_DRAFT = "disclosure.view_draft"
     CATALOGUE_EDIT = "catalogue.edit"
+    CALENDAR_EDIT = "calendar.edit"
     COMMENT_AS_STAFF = "comment.as_staff"
     COMMENT_MODERATE = "comment.moderate"
     FLAG_HANDLE = "flag.handle"
@@ -60,6 +61,7 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.DISCLOSURE_APPROVE: frozenset({Role.SUPERVISOR}),
     Action.DISCLOSURE_VIEW_DRAFT: STAFF,
     Action.CATALOGUE_EDIT: frozenset({Role.ADMIN}),
+    Action.CALENDAR_EDIT: frozenset({Role.ADMIN}),
     Action.COMMENT_AS_STAFF: STAFF,
     Action.COMMENT_MODERATE: frozenset({Role.OFFICIAL}),
     Action.FLAG_HANDLE: frozenset({Role.OFFICIAL}),

@@ -6,11 +6,12 @@ import graphene
 
 from api.accounts.schema import AccountMutations, AccountQueries
 from api.accounts.types import RoleGrant, User
+from api.audit_log.schema import AuditQueries
 from api.comments.schema import CommentMutations, CommentQueries
 from api.comments.types import Comment
 from api.disclosures.schema import DisclosureMutations, DisclosureQueries
 from api.disclosures.types import CatalogueItem, Disclosure
-from api.flags.schema import FlagMutations, FlagQueries, StatsQueries
+from api.flags.schema import CalendarQueries, FlagMutations, FlagQueries, StatsQueries
 from api.flags.types import Flag
 from api.media.schema import MediaMutations
 from api.media.types import Media
@@ -26,6 +27,8 @@ class Query(
     CommentQueries,
     FlagQueries,
     StatsQueries,
+    AuditQueries,
+    CalendarQueries,
     graphene.ObjectType,
 ):
     node = node_field()

@@ -416,3 +416,54 @@ async def test_league_tables_are_cached_and_refreshed(app, gql, demo):
         demo.county, date(this_year, 1, 1), date(this_year + 1, 1, 1), RegionKind.TOWNSHIP
     )
     assert [r.region.name for r in cached] == ["东溪镇", "南岭乡", "西坪镇"]
+
+
+AUDIT = """query($r: ID!) { auditLog(regionId: $r, action: "flag.submit") { edges { node {
+  action objectType actor { name } ip } } } }"""
+
+
+async def test_audit_log_reads_hide_the_flagger_from_admins(gql, demo, item):
+    await raise_flag(gql, await gql.login(VILLAGER), item)
+    village = gid("Region", demo.villages[0].id)
+    admin_view = await gql.data(AUDIT, {"r": village}, token=await gql.login(ADMIN))
+    entries = [e["node"] for e in admin_view["auditLog"]["edges"]]
+    assert entries == [{"action": "flag.submit", "objectType": "Flag", "actor": None, "ip": None}]
+    inspector_view = await gql.data(AUDIT, {"r": village}, token=await gql.login(INSPECTOR))
+    assert inspector_view["auditLog"]["edges"][0]["node"]["actor"] == {"name": "村民 赵大山"}
+    for phone in (VILLAGER, CLERK, SUPERVISOR, OFFICIAL):
+        body = await gql(AUDIT, {"r": village}, token=await gql.login(phone))
+        assert error_codes(body) == ["FORBIDDEN"], phone
+    # Other entries keep their actors for admins: accountability of officials is public.
+    publish = await gql.data(
+        'query($r: ID!) { auditLog(regionId: $r, action: "disclosure.publish") { edges { node { actor { name } } } } }',
+        {"r": village},
+        token=await gql.login(ADMIN),
+    )
+    assert publish["auditLog"]["edges"][0]["node"]["actor"] == {"name": "村文书 刘芳"}
+
+
+async def test_a_system_admin_keeps_the_holiday_table(gql, demo, settings):
+    from scripts.create_admin import create_admin
+
+    mutation = """mutation($input: SetHolidayInput!) { setHoliday(input: $input) {
+      holiday { day name workday } errors { code } } }"""
+    body = await gql(
+        mutation, {"input": {"day": "2026-10-01", "name": "国庆节"}}, token=await gql.login(ADMIN)
+    )
+    assert error_codes(body) == ["FORBIDDEN"]  # a county admin: the calendar is national
+    await create_admin(settings, "13700000007", "operator-password", "运维")
+    operator = await gql.login("13700000007", "operator-password")
+    for day, name, workday in [("2026-10-01", "国庆节", False), ("2026-10-10", "国庆调休", True)]:
+        out = await gql.mutate(
+            "setHoliday", mutation, {"day": day, "name": name, "workday": workday}, token=operator
+        )
+        assert out["holiday"] == {"day": day, "name": name, "workday": workday}
+    listed = await gql.data("{ holidays(year: 2026) { day workday } }")
+    assert listed["holidays"] == [
+        {"day": "2026-10-01", "workday": False},
+        {"day": "2026-10-10", "workday": True},
+    ]
+    await gql.mutate(
+        "setHoliday", mutation, {"day": "2026-10-01", "name": "x", "remove": True}, token=operator
+    )
+    assert len((await gql.data("{ holidays(year: 2026) { day } }"))["holidays"]) == 1

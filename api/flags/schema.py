@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import graphene
 from graphene import relay
 from tortoise.expressions import Q
 
-from api.errors import BadUserInput
+from api.audit import record
+from api.errors import BadUserInput, UserError, UserErrors
 from api.flags.mutations import (
     AcceptFlag,
     ConfirmResolution,
@@ -28,7 +29,8 @@ from api.flags.types import (
     RegionStatsConnection,
     StatsSort,
 )
-from api.permissions import Action
+from api.mutations import BaseMutation
+from api.permissions import SYSTEM, Action
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import RegionKind, enum_value
 from api.relay import (
@@ -40,7 +42,7 @@ from api.relay import (
     from_global_id,
     page_size,
 )
-from models.flags import OPEN_STATUSES
+from models.flags import OPEN_STATUSES, Holiday
 from models.flags import Flag as FlagModel
 from models.regions import RegionKind as RegionKindEnum
 from models.regions import subtree_range
@@ -194,7 +196,70 @@ class StatsQueries(graphene.ObjectType):
         )
 
 
+class HolidayType(graphene.ObjectType):
+    class Meta:
+        name = "Holiday"
+        description = "法定节假日（不计入答复期限），或调休上班的周末"
+
+    day = graphene.Date(required=True)
+    name = graphene.String(required=True)
+    workday = graphene.Boolean(required=True)
+
+
+class CalendarQueries(graphene.ObjectType):
+    holidays = graphene.List(
+        graphene.NonNull(HolidayType), required=True, year=graphene.Int(required=True)
+    )
+
+    @staticmethod
+    async def resolve_holidays(root: Any, info: Any, year: int) -> list[Any]:
+        return await Holiday.filter(
+            day__gte=date(year, 1, 1), day__lt=date(year + 1, 1, 1)
+        ).order_by("day")
+
+
+class SetHolidayInput(graphene.InputObjectType):
+    day = graphene.Date(required=True)
+    name = graphene.String(required=True)
+    workday = graphene.Boolean(default_value=False, description="调休：这个周末要上班")
+    remove = graphene.Boolean(default_value=False)
+
+
+class SetHoliday(BaseMutation):
+    class Meta:
+        name = "SetHolidayPayload"
+        description = "维护节假日表（全系统管理员）：答复期限按工作日计算"
+
+    class Arguments:
+        input = SetHolidayInput(required=True)
+
+    holiday = graphene.Field(HolidayType)
+    permission = Action.CALENDAR_EDIT
+
+    @classmethod
+    async def perform(cls, ctx: Any, data: Any) -> dict[str, Any]:
+        cls.authorize(ctx, SYSTEM)
+        if data.remove:
+            await Holiday.filter(day=data.day).delete()
+            return {"holiday": None}
+        name = " ".join((data.name or "").split())
+        if not 1 <= len(name) <= 40:
+            raise UserErrors(UserError("INVALID_NAME", "name", {"max": 40}))
+        holiday, _ = await Holiday.update_or_create(
+            day=data.day, defaults={"name": name, "workday": bool(data.workday)}
+        )
+        await record(
+            ctx,
+            "holiday.set",
+            holiday,
+            region_id=None,
+            after={"day": data.day.isoformat(), "name": name, "workday": bool(data.workday)},
+        )
+        return {"holiday": holiday}
+
+
 class FlagMutations(graphene.ObjectType):
+    set_holiday = SetHoliday.Field()
     flag_issue = FlagIssue.Field()
     support_flag = SupportFlag.Field()
     accept_flag = AcceptFlag.Field()

@@ -1,0 +1,1 @@
+"""GraphQL for reading the audit log (inspectors and admins)."""

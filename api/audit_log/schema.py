@@ -1,0 +1,111 @@
+"""The audit log, readable by inspectors and admins over their regions.
+
+Whistleblower protection applies here too: on a flag's entries the actor and IP address
+are removed for anyone who may not see who flagged (admins, for instance).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+from graphene import relay
+from graphene.types.generic import GenericScalar
+from tortoise.expressions import Subquery
+
+from api.accounts.types import User
+from api.context import Context
+from api.loaders import RegionLoader, UserLoader
+from api.permissions import Action
+from api.regions.schema import load_region_by_global_id
+from api.regions.types import Region
+from api.relay import build_connection, connection_args, decode_int_cursor, page_size
+from models.audit import AuditEntry as AuditEntryModel
+from models.regions import Region as RegionModel
+from models.regions import subtree_range
+
+# Entries whose actor is a villager raising or following up a flag.
+IDENTITY_OBJECTS = frozenset({"Flag"})
+
+
+async def hides_identity(ctx: Context, entry: AuditEntryModel) -> bool:
+    if entry.object_type not in IDENTITY_OBJECTS or entry.region_id is None:
+        return False
+    region = await ctx.loaders[RegionLoader].load(entry.region_id)
+    return not ctx.viewer.can(Action.FLAG_SEE_IDENTITY, region.path if region else "")
+
+
+class AuditEntry(graphene.ObjectType):
+    class Meta:
+        description = "审计日志：谁在何时对什么做了什么（只增不改）"
+
+    id = graphene.ID(required=True)
+    at = graphene.DateTime(required=True)
+    action = graphene.String(required=True)
+    object_type = graphene.String(required=True)
+    object_id = graphene.String(required=True)
+    region = graphene.Field(Region)
+    actor = graphene.Field(User)
+    before = GenericScalar()
+    after = GenericScalar()
+    ip = graphene.String()
+    request_id = graphene.String()
+
+    @staticmethod
+    def resolve_id(root: AuditEntryModel, info: Any) -> str:
+        return str(root.id)
+
+    @staticmethod
+    def resolve_region(root: AuditEntryModel, info: Any) -> Any:
+        if root.region_id is None:
+            return None
+        return info.context.loaders[RegionLoader].load(root.region_id)
+
+    @staticmethod
+    async def resolve_actor(root: AuditEntryModel, info: Any) -> Any:
+        if root.actor_id is None or await hides_identity(info.context, root):
+            return None
+        return await info.context.loaders[UserLoader].load(root.actor_id)
+
+    @staticmethod
+    async def resolve_ip(root: AuditEntryModel, info: Any) -> str | None:
+        return None if await hides_identity(info.context, root) else root.ip
+
+
+class AuditEntryConnection(relay.Connection):
+    class Meta:
+        node = AuditEntry
+
+
+class AuditQueries(graphene.ObjectType):
+    audit_log = graphene.Field(
+        AuditEntryConnection,
+        required=True,
+        region_id=graphene.ID(required=True),
+        action=graphene.String(description="如 flag.submit、disclosure.publish"),
+        **connection_args(),
+        description="辖区内的审计日志，最新在前（县纪委、管理员）",
+    )
+
+    @staticmethod
+    async def resolve_audit_log(
+        root: Any,
+        info: Any,
+        region_id: str,
+        action: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Any:
+        region = await load_region_by_global_id(info, region_id)
+        info.context.viewer.require(Action.AUDIT_READ, region.path)
+        size = page_size(first)
+        low, high = subtree_range(region.path)
+        region_ids = RegionModel.filter(path__gte=low, path__lt=high).values("id")
+        qs = AuditEntryModel.filter(region_id__in=Subquery(region_ids))
+        if action:
+            qs = qs.filter(action=action)
+        last = decode_int_cursor(after)
+        if last is not None:
+            qs = qs.filter(id__lt=last)
+        rows = await qs.order_by("-id").limit(size + 1)
+        return build_connection(AuditEntryConnection, rows, size)
