@@ -290,6 +290,7 @@ class ConfirmResolution(FlagPayload):
         await flag.save()
         await FlagEvent.create(flag=flag, kind="CONFIRMED", actor_id=ctx.viewer.user_id)
         await record(ctx, "flag.confirm", flag, region_id=flag.region_id)
+        await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="CONFIRMED")
         return {"flag": flag}
 
 
@@ -321,4 +322,5 @@ class ReopenFlag(FlagPayload):
         await FlagEvent.create(flag=flag, kind="REOPENED", note=reason, actor_id=flag.flagger_id)
         await record(ctx, "flag.reopen", flag, region_id=flag.region_id, after={"reason": reason})
         await notify(await staff_above(flag, Role.INSPECTOR), "FLAG_ESCALATED", "Flag", flag.id)
+        await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="REOPENED")
         return {"flag": flag}
