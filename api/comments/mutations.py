@@ -15,7 +15,7 @@ from api.audit import record
 from api.comments.types import Comment
 from api.context import Context
 from api.errors import Forbidden, UserError, UserErrors
-from api.mutations import BaseMutation
+from api.mutations import BaseMutation, clean_reason, clean_text
 from api.permissions import Action
 from api.relay import fetch_input
 from api.targets import load_published_target, require_participant
@@ -28,18 +28,8 @@ EDIT_MINUTES = 10
 REPORTS_TO_HIDE = 3
 
 
-def clean_body(text: str | None, field: str = "body") -> str:
-    body = (text or "").strip()
-    if not 1 <= len(body) <= BODY_MAX:
-        raise UserErrors(UserError("INVALID_COMMENT", field, {"max": BODY_MAX}))
-    return body
-
-
-def clean_reason(text: str | None) -> str:
-    reason = " ".join((text or "").split())
-    if not 2 <= len(reason) <= REASON_MAX:
-        raise UserErrors(UserError("REASON_REQUIRED", "reason", {"max": REASON_MAX}))
-    return reason
+def clean_body(text: str | None) -> str:
+    return clean_text(text, "body", 1, BODY_MAX, "INVALID_COMMENT")
 
 
 class CommentPayload(BaseMutation):
@@ -180,7 +170,7 @@ class ReportComment(CommentPayload):
         await require_participant(ctx, await region_path(ctx, comment.region_id))
         if comment.author_id == ctx.viewer.user_id:
             raise UserErrors(UserError("OWN_COMMENT", "id"))
-        reason = clean_reason(data.reason)
+        reason = clean_reason(data.reason, high=REASON_MAX)
         try:
             await CommentReport.create(
                 comment=comment, reporter_id=ctx.viewer.user_id, reason=reason
@@ -227,7 +217,7 @@ class HideComment(CommentPayload):
         cls.authorize(ctx, await region_path(ctx, comment.region_id))
         if comment.status == Status.DELETED:
             raise UserErrors(UserError("WRONG_STATUS", "id", {"status": str(comment.status)}))
-        reason = clean_reason(data.reason)
+        reason = clean_reason(data.reason, high=REASON_MAX)
         before = {"body": comment.body, "status": str(comment.status)}
         comment.status = cls.to_status
         comment.hidden_reason = reason if cls.to_status == Status.HIDDEN else None

@@ -15,7 +15,7 @@ from api.disclosures.periods import parse_period
 from api.disclosures.tables import clean_tables
 from api.disclosures.types import Category, ColumnKind, Disclosure
 from api.errors import Forbidden, UserError, UserErrors
-from api.mutations import BaseMutation
+from api.mutations import BaseMutation, clean_reason
 from api.permissions import Action
 from api.regions.types import enum_value
 from api.relay import decode_id, fetch_input
@@ -27,7 +27,7 @@ from models.media import Media as MediaModel
 from models.regions import Region as RegionModel
 from models.regions import RegionKind, covers
 
-TITLE_MAX, BODY_MAX, REASON_MAX, MAX_ATTACHMENTS = 200, 20_000, 500, 20
+TITLE_MAX, BODY_MAX, MAX_ATTACHMENTS = 200, 20_000, 20
 VILLAGE_ONLY = {Cat.FINANCE, Cat.PARTY, Cat.VILLAGE_AFFAIRS}
 PERIODIC = {Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.HALF_YEARLY, Frequency.YEARLY}
 
@@ -165,13 +165,6 @@ async def load_disclosure(ctx: Context, global_id: str, action: Action) -> Discl
 def require_status(disclosure: DisclosureModel, *allowed: Status) -> None:
     if disclosure.status not in allowed:
         raise UserErrors(UserError("WRONG_STATUS", "id", {"status": str(disclosure.status)}))
-
-
-def clean_reason(reason: str | None) -> str:
-    text = " ".join((reason or "").split())
-    if not 2 <= len(text) <= REASON_MAX:
-        raise UserErrors(UserError("REASON_REQUIRED", "reason", {"max": REASON_MAX}))
-    return text
 
 
 def snapshot(d: DisclosureModel) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from api.context import Context
 from api.errors import Forbidden, UserError, UserErrors
 from api.flags.deadlines import due_after
 from api.flags.types import Flag, FlagReason
-from api.mutations import BaseMutation
+from api.mutations import BaseMutation, clean_reason, clean_text
 from api.permissions import Action
 from api.regions.types import enum_value
 from api.relay import decode_id, fetch_input
@@ -44,13 +44,6 @@ async def staff_above(flag: FlagModel, role: Role) -> list[int]:
 async def followers(flag: FlagModel) -> list[int]:
     supporters = await FlagSupport.filter(flag_id=flag.id).values_list("user_id", flat=True)
     return [flag.flagger_id, *supporters]
-
-
-def clean_text(text: str | None, field: str, low: int, high: int, code: str) -> str:
-    value = (text or "").strip()
-    if not low <= len(value) <= high:
-        raise UserErrors(UserError(code, field, {"min": low, "max": high}))
-    return value
 
 
 class FlagPayload(BaseMutation):
@@ -174,11 +167,7 @@ class FlagStep(FlagPayload):
         if flag.status not in cls.sources:
             raise UserErrors(UserError("WRONG_STATUS", "id", {"status": str(flag.status)}))
         raw = data.get(cls.note_field)
-        note = (
-            clean_text(raw, cls.note_field, 2, NOTE_MAX, "REASON_REQUIRED")
-            if cls.note_required or raw
-            else None
-        )
+        note = clean_reason(raw, cls.note_field, NOTE_MAX) if cls.note_required or raw else None
         before = str(flag.status)
         now = datetime.now(UTC)
         flag.status = cls.target
@@ -314,7 +303,7 @@ class ReopenFlag(FlagPayload):
             raise Forbidden()
         if flag.status not in (Status.RESOLVED, Status.REJECTED) or flag.reopened:
             raise UserErrors(UserError("WRONG_STATUS", "id", {"status": str(flag.status)}))
-        reason = clean_text(data.reason, "reason", 2, NOTE_MAX, "REASON_REQUIRED")
+        reason = clean_reason(data.reason, high=NOTE_MAX)
         now = datetime.now(UTC)
         flag.status, flag.reopened, flag.closed_at = Status.REOPENED, True, None
         flag.escalated_at = flag.escalated_at or now
