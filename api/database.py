@@ -8,6 +8,7 @@ from tortoise.migrations.api.migrate import migrate as tortoise_migrate
 
 from api.settings import Settings
 from models.catalogue_data import ensure_catalogue
+from models.chart_data import ensure_charts
 
 
 async def migrate(settings: Settings) -> None:
@@ -20,6 +21,7 @@ async def migrate(settings: Settings) -> None:
     ctx = await open_db(settings)
     try:
         await ensure_catalogue()  # reference data every database needs
+        await ensure_charts()
     finally:
         await close_db(ctx)
 

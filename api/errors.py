@@ -55,6 +55,7 @@ class UserError:
     code: str
     field: str | None = None
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    line: int | None = None  # for imports: the row in the uploaded sheet (1 = header)
 
 
 class UserErrors(Exception):

@@ -184,6 +184,49 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A flag needs {min} to {max} characters",
     ),
     "OWN_FLAG": ("不能附议自己提出的质疑", "You cannot support your own flag"),
+    "UNREADABLE_FILE": (
+        "无法读取文件：请上传 CSV（UTF-8 或 GBK）或 XLSX",
+        "Cannot read the file: upload CSV (UTF-8 or GBK) or XLSX",
+    ),
+    "EMPTY_FILE": ("文件中没有数据", "The file has no data"),
+    "MISSING_COLUMN": ("缺少必需的列", "A required column is missing"),
+    "TOO_MANY_LINES": ("每月最多{max}行", "At most {max} lines per month"),
+    "INVALID_DATE": (
+        "日期格式不对（例：2026-03-05、2026/3/5、2026年3月5日）",
+        "Unreadable date (e.g. 2026-03-05, 2026/3/5)",
+    ),
+    "INVALID_DIRECTION": (
+        "收支须填“收入”或“支出”",
+        "Direction must be 收入 (income) or 支出 (expense)",
+    ),
+    "MISSING_SUBJECT": ("缺少会计科目代码", "The account subject code is missing"),
+    "INVALID_AMOUNT": (
+        "金额格式不对（例：1234.56、1,234.56、¥1234.56）",
+        "Unreadable amount (e.g. 1234.56, 1,234.56)",
+    ),
+    "NON_POSITIVE_AMOUNT": ("金额须大于零", "Amounts must be above zero"),
+    "AMOUNT_TOO_LARGE": ("金额过大", "The amount is too large"),
+    "TOO_LONG": ("内容过长（最多{max}字）", "Too long (at most {max} characters)"),
+    "LINE_OUTSIDE_MONTH": ("日期不在{year}年{month}月内", "The date is not in {year}-{month:02}"),
+    "UNKNOWN_SUBJECT": (
+        "{chart}版会计科目中没有代码{code}",
+        "No subject {code} in the {chart} chart",
+    ),
+    "OPENING_REQUIRED": ("首次上报须填写月初余额", "The first month needs an opening balance"),
+    "OPENING_MISMATCH": (
+        "月初余额应等于上月月末余额{expected}分",
+        "The opening balance must equal last month's closing balance, {expected} fen",
+    ),
+    "CLOSING_MISMATCH": (
+        "月末余额应为{expected}分（月初+收入−支出）",
+        "The closing balance must be {expected} fen (opening + income − expense)",
+    ),
+    "ALREADY_PUBLISHED": (
+        "该月账目已公开，只能更正",
+        "This month is published; it can only be corrected",
+    ),
+    "INVALID_MONTH": ("年月不对", "Invalid year or month"),
+    "UNKNOWN_LINE": ("没有第{line}行", "There is no line {line}"),
     "UNSUPPORTED_MEDIA_TYPE": (
         "只能上传 JPEG、PNG、WebP、HEIC 图片或 PDF 文件",
         "Only JPEG, PNG, WebP or HEIC images and PDF files can be uploaded",

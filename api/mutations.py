@@ -36,7 +36,8 @@ class UserErrorType(graphene.ObjectType):
         description = "用户可以改正的错误：code 供程序判断，message 供人阅读。"
 
     code = graphene.String(required=True)
-    field = graphene.String(description="出错的输入字段（input 内的名字）")
+    field = graphene.String(description="出错的输入字段（input 内的名字），导入时为列名")
+    line = graphene.Int(description="导入文件中的行号（表头为第1行）")
     message = graphene.String(required=True)
 
     @staticmethod

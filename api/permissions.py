@@ -35,6 +35,7 @@ class Action(StrEnum):
     DISCLOSURE_VIEW_DRAFT = "disclosure.view_draft"
     CATALOGUE_EDIT = "catalogue.edit"
     CALENDAR_EDIT = "calendar.edit"
+    ACCOUNTS_UPLOAD = "accounts.upload"
     COMMENT_AS_STAFF = "comment.as_staff"
     COMMENT_MODERATE = "comment.moderate"
     FLAG_HANDLE = "flag.handle"
@@ -62,6 +63,7 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.DISCLOSURE_VIEW_DRAFT: STAFF,
     Action.CATALOGUE_EDIT: frozenset({Role.ADMIN}),
     Action.CALENDAR_EDIT: frozenset({Role.ADMIN}),
+    Action.ACCOUNTS_UPLOAD: frozenset({Role.CLERK}),
     Action.COMMENT_AS_STAFF: STAFF,
     Action.COMMENT_MODERATE: frozenset({Role.OFFICIAL}),
     Action.FLAG_HANDLE: frozenset({Role.OFFICIAL}),

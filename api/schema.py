@@ -11,6 +11,7 @@ from api.comments.schema import CommentMutations, CommentQueries
 from api.comments.types import Comment
 from api.disclosures.schema import DisclosureMutations, DisclosureQueries
 from api.disclosures.types import CatalogueItem, Disclosure
+from api.finance.schema import FinanceMutations, FinanceQueries
 from api.flags.schema import CalendarQueries, FlagMutations, FlagQueries, StatsQueries
 from api.flags.types import Flag
 from api.media.schema import MediaMutations
@@ -29,6 +30,7 @@ class Query(
     StatsQueries,
     AuditQueries,
     CalendarQueries,
+    FinanceQueries,
     graphene.ObjectType,
 ):
     node = node_field()
@@ -41,6 +43,7 @@ class Mutation(
     DisclosureMutations,
     CommentMutations,
     FlagMutations,
+    FinanceMutations,
     graphene.ObjectType,
 ):
     pass

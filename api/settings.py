@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "models.comments",
     "models.flags",
     "models.notifications",
+    "models.finance",
 ]
 
 

@@ -24,6 +24,7 @@ from api.app import create_app
 from api.database import migrate
 from api.settings import Settings, sqlite_url
 from models.catalogue_data import ensure_catalogue
+from models.chart_data import ensure_charts
 from tests.client import GQL
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -107,6 +108,9 @@ async def flush_redis(settings: Settings) -> None:
 
 
 TABLES = [
+    "account_line",
+    "monthly_account",
+    "account_subject",
     "notification_event",
     "flag_event",
     "flag_support",
@@ -141,6 +145,7 @@ async def settings(backend_settings: Settings, tmp_path: Path) -> Settings:
         conn = Tortoise.get_connection("default")
         await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
         await ensure_catalogue()
+        await ensure_charts()
     finally:
         await Tortoise.close_connections()
     await flush_redis(backend_settings)

@@ -1,0 +1,1 @@
+"""GraphQL and domain logic for monthly accounts (财务公开)."""

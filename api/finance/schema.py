@@ -1,0 +1,196 @@
+"""Monthly account upload, manual entry and reading; merged into the root types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+import graphene
+
+from api.context import Context
+from api.errors import NotFound, UserError, UserErrors
+from api.finance.months import problem_errors, store_month
+from api.finance.parsing import ParsedLine, ParseFailed, parse_lines, rows_from_file
+from api.finance.types import Direction, MonthlyAccount, require_readable
+from api.mutations import BaseMutation
+from api.permissions import Action
+from api.regions.schema import load_region_by_global_id
+from api.regions.types import enum_value
+from api.relay import decode_id, fetch_input
+from api.uploads import Upload, UploadedFile
+from models.finance import MonthlyAccount as AccountModel
+from models.regions import Region as RegionModel
+from models.regions import RegionKind
+
+
+class ReceiptInput(graphene.InputObjectType):
+    line = graphene.Int(required=True, description="行号（表头为第1行）")
+    media_id = graphene.ID(required=True)
+
+
+class ImportMonthlyAccountInput(graphene.InputObjectType):
+    village_id = graphene.ID(required=True)
+    year = graphene.Int(required=True)
+    month = graphene.Int(required=True)
+    file = Upload(required=True)
+    opening_balance_fen = graphene.Float(description="首月必填；以后自动取上月月末余额")
+    closing_balance_fen = graphene.Float(description="填写则核对：应等于月初+收入−支出")
+    receipts = graphene.List(graphene.NonNull(ReceiptInput))
+
+
+class LineInput(graphene.InputObjectType):
+    date = graphene.Date(required=True)
+    direction = Direction(required=True)
+    subject_code = graphene.String(required=True)
+    amount_fen = graphene.Float(required=True)
+    counterparty = graphene.String()
+    summary = graphene.String()
+    receipt_id = graphene.ID()
+
+
+class SaveMonthlyAccountInput(graphene.InputObjectType):
+    village_id = graphene.ID(required=True)
+    year = graphene.Int(required=True)
+    month = graphene.Int(required=True)
+    opening_balance_fen = graphene.Float()
+    lines = graphene.List(graphene.NonNull(LineInput), required=True)
+
+
+def whole_fen(value: float | None, field: str) -> int | None:
+    if value is None:
+        return None
+    if value != int(value):
+        raise UserErrors(UserError("INVALID_AMOUNT", field))
+    return int(value)
+
+
+async def target_village(ctx: Context, global_id: str) -> RegionModel:
+    village = await fetch_input(RegionModel, global_id, "Region", "villageId")
+    if village.kind != RegionKind.VILLAGE:
+        raise UserErrors(UserError("NOT_A_VILLAGE", "villageId"))
+    ctx.viewer.require(Action.ACCOUNTS_UPLOAD, village.path)
+    return village
+
+
+class AccountPayload(BaseMutation):
+    class Meta:
+        abstract = True
+
+    account = graphene.Field(MonthlyAccount)
+    permission = Action.ACCOUNTS_UPLOAD
+
+
+class ImportMonthlyAccount(AccountPayload):
+    class Meta:
+        name = "ImportMonthlyAccountPayload"
+        description = (
+            "上传一个月的账目：CSV（UTF-8 或 GBK）或 XLSX。任何一行有错则整体不导入，"
+            "每个错误注明行号、列和原因。未公开的月份可以重新上传覆盖。"
+        )
+
+    class Arguments:
+        input = ImportMonthlyAccountInput(required=True)
+
+    @classmethod
+    async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        village = await target_village(ctx, data.village_id)
+        upload: UploadedFile = data.file
+        if upload.too_large:
+            raise UserErrors(UserError("FILE_TOO_LARGE", "file", {"max_mb": 15}))
+        try:  # spreadsheets are parsed off the event loop
+            source, rows = await anyio.to_thread.run_sync(rows_from_file, upload.data)
+            lines, problems = parse_lines(rows)
+        except ParseFailed as exc:
+            raise problem_errors(exc.problems) from None
+        receipts = {r.line: decode_id(r.media_id, "Media", "receipts") for r in data.receipts or []}
+        account = await store_month(
+            village=village,
+            year=data.year,
+            month=data.month,
+            lines=lines,
+            opening_fen=whole_fen(data.opening_balance_fen, "openingBalanceFen"),
+            closing_fen=whole_fen(data.closing_balance_fen, "closingBalanceFen"),
+            receipts=receipts,
+            source=source,
+            user_id=ctx.viewer.user_id,
+            problems=problems,
+        )
+        return {"account": account}
+
+
+class SaveMonthlyAccount(AccountPayload):
+    class Meta:
+        name = "SaveMonthlyAccountPayload"
+        description = "在手机上逐笔录入一个月的账目（与上传同样校验）"
+
+    class Arguments:
+        input = SaveMonthlyAccountInput(required=True)
+
+    @classmethod
+    async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        village = await target_village(ctx, data.village_id)
+        lines, receipts, errors = [], {}, []
+        for number, item in enumerate(data.lines, start=1):
+            amount = item.amount_fen
+            if amount != int(amount) or amount <= 0:
+                errors.append(
+                    UserError(
+                        "NON_POSITIVE_AMOUNT" if amount <= 0 else "INVALID_AMOUNT",
+                        "amountFen",
+                        line=number,
+                    )
+                )
+                continue
+            lines.append(
+                ParsedLine(
+                    number,
+                    item.date,
+                    enum_value(item.direction),
+                    item.subject_code.strip(),
+                    int(amount),
+                    (item.counterparty or "").strip()[:100],
+                    (item.summary or "").strip()[:200],
+                )
+            )
+            if item.receipt_id:
+                receipts[number] = decode_id(item.receipt_id, "Media", "receiptId")
+        if errors:
+            raise UserErrors(*errors)
+        account = await store_month(
+            village=village,
+            year=data.year,
+            month=data.month,
+            lines=lines,
+            opening_fen=whole_fen(data.opening_balance_fen, "openingBalanceFen"),
+            closing_fen=None,
+            receipts=receipts,
+            source="MANUAL",
+            user_id=ctx.viewer.user_id,
+        )
+        return {"account": account}
+
+
+class FinanceQueries(graphene.ObjectType):
+    monthly_account = graphene.Field(
+        MonthlyAccount,
+        village_id=graphene.ID(required=True),
+        year=graphene.Int(required=True),
+        month=graphene.Int(required=True),
+        description="某村某月账目；未公开的仅本村工作人员和上级干部可见",
+    )
+
+    @staticmethod
+    async def resolve_monthly_account(
+        root: Any, info: Any, village_id: str, year: int, month: int
+    ) -> Any:
+        village = await load_region_by_global_id(info, village_id)
+        account = await AccountModel.get_or_none(village_id=village.id, year=year, month=month)
+        if account is None:
+            raise NotFound()
+        await require_readable(info.context, account)
+        return account
+
+
+class FinanceMutations(graphene.ObjectType):
+    import_monthly_account = ImportMonthlyAccount.Field()
+    save_monthly_account = SaveMonthlyAccount.Field()

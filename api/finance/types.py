@@ -1,0 +1,91 @@
+"""A village's month of accounts and its lines. Unpublished months are for staff eyes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+from graphene import relay
+
+from api.accounts.types import region_path
+from api.context import Context
+from api.loaders import MediaLoader, RegionLoader
+from api.media.types import Media
+from api.permissions import Action
+from api.regions.types import Region
+from api.relay import build_connection, connection_args, decode_int_cursor, page_size
+from models.finance import AccountLine as LineModel
+from models.finance import AccountStatus as StatusEnum
+from models.finance import Direction as DirectionEnum
+from models.finance import MonthlyAccount as AccountModel
+
+AccountStatus = graphene.Enum.from_enum(StatusEnum)
+Direction = graphene.Enum.from_enum(DirectionEnum)
+
+
+async def require_readable(ctx: Context, account: AccountModel) -> None:
+    if account.status == StatusEnum.PUBLISHED:
+        return
+    ctx.viewer.require(Action.DISCLOSURE_VIEW_DRAFT, await region_path(ctx, account.village_id))
+
+
+class AccountLine(graphene.ObjectType):
+    line_no = graphene.Int(required=True, description="上传文件中的行号")
+    date = graphene.Date(required=True)
+    direction = graphene.Field(Direction, required=True)
+    subject_code = graphene.String(required=True)
+    amount_fen = graphene.Float(required=True, description="金额（分，整数）")
+    counterparty = graphene.String(required=True)
+    summary = graphene.String(required=True)
+    receipt = graphene.Field(Media)
+
+    @staticmethod
+    def resolve_receipt(root: LineModel, info: Any) -> Any:
+        if root.receipt_id is None:
+            return None
+        return info.context.loaders[MediaLoader].load(root.receipt_id)
+
+
+class AccountLineConnection(relay.Connection):
+    class Meta:
+        node = AccountLine
+
+
+class MonthlyAccount(graphene.ObjectType):
+    class Meta:
+        description = "一个村一个月的收支账目（金额均为分）"
+
+    village = graphene.Field(Region, required=True)
+    year = graphene.Int(required=True)
+    month = graphene.Int(required=True)
+    chart_version = graphene.String(required=True, description="会计科目表版本：2004 或 2023")
+    opening_balance_fen = graphene.Float(required=True)
+    income_fen = graphene.Float(required=True)
+    expense_fen = graphene.Float(required=True)
+    closing_balance_fen = graphene.Float(required=True)
+    status = graphene.Field(AccountStatus, required=True)
+    version = graphene.Int(required=True)
+    source = graphene.String(required=True)
+    line_count = graphene.Int(required=True)
+    lines = graphene.Field(AccountLineConnection, required=True, **connection_args())
+    updated_at = graphene.DateTime(required=True)
+
+    @staticmethod
+    def resolve_village(root: AccountModel, info: Any) -> Any:
+        return info.context.loaders[RegionLoader].load(root.village_id)
+
+    @staticmethod
+    async def resolve_line_count(root: AccountModel, info: Any) -> int:
+        return await LineModel.filter(account_id=root.id).count()
+
+    @staticmethod
+    async def resolve_lines(
+        root: AccountModel, info: Any, first: int | None = None, after: str | None = None
+    ) -> Any:
+        size = page_size(first)
+        qs = LineModel.filter(account_id=root.id)
+        last = decode_int_cursor(after)
+        if last is not None:
+            qs = qs.filter(line_no__gt=last)
+        rows = await qs.order_by("line_no").limit(size + 1)
+        return build_connection(AccountLineConnection, rows, size, key=lambda r: r.line_no)

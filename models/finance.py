@@ -1,0 +1,105 @@
+"""Monthly accounts (财务公开): the chart of accounts by version, a village's month, its lines."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.accounts import User
+from models.media import Media
+from models.regions import Region
+
+
+class SubjectClass(StrEnum):
+    ASSET = "ASSET"
+    LIABILITY = "LIABILITY"
+    EQUITY = "EQUITY"
+    COST = "COST"
+    INCOME = "INCOME"
+    EXPENSE = "EXPENSE"
+
+
+class Direction(StrEnum):
+    INCOME = "INCOME"
+    EXPENSE = "EXPENSE"
+
+
+class AccountStatus(StrEnum):
+    DRAFT = "DRAFT"
+    PENDING_REVIEW = "PENDING_REVIEW"
+    APPROVED = "APPROVED"
+    PUBLISHED = "PUBLISHED"
+
+
+# A code means different accounts in the 2004 and 2023 charts: never store one without
+# its chart version.
+class AccountSubject(Model):
+    id = fields.IntField(primary_key=True)
+    chart_version = fields.CharField(max_length=8)
+    code = fields.CharField(max_length=16)
+    name = fields.CharField(max_length=40)
+    subject_class = fields.CharEnumField(SubjectClass, max_length=16)
+    debit_normal = fields.BooleanField()
+    sort_order = fields.IntField(default=0)
+
+    class Meta:
+        table = "account_subject"
+        unique_together = (("chart_version", "code"),)
+
+
+class MonthlyAccount(Model):
+    id = fields.IntField(primary_key=True)
+    village: fields.ForeignKeyRelation[Region] = fields.ForeignKeyField(
+        "cunwu.Region", related_name=False, on_delete=fields.RESTRICT
+    )
+    year = fields.SmallIntField()
+    month = fields.SmallIntField()
+    chart_version = fields.CharField(max_length=8)
+    opening_balance_fen = fields.BigIntField()
+    income_fen = fields.BigIntField()
+    expense_fen = fields.BigIntField()
+    closing_balance_fen = fields.BigIntField()
+    status = fields.CharEnumField(AccountStatus, max_length=16, default=AccountStatus.DRAFT)
+    uploaded_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    approved_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    version = fields.IntField(default=1)  # bumped each time an unpublished month is replaced
+    source = fields.CharField(max_length=16)  # CSV, XLSX or MANUAL
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    village_id: int
+    uploaded_by_id: int
+
+    class Meta:
+        table = "monthly_account"
+        unique_together = (("village", "year", "month"),)
+
+
+class AccountLine(Model):
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[MonthlyAccount] = fields.ForeignKeyField(
+        "cunwu.MonthlyAccount", related_name="lines", on_delete=fields.CASCADE
+    )
+    line_no = fields.IntField()
+    date = fields.DateField()
+    direction = fields.CharEnumField(Direction, max_length=8)
+    subject_code = fields.CharField(max_length=16)
+    amount_fen = fields.BigIntField()
+    counterparty = fields.CharField(max_length=100)
+    summary = fields.CharField(max_length=200)
+    receipt: fields.ForeignKeyNullableRelation[Media] = fields.ForeignKeyField(
+        "cunwu.Media", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+
+    account_id: int
+    receipt_id: int | None
+
+    class Meta:
+        table = "account_line"
+        unique_together = (("account", "line_no"),)
