@@ -69,12 +69,17 @@ class MonthlyAccount(Model):
         "cunwu.User", null=True, related_name=False, on_delete=fields.RESTRICT
     )
     version = fields.IntField(default=1)  # bumped each time an unpublished month is replaced
+    # The FINANCE disclosure that published it: its chain entry covers every line.
+    disclosure: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "cunwu.Disclosure", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
     source = fields.CharField(max_length=16)  # CSV, XLSX or MANUAL
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     village_id: int
     uploaded_by_id: int
+    disclosure_id: int | None
 
     class Meta:
         table = "monthly_account"

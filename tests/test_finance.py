@@ -221,3 +221,87 @@ def test_amounts_parse_exactly_to_fen():
     assert parse_amount("12.345") is None and parse_amount("1,23.4") is None
     assert parse_amount(0.105) is None  # not a whole fen
     assert str(parse_date("2026年3月5日")) == "2026-03-05" and parse_date("2026/13/1") is None
+
+
+APPROVE = """mutation($input: ApproveMonthlyAccountInput!) { approveMonthlyAccount(input: $input) {
+  account { status disclosureId } errors { code field } } }"""
+
+
+async def test_approval_publishes_every_fen_into_the_chain(client, gql, demo):
+    from tortoise import Tortoise
+
+    from tests.test_media import uploaded
+
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    receipt = (
+        await uploaded(
+            client,
+            clerk,
+            b"%PDF-1.4 receipt\n%%EOF\n",
+            purpose="RECEIPT",
+            filename="r.pdf",
+            content_type="application/pdf",
+        )
+    )["media"]
+    csv = (SAMPLES / "2026-03-utf8.csv").read_bytes()
+    data = {
+        "operations": json.dumps(
+            {
+                "query": IMPORT,
+                "variables": {
+                    "input": {
+                        "villageId": to_global_id("Region", village.id),
+                        "year": 2026,
+                        "month": 3,
+                        "file": None,
+                        "openingBalanceFen": 500000,
+                        "receipts": [{"line": 3, "mediaId": receipt["id"]}],
+                    }
+                },
+            }
+        ),
+        "map": json.dumps({"0": ["variables.input.file"]}),
+    }
+    body = (
+        await client.post(
+            "/graphql",
+            data=data,
+            files={"0": ("m.csv", csv, "text/csv")},
+            headers={"Authorization": f"Bearer {clerk}", "GraphQL-Preflight": "1"},
+        )
+    ).json()
+    assert body["data"]["importMonthlyAccount"]["errors"] == []
+    month = {"villageId": to_global_id("Region", village.id), "year": 2026, "month": 3}
+
+    body = await gql(APPROVE, {"input": month}, token=clerk)
+    assert error_codes(body) == ["FORBIDDEN"]  # the uploader cannot approve
+    out = await gql.mutate("approveMonthlyAccount", APPROVE, month, token=supervisor)
+    assert out["errors"] == [] and out["account"]["status"] == "PUBLISHED"
+    published = await gql.data(
+        "query($id: ID!) { disclosure(id: $id) { category period status attachments { sha256 } } }",
+        {"id": out["account"]["disclosureId"]},
+    )
+    assert published["disclosure"]["category"] == "FINANCE"
+    assert published["disclosure"]["period"] == "2026-03"
+    assert [a["sha256"] for a in published["disclosure"]["attachments"]] == [receipt["sha256"]]
+    public = await gql.data(
+        "query($v: ID!) { monthlyAccount(villageId: $v, year: 2026, month: 3) { status } }",
+        {"v": month["villageId"]},
+    )
+    assert public["monthlyAccount"]["status"] == "PUBLISHED"  # now readable by anyone
+
+    verify = "query($v: ID!) { verifyLedger(villageId: $v) { ok length firstBrokenAt } }"
+    assert (await gql.data(verify, {"v": month["villageId"]}))["verifyLedger"] == {
+        "ok": True,
+        "length": 1,
+        "firstBrokenAt": None,
+    }
+    again = await upload(client, clerk, village, "2026-03-utf8.csv")
+    assert again["data"]["importMonthlyAccount"]["errors"][0]["code"] == "ALREADY_PUBLISHED"
+    # One fen changed behind the API's back is caught at that entry.
+    await Tortoise.get_connection("default").execute_script(
+        "UPDATE account_line SET amount_fen = amount_fen + 1 WHERE line_no = 4"
+    )
+    broken = (await gql.data(verify, {"v": month["villageId"]}))["verifyLedger"]
+    assert broken == {"ok": False, "length": 1, "firstBrokenAt": 1}

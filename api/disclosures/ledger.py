@@ -17,6 +17,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.disclosures import Disclosure, DisclosureVersion, LedgerEntry
+from models.media import Media
 from models.regions import Region
 
 GENESIS = "0" * 64
@@ -34,10 +35,45 @@ def iso(at: datetime) -> str:
     return at.astimezone().isoformat() if at.tzinfo is None else at.isoformat()
 
 
+async def account_lines(disclosure_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The lines of monthly accounts published by these disclosures, from today's rows:
+    a changed fen in `account_line` breaks the chain."""
+    from models.finance import AccountLine, MonthlyAccount
+
+    accounts = await MonthlyAccount.filter(disclosure_id__in=disclosure_ids)
+    if not accounts:
+        return {}
+    by_account = {a.id: a for a in accounts}
+    lines = await AccountLine.filter(account_id__in=list(by_account)).order_by("line_no")
+    media_ids = {line.receipt_id for line in lines if line.receipt_id}
+    shas = dict(await Media.filter(id__in=list(media_ids)).values_list("id", "sha256"))
+    out: dict[int, list[dict[str, Any]]] = {a.disclosure_id: [] for a in accounts}
+    for line in lines:
+        account = by_account[line.account_id]
+        out[account.disclosure_id].append(
+            {
+                "line": line.line_no,
+                "date": line.date.isoformat(),
+                "direction": str(line.direction),
+                "chart": account.chart_version,
+                "subject": line.subject_code,
+                "amountFen": line.amount_fen,
+                "counterparty": line.counterparty,
+                "summary": line.summary,
+                "receipt": shas.get(line.receipt_id),
+            }
+        )
+    return out
+
+
 def publish_content(
-    region: Region, disclosure: Disclosure, version: DisclosureVersion, catalogue_code: str | None
+    region: Region,
+    disclosure: Disclosure,
+    version: DisclosureVersion,
+    catalogue_code: str | None,
+    lines: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    return {
+    content = {
         "kind": "PUBLISH",
         "region": region.code or str(region.id),
         "disclosure": disclosure.id,
@@ -52,6 +88,9 @@ def publish_content(
         "reason": version.reason,
         "publishedAt": iso(version.published_at),
     }
+    if lines is not None:  # a monthly account: every line and receipt hash is chained
+        content["lines"] = lines
+    return content
 
 
 def retract_content(region: Region, entry: LedgerEntry) -> dict[str, Any]:
@@ -117,13 +156,18 @@ async def export_entries(region: Region) -> list[dict[str, Any]]:
             "catalogue_item"
         )
     }
+    lines = await account_lines(list(disclosures))
     out = []
     for entry in entries:
         if entry.kind == "PUBLISH":
             disclosure = disclosures[entry.disclosure_id]
             item = disclosure.catalogue_item
             content = publish_content(
-                region, disclosure, versions[entry.version_id], item.code if item else None
+                region,
+                disclosure,
+                versions[entry.version_id],
+                item.code if item else None,
+                lines.get(disclosure.id),
             )
         else:
             content = retract_content(region, entry)

@@ -59,7 +59,10 @@ async def publish(
         if disclosure.catalogue_item_id
         else None
     )
-    content = ledger.publish_content(region, disclosure, version, item.code if item else None)
+    lines = (await ledger.account_lines([disclosure.id])).get(disclosure.id)
+    content = ledger.publish_content(
+        region, disclosure, version, item.code if item else None, lines
+    )
     await ledger.append(region, "PUBLISH", content, disclosure=disclosure, version=version, at=at)
     await search.index(disclosure.id, disclosure.title, disclosure.body, disclosure.tables, at)
     await mark_attached(disclosure.attachment_ids)

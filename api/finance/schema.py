@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio.to_thread
 import graphene
 
+from api.audit import record
 from api.context import Context
-from api.errors import NotFound, UserError, UserErrors
+from api.disclosures.publishing import publish
+from api.errors import Forbidden, NotFound, UserError, UserErrors
 from api.finance.months import problem_errors, store_month
 from api.finance.parsing import ParsedLine, ParseFailed, parse_lines, rows_from_file
 from api.finance.types import Direction, MonthlyAccount, require_readable
@@ -18,7 +21,12 @@ from api.regions.schema import load_region_by_global_id
 from api.regions.types import enum_value
 from api.relay import decode_id, fetch_input
 from api.uploads import Upload, UploadedFile
+from models.disclosures import CatalogueItem, Category, Disclosure
+from models.disclosures import Status as DisclosureStatus
+from models.finance import AccountLine
+from models.finance import AccountStatus as StatusEnum
 from models.finance import MonthlyAccount as AccountModel
+from models.media import Media
 from models.regions import Region as RegionModel
 from models.regions import RegionKind
 
@@ -170,6 +178,84 @@ class SaveMonthlyAccount(AccountPayload):
         return {"account": account}
 
 
+class ApproveMonthlyAccountInput(graphene.InputObjectType):
+    village_id = graphene.ID(required=True)
+    year = graphene.Int(required=True)
+    month = graphene.Int(required=True)
+
+
+class ApproveMonthlyAccount(AccountPayload):
+    class Meta:
+        name = "ApproveMonthlyAccountPayload"
+        description = (
+            "村务监督委员会成员（非上传人）审核通过并公开：作为财务公开事项发布，"
+            "每一行和每张凭证的哈希都进入本村哈希链"
+        )
+
+    class Arguments:
+        input = ApproveMonthlyAccountInput(required=True)
+
+    permission = Action.DISCLOSURE_APPROVE
+
+    @classmethod
+    async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        village = await fetch_input(RegionModel, data.village_id, "Region", "villageId")
+        cls.authorize(ctx, village.path)
+        account = await AccountModel.get_or_none(
+            village_id=village.id, year=data.year, month=data.month
+        )
+        if account is None:
+            raise UserErrors(UserError("NOT_FOUND", "month"))
+        if account.uploaded_by_id == ctx.viewer.user_id:
+            raise Forbidden()  # the two-person rule
+        if account.status == StatusEnum.PUBLISHED:
+            raise UserErrors(UserError("ALREADY_PUBLISHED", "month"))
+        receipt_ids = [
+            r
+            for r in await AccountLine.filter(
+                account_id=account.id, receipt_id__not_isnull=True
+            ).values_list("receipt_id", flat=True)
+        ]
+        if await Media.filter(id__in=receipt_ids, restricted=True).exists():
+            raise UserErrors(UserError("ATTACHMENT_RESTRICTED", "month"))
+        yuan = lambda fen: f"{fen / 100:,.2f}"  # noqa: E731 (display only; amounts stay in fen)
+        disclosure = await Disclosure.create(
+            region=village,
+            region_path=village.path,
+            category=Category.FINANCE,
+            catalogue_item=await CatalogueItem.get_or_none(code="FIN-2"),
+            title=f"{account.year}年{account.month}月财务收支公开",
+            body=(
+                f"月初余额 {yuan(account.opening_balance_fen)} 元，本月收入 "
+                f"{yuan(account.income_fen)} 元，支出 {yuan(account.expense_fen)} 元，"
+                f"月末余额 {yuan(account.closing_balance_fen)} 元。"
+            ),
+            period=f"{account.year}-{account.month:02d}",
+            attachment_ids=list(dict.fromkeys(receipt_ids)),
+            author_id=account.uploaded_by_id,
+            status=DisclosureStatus.APPROVED,
+            approved_by_id=ctx.viewer.user_id,
+            approved_at=datetime.now(UTC),
+        )
+        account.status = StatusEnum.PUBLISHED
+        account.approved_by_id = ctx.viewer.user_id
+        account.disclosure = disclosure
+        await account.save()
+        version = await publish(disclosure, ctx.viewer.user_id)
+        await record(
+            ctx,
+            "accounts.approve",
+            account,
+            region_id=village.id,
+            after={
+                "disclosure": disclosure.id,
+                "version": version.version,
+                "closing_balance_fen": account.closing_balance_fen,
+            },
+        )
+        return {"account": account}
+
+
 class FinanceQueries(graphene.ObjectType):
     monthly_account = graphene.Field(
         MonthlyAccount,
@@ -194,3 +280,4 @@ class FinanceQueries(graphene.ObjectType):
 class FinanceMutations(graphene.ObjectType):
     import_monthly_account = ImportMonthlyAccount.Field()
     save_monthly_account = SaveMonthlyAccount.Field()
+    approve_monthly_account = ApproveMonthlyAccount.Field()

@@ -13,7 +13,13 @@ from api.loaders import MediaLoader, RegionLoader
 from api.media.types import Media
 from api.permissions import Action
 from api.regions.types import Region
-from api.relay import build_connection, connection_args, decode_int_cursor, page_size
+from api.relay import (
+    build_connection,
+    connection_args,
+    decode_int_cursor,
+    page_size,
+    to_global_id,
+)
 from models.finance import AccountLine as LineModel
 from models.finance import AccountStatus as StatusEnum
 from models.finance import Direction as DirectionEnum
@@ -68,7 +74,12 @@ class MonthlyAccount(graphene.ObjectType):
     source = graphene.String(required=True)
     line_count = graphene.Int(required=True)
     lines = graphene.Field(AccountLineConnection, required=True, **connection_args())
+    disclosure_id = graphene.ID(description="公开后对应的财务公开事项")
     updated_at = graphene.DateTime(required=True)
+
+    @staticmethod
+    def resolve_disclosure_id(root: AccountModel, info: Any) -> str | None:
+        return to_global_id("Disclosure", root.disclosure_id) if root.disclosure_id else None
 
     @staticmethod
     def resolve_village(root: AccountModel, info: Any) -> Any:
