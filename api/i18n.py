@@ -226,6 +226,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This month is published; it can only be corrected",
     ),
     "INVALID_MONTH": ("年月不对", "Invalid year or month"),
+    "RISK_HITS_OPEN": (
+        "还有未处理的风险提示，处理后才能审核公开",
+        "Some risk notes are still open; decide them before approval",
+    ),
     "UNKNOWN_LINE": ("没有第{line}行", "There is no line {line}"),
     "UNSUPPORTED_MEDIA_TYPE": (
         "只能上传 JPEG、PNG、WebP、HEIC 图片或 PDF 文件",

@@ -36,6 +36,8 @@ class Action(StrEnum):
     CATALOGUE_EDIT = "catalogue.edit"
     CALENDAR_EDIT = "calendar.edit"
     ACCOUNTS_UPLOAD = "accounts.upload"
+    RISK_VIEW = "risk.view"
+    RISK_DECIDE = "risk.decide"
     COMMENT_AS_STAFF = "comment.as_staff"
     COMMENT_MODERATE = "comment.moderate"
     FLAG_HANDLE = "flag.handle"
@@ -64,6 +66,8 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.CATALOGUE_EDIT: frozenset({Role.ADMIN}),
     Action.CALENDAR_EDIT: frozenset({Role.ADMIN}),
     Action.ACCOUNTS_UPLOAD: frozenset({Role.CLERK}),
+    Action.RISK_VIEW: frozenset({Role.SUPERVISOR, Role.OFFICIAL, Role.INSPECTOR}),
+    Action.RISK_DECIDE: frozenset({Role.SUPERVISOR, Role.OFFICIAL}),
     Action.COMMENT_AS_STAFF: STAFF,
     Action.COMMENT_MODERATE: frozenset({Role.OFFICIAL}),
     Action.FLAG_HANDLE: frozenset({Role.OFFICIAL}),

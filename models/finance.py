@@ -108,3 +108,39 @@ class AccountLine(Model):
     class Meta:
         table = "account_line"
         unique_together = (("account", "line_no"),)
+
+
+class RiskRule(StrEnum):
+    DUPLICATE_RECEIPT = "DUPLICATE_RECEIPT"
+    DUPLICATE_PAYMENT = "DUPLICATE_PAYMENT"
+    NO_RECEIPT_ABOVE_THRESHOLD = "NO_RECEIPT_ABOVE_THRESHOLD"
+    SPLIT_PAYMENTS = "SPLIT_PAYMENTS"
+    PAYEE_IS_OFFICER = "PAYEE_IS_OFFICER"
+
+
+class RiskStatus(StrEnum):
+    OPEN = "OPEN"
+    CLEARED = "CLEARED"  # looked at: nothing wrong
+    CONFIRMED = "CONFIRMED"  # looked at: a real problem, noted
+
+
+# A rule's hit is a note for the supervisor and the township, not a verdict.
+class RiskHit(Model):
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[MonthlyAccount] = fields.ForeignKeyField(
+        "cunwu.MonthlyAccount", related_name="risk_hits", on_delete=fields.CASCADE
+    )
+    line_no = fields.IntField()
+    rule = fields.CharEnumField(RiskRule, max_length=32)
+    detail = fields.JSONField(default=dict)
+    status = fields.CharEnumField(RiskStatus, max_length=16, default=RiskStatus.OPEN)
+    note = fields.TextField(null=True)
+    decided_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    decided_at = fields.DatetimeField(null=True)
+
+    account_id: int
+
+    class Meta:
+        table = "risk_hit"

@@ -108,6 +108,7 @@ async def flush_redis(settings: Settings) -> None:
 
 
 TABLES = [
+    "risk_hit",
     "account_line",
     "monthly_account",
     "account_subject",

@@ -223,6 +223,11 @@ def test_amounts_parse_exactly_to_fen():
     assert str(parse_date("2026年3月5日")) == "2026-03-05" and parse_date("2026/13/1") is None
 
 
+RISKS = """query($v: ID!) { monthlyAccount(villageId: $v, year: 2026, month: 3) {
+  riskHits { id lineNo rule status detail } } }"""
+DECIDE = (
+    """mutation($input: DecideRiskHitInput!) { decideRiskHit(input: $input) { errors { code } } }"""
+)
 APPROVE = """mutation($input: ApproveMonthlyAccountInput!) { approveMonthlyAccount(input: $input) {
   account { status disclosureId } errors { code field } } }"""
 
@@ -276,6 +281,18 @@ async def test_approval_publishes_every_fen_into_the_chain(client, gql, demo):
 
     body = await gql(APPROVE, {"input": month}, token=clerk)
     assert error_codes(body) == ["FORBIDDEN"]  # the uploader cannot approve
+    blocked = await gql.mutate("approveMonthlyAccount", APPROVE, month, token=supervisor)
+    assert blocked["errors"] == [{"code": "RISK_HITS_OPEN", "field": "month"}]
+    hits = await gql.data(RISKS, {"v": month["villageId"]}, token=supervisor)
+    [hit] = hits["monthlyAccount"]["riskHits"]
+    assert (hit["lineNo"], hit["rule"]) == (4, "NO_RECEIPT_ABOVE_THRESHOLD")
+    decided = await gql.mutate(
+        "decideRiskHit",
+        DECIDE,
+        {"id": hit["id"], "confirmed": False, "note": "保洁队劳务费按月结算，合同已存档"},
+        token=supervisor,
+    )
+    assert decided["errors"] == []
     out = await gql.mutate("approveMonthlyAccount", APPROVE, month, token=supervisor)
     assert out["errors"] == [] and out["account"]["status"] == "PUBLISHED"
     published = await gql.data(
@@ -305,3 +322,115 @@ async def test_approval_publishes_every_fen_into_the_chain(client, gql, demo):
     )
     broken = (await gql.data(verify, {"v": month["villageId"]}))["verifyLedger"]
     assert broken == {"ok": False, "length": 1, "firstBrokenAt": 1}
+
+
+SAVE = """mutation($input: SaveMonthlyAccountInput!) { saveMonthlyAccount(input: $input) {
+  account { riskHits { lineNo rule status } } errors { code field line } } }"""
+
+
+async def receipt(client, token, n: int) -> str:
+    from tests.test_media import uploaded
+
+    pdf = f"%PDF-1.4 receipt {n}\n%%EOF\n".encode()
+    media = await uploaded(
+        client, token, pdf, purpose="RECEIPT", filename="r.pdf", content_type="application/pdf"
+    )
+    return media["media"]["id"]
+
+
+def line(day, amount_yuan, payee, receipt_id=None, direction="EXPENSE", subject="513", month=5):
+    item = {
+        "date": f"2026-{month:02d}-{day:02d}",
+        "direction": direction,
+        "subjectCode": subject,
+        "amountFen": int(amount_yuan * 100),
+        "counterparty": payee,
+        "summary": "测试",
+    }
+    if receipt_id:
+        item["receiptId"] = receipt_id
+    return item
+
+
+async def save_month(gql, token, village, lines, month=5):
+    opening = 10_000_000 if month == 5 else None  # later months follow on from May
+    data = {
+        "villageId": to_global_id("Region", village.id),
+        "year": 2026,
+        "month": month,
+        "lines": lines,
+    }
+    if opening is not None:
+        data["openingBalanceFen"] = opening
+    out = await gql.mutate("saveMonthlyAccount", SAVE, data, token=token)
+    assert out["errors"] == [], out
+    return out
+
+
+async def hits_for(gql, village, token, month=5):
+    query = """query($v: ID!, $m: Int!) { monthlyAccount(villageId: $v, year: 2026, month: $m) {
+      riskHits { lineNo rule } } }"""
+    data = await gql.data(query, {"v": to_global_id("Region", village.id), "m": month}, token=token)
+    return sorted((h["lineNo"], h["rule"]) for h in data["monthlyAccount"]["riskHits"])
+
+
+async def test_each_risk_rule_fires_on_its_fixture_and_a_clean_month_is_quiet(client, gql, demo):
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    r = [await receipt(client, clerk, n) for n in range(6)]
+    clean = [
+        line(3, 120, "东溪文具店", r[0]),
+        line(8, 6000, "村卫生保洁队", r[1]),
+        line(9, 300, "柳塘合作社", direction="INCOME", subject="501"),
+    ]
+    await save_month(gql, clerk, village, clean)
+    assert await hits_for(gql, village, supervisor) == []
+    # June reuses May's first receipt.
+    await save_month(gql, clerk, village, [line(3, 120, "甲", r[0], month=6)], month=6)
+    assert await hits_for(gql, village, supervisor, month=6) == [(1, "DUPLICATE_RECEIPT")]
+
+    cases = {
+        "DUPLICATE_RECEIPT": [line(3, 120, "甲", r[2]), line(4, 130, "乙", r[2])],
+        "DUPLICATE_PAYMENT": [line(3, 480, "丙商店", r[3]), line(20, 480, "丙商店", r[4])],
+        "NO_RECEIPT_ABOVE_THRESHOLD": [line(5, 5200, "丁工程队")],
+        "SPLIT_PAYMENTS": [line(6, 9500, "戊建材", r[3]), line(7, 9800, "戊建材", r[4])],
+        "PAYEE_IS_OFFICER": [line(9, 300, "刘芳", r[5])],
+    }
+    expected_lines = {
+        "DUPLICATE_RECEIPT": [1, 2],
+        "DUPLICATE_PAYMENT": [1, 2],
+        "NO_RECEIPT_ABOVE_THRESHOLD": [1],
+        "SPLIT_PAYMENTS": [1, 2],
+        "PAYEE_IS_OFFICER": [1],
+    }
+    for rule, lines in cases.items():
+        await save_month(gql, clerk, village, lines)
+        assert await hits_for(gql, village, supervisor) == [
+            (n, rule) for n in expected_lines[rule]
+        ], rule
+
+
+async def test_risk_notes_are_for_supervisors_and_officials_only(client, gql, demo):
+    clerk = await gql.login(CLERK)
+    village = demo.villages[0]
+    await save_month(gql, clerk, village, [line(5, 5200, "丁工程队")])
+    query = """query($v: ID!) { monthlyAccount(villageId: $v, year: 2026, month: 5) { riskHits { rule } } }"""
+    v = to_global_id("Region", village.id)
+    for phone, visible in [(SUPERVISOR, True), (OFFICIAL, True), (CLERK, False)]:
+        data = await gql.data(query, {"v": v}, token=await gql.login(phone))
+        assert (data["monthlyAccount"]["riskHits"] is not None) is visible, phone
+    hit_id = (
+        await gql.data(
+            """query($v: ID!) { monthlyAccount(villageId: $v, year: 2026, month: 5) {
+      riskHits { id } } }""",
+            {"v": v},
+            token=await gql.login(SUPERVISOR),
+        )
+    )["monthlyAccount"]["riskHits"][0]["id"]
+    for phone in (CLERK, VILLAGER):
+        body = await gql(
+            DECIDE,
+            {"input": {"id": hit_id, "confirmed": True, "note": "说明"}},
+            token=await gql.login(phone),
+        )
+        assert error_codes(body) == ["FORBIDDEN"], phone

@@ -14,8 +14,9 @@ from api.disclosures.publishing import publish
 from api.errors import Forbidden, NotFound, UserError, UserErrors
 from api.finance.months import problem_errors, store_month
 from api.finance.parsing import ParsedLine, ParseFailed, parse_lines, rows_from_file
+from api.finance.risk import run_rules
 from api.finance.types import Direction, MonthlyAccount, require_readable
-from api.mutations import BaseMutation
+from api.mutations import BaseMutation, clean_reason
 from api.permissions import Action
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import enum_value
@@ -23,9 +24,10 @@ from api.relay import decode_id, fetch_input
 from api.uploads import Upload, UploadedFile
 from models.disclosures import CatalogueItem, Category, Disclosure
 from models.disclosures import Status as DisclosureStatus
-from models.finance import AccountLine
+from models.finance import AccountLine, RiskStatus
 from models.finance import AccountStatus as StatusEnum
 from models.finance import MonthlyAccount as AccountModel
+from models.finance import RiskHit as RiskHitModel
 from models.media import Media
 from models.regions import Region as RegionModel
 from models.regions import RegionKind
@@ -123,6 +125,7 @@ class ImportMonthlyAccount(AccountPayload):
             user_id=ctx.viewer.user_id,
             problems=problems,
         )
+        await run_rules(account, village)
         return {"account": account}
 
 
@@ -175,6 +178,7 @@ class SaveMonthlyAccount(AccountPayload):
             source="MANUAL",
             user_id=ctx.viewer.user_id,
         )
+        await run_rules(account, village)
         return {"account": account}
 
 
@@ -210,6 +214,8 @@ class ApproveMonthlyAccount(AccountPayload):
             raise Forbidden()  # the two-person rule
         if account.status == StatusEnum.PUBLISHED:
             raise UserErrors(UserError("ALREADY_PUBLISHED", "month"))
+        if await RiskHitModel.exists(account_id=account.id, status=RiskStatus.OPEN):
+            raise UserErrors(UserError("RISK_HITS_OPEN", "month"))
         receipt_ids = [
             r
             for r in await AccountLine.filter(
@@ -256,6 +262,43 @@ class ApproveMonthlyAccount(AccountPayload):
         return {"account": account}
 
 
+class DecideRiskHitInput(graphene.InputObjectType):
+    id = graphene.ID(required=True)
+    confirmed = graphene.Boolean(required=True, description="true：确有问题；false：经查无问题")
+    note = graphene.String(required=True)
+
+
+class DecideRiskHit(BaseMutation):
+    class Meta:
+        name = "DecideRiskHitPayload"
+        description = "监督委员会或乡镇干部对风险提示作出结论（须写说明），全部处理后才能审核公开"
+
+    class Arguments:
+        input = DecideRiskHitInput(required=True)
+
+    account = graphene.Field(MonthlyAccount)
+    permission = Action.RISK_DECIDE
+
+    @classmethod
+    async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        hit = await fetch_input(RiskHitModel, data.id, "RiskHit", "id")
+        account = await AccountModel.get(id=hit.account_id)
+        village = await RegionModel.get(id=account.village_id)
+        cls.authorize(ctx, village.path)
+        hit.status = RiskStatus.CONFIRMED if data.confirmed else RiskStatus.CLEARED
+        hit.note = clean_reason(data.note, "note")
+        hit.decided_by_id, hit.decided_at = ctx.viewer.user_id, datetime.now(UTC)
+        await hit.save()
+        await record(
+            ctx,
+            "accounts.risk_decide",
+            hit,
+            region_id=village.id,
+            after={"rule": str(hit.rule), "status": str(hit.status), "note": hit.note},
+        )
+        return {"account": account}
+
+
 class FinanceQueries(graphene.ObjectType):
     monthly_account = graphene.Field(
         MonthlyAccount,
@@ -281,3 +324,4 @@ class FinanceMutations(graphene.ObjectType):
     import_monthly_account = ImportMonthlyAccount.Field()
     save_monthly_account = SaveMonthlyAccount.Field()
     approve_monthly_account = ApproveMonthlyAccount.Field()
+    decide_risk_hit = DecideRiskHit.Field()

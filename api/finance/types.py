@@ -6,6 +6,7 @@ from typing import Any
 
 import graphene
 from graphene import relay
+from graphene.types.generic import GenericScalar
 
 from api.accounts.types import region_path
 from api.context import Context
@@ -24,6 +25,7 @@ from models.finance import AccountLine as LineModel
 from models.finance import AccountStatus as StatusEnum
 from models.finance import Direction as DirectionEnum
 from models.finance import MonthlyAccount as AccountModel
+from models.finance import RiskHit as RiskHitModel
 
 AccountStatus = graphene.Enum.from_enum(StatusEnum)
 Direction = graphene.Enum.from_enum(DirectionEnum)
@@ -52,6 +54,25 @@ class AccountLine(graphene.ObjectType):
         return info.context.loaders[MediaLoader].load(root.receipt_id)
 
 
+class RiskHit(graphene.ObjectType):
+    class Meta:
+        description = "风险提示：提醒监督委员会和乡镇注意的一行，不是结论"
+
+    id = graphene.ID(required=True)
+    line_no = graphene.Int(required=True)
+    rule = graphene.String(required=True)
+    detail = GenericScalar()
+    status = graphene.String(
+        required=True, description="OPEN、CLEARED（无问题）或 CONFIRMED（确有问题）"
+    )
+    note = graphene.String()
+    decided_at = graphene.DateTime()
+
+    @staticmethod
+    def resolve_id(root: Any, info: Any) -> str:
+        return to_global_id("RiskHit", root.id)
+
+
 class AccountLineConnection(relay.Connection):
     class Meta:
         node = AccountLine
@@ -75,11 +96,21 @@ class MonthlyAccount(graphene.ObjectType):
     line_count = graphene.Int(required=True)
     lines = graphene.Field(AccountLineConnection, required=True, **connection_args())
     disclosure_id = graphene.ID(description="公开后对应的财务公开事项")
+    risk_hits = graphene.List(
+        graphene.NonNull(RiskHit), description="风险提示：仅监督委员会、乡镇干部和县纪委可见"
+    )
     updated_at = graphene.DateTime(required=True)
 
     @staticmethod
     def resolve_disclosure_id(root: AccountModel, info: Any) -> str | None:
         return to_global_id("Disclosure", root.disclosure_id) if root.disclosure_id else None
+
+    @staticmethod
+    async def resolve_risk_hits(root: AccountModel, info: Any) -> list[Any] | None:
+        ctx = info.context
+        if not ctx.viewer.can(Action.RISK_VIEW, await region_path(ctx, root.village_id)):
+            return None
+        return await RiskHitModel.filter(account_id=root.id).order_by("line_no", "id")
 
     @staticmethod
     def resolve_village(root: AccountModel, info: Any) -> Any:
