@@ -434,3 +434,54 @@ async def test_risk_notes_are_for_supervisors_and_officials_only(client, gql, de
             token=await gql.login(phone),
         )
         assert error_codes(body) == ["FORBIDDEN"], phone
+
+
+async def test_summary_totals_equal_the_sum_of_published_lines(client, gql, demo):
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    r = [await receipt(client, clerk, n) for n in range(2)]
+    may = [
+        line(3, 120.5, "东溪文具店", r[0]),
+        line(8, 6000, "村卫生保洁队", r[1]),
+        line(9, 300, "柳塘合作社", direction="INCOME", subject="501"),
+        line(10, 30000, "镇财政所", direction="INCOME", subject="503"),
+    ]
+    await save_month(gql, clerk, village, may)
+    v = to_global_id("Region", village.id)
+    summary_q = """query($r: ID!) { financeSummary(regionId: $r, year: 2026) {
+      incomeFen expenseFen monthsPublished byMonth { month incomeFen expenseFen }
+      bySubject { code name direction amountFen } } }"""
+    before = (await gql.data(summary_q, {"r": v}))["financeSummary"]
+    assert before["monthsPublished"] == 0 and before["incomeFen"] == 0  # drafts do not count
+    out = await gql.mutate(
+        "approveMonthlyAccount",
+        APPROVE,
+        {"villageId": v, "year": 2026, "month": 5},
+        token=supervisor,
+    )
+    assert out["errors"] == []
+    for region in (village, demo.townships[0], demo.county):
+        summary = (await gql.data(summary_q, {"r": to_global_id("Region", region.id)}))[
+            "financeSummary"
+        ]
+        assert int(summary["incomeFen"]) == 30_000 + 3_000_000
+        assert int(summary["expenseFen"]) == 12_050 + 600_000
+        may_row = summary["byMonth"][4]
+        assert (may_row["month"], int(may_row["incomeFen"]), int(may_row["expenseFen"])) == (
+            5,
+            3_030_000,
+            612_050,
+        )
+        subjects = {
+            (s["code"], s["direction"]): (s["name"], int(s["amountFen"]))
+            for s in summary["bySubject"]
+        }
+        assert subjects == {
+            ("501", "INCOME"): ("经营收入", 30_000),
+            ("503", "INCOME"): ("补助收入", 3_000_000),
+            ("513", "EXPENSE"): ("管理费用", 612_050),
+        }
+    other = (await gql.data(summary_q, {"r": to_global_id("Region", demo.townships[1].id)}))[
+        "financeSummary"
+    ]
+    assert other["incomeFen"] == 0

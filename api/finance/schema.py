@@ -15,6 +15,7 @@ from api.errors import Forbidden, NotFound, UserError, UserErrors
 from api.finance.months import problem_errors, store_month
 from api.finance.parsing import ParsedLine, ParseFailed, parse_lines, rows_from_file
 from api.finance.risk import run_rules
+from api.finance.summary import FinanceSummary, finance_summary
 from api.finance.types import Direction, MonthlyAccount, require_readable
 from api.mutations import BaseMutation, clean_reason
 from api.permissions import Action
@@ -300,6 +301,13 @@ class DecideRiskHit(BaseMutation):
 
 
 class FinanceQueries(graphene.ObjectType):
+    finance_summary = graphene.Field(
+        FinanceSummary,
+        required=True,
+        region_id=graphene.ID(required=True),
+        year=graphene.Int(required=True),
+        description="已公开账目的年度汇总；乡镇、县为所辖各村之和",
+    )
     monthly_account = graphene.Field(
         MonthlyAccount,
         village_id=graphene.ID(required=True),
@@ -307,6 +315,11 @@ class FinanceQueries(graphene.ObjectType):
         month=graphene.Int(required=True),
         description="某村某月账目；未公开的仅本村工作人员和上级干部可见",
     )
+
+    @staticmethod
+    async def resolve_finance_summary(root: Any, info: Any, region_id: str, year: int) -> Any:
+        region = await load_region_by_global_id(info, region_id)
+        return FinanceSummary(**await finance_summary(region, year))
 
     @staticmethod
     async def resolve_monthly_account(
