@@ -485,3 +485,24 @@ async def test_summary_totals_equal_the_sum_of_published_lines(client, gql, demo
         "financeSummary"
     ]
     assert other["incomeFen"] == 0
+
+
+async def test_a_folder_of_months_is_imported_in_order_and_stops_at_a_bad_one(app, demo, tmp_path):
+    from scripts.import_accounts import import_folder
+
+    march = (SAMPLES / "2026-03-utf8.csv").read_text(encoding="utf-8")
+    april = (
+        march.replace("2026-03-", "2026-04-")
+        .replace("2026/3/", "2026/4/")
+        .replace("2026年3月", "2026年4月")
+    )
+    (tmp_path / "2026-04.csv").write_text(april, encoding="utf-8")
+    (tmp_path / "2026-03.csv").write_bytes((SAMPLES / "2026-03-gbk.csv").read_bytes())
+    (tmp_path / "2026-05.csv").write_text(april, encoding="utf-8")  # April's dates: refused
+    (tmp_path / "notes.txt").write_text("ignored")
+    report = await import_folder(tmp_path, demo.villages[0].code, "13800000004", 500_000)
+    assert report[0].startswith("2026-03 ok: 4 lines") and report[1].startswith("2026-04 ok")
+    assert report[2].startswith("2026-05 FAILED") and "not in 2026-05" in report[2]
+    accounts = await MonthlyAccount.all().order_by("month")
+    assert [a.month for a in accounts] == [3, 4]
+    assert accounts[1].opening_balance_fen == accounts[0].closing_balance_fen
