@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from api.database import close_db, open_db, ping_db
 from api.endpoint import GraphQLEndpoint
-from api.media.files import serve_media
+from api.media.files import serve_media, serve_summary
 from api.middleware import RequestIdMiddleware
 from api.schema import schema
 from api.services import Services
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             Route("/media/{sha256}/{variant}", serve_media, methods=["GET", "HEAD"]),
+            Route("/summaries/{name}", serve_summary, methods=["GET", "HEAD"]),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

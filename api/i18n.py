@@ -230,6 +230,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "还有未处理的风险提示，处理后才能审核公开",
         "Some risk notes are still open; decide them before approval",
     ),
+    "NOT_PUBLISHED": ("该月账目尚未公开", "This month is not published yet"),
+    "FONT_MISSING": (
+        "服务器缺少中文字体，暂时无法生成图片",
+        "The server has no Chinese font to draw the picture",
+    ),
     "UNKNOWN_LINE": ("没有第{line}行", "There is no line {line}"),
     "UNSUPPORTED_MEDIA_TYPE": (
         "只能上传 JPEG、PNG、WebP、HEIC 图片或 PDF 文件",

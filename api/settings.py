@@ -48,6 +48,7 @@ class Settings:
     login_attempts: int = 10
     login_window_seconds: int = 300
     flag_response_days: int = 5
+    font_path: str | None = None  # a CJK font for summary images; else found on the system
     media_max_bytes: int = 15 * 1024 * 1024
     media_max_pixels: int = 100_000_000
     media_daily_quota_bytes: int = 500 * 1024 * 1024
@@ -95,6 +96,7 @@ class Settings:
             demo=config("CUNWU_DEMO", cast=bool, default=True),
             access_token_seconds=config("ACCESS_TOKEN_SECONDS", cast=int, default=15 * 60),
             flag_response_days=config("FLAG_RESPONSE_DAYS", cast=int, default=5),
+            font_path=config("FONT_PATH", default="") or None,
             media_max_bytes=config("MEDIA_MAX_BYTES", cast=int, default=15 * 1024 * 1024),
             media_max_pixels=config("MEDIA_MAX_PIXELS", cast=int, default=100_000_000),
             refresh_token_seconds=config("REFRESH_TOKEN_SECONDS", cast=int, default=30 * 24 * 3600),

@@ -506,3 +506,56 @@ async def test_a_folder_of_months_is_imported_in_order_and_stops_at_a_bad_one(ap
     accounts = await MonthlyAccount.all().order_by("month")
     assert [a.month for a in accounts] == [3, 4]
     assert accounts[1].opening_balance_fen == accounts[0].closing_balance_fen
+
+
+async def test_a_published_month_renders_a_shareable_picture_in_chinese(
+    client, gql, demo, monkeypatch
+):
+    import io as _io
+    import os
+
+    from PIL import Image
+
+    from api.finance import image
+
+    try:
+        font = image.find_font()
+    except image.FontMissing:
+        if os.environ.get("CUNWU_REQUIRE_SERVICES") == "1":
+            raise
+        pytest.skip("no CJK font installed (Debian: fonts-wqy-microhei)")
+    assert image.has_glyphs(font, "东溪村财务收支公开月初余额补助收入")
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    r = [await receipt(client, clerk, n) for n in range(2)]
+    await save_month(
+        gql,
+        clerk,
+        village,
+        [
+            line(3, 120.5, "东溪文具店", r[0]),
+            line(8, 6000, "村卫生保洁队", r[1]),
+            line(10, 30000, "镇财政所", direction="INCOME", subject="503"),
+        ],
+    )
+    v = to_global_id("Region", village.id)
+    query = "query($v: ID!) { financeSummaryImage(villageId: $v, year: 2026, month: 5) }"
+    assert error_codes(await gql(query, {"v": v})) == ["BAD_USER_INPUT"]  # not published yet
+    await gql.mutate(
+        "approveMonthlyAccount",
+        APPROVE,
+        {"villageId": v, "year": 2026, "month": 5},
+        token=supervisor,
+    )
+    url = (await gql.data(query, {"v": v}))["financeSummaryImage"]
+    assert url == (await gql.data(query, {"v": v}))["financeSummaryImage"]  # cached by content
+    response = await client.get(url)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert "immutable" in response.headers["cache-control"]
+    picture = Image.open(_io.BytesIO(response.content)).convert("L")
+    assert picture.width == 1080
+    title = picture.crop((60, 50, 400, 120))  # the village name, drawn in the CJK font
+    assert title.getextrema()[0] < 80  # dark strokes on white: real glyphs were drawn
+    monkeypatch.setattr(image, "FONT_CANDIDATES", ())
+    (await client.get(url))  # already rendered: still served
+    assert error_codes(await gql(query.replace("month: 5", "month: 4"), {"v": v})) == ["NOT_FOUND"]

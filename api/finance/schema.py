@@ -11,7 +11,8 @@ import graphene
 from api.audit import record
 from api.context import Context
 from api.disclosures.publishing import publish
-from api.errors import Forbidden, NotFound, UserError, UserErrors
+from api.errors import AppError, BadUserInput, Forbidden, NotFound, UserError, UserErrors
+from api.finance.image import FontMissing, content_key, find_font, render
 from api.finance.months import problem_errors, store_month
 from api.finance.parsing import ParsedLine, ParseFailed, parse_lines, rows_from_file
 from api.finance.risk import run_rules
@@ -23,15 +24,56 @@ from api.regions.schema import load_region_by_global_id
 from api.regions.types import enum_value
 from api.relay import decode_id, fetch_input
 from api.uploads import Upload, UploadedFile
-from models.disclosures import CatalogueItem, Category, Disclosure
+from models.disclosures import CatalogueItem, Category, Disclosure, LedgerEntry
 from models.disclosures import Status as DisclosureStatus
-from models.finance import AccountLine, RiskStatus
+from models.finance import AccountLine, AccountSubject, RiskStatus
 from models.finance import AccountStatus as StatusEnum
 from models.finance import MonthlyAccount as AccountModel
 from models.finance import RiskHit as RiskHitModel
 from models.media import Media
 from models.regions import Region as RegionModel
 from models.regions import RegionKind
+
+
+async def summary_image_url(ctx: Context, village: Any, account: AccountModel) -> str:
+    """Render once per distinct content; the file name is the content's sha256."""
+    entry = (
+        await LedgerEntry.filter(disclosure_id=account.disclosure_id, kind="PUBLISH")
+        .order_by("-seq")
+        .first()
+    )
+    totals: dict[tuple[str, str], int] = {}
+    for line in await AccountLine.filter(account_id=account.id):
+        key = (line.subject_code, str(line.direction))
+        totals[key] = totals.get(key, 0) + line.amount_fen
+    names = dict(
+        await AccountSubject.filter(chart_version=account.chart_version).values_list("code", "name")
+    )
+    content = {
+        "village": village.name,
+        "year": account.year,
+        "month": account.month,
+        "opening": account.opening_balance_fen,
+        "income": account.income_fen,
+        "expense": account.expense_fen,
+        "closing": account.closing_balance_fen,
+        "subjects": sorted(
+            ((names.get(code, code), direction, fen) for (code, direction), fen in totals.items()),
+            key=lambda s: -s[2],
+        ),
+        "chain_hash": entry.hash if entry else "",
+    }
+    sha = content_key(content)
+    key = f"summaries/{sha}.png"
+    storage = ctx.services.media.storage
+    if not await storage.exists(key):
+        try:
+            font = find_font(ctx.settings.font_path)
+        except FontMissing:
+            raise AppError("FONT_MISSING") from None
+        png = await anyio.to_thread.run_sync(render, content, font)
+        await storage.put(key, png)
+    return f"/summaries/{sha}.png"
 
 
 class ReceiptInput(graphene.InputObjectType):
@@ -308,6 +350,13 @@ class FinanceQueries(graphene.ObjectType):
         year=graphene.Int(required=True),
         description="已公开账目的年度汇总；乡镇、县为所辖各村之和",
     )
+    finance_summary_image = graphene.String(
+        required=True,
+        village_id=graphene.ID(required=True),
+        year=graphene.Int(required=True),
+        month=graphene.Int(required=True),
+        description="已公开月份的分享图片（1080 像素宽 PNG）的地址",
+    )
     monthly_account = graphene.Field(
         MonthlyAccount,
         village_id=graphene.ID(required=True),
@@ -320,6 +369,18 @@ class FinanceQueries(graphene.ObjectType):
     async def resolve_finance_summary(root: Any, info: Any, region_id: str, year: int) -> Any:
         region = await load_region_by_global_id(info, region_id)
         return FinanceSummary(**await finance_summary(region, year))
+
+    @staticmethod
+    async def resolve_finance_summary_image(
+        root: Any, info: Any, village_id: str, year: int, month: int
+    ) -> str:
+        village = await load_region_by_global_id(info, village_id)
+        account = await AccountModel.get_or_none(village_id=village.id, year=year, month=month)
+        if account is None:
+            raise NotFound()
+        if account.status != StatusEnum.PUBLISHED:
+            raise BadUserInput("NOT_PUBLISHED")
+        return await summary_image_url(info.context, village, account)
 
     @staticmethod
     async def resolve_monthly_account(

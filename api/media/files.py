@@ -22,6 +22,23 @@ TYPES = {
 YEAR = 365 * 24 * 3600
 
 
+async def serve_summary(request: Request) -> Response:
+    """GET /summaries/{sha256}.png: published months' pictures, immutable by name."""
+    name = request.path_params["name"]
+    if not (name.endswith(".png") and SHA_RE.match(name[:-4])):
+        return Response(status_code=404)
+    services: Services = request.app.state.services
+    path = services.media.storage.local_path(f"summaries/{name}")
+    if path is None or not path.is_file():
+        return Response(status_code=404)
+    headers = {
+        "etag": f'"{name[:32]}"',
+        "cache-control": f"public, max-age={YEAR}, immutable",
+        "x-content-type-options": "nosniff",
+    }
+    return FileResponse(path, media_type="image/png", headers=headers)
+
+
 async def serve_media(request: Request) -> Response:
     sha, variant = request.path_params["sha256"], request.path_params["variant"]
     if not SHA_RE.match(sha) or variant not in TYPES:
