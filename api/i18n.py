@@ -230,6 +230,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "还有未处理的风险提示，处理后才能审核公开",
         "Some risk notes are still open; decide them before approval",
     ),
+    "CLOSING_CHANGES_LATER": (
+        "更正会改变月末余额，但下个月已上报：请先更正后续月份",
+        "The correction changes the closing balance, but a later month exists",
+    ),
     "NOT_PUBLISHED": ("该月账目尚未公开", "This month is not published yet"),
     "FONT_MISSING": (
         "服务器缺少中文字体，暂时无法生成图片",

@@ -141,6 +141,8 @@ class DisclosureVersion(Model):
     period = fields.CharField(max_length=10, null=True)
     attachments = fields.JSONField(default=list)  # [{"id": media id, "sha256": ...}]
     reason = fields.TextField(null=True)  # why this correction was made
+    # Which version of a linked record it publishes (a monthly account's lines).
+    source_version = fields.IntField(null=True)
     published_at = fields.DatetimeField()
     published_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "cunwu.User", related_name=False, on_delete=fields.RESTRICT

@@ -68,7 +68,9 @@ class MonthlyAccount(Model):
     approved_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "cunwu.User", null=True, related_name=False, on_delete=fields.RESTRICT
     )
-    version = fields.IntField(default=1)  # bumped each time an unpublished month is replaced
+    version = fields.IntField(default=1)  # of the current lines: bumped on every replacement
+    published_version = fields.IntField(null=True)  # the lines the public sees
+    correction_reason = fields.TextField(null=True)  # a staged correction's, until approved
     # The FINANCE disclosure that published it: its chain entry covers every line.
     disclosure: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
         "cunwu.Disclosure", null=True, related_name=False, on_delete=fields.RESTRICT
@@ -102,12 +104,15 @@ class AccountLine(Model):
         "cunwu.Media", null=True, related_name=False, on_delete=fields.RESTRICT
     )
 
+    # Lines are never edited: a correction adds a version, and every published one stays.
+    version = fields.IntField(default=1)
+
     account_id: int
     receipt_id: int | None
 
     class Meta:
         table = "account_line"
-        unique_together = (("account", "line_no"),)
+        unique_together = (("account", "version", "line_no"),)
 
 
 class RiskRule(StrEnum):

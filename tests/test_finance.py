@@ -385,10 +385,6 @@ async def test_each_risk_rule_fires_on_its_fixture_and_a_clean_month_is_quiet(cl
     ]
     await save_month(gql, clerk, village, clean)
     assert await hits_for(gql, village, supervisor) == []
-    # June reuses May's first receipt.
-    await save_month(gql, clerk, village, [line(3, 120, "甲", r[0], month=6)], month=6)
-    assert await hits_for(gql, village, supervisor, month=6) == [(1, "DUPLICATE_RECEIPT")]
-
     cases = {
         "DUPLICATE_RECEIPT": [line(3, 120, "甲", r[2]), line(4, 130, "乙", r[2])],
         "DUPLICATE_PAYMENT": [line(3, 480, "丙商店", r[3]), line(20, 480, "丙商店", r[4])],
@@ -408,6 +404,9 @@ async def test_each_risk_rule_fires_on_its_fixture_and_a_clean_month_is_quiet(cl
         assert await hits_for(gql, village, supervisor) == [
             (n, rule) for n in expected_lines[rule]
         ], rule
+    # June reuses a receipt of May's (the last case's).
+    await save_month(gql, clerk, village, [line(3, 120, "甲", r[5], month=6)], month=6)
+    assert await hits_for(gql, village, supervisor, month=6) == [(1, "DUPLICATE_RECEIPT")]
 
 
 async def test_risk_notes_are_for_supervisors_and_officials_only(client, gql, demo):
@@ -559,3 +558,69 @@ async def test_a_published_month_renders_a_shareable_picture_in_chinese(
     monkeypatch.setattr(image, "FONT_CANDIDATES", ())
     (await client.get(url))  # already rendered: still served
     assert error_codes(await gql(query.replace("month: 5", "month: 4"), {"v": v})) == ["NOT_FOUND"]
+
+
+async def test_a_published_month_is_corrected_through_review_and_the_chain(client, gql, demo):
+    from tortoise import Tortoise
+
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    r = [await receipt(client, clerk, n) for n in range(3)]
+    v = to_global_id("Region", village.id)
+    first = [line(3, 120, "东溪文具店", r[0]), line(8, 6000, "村卫生保洁队", r[1])]
+    await save_month(gql, clerk, village, first)
+    await gql.mutate(
+        "approveMonthlyAccount",
+        APPROVE,
+        {"villageId": v, "year": 2026, "month": 5},
+        token=supervisor,
+    )
+    fixed = [line(3, 120, "东溪文具店", r[0]), line(8, 5800, "村卫生保洁队", r[1])]
+    data = {"villageId": v, "year": 2026, "month": 5, "lines": fixed}
+    refused = await gql.mutate("saveMonthlyAccount", SAVE, data, token=clerk)
+    assert refused["errors"] == [{"code": "ALREADY_PUBLISHED", "field": "month", "line": None}]
+    staged = await gql.mutate(
+        "saveMonthlyAccount", SAVE, {**data, "reason": "保洁费多记200元"}, token=clerk
+    )
+    assert staged["errors"] == []
+    totals = """query($v: ID!) { monthlyAccount(villageId: $v, year: 2026, month: 5) {
+      status expenseFen correctionReason disclosureId } }"""
+    public = (await gql.data(totals, {"v": v}))["monthlyAccount"]
+    assert (public["status"], int(public["expenseFen"]), public["correctionReason"]) == (
+        "PUBLISHED",
+        612_000,
+        None,
+    )  # the public still sees what was approved
+    staff = (await gql.data(totals, {"v": v}, token=supervisor))["monthlyAccount"]
+    assert (staff["status"], int(staff["expenseFen"]), staff["correctionReason"]) == (
+        "DRAFT",
+        592_000,
+        "保洁费多记200元",
+    )
+    out = await gql.mutate(
+        "approveMonthlyAccount",
+        APPROVE,
+        {"villageId": v, "year": 2026, "month": 5},
+        token=supervisor,
+    )
+    assert out["errors"] == []
+    versions = await gql.data(
+        "query($id: ID!) { disclosure(id: $id) { version versions { version reason } } }",
+        {"id": public["disclosureId"]},
+    )
+    assert versions["disclosure"]["versions"] == [
+        {"version": 1, "reason": None},
+        {"version": 2, "reason": "保洁费多记200元"},
+    ]
+    assert int((await gql.data(totals, {"v": v}))["monthlyAccount"]["expenseFen"]) == 592_000
+    verify = "query($v: ID!) { verifyLedger(villageId: $v) { ok length firstBrokenAt } }"
+    assert (await gql.data(verify, {"v": v}))["verifyLedger"] == {
+        "ok": True,
+        "length": 2,
+        "firstBrokenAt": None,
+    }
+    # The first version's lines are kept, and still guarded by the chain.
+    await Tortoise.get_connection("default").execute_script(
+        "UPDATE account_line SET amount_fen = 1 WHERE version = 1 AND line_no = 2"
+    )
+    assert (await gql.data(verify, {"v": v}))["verifyLedger"]["firstBrokenAt"] == 1

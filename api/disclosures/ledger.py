@@ -35,22 +35,30 @@ def iso(at: datetime) -> str:
     return at.astimezone().isoformat() if at.tzinfo is None else at.isoformat()
 
 
-async def account_lines(disclosure_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """The lines of monthly accounts published by these disclosures, from today's rows:
-    a changed fen in `account_line` breaks the chain."""
+async def account_lines(
+    published: list[tuple[int, int | None]],
+) -> dict[tuple[int, int | None], list[dict[str, Any]]]:
+    """The lines of monthly accounts that these (disclosure, source version) pairs published,
+    read from today's rows: a changed fen in `account_line` breaks the chain."""
     from models.finance import AccountLine, MonthlyAccount
 
-    accounts = await MonthlyAccount.filter(disclosure_id__in=disclosure_ids)
-    if not accounts:
+    wanted = {(d, v) for d, v in published if v is not None}
+    if not wanted:
         return {}
+    accounts = await MonthlyAccount.filter(disclosure_id__in=[d for d, _ in wanted])
     by_account = {a.id: a for a in accounts}
-    lines = await AccountLine.filter(account_id__in=list(by_account)).order_by("line_no")
+    lines = await AccountLine.filter(
+        account_id__in=list(by_account), version__in=list({v for _, v in wanted})
+    ).order_by("line_no")
     media_ids = {line.receipt_id for line in lines if line.receipt_id}
     shas = dict(await Media.filter(id__in=list(media_ids)).values_list("id", "sha256"))
-    out: dict[int, list[dict[str, Any]]] = {a.disclosure_id: [] for a in accounts}
+    out: dict[tuple[int, int | None], list[dict[str, Any]]] = {pair: [] for pair in wanted}
     for line in lines:
         account = by_account[line.account_id]
-        out[account.disclosure_id].append(
+        key = (account.disclosure_id, line.version)
+        if key not in out:
+            continue
+        out[key].append(
             {
                 "line": line.line_no,
                 "date": line.date.isoformat(),
@@ -156,7 +164,9 @@ async def export_entries(region: Region) -> list[dict[str, Any]]:
             "catalogue_item"
         )
     }
-    lines = await account_lines(list(disclosures))
+    lines = await account_lines(
+        [(e.disclosure_id, versions[e.version_id].source_version) for e in entries if e.version_id]
+    )
     out = []
     for entry in entries:
         if entry.kind == "PUBLISH":
@@ -167,7 +177,7 @@ async def export_entries(region: Region) -> list[dict[str, Any]]:
                 disclosure,
                 versions[entry.version_id],
                 item.code if item else None,
-                lines.get(disclosure.id),
+                lines.get((disclosure.id, versions[entry.version_id].source_version)),
             )
         else:
             content = retract_content(region, entry)

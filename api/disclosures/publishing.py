@@ -25,7 +25,12 @@ def now_utc() -> datetime:
 
 
 async def publish(
-    disclosure: Disclosure, actor_id: int, *, reason: str | None = None, at: datetime | None = None
+    disclosure: Disclosure,
+    actor_id: int,
+    *,
+    reason: str | None = None,
+    at: datetime | None = None,
+    source_version: int | None = None,
 ) -> DisclosureVersion:
     """Publish the working copy as the next version. Call inside a transaction."""
     at = (at or now_utc()).replace(microsecond=0)
@@ -44,6 +49,7 @@ async def publish(
         period=disclosure.period,
         attachments=attachments,
         reason=reason,
+        source_version=source_version,
         published_at=at,
         published_by_id=actor_id,
     )
@@ -59,7 +65,8 @@ async def publish(
         if disclosure.catalogue_item_id
         else None
     )
-    lines = (await ledger.account_lines([disclosure.id])).get(disclosure.id)
+    key = (disclosure.id, source_version)
+    lines = (await ledger.account_lines([key])).get(key)
     content = ledger.publish_content(
         region, disclosure, version, item.code if item else None, lines
     )

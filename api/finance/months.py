@@ -34,6 +34,7 @@ async def store_month(
     source: str,
     user_id: int,
     problems: list[LineProblem] | None = None,
+    reason: str | None = None,
 ) -> MonthlyAccount:
     """Validate everything, then replace the month's lines in one go (call in a transaction)."""
     if not (2000 <= year <= 2100 and 1 <= month <= 12):
@@ -61,7 +62,8 @@ async def store_month(
         raise problem_errors(sorted(problems, key=lambda p: p.line))
 
     existing = await MonthlyAccount.get_or_none(village_id=village.id, year=year, month=month)
-    if existing is not None and existing.status == AccountStatus.PUBLISHED:
+    correcting = existing is not None and existing.published_version is not None
+    if correcting and not reason:  # a published month changes only by a reasoned correction
         raise UserErrors(UserError("ALREADY_PUBLISHED", "month"))
     py, pm = previous_month(year, month)
     before = await MonthlyAccount.get_or_none(village_id=village.id, year=py, month=pm)
@@ -75,6 +77,8 @@ async def store_month(
                 )
             )
         opening_fen = before.closing_balance_fen
+    elif opening_fen is None and existing is not None:
+        opening_fen = existing.opening_balance_fen  # a replacement keeps its opening balance
     elif opening_fen is None:
         raise UserErrors(UserError("OPENING_REQUIRED", "openingBalanceFen"))
     assert opening_fen is not None
@@ -83,6 +87,10 @@ async def store_month(
     closing = opening_fen + income - expense
     if closing_fen is not None and closing_fen != closing:
         raise UserErrors(UserError("CLOSING_MISMATCH", "closingBalanceFen", {"expected": closing}))
+    if existing is not None and closing != existing.closing_balance_fen:
+        ny, nm = (year + 1, 1) if month == 12 else (year, month + 1)
+        if await MonthlyAccount.exists(village_id=village.id, year=ny, month=nm):
+            raise UserErrors(UserError("CLOSING_CHANGES_LATER", "closingBalanceFen"))
 
     numbers = {line.line for line in lines}
     media = {
@@ -105,11 +113,15 @@ async def store_month(
         uploaded_by_id=user_id,
         approved_by_id=None,
         source=source,
+        correction_reason=reason if correcting else None,
     )
     if existing is None:
         account = await MonthlyAccount.create(village=village, year=year, month=month, **fields)
-    else:  # an unpublished month is replaced whole
-        await AccountLine.filter(account_id=existing.id).delete()
+    else:  # unpublished lines are replaced; published versions stay for the chain
+        stale = AccountLine.filter(account_id=existing.id)
+        if existing.published_version is not None:
+            stale = stale.filter(version__gt=existing.published_version)
+        await stale.delete()
         for key, value in fields.items():
             setattr(existing, key, value)
         existing.version += 1
@@ -127,6 +139,7 @@ async def store_month(
                 counterparty=line.counterparty,
                 summary=line.summary,
                 receipt_id=receipts.get(line.line),
+                version=account.version,
             )
             for line in lines
         ],

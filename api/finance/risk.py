@@ -32,7 +32,9 @@ async def officer_names(village: Region) -> set[str]:
 async def run_rules(account: MonthlyAccount, village: Region) -> list[RiskHit]:
     """Replace the month's hits with those its current lines earn."""
     await RiskHit.filter(account_id=account.id).delete()
-    lines = await AccountLine.filter(account_id=account.id).order_by("line_no")
+    lines = await AccountLine.filter(account_id=account.id, version=account.version).order_by(
+        "line_no"
+    )
     hits: list[tuple[int, RiskRule, dict[str, Any]]] = []
 
     # The same receipt image on two lines, or already used in an earlier month.

@@ -43,7 +43,7 @@ async def summary_image_url(ctx: Context, village: Any, account: AccountModel) -
         .first()
     )
     totals: dict[tuple[str, str], int] = {}
-    for line in await AccountLine.filter(account_id=account.id):
+    for line in await AccountLine.filter(account_id=account.id, version=account.published_version):
         key = (line.subject_code, str(line.direction))
         totals[key] = totals.get(key, 0) + line.amount_fen
     names = dict(
@@ -89,6 +89,7 @@ class ImportMonthlyAccountInput(graphene.InputObjectType):
     opening_balance_fen = graphene.Float(description="首月必填；以后自动取上月月末余额")
     closing_balance_fen = graphene.Float(description="填写则核对：应等于月初+收入−支出")
     receipts = graphene.List(graphene.NonNull(ReceiptInput))
+    reason = graphene.String(description="更正已公开月份时必填：经审核后作为新版本公开")
 
 
 class LineInput(graphene.InputObjectType):
@@ -107,6 +108,7 @@ class SaveMonthlyAccountInput(graphene.InputObjectType):
     month = graphene.Int(required=True)
     opening_balance_fen = graphene.Float()
     lines = graphene.List(graphene.NonNull(LineInput), required=True)
+    reason = graphene.String(description="更正已公开月份时必填")
 
 
 def whole_fen(value: float | None, field: str) -> int | None:
@@ -167,6 +169,7 @@ class ImportMonthlyAccount(AccountPayload):
             source=source,
             user_id=ctx.viewer.user_id,
             problems=problems,
+            reason=clean_reason(data.reason) if data.reason else None,
         )
         await run_rules(account, village)
         return {"account": account}
@@ -220,6 +223,7 @@ class SaveMonthlyAccount(AccountPayload):
             receipts=receipts,
             source="MANUAL",
             user_id=ctx.viewer.user_id,
+            reason=clean_reason(data.reason) if data.reason else None,
         )
         await run_rules(account, village)
         return {"account": account}
@@ -259,20 +263,15 @@ class ApproveMonthlyAccount(AccountPayload):
             raise UserErrors(UserError("ALREADY_PUBLISHED", "month"))
         if await RiskHitModel.exists(account_id=account.id, status=RiskStatus.OPEN):
             raise UserErrors(UserError("RISK_HITS_OPEN", "month"))
-        receipt_ids = [
-            r
-            for r in await AccountLine.filter(
-                account_id=account.id, receipt_id__not_isnull=True
+        receipt_ids = list(
+            await AccountLine.filter(
+                account_id=account.id, version=account.version, receipt_id__not_isnull=True
             ).values_list("receipt_id", flat=True)
-        ]
+        )
         if await Media.filter(id__in=receipt_ids, restricted=True).exists():
             raise UserErrors(UserError("ATTACHMENT_RESTRICTED", "month"))
         yuan = lambda fen: f"{fen / 100:,.2f}"  # noqa: E731 (display only; amounts stay in fen)
-        disclosure = await Disclosure.create(
-            region=village,
-            region_path=village.path,
-            category=Category.FINANCE,
-            catalogue_item=await CatalogueItem.get_or_none(code="FIN-2"),
+        content = dict(
             title=f"{account.year}年{account.month}月财务收支公开",
             body=(
                 f"月初余额 {yuan(account.opening_balance_fen)} 元，本月收入 "
@@ -281,16 +280,34 @@ class ApproveMonthlyAccount(AccountPayload):
             ),
             period=f"{account.year}-{account.month:02d}",
             attachment_ids=list(dict.fromkeys(receipt_ids)),
-            author_id=account.uploaded_by_id,
-            status=DisclosureStatus.APPROVED,
-            approved_by_id=ctx.viewer.user_id,
-            approved_at=datetime.now(UTC),
         )
+        reason = account.correction_reason
+        if account.disclosure_id is None:
+            disclosure = await Disclosure.create(
+                region=village,
+                region_path=village.path,
+                category=Category.FINANCE,
+                catalogue_item=await CatalogueItem.get_or_none(code="FIN-2"),
+                author_id=account.uploaded_by_id,
+                status=DisclosureStatus.APPROVED,
+                approved_by_id=ctx.viewer.user_id,
+                approved_at=datetime.now(UTC),
+                **content,
+            )
+        else:  # a correction: the same disclosure gets a new version, with the reason
+            disclosure = await Disclosure.get(id=account.disclosure_id)
+            for key, value in content.items():
+                setattr(disclosure, key, value)
+            disclosure.approved_by_id = ctx.viewer.user_id
         account.status = StatusEnum.PUBLISHED
         account.approved_by_id = ctx.viewer.user_id
         account.disclosure = disclosure
+        account.published_version = account.version
+        account.correction_reason = None
         await account.save()
-        version = await publish(disclosure, ctx.viewer.user_id)
+        version = await publish(
+            disclosure, ctx.viewer.user_id, reason=reason, source_version=account.version
+        )
         await record(
             ctx,
             "accounts.approve",
@@ -378,7 +395,7 @@ class FinanceQueries(graphene.ObjectType):
         account = await AccountModel.get_or_none(village_id=village.id, year=year, month=month)
         if account is None:
             raise NotFound()
-        if account.status != StatusEnum.PUBLISHED:
+        if account.published_version is None:
             raise BadUserInput("NOT_PUBLISHED")
         return await summary_image_url(info.context, village, account)
 

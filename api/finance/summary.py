@@ -49,8 +49,8 @@ async def finance_summary(region: RegionModel, year: int) -> dict[str, Any]:
     scope = (
         "FROM account_line l JOIN monthly_account a ON a.id = l.account_id "
         "JOIN region r ON r.id = a.village_id "
-        f"WHERE a.status = 'PUBLISHED' AND a.year = {marks[0]} "
-        f"AND r.path >= {marks[1]} AND r.path < {marks[2]}"
+        f"WHERE a.published_version IS NOT NULL AND l.version = a.published_version "
+        f"AND a.year = {marks[0]} AND r.path >= {marks[1]} AND r.path < {marks[2]}"
     )
     params = [year, low, high]
     subjects = await conn.execute_query_dict(
@@ -67,7 +67,7 @@ async def finance_summary(region: RegionModel, year: int) -> dict[str, Any]:
     published = await conn.execute_query_dict(
         "SELECT COUNT(DISTINCT a.id) AS n FROM monthly_account a "
         "JOIN region r ON r.id = a.village_id "
-        f"WHERE a.status = 'PUBLISHED' AND a.year = {marks[0]} "
+        f"WHERE a.published_version IS NOT NULL AND a.year = {marks[0]} "
         f"AND r.path >= {marks[1]} AND r.path < {marks[2]}",
         params,
     )

@@ -31,10 +31,32 @@ AccountStatus = graphene.Enum.from_enum(StatusEnum)
 Direction = graphene.Enum.from_enum(DirectionEnum)
 
 
+async def sees_drafts(ctx: Context, account: AccountModel) -> bool:
+    return ctx.viewer.can(Action.DISCLOSURE_VIEW_DRAFT, await region_path(ctx, account.village_id))
+
+
 async def require_readable(ctx: Context, account: AccountModel) -> None:
-    if account.status == StatusEnum.PUBLISHED:
-        return
+    if account.published_version is not None:
+        return  # the public reads the published version (see `shown_version`)
     ctx.viewer.require(Action.DISCLOSURE_VIEW_DRAFT, await region_path(ctx, account.village_id))
+
+
+async def shown_version(ctx: Context, account: AccountModel) -> int:
+    """Staff see the lines being prepared; everyone else the last published ones."""
+    if account.published_version is None or await sees_drafts(ctx, account):
+        return account.version
+    return account.published_version
+
+
+async def shown_totals(ctx: Context, account: AccountModel) -> tuple[int, int]:
+    version = await shown_version(ctx, account)
+    if version == account.version:
+        return account.income_fen, account.expense_fen
+    lines = await LineModel.filter(account_id=account.id, version=version).values_list(
+        "direction", "amount_fen"
+    )
+    income = sum(a for d, a in lines if d == "INCOME")
+    return income, sum(a for d, a in lines if d == "EXPENSE")
 
 
 class AccountLine(graphene.ObjectType):
@@ -96,6 +118,7 @@ class MonthlyAccount(graphene.ObjectType):
     line_count = graphene.Int(required=True)
     lines = graphene.Field(AccountLineConnection, required=True, **connection_args())
     disclosure_id = graphene.ID(description="公开后对应的财务公开事项")
+    correction_reason = graphene.String(description="待审核的更正原因（仅工作人员可见）")
     risk_hits = graphene.List(
         graphene.NonNull(RiskHit), description="风险提示：仅监督委员会、乡镇干部和县纪委可见"
     )
@@ -104,6 +127,10 @@ class MonthlyAccount(graphene.ObjectType):
     @staticmethod
     def resolve_disclosure_id(root: AccountModel, info: Any) -> str | None:
         return to_global_id("Disclosure", root.disclosure_id) if root.disclosure_id else None
+
+    @staticmethod
+    async def resolve_correction_reason(root: AccountModel, info: Any) -> str | None:
+        return root.correction_reason if await sees_drafts(info.context, root) else None
 
     @staticmethod
     async def resolve_risk_hits(root: AccountModel, info: Any) -> list[Any] | None:
@@ -117,15 +144,35 @@ class MonthlyAccount(graphene.ObjectType):
         return info.context.loaders[RegionLoader].load(root.village_id)
 
     @staticmethod
+    async def resolve_income_fen(root: AccountModel, info: Any) -> int:
+        return (await shown_totals(info.context, root))[0]
+
+    @staticmethod
+    async def resolve_expense_fen(root: AccountModel, info: Any) -> int:
+        return (await shown_totals(info.context, root))[1]
+
+    @staticmethod
+    async def resolve_closing_balance_fen(root: AccountModel, info: Any) -> int:
+        income, expense = await shown_totals(info.context, root)
+        return root.opening_balance_fen + income - expense
+
+    @staticmethod
+    async def resolve_status(root: AccountModel, info: Any) -> str:
+        if await shown_version(info.context, root) != root.version:
+            return StatusEnum.PUBLISHED  # a correction is being prepared: not for the public
+        return root.status
+
+    @staticmethod
     async def resolve_line_count(root: AccountModel, info: Any) -> int:
-        return await LineModel.filter(account_id=root.id).count()
+        version = await shown_version(info.context, root)
+        return await LineModel.filter(account_id=root.id, version=version).count()
 
     @staticmethod
     async def resolve_lines(
         root: AccountModel, info: Any, first: int | None = None, after: str | None = None
     ) -> Any:
         size = page_size(first)
-        qs = LineModel.filter(account_id=root.id)
+        qs = LineModel.filter(account_id=root.id, version=await shown_version(info.context, root))
         last = decode_int_cursor(after)
         if last is not None:
             qs = qs.filter(line_no__gt=last)
