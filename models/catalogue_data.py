@@ -166,68 +166,57 @@ PARTY: list[tuple[str, str, Frequency, bool]] = [
 ]
 
 
+def item(
+    code: str,
+    category: Category,
+    name: str,
+    frequency: Frequency,
+    required: bool,
+    basis: str,
+    order: int,
+    parent: str | None = None,
+) -> dict:
+    return dict(
+        code=code,
+        category=category,
+        name=name,
+        frequency=frequency,
+        required=required,
+        legal_basis=basis,
+        sort_order=order,
+        parent=parent,
+    )
+
+
 def catalogue_rows() -> list[dict]:
     rows: list[dict] = []
     order = 0
     for code, name, freq, required, items in FINANCE:
         order += 10
-        rows.append(
-            dict(
-                code=code,
-                category=Category.FINANCE,
-                name=name,
-                frequency=freq,
-                required=required,
-                legal_basis=FIN_BASIS,
-                sort_order=order,
-                parent=None,
-            )
-        )
-        for i, item in enumerate(items, start=1):
+        rows.append(item(code, Category.FINANCE, name, freq, required, FIN_BASIS, order))
+        for i, sub in enumerate(items, start=1):
             rows.append(
-                dict(
-                    code=f"{code}-{i:02d}",
-                    category=Category.FINANCE,
-                    name=item,
-                    frequency=freq,
-                    required=False,
-                    legal_basis=FIN_BASIS,
-                    sort_order=order + i,
+                item(
+                    f"{code}-{i:02d}",
+                    Category.FINANCE,
+                    sub,
+                    freq,
+                    False,
+                    FIN_BASIS,
+                    order + i,
                     parent=code,
                 )
             )
     for code, name in SPECIAL:
         order += 10
-        rows.append(
-            dict(
-                code=code,
-                category=Category.FINANCE,
-                name=name,
-                frequency=NOW,
-                required=False,
-                legal_basis=FIN_BASIS,
-                sort_order=order,
-                parent=None,
-            )
-        )
-    for category, basis, items in (
+        rows.append(item(code, Category.FINANCE, name, NOW, False, FIN_BASIS, order))
+    for category, basis, entries in (
         (Category.VILLAGE_AFFAIRS, VA_BASIS, VILLAGE_AFFAIRS),
         (Category.PARTY, PARTY_BASIS, PARTY),
     ):
-        for code, name, freq, required in items:
+        for code, name, freq, required in entries:
             order += 10
-            rows.append(
-                dict(
-                    code=code,
-                    category=category,
-                    name=name,
-                    frequency=freq,
-                    required=required,
-                    legal_basis=basis,
-                    sort_order=order,
-                    parent=None,
-                )
-            )
+            rows.append(item(code, category, name, freq, required, basis, order))
     return rows
 
 
