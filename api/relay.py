@@ -39,6 +39,18 @@ def from_global_id(global_id: str) -> tuple[str, str]:
     return type_name, pk
 
 
+def argument_id(global_id: str, expected: str | None = None) -> tuple[str, int]:
+    """(type, key) of a global ID given as a query argument; BAD_USER_INPUT when malformed
+    (mutation inputs use `decode_id`, which answers with a UserError instead)."""
+    try:
+        type_name, pk = from_global_id(global_id)
+    except ValueError:
+        raise BadUserInput("INVALID_ID") from None
+    if not pk.isdigit() or (expected is not None and type_name != expected):
+        raise BadUserInput("INVALID_ID")
+    return type_name, int(pk)
+
+
 def decode_id(global_id: str, expected: str, field: str = "id") -> int:
     """A global ID's integer key, or a UserError naming the input field."""
     try:

@@ -15,12 +15,11 @@ from api.comments.mutations import (
     RestoreComment,
 )
 from api.comments.types import CommentConnection
-from api.errors import BadUserInput
 from api.relay import (
+    argument_id,
     build_connection,
     connection_args,
     decode_int_cursor,
-    from_global_id,
     page_size,
 )
 from models.comments import Comment as CommentModel
@@ -49,13 +48,8 @@ class CommentQueries(graphene.ObjectType):
     async def resolve_comments(
         root: Any, info: Any, target_id: str, first: int | None = None, after: str | None = None
     ) -> Any:
-        try:
-            kind, pk = from_global_id(target_id)
-        except ValueError:
-            raise BadUserInput("INVALID_ID") from None
-        if not pk.isdigit():
-            raise BadUserInput("INVALID_ID")
-        return await comment_page(kind, int(pk), first, after)
+        kind, pk = argument_id(target_id)
+        return await comment_page(kind, pk, first, after)
 
 
 class CommentMutations(graphene.ObjectType):

@@ -8,7 +8,6 @@ import graphene
 from graphene import relay
 from tortoise.exceptions import IntegrityError
 
-from api.accounts.types import region_path
 from api.context import Context
 from api.disclosures import ledger
 from api.disclosures.compliance import compliance
@@ -42,11 +41,11 @@ from api.permissions import SYSTEM, Action
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import Region, enum_value
 from api.relay import (
+    argument_id,
     build_connection,
     connection_args,
     decode_int_cursor,
     fetch_input,
-    from_global_id,
     page_size,
 )
 from models.disclosures import CatalogueItem as ItemModel
@@ -58,15 +57,7 @@ from models.regions import RegionKind, subtree_range
 
 
 def int_id(global_id: str | None, type_name: str) -> int | None:
-    if global_id is None:
-        return None
-    try:
-        kind, pk = from_global_id(global_id)
-    except ValueError:
-        raise BadUserInput("INVALID_ID") from None
-    if kind != type_name or not pk.isdigit():
-        raise BadUserInput("INVALID_ID")
-    return int(pk)
+    return argument_id(global_id, type_name)[1] if global_id is not None else None
 
 
 class VillageComplianceConnection(relay.Connection):
@@ -369,7 +360,7 @@ class SetDueDay(BaseMutation):
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         region = await fetch_input(RegionModel, data.region_id, "Region", "regionId")
-        cls.authorize(ctx, await region_path(ctx, region.id))
+        cls.authorize(ctx, region.path)
         frequency = Freq(enum_value(data.frequency))
         if frequency not in (Freq.MONTHLY, Freq.QUARTERLY, Freq.HALF_YEARLY, Freq.YEARLY):
             raise UserErrors(UserError("INVALID_FREQUENCY", "frequency"))

@@ -34,28 +34,18 @@ from api.permissions import SYSTEM, Action
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import RegionKind, enum_value
 from api.relay import (
+    argument_id,
     build_connection,
     connection_args,
     decode_cursor,
     decode_int_cursor,
     encode_cursor,
-    from_global_id,
     page_size,
 )
 from models.flags import OPEN_STATUSES, Holiday
 from models.flags import Flag as FlagModel
 from models.regions import RegionKind as RegionKindEnum
 from models.regions import subtree_range
-
-
-def target_key(target_id: str) -> tuple[str, int]:
-    try:
-        kind, pk = from_global_id(target_id)
-    except ValueError:
-        raise BadUserInput("INVALID_ID") from None
-    if not pk.isdigit():
-        raise BadUserInput("INVALID_ID")
-    return kind, int(pk)
 
 
 class FlagQueries(graphene.ObjectType):
@@ -121,12 +111,12 @@ class FlagQueries(graphene.ObjectType):
 
     @staticmethod
     async def resolve_flag(root: Any, info: Any, id: str) -> Any:  # noqa: A002
-        kind, pk = target_key(id)
+        kind, pk = argument_id(id)
         return await FlagModel.get_or_none(id=pk) if kind == "Flag" else None
 
     @staticmethod
     async def resolve_similar_flags(root: Any, info: Any, target_id: str) -> list[Any]:
-        kind, pk = target_key(target_id)
+        kind, pk = argument_id(target_id)
         return (
             await FlagModel.filter(target_type=kind, target_id=pk, status__in=OPEN_STATUSES)
             .order_by("-support_count", "id")

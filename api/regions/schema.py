@@ -6,21 +6,16 @@ from typing import Any
 
 import graphene
 
-from api.errors import BadUserInput, NotFound
+from api.errors import NotFound
 from api.loaders import RegionLoader
 from api.regions.mutations import CreateRegion
 from api.regions.types import Region, RegionConnection, RegionKind, region_page
-from api.relay import connection_args, from_global_id
+from api.relay import argument_id, connection_args
 
 
 async def load_region_by_global_id(info: Any, global_id: str) -> Any:
-    try:
-        type_name, pk = from_global_id(global_id)
-    except ValueError:
-        raise BadUserInput("INVALID_ID") from None
-    if type_name != "Region" or not pk.isdigit():
-        raise BadUserInput("INVALID_ID")
-    region = await info.context.loaders[RegionLoader].load(int(pk))
+    _, pk = argument_id(global_id, "Region")
+    region = await info.context.loaders[RegionLoader].load(pk)
     if region is None:
         raise NotFound()
     return region
