@@ -12,7 +12,7 @@ from api.comments.schema import comment_page
 from api.comments.types import CommentConnection, CommentCountLoader, comment_counts
 from api.context import Context
 from api.disclosures.tables import ColumnKind as ColumnKindEnum
-from api.flags.types import Flag, FlagCounts, flag_counts
+from api.flags.types import Flag, FlagCounts, FlagsByDisclosureLoader, flag_counts
 from api.loaders import (
     CatalogueItemLoader,
     MediaLoader,
@@ -32,7 +32,6 @@ from models.disclosures import Disclosure as DisclosureModel
 from models.disclosures import DisclosureVersion as VersionModel
 from models.disclosures import Frequency as FrequencyEnum
 from models.disclosures import Status as StatusEnum
-from models.flags import Flag as FlagModel
 
 Category = graphene.Enum.from_enum(CategoryEnum, description="财务、党务、村务、农技、通知")
 Frequency = graphene.Enum.from_enum(FrequencyEnum)
@@ -227,11 +226,11 @@ class Disclosure(graphene.ObjectType):
 
     @staticmethod
     async def resolve_flag_counts(root: DisclosureModel, info: Any) -> Any:
-        return FlagCounts(**await flag_counts("Disclosure", root.id))
+        return flag_counts(await info.context.loaders[FlagsByDisclosureLoader].load(root.id))
 
     @staticmethod
-    async def resolve_flags(root: DisclosureModel, info: Any) -> list[Any]:
-        return await FlagModel.filter(target_type="Disclosure", target_id=root.id).order_by("id")
+    def resolve_flags(root: DisclosureModel, info: Any) -> Any:
+        return info.context.loaders[FlagsByDisclosureLoader].load(root.id)
 
     @staticmethod
     def resolve_author(root: DisclosureModel, info: Any) -> Any:

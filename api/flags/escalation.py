@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
+from api.flags.audience import followers, staff_above
 from models.accounts import Role
 from models.audit import AuditEntry
 from models.flags import Flag, FlagEvent, FlagStatus
@@ -15,8 +16,6 @@ from notifications.events import notify
 async def escalate_overdue_flags(now: datetime | None = None) -> int:
     """Flags with no official response by their due time are escalated to the county's
     inspectors, once, with a public timeline entry, an audit entry and notifications."""
-    from api.flags.mutations import followers, staff_above
-
     now = now or datetime.now(UTC)
     overdue = await Flag.filter(
         status=FlagStatus.SUBMITTED, first_response_at=None, escalated_at=None, due_at__lt=now

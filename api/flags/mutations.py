@@ -13,6 +13,7 @@ from api.accounts.mutations import throttle
 from api.audit import record
 from api.context import Context
 from api.errors import Forbidden, UserError, UserErrors
+from api.flags.audience import followers, staff_above
 from api.flags.deadlines import due_after
 from api.flags.types import Flag, FlagReason
 from api.mutations import BaseMutation, clean_reason, clean_text
@@ -21,29 +22,15 @@ from api.regions.types import enum_value
 from api.relay import decode_id, fetch_input
 from api.targets import load_published_target, require_participant
 from media.service import mark_attached
-from models.accounts import Role, RoleGrant
+from models.accounts import Role
 from models.flags import Flag as FlagModel
 from models.flags import FlagEvent, FlagSupport
 from models.flags import FlagReason as Reason
 from models.flags import FlagStatus as Status
 from models.media import Media
-from models.regions import path_ids
 from notifications.events import notify
 
 BODY_MIN, BODY_MAX, NOTE_MAX, MAX_PHOTOS = 5, 2000, 1000, 9
-
-
-async def staff_above(flag: FlagModel, role: Role) -> list[int]:
-    """Users holding `role` on the flag's village or a region above it."""
-    grants = await RoleGrant.filter(
-        role=role, revoked_at=None, region_id__in=path_ids(flag.region_path)
-    ).values_list("user_id", flat=True)
-    return list(grants)
-
-
-async def followers(flag: FlagModel) -> list[int]:
-    supporters = await FlagSupport.filter(flag_id=flag.id).values_list("user_id", flat=True)
-    return [flag.flagger_id, *supporters]
 
 
 class FlagPayload(BaseMutation):

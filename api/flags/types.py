@@ -118,8 +118,14 @@ class Flag(graphene.ObjectType):
 
     @staticmethod
     async def resolve_supported_by_me(root: FlagModel, info: Any) -> bool:
-        user_id = info.context.viewer.user_id
-        return bool(user_id) and await FlagSupport.exists(flag_id=root.id, user_id=user_id)
+        ctx = info.context
+        user_id = ctx.viewer.user_id
+        if not user_id:
+            return False
+        loader = ctx.loaders.get_or_create(
+            ("supported", user_id), lambda: SupportedByViewerLoader(user_id)
+        )
+        return await loader.load(root.id)
 
     @staticmethod
     def resolve_events(root: FlagModel, info: Any) -> Any:
@@ -155,16 +161,42 @@ class FlagCounts(graphene.ObjectType):
     rejected = graphene.Int(required=True)
 
 
-async def flag_counts(target_type: str, target_id: int) -> dict[str, int]:
-    statuses = await FlagModel.filter(target_type=target_type, target_id=target_id).values_list(
-        "status", flat=True
+class FlagsByDisclosureLoader(DataLoader):
+    """disclosure id → its flags, oldest first: one query for a whole feed page."""
+
+    async def batch_load_fn(self, ids: list[int]) -> list[list[FlagModel]]:
+        grouped: dict[int, list[FlagModel]] = {i: [] for i in ids}
+        for flag in await FlagModel.filter(target_type="Disclosure", target_id__in=ids).order_by(
+            "id"
+        ):
+            grouped[flag.target_id].append(flag)
+        return [grouped[i] for i in ids]
+
+
+class SupportedByViewerLoader(DataLoader):
+    """flag id → whether the viewer (fixed per loader) supported it."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__()
+        self.user_id = user_id
+
+    async def batch_load_fn(self, ids: list[int]) -> list[bool]:
+        supported = set(
+            await FlagSupport.filter(user_id=self.user_id, flag_id__in=ids).values_list(
+                "flag_id", flat=True
+            )
+        )
+        return [i in supported for i in ids]
+
+
+def flag_counts(flags: list[FlagModel]) -> FlagCounts:
+    statuses = [f.status for f in flags]
+    return FlagCounts(
+        total=len(statuses),
+        open=sum(1 for s in statuses if s in OPEN_STATUSES),
+        resolved=sum(1 for s in statuses if s in ("RESOLVED", "CONFIRMED")),
+        rejected=sum(1 for s in statuses if s == "REJECTED"),
     )
-    return {
-        "total": len(statuses),
-        "open": sum(1 for s in statuses if s in OPEN_STATUSES),
-        "resolved": sum(1 for s in statuses if s in ("RESOLVED", "CONFIRMED")),
-        "rejected": sum(1 for s in statuses if s == "REJECTED"),
-    }
 
 
 class RegionStatsType(graphene.ObjectType):
