@@ -7,6 +7,7 @@ from typing import Any
 import graphene
 from aiodataloader import DataLoader
 from graphene import relay
+from tortoise.functions import Count
 
 from api.accounts.types import User, region_path
 from api.loaders import UserLoader
@@ -31,8 +32,6 @@ class RepliesLoader(DataLoader):
 
 async def comment_counts(target_type: str, ids: list[int]) -> dict[int, int]:
     """Visible comments and replies per target, in one grouped query."""
-    from tortoise.functions import Count
-
     rows = (
         await CommentModel.filter(
             target_type=target_type, target_id__in=ids, status=CommentStatusEnum.VISIBLE

@@ -137,6 +137,14 @@ class DisclosureVersion(graphene.ObjectType):
         return await load_attachments(info, [a["id"] for a in root.attachments])
 
 
+def prefetched_or(root: Any, key: str, load: Any) -> Any:
+    """What `prefetch` put on a feed row (resolved synchronously), else a batched load."""
+    prefetched = getattr(root, "_prefetched", None)
+    if prefetched and key in prefetched:
+        return prefetched[key]
+    return load()
+
+
 @register_node
 class Disclosure(graphene.ObjectType):
     class Meta:
@@ -195,17 +203,15 @@ class Disclosure(graphene.ObjectType):
     # Feeds prefetch these in batches (see `prefetch`); then they resolve synchronously.
     @staticmethod
     def resolve_region(root: DisclosureModel, info: Any) -> Any:
-        prefetched = getattr(root, "_prefetched", None)
-        if prefetched and "region" in prefetched:
-            return prefetched["region"]
-        return info.context.loaders[RegionLoader].load(root.region_id)
+        return prefetched_or(
+            root, "region", lambda: info.context.loaders[RegionLoader].load(root.region_id)
+        )
 
     @staticmethod
     def resolve_attachments(root: DisclosureModel, info: Any) -> Any:
-        prefetched = getattr(root, "_prefetched", None)
-        if prefetched and "attachments" in prefetched:
-            return prefetched["attachments"]
-        return load_attachments(info, root.attachment_ids)
+        return prefetched_or(
+            root, "attachments", lambda: load_attachments(info, root.attachment_ids)
+        )
 
     @staticmethod
     async def resolve_versions(root: DisclosureModel, info: Any) -> list[Any]:
@@ -213,10 +219,9 @@ class Disclosure(graphene.ObjectType):
 
     @staticmethod
     def resolve_comment_count(root: DisclosureModel, info: Any) -> Any:
-        prefetched = getattr(root, "_prefetched", None)
-        if prefetched and "commentCount" in prefetched:
-            return prefetched["commentCount"]
-        return info.context.loaders[CommentCountLoader].load(root.id)
+        return prefetched_or(
+            root, "commentCount", lambda: info.context.loaders[CommentCountLoader].load(root.id)
+        )
 
     @staticmethod
     async def resolve_comments(
@@ -234,10 +239,9 @@ class Disclosure(graphene.ObjectType):
 
     @staticmethod
     def resolve_author(root: DisclosureModel, info: Any) -> Any:
-        prefetched = getattr(root, "_prefetched", None)
-        if prefetched and "author" in prefetched:
-            return prefetched["author"]
-        return info.context.loaders[UserLoader].load(root.author_id)
+        return prefetched_or(
+            root, "author", lambda: info.context.loaders[UserLoader].load(root.author_id)
+        )
 
     @staticmethod
     async def resolve_read_by_me(root: DisclosureModel, info: Any) -> bool:
