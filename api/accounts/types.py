@@ -34,7 +34,12 @@ async def user_scope_paths(ctx: Context, user: UserModel) -> list[str]:
     region_ids = [g.region_id for g in grants]
     if user.village_id is not None:
         region_ids.append(user.village_id)
-    return [await region_path(ctx, rid) for rid in region_ids]
+    # One batched load, not an await per region; a region-less grant covers the system.
+    known = [rid for rid in region_ids if rid is not None]
+    regions = dict(zip(known, await ctx.loaders[RegionLoader].load_many(known), strict=True))
+    return [
+        regions[rid].path if rid is not None and regions.get(rid) else SYSTEM for rid in region_ids
+    ]
 
 
 async def can_see_user(ctx: Context, user: UserModel, action: Action) -> bool:
