@@ -10,7 +10,6 @@ import hashlib
 import inspect
 import logging
 from collections import OrderedDict
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -25,14 +24,13 @@ from graphql import (
     specified_rules,
     validate,
 )
-from graphql.pyutils import is_awaitable as default_is_awaitable
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from tortoise.models import Model
 
 from api import idempotency
 from api.context import Context, build_context
 from api.errors import AppError, BadUserInput, QueryTooComplex
+from api.execution import FastExecutionContext, is_awaitable
 from api.i18n import pick_language, translate
 from api.limits import query_limits_rule
 from api.services import Services
@@ -66,18 +64,6 @@ class DocumentCache:
 
     def __len__(self) -> int:
         return len(self._items)
-
-
-PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict, datetime})
-
-
-def is_awaitable(value: Any) -> bool:
-    """graphql-core's check, minus tortoise model instances: a Model has `__await__`, so
-    graphql-core would otherwise await every row a resolver returns. Called for every
-    field, so plain values are answered first."""
-    if value.__class__ in PLAIN_TYPES or isinstance(value, Model):
-        return False
-    return default_is_awaitable(value)
 
 
 class RequestError(Exception):
@@ -197,6 +183,7 @@ class GraphQLEndpoint:
                 operation_name=operation_name,
                 context_value=context,
                 is_awaitable=is_awaitable,
+                execution_context_class=FastExecutionContext,
             )
             if inspect.isawaitable(result):
                 result = await result

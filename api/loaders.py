@@ -99,6 +99,19 @@ class Loaders:
             return self.get_or_create(cls, lambda: RegionLoader(self._region_cache))
         return self.get_or_create(cls, cls)
 
+    async def by_id(self, cls: type[ModelByIdLoader], ids: set[int]) -> dict[int, Any]:
+        """id → row for a batch known up front (a feed page): one query and none of a
+        loader's per-key futures; regions straight from the process cache when it has them."""
+        if not ids:
+            return {}
+        if cls is RegionLoader and self._region_cache is not None:
+            cache = self._region_cache
+            if all(i in cache for i in ids):
+                return {i: cache[i] for i in ids}
+            keys = list(ids)
+            return dict(zip(keys, await self[RegionLoader].load_many(keys), strict=True))
+        return {row.id: row for row in await rows_by_id(cls.model, list(ids))}
+
     def get_or_create(self, key: Any, factory: Any) -> Any:
         """For loaders that need arguments (e.g. the viewer): one per key per request."""
         loader = self._loaders.get(key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tortoise import Tortoise
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
@@ -13,7 +14,7 @@ from api.disclosures import search
 from api.disclosures.types import DisclosureConnection
 from api.errors import BadUserInput
 from api.relay import build_connection, decode_cursor, page_size
-from api.rows import fetch_rows, rows_by_id
+from api.rows import fetch_rows, row_class, rows_by_id
 from models.disclosures import Category, Disclosure, Status
 from models.regions import Region, path_ids, subtree_range
 
@@ -66,6 +67,84 @@ async def newest(qs: QuerySet, cursor: tuple[int, datetime, int] | None, limit: 
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
+class Sql:
+    """A WHERE clause written by hand for the hottest query: tortoise's query builder
+    costs more than the query itself on a 20-row page. Placeholders follow the dialect."""
+
+    def __init__(self) -> None:
+        self.postgres = Tortoise.get_connection("default").capabilities.dialect == "postgres"
+        self.params: list[Any] = []
+        self.clauses: list[str] = []
+
+    def mark(self, value: Any) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}" if self.postgres else "?"
+
+    def marks(self, values: Any) -> str:
+        return ", ".join(self.mark(v) for v in values)
+
+    def where(self) -> str:
+        return " AND ".join(self.clauses)
+
+
+VISIBLE_COMMENTS = (
+    '(SELECT COUNT(*) FROM "comment" c WHERE c."target_type" = \'Disclosure\' '
+    'AND c."target_id" = d."id" AND c."status" = \'VISIBLE\') AS "comment_count"'
+)
+
+
+async def newest_rows(
+    regions: list[Region] | None,
+    category: str | None,
+    catalogue_item_id: int | None,
+    updated_since: datetime | None,
+    cursor: tuple[int, datetime, int] | None,
+    limit: int,
+    with_comment_count: bool,
+) -> list[Any]:
+    """One statement for a feed page: the ids are picked from the indexes alone (only id
+    and published_at go through the sort), then those rows are read, with their visible
+    comment count when asked."""
+    sql = Sql()
+    sql.clauses.append('"published_at" IS NOT NULL')
+    if regions is not None:
+        either, ancestors = [], set()
+        for region in regions:
+            low, high = subtree_range(region.path)
+            either.append(
+                f'("region_path" >= {sql.mark(low)} AND "region_path" < {sql.mark(high)})'
+            )
+            ancestors.update(path_ids(region.path)[:-1])
+        if ancestors:
+            either.append(
+                f'("region_id" IN ({sql.marks(sorted(ancestors))}) '
+                f'AND "category" IN ({sql.marks(c.value for c in FROM_ABOVE)}))'
+            )
+        sql.clauses.append("(" + " OR ".join(either) + ")")
+    if category is not None:
+        sql.clauses.append(f'"category" = {sql.mark(category)}')
+    if catalogue_item_id is not None:
+        sql.clauses.append(f'"catalogue_item_id" = {sql.mark(catalogue_item_id)}')
+    if updated_since is not None:
+        sql.clauses.append(f'"updated_at" > {sql.mark(updated_since)}')
+    if cursor is not None:
+        stamp, pk = cursor[1], cursor[2]
+        sql.clauses.append(
+            f'("published_at" < {sql.mark(stamp)} OR '
+            f'("published_at" = {sql.mark(stamp)} AND "id" < {sql.mark(pk)}))'
+        )
+    order = 'ORDER BY "published_at" DESC, "id" DESC'
+    ids = f'SELECT "id" FROM "disclosure" WHERE {sql.where()} {order} LIMIT {sql.mark(limit)}'
+    extra = f", {VISIBLE_COMMENTS}" if with_comment_count else ""
+    statement = (
+        f'SELECT d.*{extra} FROM "disclosure" d WHERE d."id" IN ({ids}) '
+        f'ORDER BY d."published_at" DESC, d."id" DESC'
+    )
+    conn = Tortoise.get_connection("default")
+    cls = row_class(Disclosure)
+    return [cls(record) for record in await conn.execute_query_dict(statement, sql.params)]
+
+
 async def feed(
     *,
     regions: list[Region] | None,
@@ -75,8 +154,25 @@ async def feed(
     updated_since: datetime | None = None,
     first: int | None = None,
     after: str | None = None,
+    with_comment_count: bool = False,
 ) -> Any:
     size = page_size(first)
+    category = getattr(category, "value", category)
+    cursor = parse_cursor(after)
+    if not text:
+        if regions is not None and not regions:
+            return build_connection(DisclosureConnection, [], size)
+        rows = await newest_rows(
+            regions,
+            category,
+            catalogue_item_id,
+            updated_since,
+            cursor,
+            size + 1,
+            with_comment_count,
+        )
+        return build_connection(DisclosureConnection, rows, size, key=cursor_key(0))
+
     # Published and retracted items, exactly those with a publication time: an indexed test.
     qs = Disclosure.filter(published_at__isnull=False)
     if regions is not None:
@@ -84,16 +180,11 @@ async def feed(
             return build_connection(DisclosureConnection, [], size)
         qs = qs.filter(region_filter(regions))
     if category is not None:
-        qs = qs.filter(category=getattr(category, "value", category))
+        qs = qs.filter(category=category)
     if catalogue_item_id is not None:
         qs = qs.filter(catalogue_item_id=catalogue_item_id)
     if updated_since is not None:
         qs = qs.filter(updated_at__gt=updated_since)
-    cursor = parse_cursor(after)
-    if not text:
-        rows = await newest(qs, cursor, size + 1)
-        return build_connection(DisclosureConnection, rows, size, key=cursor_key(0))
-
     wanted = search.query_terms(text)
     if not wanted:
         raise BadUserInput("SEARCH_TOO_SHORT")

@@ -46,6 +46,7 @@ from api.relay import (
     connection_args,
     decode_int_cursor,
     fetch_input,
+    node_fields,
     page_size,
 )
 from models.disclosures import CatalogueItem as ItemModel
@@ -133,6 +134,7 @@ class DisclosureQueries(graphene.ObjectType):
             updated_since=updated_since,
             first=first,
             after=after,
+            with_comment_count="commentCount" in node_fields(info),
         )
         await prefetch(info, [edge.node for edge in connection.edges])
         return connection
@@ -154,7 +156,12 @@ class DisclosureQueries(graphene.ObjectType):
         user = info.context.viewer.require_user()
         region_ids = await Follow.filter(user_id=user.id).values_list("region_id", flat=True)
         regions = await RegionModel.filter(id__in=list(region_ids))
-        connection = await feed(regions=regions, first=first, after=after)
+        connection = await feed(
+            regions=regions,
+            first=first,
+            after=after,
+            with_comment_count="commentCount" in node_fields(info),
+        )
         await prefetch(info, [edge.node for edge in connection.edges])
         return connection
 

@@ -137,14 +137,6 @@ class DisclosureVersion(graphene.ObjectType):
         return await load_attachments(info, [a["id"] for a in root.attachments])
 
 
-def prefetched_or(root: Any, key: str, load: Any) -> Any:
-    """What `prefetch` put on a feed row (resolved synchronously), else a batched load."""
-    prefetched = getattr(root, "_prefetched", None)
-    if prefetched and key in prefetched:
-        return prefetched[key]
-    return load()
-
-
 @register_node
 class Disclosure(graphene.ObjectType):
     class Meta:
@@ -200,18 +192,15 @@ class Disclosure(graphene.ObjectType):
             return None
         return await info.context.loaders[CatalogueItemLoader].load(root.catalogue_item_id)
 
-    # Feeds prefetch these in batches (see `prefetch`); then they resolve synchronously.
+    # Feeds prefetch region, attachments, author and commentCount for a whole page (see
+    # `prefetch`); the executor then takes the values from the row, not from these.
     @staticmethod
     def resolve_region(root: DisclosureModel, info: Any) -> Any:
-        return prefetched_or(
-            root, "region", lambda: info.context.loaders[RegionLoader].load(root.region_id)
-        )
+        return info.context.loaders[RegionLoader].load(root.region_id)
 
     @staticmethod
     def resolve_attachments(root: DisclosureModel, info: Any) -> Any:
-        return prefetched_or(
-            root, "attachments", lambda: load_attachments(info, root.attachment_ids)
-        )
+        return load_attachments(info, root.attachment_ids)
 
     @staticmethod
     async def resolve_versions(root: DisclosureModel, info: Any) -> list[Any]:
@@ -219,9 +208,7 @@ class Disclosure(graphene.ObjectType):
 
     @staticmethod
     def resolve_comment_count(root: DisclosureModel, info: Any) -> Any:
-        return prefetched_or(
-            root, "commentCount", lambda: info.context.loaders[CommentCountLoader].load(root.id)
-        )
+        return info.context.loaders[CommentCountLoader].load(root.id)
 
     @staticmethod
     async def resolve_comments(
@@ -239,9 +226,9 @@ class Disclosure(graphene.ObjectType):
 
     @staticmethod
     def resolve_author(root: DisclosureModel, info: Any) -> Any:
-        return prefetched_or(
-            root, "author", lambda: info.context.loaders[UserLoader].load(root.author_id)
-        )
+        if root.author_id is None:
+            return None
+        return info.context.loaders[UserLoader].load(root.author_id)
 
     @staticmethod
     async def resolve_read_by_me(root: DisclosureModel, info: Any) -> bool:
@@ -260,31 +247,31 @@ async def prefetch(info: Any, rows: list[Any]) -> None:
         return
     wanted = node_fields(info)
     loaders = info.context.loaders
-
-    async def batch(loader: Any, ids: set[int]) -> dict[int, Any]:
-        keys = list(ids)
-        return dict(zip(keys, await loaders[loader].load_many(keys), strict=True)) if keys else {}
-
-    regions = await batch(RegionLoader, {r.region_id for r in rows}) if "region" in wanted else {}
-    authors = await batch(UserLoader, {r.author_id for r in rows}) if "author" in wanted else {}
+    regions = (
+        await loaders.by_id(RegionLoader, {r.region_id for r in rows}) if "region" in wanted else {}
+    )
+    authors = (
+        await loaders.by_id(UserLoader, {r.author_id for r in rows if r.author_id})
+        if "author" in wanted
+        else {}
+    )
     media = (
-        await batch(MediaLoader, {m for r in rows for m in r.attachment_ids})
+        await loaders.by_id(MediaLoader, {m for r in rows for m in r.attachment_ids})
         if "attachments" in wanted
         else {}
     )
-    counts = (
-        await comment_counts("Disclosure", [r.id for r in rows])
-        if "commentCount" in wanted
-        else None
-    )
+    counted = "commentCount" in wanted
+    counts = None  # the feed query may have counted them already
+    if counted and not hasattr(rows[0], "comment_count"):
+        counts = await comment_counts("Disclosure", [r.id for r in rows])
     for row in rows:
         row._prefetched = found = {}
-        if counts is not None:
-            found["commentCount"] = counts.get(row.id, 0)
+        if counted:
+            found["commentCount"] = row.comment_count if counts is None else counts.get(row.id, 0)
         if regions:
             found["region"] = regions[row.region_id]
         if authors:
-            found["author"] = authors[row.author_id]
+            found["author"] = authors.get(row.author_id)
         if "attachments" in wanted:
             found["attachments"] = [media[m] for m in row.attachment_ids if media.get(m)]
 

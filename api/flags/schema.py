@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import graphene
-from graphene import relay
 from tortoise.expressions import Q
 
 from api.audit import record
@@ -34,6 +33,9 @@ from api.permissions import SYSTEM, Action
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import RegionKind, enum_value
 from api.relay import (
+    Edge,
+    Page,
+    PageInfo,
     argument_id,
     build_connection,
     connection_args,
@@ -171,19 +173,8 @@ class StatsQueries(graphene.ObjectType):
         size = page_size(first)
         offset = (decode_int_cursor(after) + 1) if after else 0
         page = rows[offset : offset + size + 1]
-        edges = [
-            RegionStatsConnection.Edge(node=r, cursor=encode_cursor(offset + i))
-            for i, r in enumerate(page[:size])
-        ]
-        return RegionStatsConnection(
-            edges=edges,
-            page_info=relay.PageInfo(
-                has_next_page=len(page) > size,
-                has_previous_page=offset > 0,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-        )
+        edges = [Edge(r, encode_cursor(offset + i)) for i, r in enumerate(page[:size])]
+        return Page(edges, PageInfo(edges, len(page) > size, has_previous=offset > 0))
 
 
 class HolidayType(graphene.ObjectType):

@@ -1,0 +1,289 @@
+"""graphql-core's executor with short cuts for the common cases of a feed page.
+
+A feed page resolves a few hundred fields, most of them a model column read by graphene's
+default resolver. graphql-core spends ~3 µs on each (a Path, a ResolveInfo, the argument
+values, the resolver call, the awaitable test and the type dispatch of `complete_value`).
+Here each selection set gets a plan once per request, and a plain field (default resolver,
+no arguments, scalar or enum type) is read and serialized directly. A row may carry
+`_prefetched` (field name → value, filled by one batch load for a whole page): such a
+field is completed from it without calling its resolver. Anything unusual —
+a null in a non-null field, a value the scalar refuses, middleware — falls back to
+graphql-core's own code, so errors, paths and null propagation stay exactly its own.
+"""
+
+from __future__ import annotations
+
+from asyncio import gather
+from datetime import datetime
+from functools import partial
+from types import CoroutineType
+from typing import Any
+
+from graphene.relay.node import GlobalID
+from graphene.types.resolver import dict_or_attr_resolver
+from graphql import (
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    is_leaf_type,
+    is_object_type,
+    located_error,
+)
+from graphql.execution.execute import ExecutionContext, get_field_def
+from graphql.language import FieldNode
+from graphql.pyutils import Path, Undefined
+from graphql.pyutils import is_awaitable as default_is_awaitable
+from tortoise.models import Model
+
+from api.rows import Row
+
+PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict, datetime})
+
+
+def is_awaitable(value: Any) -> bool:
+    """graphql-core's check, minus tortoise model instances and rows: a Model has
+    `__await__`, so graphql-core would otherwise await every row a resolver returns.
+    Called several times per field, so the common answers come first."""
+    cls = value.__class__
+    if cls in PLAIN_TYPES:
+        return False
+    if cls is CoroutineType:
+        return True
+    if isinstance(value, (Model, Row)):
+        return False
+    return default_is_awaitable(value)
+
+
+# How a value of a given output type is completed; keyed by the type object.
+LEAF, OBJECT, LIST, OTHER = range(4)
+_KINDS: dict[Any, tuple[int, Any]] = {}
+
+
+def kind_of(return_type: GraphQLOutputType) -> tuple[int, Any]:
+    kind = _KINDS.get(return_type)
+    if kind is None:
+        inner = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+        if is_leaf_type(inner):
+            kind = (LEAF, inner)
+        elif is_object_type(inner):
+            kind = (OBJECT, inner)
+        elif isinstance(inner, GraphQLList):
+            kind = (LIST, inner)
+        else:  # interfaces and unions: graphql-core resolves the runtime type
+            kind = (OTHER, inner)
+        _KINDS[return_type] = kind
+    return kind
+
+
+class FieldPlan:
+    """One response key of a selection set, with what can be decided before any value."""
+
+    __slots__ = (
+        "name",
+        "field_name",
+        "nodes",
+        "field_def",
+        "resolve",
+        "simple",
+        "attr",
+        "default",
+        "serialize",
+        "id_of",
+    )
+
+    def __init__(self, name: str, nodes: list[FieldNode], field_def: Any, plain: bool) -> None:
+        self.name = name
+        self.field_name = nodes[0].name.value
+        self.nodes = nodes
+        self.field_def = field_def
+        self.resolve = field_def.resolve if field_def is not None else None
+        # No arguments and no middleware: the resolver (or a prefetched value) is all.
+        self.simple = field_def is not None and plain and not field_def.args
+        self.attr: str | None = None  # set when the field is a plain column read
+        self.default: Any = None
+        self.serialize: Any = None
+        self.id_of: str | None = None  # set for a relay `id`: the type whose global id it is
+        if field_def is None or not plain or field_def.args:
+            return
+        kind, named = kind_of(field_def.type)
+        if kind != LEAF:
+            return
+        resolve = self.resolve
+        if isinstance(resolve, partial) and resolve.func is dict_or_attr_resolver:
+            self.attr, self.default = resolve.args
+            self.serialize = named.serialize
+        elif (
+            isinstance(resolve, partial)
+            and resolve.func is GlobalID.id_resolver
+            and isinstance(resolve.args[0], partial)
+            and resolve.args[0].func is dict_or_attr_resolver
+        ):
+            self.attr, self.default = resolve.args[0].args
+            self.id_of = resolve.keywords.get("parent_type_name") or ""
+            self.serialize = partial(_global_id, resolve.args[1])
+
+
+def _global_id(node: Any, type_name: str, value: Any) -> Any:
+    return node.to_global_id(type_name, value)
+
+
+class FastExecutionContext(ExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plans: dict[tuple[Any, int], tuple[Any, list[FieldPlan]]] = {}
+
+    def plans(self, parent_type: GraphQLObjectType, fields: dict) -> list[FieldPlan]:
+        # Selection sets come from graphql-core's per-request subfield cache, so one dict
+        # object stands for one selection set; it is kept in the entry so its id stays its.
+        key = (parent_type, id(fields))
+        entry = self._plans.get(key)
+        if entry is None or entry[0] is not fields:
+            plain = self.middleware_manager is None
+            plans = [
+                FieldPlan(name, nodes, get_field_def(self.schema, parent_type, nodes[0]), plain)
+                for name, nodes in fields.items()
+            ]
+            entry = self._plans[key] = (fields, plans)
+        return entry[1]
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        fields: dict[str, list[FieldNode]],
+    ) -> Any:
+        results: dict[str, Any] = {}
+        pending: list[str] = []
+        is_awaitable = self.is_awaitable
+        type_name = parent_type.name
+        prefetched = getattr(source_value, "_prefetched", None)
+        for plan in self.plans(parent_type, fields):
+            attr = plan.attr
+            if attr is not None:
+                if isinstance(source_value, dict):
+                    value = source_value.get(attr, plan.default)
+                else:
+                    value = getattr(source_value, attr, plan.default)
+                if value is not None:
+                    try:
+                        if plan.id_of is not None:
+                            out = plan.serialize(plan.id_of or type_name, value)
+                        else:
+                            out = plan.serialize(value)
+                    except Exception:  # graphql-core reports it, with the path
+                        out = None
+                    if out is not None and out is not Undefined:
+                        results[plan.name] = out
+                        continue
+                elif not isinstance(plan.field_def.type, GraphQLNonNull):
+                    results[plan.name] = None
+                    continue
+            if plan.field_def is None:
+                continue
+            field_path = Path(path, plan.name, type_name)
+            if not plan.simple:
+                result = self.execute_field(parent_type, source_value, plan.nodes, field_path)
+            elif prefetched is not None and plan.field_name in prefetched:
+                value = prefetched[plan.field_name]
+                result = self.execute_planned(plan, parent_type, value, field_path, True)
+            else:
+                result = self.execute_planned(plan, parent_type, source_value, field_path)
+            results[plan.name] = result
+            if is_awaitable(result):
+                pending.append(plan.name)
+        if not pending:
+            return results
+
+        async def gather_pending() -> dict[str, Any]:
+            results.update(zip(pending, await gather(*(results[n] for n in pending)), strict=True))
+            return results
+
+        return gather_pending()
+
+    def execute_planned(
+        self,
+        plan: FieldPlan,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        path: Path,
+        resolved: bool = False,
+    ) -> Any:
+        """graphql-core's `execute_field` for a field without arguments, its definition and
+        resolver looked up once per request. With `resolved`, `source` is the field's value
+        already (a row's `_prefetched` entry, put there by a batch load for the whole page)
+        and the resolver is not called."""
+        return_type = plan.field_def.type
+        info = GraphQLResolveInfo(
+            plan.field_name,
+            plan.nodes,
+            return_type,
+            parent_type,
+            path,
+            self.schema,
+            self.fragments,
+            self.root_value,
+            self.operation,
+            self.variable_values,
+            self.context_value,
+            self.is_awaitable,
+        )
+        try:
+            result = source if resolved else (plan.resolve or self.field_resolver)(source, info)
+            if self.is_awaitable(result):
+                return self._complete_awaited(return_type, plan.nodes, info, path, result)
+            completed = self.complete_value(return_type, plan.nodes, info, path, result)
+            if self.is_awaitable(completed):
+                return self._await_completed(return_type, plan.nodes, path, completed)
+            return completed
+        except Exception as raw_error:
+            error = located_error(raw_error, plan.nodes, path.as_list())
+            self.handle_field_error(error, return_type, path)
+            return None
+
+    async def _complete_awaited(
+        self, return_type: Any, nodes: list[FieldNode], info: Any, path: Path, result: Any
+    ) -> Any:
+        try:
+            completed = self.complete_value(return_type, nodes, info, path, await result)
+            if self.is_awaitable(completed):
+                return await completed
+            return completed
+        except Exception as raw_error:
+            error = located_error(raw_error, nodes, path.as_list())
+            self.handle_field_error(error, return_type, path)
+            return None
+
+    async def _await_completed(
+        self, return_type: Any, nodes: list[FieldNode], path: Path, completed: Any
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            error = located_error(raw_error, nodes, path.as_list())
+            self.handle_field_error(error, return_type, path)
+            return None
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_nodes: list[FieldNode],
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+    ) -> Any:
+        if result is None or result is Undefined or isinstance(result, Exception):
+            return super().complete_value(return_type, field_nodes, info, path, result)
+        kind, inner = kind_of(return_type)
+        if kind == LEAF:
+            out = inner.serialize(result)
+            if out is None or out is Undefined:
+                return super().complete_value(return_type, field_nodes, info, path, result)
+            return out
+        if kind == OBJECT:
+            return self.complete_object_value(inner, field_nodes, info, path, result)
+        if kind == LIST:
+            return self.complete_list_value(inner, field_nodes, info, path, result)
+        return super().complete_value(return_type, field_nodes, info, path, result)
