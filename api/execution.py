@@ -91,6 +91,7 @@ class FieldPlan:
         "default",
         "serialize",
         "id_of",
+        "getter",
     )
 
     def __init__(self, name: str, nodes: list[FieldNode], field_def: Any, plain: bool) -> None:
@@ -105,12 +106,15 @@ class FieldPlan:
         self.default: Any = None
         self.serialize: Any = None
         self.id_of: str | None = None  # set for a relay `id`: the type whose global id it is
+        self.getter: str | None = None  # set for an object or list read by attribute
         if field_def is None or not plain or field_def.args:
             return
         kind, named = kind_of(field_def.type)
-        if kind != LEAF:
-            return
         resolve = self.resolve
+        if kind != LEAF:
+            if isinstance(resolve, partial) and resolve.func is dict_or_attr_resolver:
+                self.getter, self.default = resolve.args
+            return
         if isinstance(resolve, partial) and resolve.func is dict_or_attr_resolver:
             self.attr, self.default = resolve.args
             self.serialize = named.serialize
@@ -188,6 +192,12 @@ class FastExecutionContext(ExecutionContext):
                 result = self.execute_field(parent_type, source_value, plan.nodes, field_path)
             elif prefetched is not None and plan.field_name in prefetched:
                 value = prefetched[plan.field_name]
+                result = self.execute_planned(plan, parent_type, value, field_path, True)
+            elif plan.getter is not None:  # edges, node, pageInfo: graphene's attribute read
+                if isinstance(source_value, dict):
+                    value = source_value.get(plan.getter, plan.default)
+                else:
+                    value = getattr(source_value, plan.getter, plan.default)
                 result = self.execute_planned(plan, parent_type, value, field_path, True)
             else:
                 result = self.execute_planned(plan, parent_type, source_value, field_path)

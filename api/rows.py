@@ -1,8 +1,10 @@
 """Read-only rows for hot read paths: a model's columns as attributes, without the cost of
-ORM instances (pypika query building, per-field conversion, iso8601 parsing).
+ORM instances (pypika query building, per-field conversion, datetime parsing up front).
 
 Rows answer to the same attribute names as the model (`region_id`, `published_at`, …);
 GraphQL types accept both (see `is_row_of`). Never save a row: write through the model.
+SQLite hands datetimes and JSON back as text: a row converts such a column the first time
+it is read, so a feed page parses only the columns a query shows.
 """
 
 from __future__ import annotations
@@ -18,27 +20,26 @@ from tortoise.queryset import QuerySet
 
 class Row:
     model: type[Model]
-    _datetimes: tuple[str, ...] = ()
-    _jsons: tuple[str, ...] = ()
-    _bools: tuple[str, ...] = ()
 
     def __init__(self, record: dict[str, Any]) -> None:
         self.__dict__.update(record)
-        for name in self._datetimes:  # SQLite hands back text, PostgreSQL datetimes
-            value = record.get(name)
-            if isinstance(value, str):
-                self.__dict__[name] = datetime.fromisoformat(value)
-        for name in self._jsons:
-            value = record.get(name)
-            if isinstance(value, (str, bytes)):
-                self.__dict__[name] = orjson.loads(value)
-        for name in self._bools:
-            if name in record:
-                self.__dict__[name] = bool(record[name])
 
     @property
     def pk(self) -> int:
         return self.id  # type: ignore[attr-defined]
+
+
+def _converted(name: str, convert: Any, kinds: tuple[type, ...]) -> property:
+    def get(self: Row) -> Any:
+        value = self.__dict__.get(name)
+        if isinstance(value, kinds):
+            value = self.__dict__[name] = convert(value)
+        return value
+
+    def set_(self: Row, value: Any) -> None:
+        self.__dict__[name] = value
+
+    return property(get, set_)
 
 
 _ROW_CLASSES: dict[type[Model], type[Row]] = {}
@@ -47,21 +48,17 @@ _ROW_CLASSES: dict[type[Model], type[Row]] = {}
 def row_class(model: type[Model]) -> type[Row]:
     cls = _ROW_CLASSES.get(model)
     if cls is None:
-        kinds: dict[str, list[str]] = {"DatetimeField": [], "JSONField": [], "BooleanField": []}
+        attrs: dict[str, Any] = {"model": model}
         for name, field in model._meta.fields_map.items():
+            column = field.source_field or name
             kind = type(field).__name__
-            if kind in kinds:
-                kinds[kind].append(field.source_field or name)
-        cls = type(
-            f"{model.__name__}Row",
-            (Row,),
-            {
-                "model": model,
-                "_datetimes": tuple(kinds["DatetimeField"]),
-                "_jsons": tuple(kinds["JSONField"]),
-                "_bools": tuple(kinds["BooleanField"]),
-            },
-        )
+            if kind == "DatetimeField":
+                attrs[column] = _converted(column, datetime.fromisoformat, (str,))
+            elif kind == "JSONField":
+                attrs[column] = _converted(column, orjson.loads, (str, bytes))
+            elif kind == "BooleanField":  # SQLite answers 0/1
+                attrs[column] = _converted(column, bool, (int,))
+        cls = type(f"{model.__name__}Row", (Row,), attrs)
         _ROW_CLASSES[model] = cls
     return cls
 
@@ -75,8 +72,32 @@ async def fetch_rows(qs: QuerySet) -> list[Any]:
     qs._choose_db_if_not_chosen()  # tortoise builds and parameterizes the SQL
     qs._make_query()
     sql, params = qs.query.get_parameterized_sql()
-    cls = row_class(qs.model)
-    return [cls(record) for record in await qs._db.execute_query_dict(sql, params)]
+    return await query_rows(qs.model, sql, params)
+
+
+async def query_rows(model: type[Model], sql: str, params: list[Any]) -> list[Any]:
+    """Rows of `model` (plus any extra columns the statement names) from raw SQL."""
+    conn = Tortoise.get_connection("default")
+    cls = row_class(model)
+    if conn.capabilities.dialect != "sqlite":
+        return [cls(record) for record in await conn.execute_query_dict(sql, params)]
+    # tortoise's lock (it waits out a transaction on the one connection), then names and
+    # tuples straight from the cursor: dict(sqlite3.Row) looks every column up by name.
+    async with conn.acquire_connection() as connection:
+        conn.log.debug("%s: %s", sql, params)  # as tortoise logs its own statements
+        names, records = await connection._execute(_fetch, connection._conn, sql, params)
+    new = object.__new__
+    out = []
+    for record in records:
+        row = new(cls)
+        row.__dict__.update(zip(names, record, strict=True))
+        out.append(row)
+    return out
+
+
+def _fetch(connection: Any, sql: str, params: list[Any]) -> tuple[list[str], list[Any]]:
+    cursor = connection.execute(sql, params)
+    return [d[0] for d in cursor.description], cursor.fetchall()
 
 
 async def rows_by_id(model: type[Model], ids: list[int]) -> list[Any]:
@@ -89,5 +110,4 @@ async def rows_by_id(model: type[Model], ids: list[int]) -> list[Any]:
     else:
         marks = ", ".join("?" * len(ids))
     sql = f'SELECT * FROM "{model._meta.db_table}" WHERE "id" IN ({marks})'
-    cls = row_class(model)
-    return [cls(record) for record in await conn.execute_query_dict(sql, list(ids))]
+    return await query_rows(model, sql, list(ids))

@@ -14,7 +14,7 @@ from api.disclosures import search
 from api.disclosures.types import DisclosureConnection
 from api.errors import BadUserInput
 from api.relay import build_connection, decode_cursor, page_size
-from api.rows import fetch_rows, row_class, rows_by_id
+from api.rows import fetch_rows, query_rows, rows_by_id
 from models.disclosures import Category, Disclosure, Status
 from models.regions import Region, path_ids, subtree_range
 
@@ -140,9 +140,7 @@ async def newest_rows(
         f'SELECT d.*{extra} FROM "disclosure" d WHERE d."id" IN ({ids}) '
         f'ORDER BY d."published_at" DESC, d."id" DESC'
     )
-    conn = Tortoise.get_connection("default")
-    cls = row_class(Disclosure)
-    return [cls(record) for record in await conn.execute_query_dict(statement, sql.params)]
+    return await query_rows(Disclosure, statement, sql.params)
 
 
 async def feed(

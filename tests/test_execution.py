@@ -1,0 +1,173 @@
+"""The executor's short cuts answer exactly what graphql-core's own executor answers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import graphene
+import pytest
+from graphql import execute, parse
+
+from api.execution import FastExecutionContext, is_awaitable
+
+
+class Thing:
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+
+class Kind(graphene.Enum):
+    A = "A"
+    B = "B"
+
+
+class Child(graphene.ObjectType):
+    name = graphene.String(required=True)
+
+
+class Item(graphene.ObjectType):
+    class Meta:
+        interfaces = (graphene.relay.Node,)
+
+    title = graphene.String(required=True)
+    note = graphene.String()
+    count = graphene.Int()
+    kind = graphene.Field(Kind)
+    child = graphene.Field(Child)
+    children = graphene.List(graphene.NonNull(Child))
+    slow = graphene.String()
+    loud = graphene.String(shout=graphene.Boolean())
+    broken = graphene.String()
+
+    @staticmethod
+    def resolve_child(root: Any, info: Any) -> Any:
+        if getattr(root, "calls", None) is not None:
+            root.calls.append("child")
+        return Thing(name=f"child of {root.title}")
+
+    @staticmethod
+    async def resolve_slow(root: Any, info: Any) -> str:
+        await asyncio.sleep(0)
+        return root.title.upper()
+
+    @staticmethod
+    def resolve_loud(root: Any, info: Any, shout: bool = False) -> str:
+        return root.title + ("!" if shout else "")
+
+    @staticmethod
+    def resolve_broken(root: Any, info: Any) -> str:
+        raise ValueError("broken resolver")
+
+
+class Query(graphene.ObjectType):
+    items = graphene.List(graphene.NonNull(Item), required=True)
+    strict = graphene.List(graphene.NonNull(Item))
+
+    @staticmethod
+    async def resolve_items(root: Any, info: Any) -> list[Any]:
+        return info.context["items"]
+
+    @staticmethod
+    def resolve_strict(root: Any, info: Any) -> list[Any]:
+        return info.context["items"]
+
+
+SCHEMA = graphene.Schema(query=Query).graphql_schema
+
+
+def items() -> list[Thing]:
+    return [
+        Thing(id=1, title="一", note=None, count=3, kind="A", children=[Thing(name="x")]),
+        Thing(id=2, title="二", note="n", count="not a number", kind="B", children=[]),
+        Thing(id=3, title=None, note="n", count=1, kind="Z", children=None),
+    ]
+
+
+async def both(query: str, context: dict[str, Any]) -> tuple[Any, Any]:
+    document = parse(query)
+    out = []
+    for cls in (None, FastExecutionContext):
+        result = execute(
+            SCHEMA,
+            document,
+            context_value=context,
+            is_awaitable=is_awaitable,
+            execution_context_class=cls,
+        )
+        if is_awaitable(result):
+            result = await result
+        out.append(
+            (result.data, sorted((e.message, tuple(e.path or ())) for e in result.errors or []))
+        )
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ items { id title note count kind } }",
+        "{ strict { id title } }",
+        "{ items { a: title b: title child { name } children { name } } }",
+        "{ items { ... on Item { note kind children { name } } } }",
+    ],
+)
+async def test_same_data_errors_and_paths_as_graphql_core(query: str) -> None:
+    plain, fast = await both(query, {"items": items()})
+    assert fast == plain
+    assert plain[0] is not None or plain[1]  # each case says something
+
+
+async def test_async_resolvers_arguments_and_fragments_as_graphql_core() -> None:
+    # (no null in a non-null field here: graphql-core drops its pending siblings then)
+    query = "{ items { ...F } } fragment F on Item { title slow loud(shout: true) broken }"
+    plain, fast = await both(query, {"items": [t for t in items() if t.title]})
+    assert fast == plain
+    assert fast[0]["items"][0] == {"title": "一", "slow": "一", "loud": "一!", "broken": None}
+    assert [path for _, path in fast[1]] == [("items", 0, "broken"), ("items", 1, "broken")]
+
+
+async def test_a_null_in_a_non_null_field_nulls_the_parent_as_graphql_core_does() -> None:
+    plain, fast = await both("{ items { title } }", {"items": items()})
+    assert (
+        fast
+        == plain
+        == (
+            None,
+            [("Cannot return null for non-nullable field Item.title.", ("items", 2, "title"))],
+        )
+    )
+
+
+async def test_unserializable_values_become_errors_on_their_own_field() -> None:
+    good = [t for t in items() if t.title]
+    plain, fast = await both("{ items { count kind } }", {"items": good})
+    assert fast == plain
+    assert fast[0]["items"][0] == {"count": 3, "kind": "A"}
+    assert [path for _, path in fast[1]] == [("items", 1, "count")]
+
+
+async def test_a_prefetched_value_is_used_instead_of_calling_the_resolver() -> None:
+    calls: list[str] = []
+    thing = Thing(id=1, title="一", calls=calls)
+    thing._prefetched = {"child": Thing(name="prefetched")}
+    other = Thing(id=2, title="二", calls=calls)
+    document = parse("{ items { child { name } } }")
+    result = await execute(
+        SCHEMA,
+        document,
+        context_value={"items": [thing, other]},
+        is_awaitable=is_awaitable,
+        execution_context_class=FastExecutionContext,
+    )
+    assert result.errors is None
+    assert result.data == {
+        "items": [{"child": {"name": "prefetched"}}, {"child": {"name": "child of 二"}}]
+    }
+    assert calls == ["child"]  # only the item without a prefetched value asked its resolver
+
+
+async def test_relay_ids_are_the_same_global_ids() -> None:
+    plain, fast = await both("{ items { id } }", {"items": items()})
+    assert fast == plain
+    assert fast[0]["items"][0]["id"] == graphene.relay.Node.to_global_id("Item", 1)
