@@ -439,6 +439,41 @@ async def test_feeds_page_newest_first_with_stable_cursors(gql, demo):
     assert seen == list(reversed(ids))
 
 
+async def test_feed_filters_comment_counts_and_authors(gql, demo):
+    clerk = await gql.login(CLERK)
+    village, other = demo.villages[0], demo.villages[1]
+    party = await published(gql, clerk, village, category="PARTY", title="党员大会决定")
+    land = await published(
+        gql, clerk, village, catalogueItemId=await item_id("CW-03"), period="2026-Q3"
+    )
+    await published(gql, await gql.login(OFFICIAL), other, title="别村的事")
+    add = """mutation($input: AddCommentInput!) { addComment(input: $input) { errors { code } } }"""
+    for body in ("什么时候开工？", "预算明细在哪里？"):
+        out = await gql.mutate(
+            "addComment", add, {"targetId": land["id"], "body": body}, token=clerk
+        )
+        assert out["errors"] == []
+    cut = datetime.now(UTC)
+    await Disclosure.filter(id=_pk(party["id"])).update(updated_at=cut + timedelta(seconds=1))
+    await Disclosure.filter(id=_pk(land["id"])).update(updated_at=cut - timedelta(days=1))
+    query = """query($r: ID, $c: Category, $i: ID, $u: DateTime) {
+      disclosures(regionId: $r, category: $c, catalogueItemId: $i, updatedSince: $u) {
+        edges { node { id commentCount author { name } region { name } } } } }"""
+
+    async def ids(**variables):
+        data = await gql.data(query, {"r": gid("Region", village.id), **variables})
+        return [e["node"] for e in data["disclosures"]["edges"]]
+
+    everything = await ids()
+    assert [n["id"] for n in everything] == [land["id"], party["id"]]
+    assert [n["commentCount"] for n in everything] == [2, 0]
+    assert {n["author"]["name"] for n in everything} == {party["author"]["name"]}
+    assert {n["region"]["name"] for n in everything} == {village.name}
+    assert [n["id"] for n in await ids(c="PARTY")] == [party["id"]]
+    assert [n["id"] for n in await ids(i=await item_id("CW-03"))] == [land["id"]]
+    assert [n["id"] for n in await ids(u=cut.isoformat())] == [party["id"]]
+
+
 async def test_scheduled_publication_waits_for_its_time(gql, demo):
     clerk = await gql.login(CLERK)
     d = await draft(gql, clerk, demo.villages[0])

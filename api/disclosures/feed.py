@@ -14,7 +14,8 @@ from api.disclosures import search
 from api.disclosures.types import DisclosureConnection
 from api.errors import BadUserInput
 from api.relay import build_connection, decode_cursor, page_size
-from api.rows import fetch_rows, query_rows, rows_by_id
+from api.rows import fetch_rows, query_rows, row_class, rows_by_id
+from models.accounts import User
 from models.disclosures import Category, Disclosure, Status
 from models.regions import Region, path_ids, subtree_range
 
@@ -87,6 +88,8 @@ class Sql:
         return " AND ".join(self.clauses)
 
 
+USER_COLUMNS = tuple(User._meta.fields_db_projection.values())
+AUTHOR = "author__"
 VISIBLE_COMMENTS = (
     '(SELECT COUNT(*) FROM "comment" c WHERE c."target_type" = \'Disclosure\' '
     'AND c."target_id" = d."id" AND c."status" = \'VISIBLE\') AS "comment_count"'
@@ -101,10 +104,11 @@ async def newest_rows(
     cursor: tuple[int, datetime, int] | None,
     limit: int,
     with_comment_count: bool,
+    with_author: bool,
 ) -> list[Any]:
     """One statement for a feed page: the ids are picked from the indexes alone (only id
     and published_at go through the sort), then those rows are read, with their visible
-    comment count when asked."""
+    comment count and their author (as `author_row`) when asked."""
     sql = Sql()
     sql.clauses.append('"published_at" IS NOT NULL')
     if regions is not None:
@@ -136,11 +140,21 @@ async def newest_rows(
     order = 'ORDER BY "published_at" DESC, "id" DESC'
     ids = f'SELECT "id" FROM "disclosure" WHERE {sql.where()} {order} LIMIT {sql.mark(limit)}'
     extra = f", {VISIBLE_COMMENTS}" if with_comment_count else ""
+    join = ""
+    if with_author:
+        extra += ", " + ", ".join(f'u."{c}" AS "{AUTHOR}{c}"' for c in USER_COLUMNS)
+        join = ' LEFT JOIN "user" u ON u."id" = d."author_id"'
     statement = (
-        f'SELECT d.*{extra} FROM "disclosure" d WHERE d."id" IN ({ids}) '
+        f'SELECT d.*{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
         f'ORDER BY d."published_at" DESC, d."id" DESC'
     )
-    return await query_rows(Disclosure, statement, sql.params)
+    rows = await query_rows(Disclosure, statement, sql.params)
+    if with_author:
+        users = row_class(User)
+        for row in rows:
+            found = {c: row.__dict__.pop(AUTHOR + c) for c in USER_COLUMNS}
+            row.author_row = users(found) if found["id"] is not None else None
+    return rows
 
 
 async def feed(
@@ -153,6 +167,7 @@ async def feed(
     first: int | None = None,
     after: str | None = None,
     with_comment_count: bool = False,
+    with_author: bool = False,
 ) -> Any:
     size = page_size(first)
     category = getattr(category, "value", category)
@@ -168,6 +183,7 @@ async def feed(
             cursor,
             size + 1,
             with_comment_count,
+            with_author,
         )
         return build_connection(DisclosureConnection, rows, size, key=cursor_key(0))
 

@@ -126,6 +126,7 @@ class DisclosureQueries(graphene.ObjectType):
         after: str | None = None,
     ) -> Any:
         regions = [await load_region_by_global_id(info, region_id)] if region_id else None
+        wanted = node_fields(info)
         connection = await feed(
             regions=regions,
             category=category,
@@ -134,7 +135,8 @@ class DisclosureQueries(graphene.ObjectType):
             updated_since=updated_since,
             first=first,
             after=after,
-            with_comment_count="commentCount" in node_fields(info),
+            with_comment_count="commentCount" in wanted,
+            with_author="author" in wanted,
         )
         await prefetch(info, [edge.node for edge in connection.edges])
         return connection
@@ -156,11 +158,13 @@ class DisclosureQueries(graphene.ObjectType):
         user = info.context.viewer.require_user()
         region_ids = await Follow.filter(user_id=user.id).values_list("region_id", flat=True)
         regions = await RegionModel.filter(id__in=list(region_ids))
+        wanted = node_fields(info)
         connection = await feed(
             regions=regions,
             first=first,
             after=after,
-            with_comment_count="commentCount" in node_fields(info),
+            with_comment_count="commentCount" in wanted,
+            with_author="author" in wanted,
         )
         await prefetch(info, [edge.node for edge in connection.edges])
         return connection

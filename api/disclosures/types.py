@@ -250,11 +250,9 @@ async def prefetch(info: Any, rows: list[Any]) -> None:
     regions = (
         await loaders.by_id(RegionLoader, {r.region_id for r in rows}) if "region" in wanted else {}
     )
-    authors = (
-        await loaders.by_id(UserLoader, {r.author_id for r in rows if r.author_id})
-        if "author" in wanted
-        else {}
-    )
+    authors = None  # the feed query may have joined them already
+    if "author" in wanted and not hasattr(rows[0], "author_row"):
+        authors = await loaders.by_id(UserLoader, {r.author_id for r in rows if r.author_id})
     media = (
         await loaders.by_id(MediaLoader, {m for r in rows for m in r.attachment_ids})
         if "attachments" in wanted
@@ -270,8 +268,8 @@ async def prefetch(info: Any, rows: list[Any]) -> None:
             found["commentCount"] = row.comment_count if counts is None else counts.get(row.id, 0)
         if regions:
             found["region"] = regions[row.region_id]
-        if authors:
-            found["author"] = authors.get(row.author_id)
+        if "author" in wanted:
+            found["author"] = row.author_row if authors is None else authors.get(row.author_id)
         if "attachments" in wanted:
             found["attachments"] = [media[m] for m in row.attachment_ids if media.get(m)]
 
