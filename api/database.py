@@ -7,6 +7,7 @@ from tortoise.context import TortoiseContext
 from tortoise.migrations.api.migrate import migrate as tortoise_migrate
 
 from api.settings import Settings
+from api.sqlite_reads import close_reader, open_reader
 from models.catalogue_data import ensure_catalogue
 from models.chart_data import ensure_charts
 
@@ -30,10 +31,16 @@ async def open_db(settings: Settings) -> TortoiseContext:
     """Connections for the whole process: requests run in other tasks than the lifespan."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return await Tortoise.init(config=settings.tortoise_config(), _enable_global_fallback=True)
+    ctx = await Tortoise.init(config=settings.tortoise_config(), _enable_global_fallback=True)
+    if settings.is_sqlite:
+        open_reader(Tortoise.get_connection("default").filename)
+    return ctx
 
 
 async def close_db(ctx: TortoiseContext) -> None:
+    conn = Tortoise.get_connection("default")
+    if conn.capabilities.dialect == "sqlite":
+        close_reader(conn.filename)
     await ctx.close_connections()
 
 

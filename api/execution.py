@@ -208,7 +208,11 @@ class FastExecutionContext(ExecutionContext):
             return results
 
         async def gather_pending() -> dict[str, Any]:
-            results.update(zip(pending, await gather(*(results[n] for n in pending)), strict=True))
+            if len(pending) == 1:  # a feed's one root field: no task for gather to make
+                results[pending[0]] = await results[pending[0]]
+            else:
+                values = await gather(*(results[n] for n in pending))
+                results.update(zip(pending, values, strict=True))
             return results
 
         return gather_pending()

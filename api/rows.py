@@ -17,6 +17,8 @@ from tortoise import Tortoise
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from api.sqlite_reads import read_inline
+
 
 class Row:
     model: type[Model]
@@ -75,17 +77,24 @@ async def fetch_rows(qs: QuerySet) -> list[Any]:
     return await query_rows(qs.model, sql, params)
 
 
-async def query_rows(model: type[Model], sql: str, params: list[Any]) -> list[Any]:
-    """Rows of `model` (plus any extra columns the statement names) from raw SQL."""
+async def query_rows(
+    model: type[Model], sql: str, params: list[Any], inline: bool = False
+) -> list[Any]:
+    """Rows of `model` (plus any extra columns the statement names) from raw SQL. `inline`
+    marks a bounded read (by primary key, or a page through an index) that SQLite may
+    answer on the loop's own thread (see api.sqlite_reads)."""
     conn = Tortoise.get_connection("default")
     cls = row_class(model)
     if conn.capabilities.dialect != "sqlite":
         return [cls(record) for record in await conn.execute_query_dict(sql, params)]
-    # tortoise's lock (it waits out a transaction on the one connection), then names and
-    # tuples straight from the cursor: dict(sqlite3.Row) looks every column up by name.
-    async with conn.acquire_connection() as connection:
-        conn.log.debug("%s: %s", sql, params)  # as tortoise logs its own statements
-        names, records = await connection._execute(_fetch, connection._conn, sql, params)
+    found = read_inline(sql, params) if inline else None
+    if found is None:
+        # tortoise's lock (it waits out a transaction on the one connection), then names
+        # and tuples from the cursor: dict(sqlite3.Row) looks every column up by name.
+        async with conn.acquire_connection() as connection:
+            conn.log.debug("%s: %s", sql, params)  # as tortoise logs its own statements
+            found = await connection._execute(_fetch, connection._conn, sql, params)
+    names, records = found
     new = object.__new__
     out = []
     for record in records:
@@ -110,4 +119,4 @@ async def rows_by_id(model: type[Model], ids: list[int]) -> list[Any]:
     else:
         marks = ", ".join("?" * len(ids))
     sql = f'SELECT * FROM "{model._meta.db_table}" WHERE "id" IN ({marks})'
-    return await query_rows(model, sql, list(ids))
+    return await query_rows(model, sql, list(ids), inline=True)

@@ -148,7 +148,7 @@ async def newest_rows(
         f'SELECT d.*{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
         f'ORDER BY d."published_at" DESC, d."id" DESC'
     )
-    rows = await query_rows(Disclosure, statement, sql.params)
+    rows = await query_rows(Disclosure, statement, sql.params, inline=True)
     if with_author:
         users = row_class(User)
         for row in rows:
