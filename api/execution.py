@@ -13,6 +13,7 @@ graphql-core's own code, so errors, paths and null propagation stay exactly its 
 
 from __future__ import annotations
 
+import weakref
 from asyncio import gather
 from datetime import datetime
 from functools import partial
@@ -37,6 +38,7 @@ from graphql.pyutils import Path, Undefined
 from graphql.pyutils import is_awaitable as default_is_awaitable
 from tortoise.models import Model
 
+from api.compiled import Bail, CannotCompile, Compiler
 from api.rows import Row
 
 PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict, datetime})
@@ -133,10 +135,20 @@ def _global_id(node: Any, type_name: str, value: Any) -> Any:
     return node.to_global_id(type_name, value)
 
 
+# Completers outlive a request: the document cache keeps a query's nodes, and an entry
+# holds a weak reference to its node to tell it from a later node at the same address.
+# A query with a directive is compiled per request (@skip and @include read variables).
+_SHARED: dict[tuple[Any, int], tuple[weakref.ref, Any]] = {}
+SHARED_LIMIT = 5000
+MISSING = object()
+
+
 class FastExecutionContext(ExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plans: dict[tuple[Any, int], tuple[Any, list[FieldPlan]]] = {}
+        self._compiled: dict[tuple[Any, int], Any] = {}  # None: graphql-core's way
+        self._compiler: Compiler | None = None
 
     def plans(self, parent_type: GraphQLObjectType, fields: dict) -> list[FieldPlan]:
         # Selection sets come from graphql-core's per-request subfield cache, so one dict
@@ -296,8 +308,40 @@ class FastExecutionContext(ExecutionContext):
             if out is None or out is Undefined:
                 return super().complete_value(return_type, field_nodes, info, path, result)
             return out
-        if kind == OBJECT:
-            return self.complete_object_value(inner, field_nodes, info, path, result)
-        if kind == LIST:
+        if kind == OBJECT or kind == LIST:
+            compiled = self.compiled(return_type, field_nodes)
+            if compiled is not None:
+                try:
+                    return compiled(result, path, self)
+                except Bail:  # graphql-core's way below; not tried again in this request
+                    self._compiled[(return_type, id(field_nodes[0]))] = None
+            if kind == OBJECT:
+                return self.complete_object_value(inner, field_nodes, info, path, result)
             return self.complete_list_value(inner, field_nodes, info, path, result)
         return super().complete_value(return_type, field_nodes, info, path, result)
+
+    def shareable(self) -> bool:
+        loc = self.operation.loc
+        return loc is not None and "@" not in loc.source.body
+
+    def compiled(self, return_type: GraphQLOutputType, field_nodes: list[FieldNode]) -> Any:
+        key = (return_type, id(field_nodes[0]))
+        found = self._compiled.get(key, MISSING)
+        if found is not MISSING:
+            return found
+        shared = _SHARED.get(key) if self.shareable() else None
+        if shared is not None and shared[0]() is field_nodes[0]:
+            found = shared[1]
+        else:
+            if self._compiler is None:
+                self._compiler = Compiler(self)
+            try:
+                found = self._compiler.completer(return_type, field_nodes)
+            except CannotCompile:
+                found = None
+            if self.shareable():
+                if len(_SHARED) > SHARED_LIMIT:
+                    _SHARED.clear()
+                _SHARED[key] = (weakref.ref(field_nodes[0]), found)
+        self._compiled[key] = found
+        return found

@@ -171,3 +171,47 @@ async def test_relay_ids_are_the_same_global_ids() -> None:
     plain, fast = await both("{ items { id } }", {"items": items()})
     assert fast == plain
     assert fast[0]["items"][0]["id"] == graphene.relay.Node.to_global_id("Item", 1)
+
+
+async def run_fast(document: Any, context: dict[str, Any], variables: Any = None) -> Any:
+    result = execute(
+        SCHEMA,
+        document,
+        context_value=context,
+        variable_values=variables,
+        is_awaitable=is_awaitable,
+        execution_context_class=FastExecutionContext,
+    )
+    return await result if is_awaitable(result) else result
+
+
+async def test_a_plain_subtree_resolves_each_field_once_and_a_waiting_one_falls_back() -> None:
+    calls: list[str] = []
+    things = [Thing(id=i, title=f"第{i}", calls=calls) for i in range(3)]
+    document = parse("{ items { title child { name } } }")
+    result = await run_fast(document, {"items": things})
+    assert result.errors is None and len(result.data["items"]) == 3
+    assert calls == ["child"] * 3  # straight through, no second pass
+    # An async resolver below the root: the fast pass gives up, closes the coroutine it
+    # started (no "never awaited" warning: warnings are errors here) and graphql-core
+    # completes the subtree.
+    document = parse("{ items { title slow child { name } } }")
+    calls.clear()
+    result = await run_fast(document, {"items": things})
+    assert result.errors is None
+    assert [i["slow"] for i in result.data["items"]] == ["第0", "第1", "第2"]
+    assert calls[-3:] == ["child"] * 3
+
+
+async def test_compiled_selections_are_reused_but_directives_are_read_per_request() -> None:
+    document = parse("query($full: Boolean!) { items { title note @include(if: $full) } }")
+    things = [Thing(id=1, title="一", note="备注")]
+    full = await run_fast(document, {"items": things}, {"full": True})
+    short = await run_fast(document, {"items": things}, {"full": False})
+    assert full.data == {"items": [{"title": "一", "note": "备注"}]}
+    assert short.data == {"items": [{"title": "一"}]}
+    document = parse("{ items { title count } }")
+    first = await run_fast(document, {"items": things})
+    again = await run_fast(document, {"items": [Thing(id=2, title="二", count=7)]})
+    assert first.data == {"items": [{"title": "一", "count": None}]}
+    assert again.data == {"items": [{"title": "二", "count": 7}]}

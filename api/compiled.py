@@ -1,0 +1,244 @@
+"""Straight-line completion of a whole subtree, tried before graphql-core's way.
+
+A feed page is a root field whose value (a connection) holds a few hundred plain values:
+columns, prefetched objects, relay ids. For each selection set this builds, once per
+query document, a list of field handlers: read the column (or the prefetched value, or call a
+synchronous resolver), check it, serialize it, recurse. No Path, ResolveInfo or dispatch
+per plain field.
+
+It does not handle the unusual; it gives up instead (`Bail`): a null where the schema
+forbids one, an error, a value a scalar refuses, an awaitable (a resolver that must wait
+for the database), a runtime type to resolve. graphql-core's executor then completes the
+same subtree from the start, and produces its errors, paths and null propagation exactly.
+A resolver below a root field may therefore run twice; they are reads without side
+effects (mutations do their work in the root field), and a coroutine started here is
+closed unawaited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from types import CoroutineType
+from typing import Any
+
+from graphene.relay.node import GlobalID
+from graphene.types.resolver import dict_or_attr_resolver
+from graphql import (
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    is_leaf_type,
+)
+from graphql.execution.execute import default_field_resolver, get_field_def
+from graphql.pyutils import Path, Undefined
+from graphql.type.introspection import TypeNameMetaFieldDef
+
+Completer = Callable[[Any, Any, Any], Any]  # (value, path, execution context)
+INT_RANGE = range(-(2**31), 2**31)
+
+
+class Bail(Exception):
+    """This subtree needs graphql-core's general completion."""
+
+
+class CannotCompile(Exception):
+    """This selection uses something only graphql-core handles (arguments, interfaces…)."""
+
+
+def leaf(named: Any) -> Completer:
+    serialize = named.serialize
+    same = {"String": str, "ID": str, "Boolean": bool, "Float": float}.get(named.name)
+    is_int = named.name == "Int"
+
+    def complete(value: Any, path: Any, ec: Any) -> Any:
+        if value is None:
+            return None
+        if value.__class__ is same:
+            return value
+        if is_int and value.__class__ is int and value in INT_RANGE:
+            return value
+        try:
+            out = serialize(value)
+        except Exception:
+            raise Bail from None
+        if out is None or out is Undefined:
+            raise Bail
+        return out
+
+    return complete
+
+
+class Compiler:
+    """Builds completers while a request runs (it collects fields with that request's
+    fragments); the completers themselves keep no request and may serve later ones."""
+
+    def __init__(self, context: Any) -> None:
+        self.ec = context
+        self.objects: dict[tuple[Any, int], Completer] = {}
+
+    def completer(self, type_: Any, nodes: list[Any]) -> Completer:
+        if isinstance(type_, GraphQLNonNull):
+            inner = self.completer(type_.of_type, nodes)
+
+            def non_null(value: Any, path: Any, ec: Any) -> Any:
+                if value is None:
+                    raise Bail
+                return inner(value, path, ec)
+
+            return non_null
+        if is_leaf_type(type_):
+            return leaf(type_)
+        if isinstance(type_, GraphQLList):
+            item = self.completer(type_.of_type, nodes)
+
+            def many(value: Any, path: Any, ec: Any) -> Any:
+                if value is None:
+                    return None
+                if not isinstance(value, (list, tuple)):
+                    raise Bail
+                return [item(v, Path(path, i, None), ec) for i, v in enumerate(value)]
+
+            return many
+        if isinstance(type_, GraphQLObjectType):
+            return self.object(type_, nodes)
+        raise CannotCompile  # interfaces and unions
+
+    def object(self, type_: GraphQLObjectType, nodes: list[Any]) -> Completer:
+        key = (type_, id(nodes[0]))
+        found = self.objects.get(key)
+        if found is not None:
+            return found
+        handlers: list[tuple] = []
+
+        def complete(value: Any, path: Any, ec: Any) -> Any:  # `run` follows: fields recurse
+            if value is None:
+                return None
+            if is_type_of is not None and is_type_of(value, None) is not True:
+                raise Bail
+            return run(value, path, ec)
+
+        self.objects[key] = complete
+        is_type_of = type_.is_type_of
+        name = type_.name
+        try:
+            self._fields(type_, nodes, handlers)
+        except CannotCompile:
+            del self.objects[key]
+            raise
+
+        def run(source: Any, path: Any, ec: Any) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            is_dict = isinstance(source, dict)
+            prefetched = None if is_dict else getattr(source, "_prefetched", None)
+            for handler in handlers:
+                kind = handler[0]
+                if kind == 1:
+                    value = (
+                        source.get(handler[2], handler[3])
+                        if is_dict
+                        else getattr(source, handler[2], handler[3])
+                    )
+                    if value is None:
+                        if handler[4]:
+                            raise Bail
+                        out[handler[1]] = None
+                    else:
+                        out[handler[1]] = handler[5](value, None, ec)
+                elif kind == 2:
+                    value = (
+                        source.get(handler[2], handler[3])
+                        if is_dict
+                        else getattr(source, handler[2], handler[3])
+                    )
+                    if value is None:
+                        raise Bail
+                    out[handler[1]] = handler[5].to_global_id(handler[4], value)
+                elif kind == 3:
+                    field_path = Path(path, handler[1], name)
+                    if prefetched is not None and handler[2] in prefetched:
+                        value = prefetched[handler[2]]
+                    elif handler[3] is not None:
+                        attr, default = handler[3]
+                        value = (
+                            source.get(attr, default) if is_dict else getattr(source, attr, default)
+                        )
+                    else:
+                        info = GraphQLResolveInfo(
+                            handler[2],
+                            handler[6],
+                            handler[7],
+                            type_,
+                            field_path,
+                            ec.schema,
+                            ec.fragments,
+                            ec.root_value,
+                            ec.operation,
+                            ec.variable_values,
+                            ec.context_value,
+                            ec.is_awaitable,
+                        )
+                        try:
+                            value = handler[4](source, info)
+                        except Exception:
+                            raise Bail from None
+                        if ec.is_awaitable(value):
+                            if value.__class__ is CoroutineType:
+                                value.close()
+                            raise Bail
+                    out[handler[1]] = handler[5](value, field_path, ec)
+                else:
+                    out[handler[1]] = handler[2]
+            return out
+
+        return complete
+
+    def _fields(self, type_: GraphQLObjectType, nodes: list[Any], handlers: list[tuple]) -> None:
+        ec = self.ec
+        name = type_.name
+        for response_name, field_nodes in ec.collect_subfields(type_, nodes).items():
+            field_name = field_nodes[0].name.value
+            if field_name == "__typename":
+                handlers.append((0, response_name, name))
+                continue
+            field_def = get_field_def(ec.schema, type_, field_nodes[0])
+            if field_def is None or field_def is TypeNameMetaFieldDef:
+                continue
+            if field_def.args:
+                raise CannotCompile
+            resolve = field_def.resolve
+            non_null = isinstance(field_def.type, GraphQLNonNull)
+            plain = isinstance(resolve, partial) and resolve.func is dict_or_attr_resolver
+            inner = field_def.type.of_type if non_null else field_def.type
+            if plain and is_leaf_type(inner):
+                attr, default = resolve.args
+                handlers.append((1, response_name, attr, default, non_null, leaf_of(field_def)))
+            elif (
+                isinstance(resolve, partial)
+                and resolve.func is GlobalID.id_resolver
+                and isinstance(resolve.args[0], partial)
+                and resolve.args[0].func is dict_or_attr_resolver
+            ):
+                attr, default = resolve.args[0].args
+                of = resolve.keywords.get("parent_type_name") or name
+                handlers.append((2, response_name, attr, default, of, resolve.args[1]))
+            else:
+                getter = resolve.args if plain else None
+                handlers.append(
+                    (
+                        3,
+                        response_name,
+                        field_name,
+                        getter,
+                        resolve or default_field_resolver,
+                        self.completer(field_def.type, field_nodes),
+                        field_nodes,
+                        field_def.type,
+                    )
+                )
+
+
+def leaf_of(field_def: Any) -> Completer:
+    type_ = field_def.type
+    return leaf(type_.of_type if isinstance(type_, GraphQLNonNull) else type_)
