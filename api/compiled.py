@@ -134,27 +134,20 @@ class Compiler:
             prefetched = None if is_dict else getattr(source, "_prefetched", None)
             for handler in handlers:
                 kind = handler[0]
-                if kind == 1:
+                if kind == 1 or kind == 2:
                     value = (
                         source.get(handler[2], handler[3])
                         if is_dict
                         else getattr(source, handler[2], handler[3])
                     )
                     if value is None:
-                        if handler[4]:
+                        if kind == 2 or handler[4]:
                             raise Bail
                         out[handler[1]] = None
-                    else:
+                    elif kind == 1:
                         out[handler[1]] = handler[5](value, None, ec)
-                elif kind == 2:
-                    value = (
-                        source.get(handler[2], handler[3])
-                        if is_dict
-                        else getattr(source, handler[2], handler[3])
-                    )
-                    if value is None:
-                        raise Bail
-                    out[handler[1]] = handler[5].to_global_id(handler[4], value)
+                    else:
+                        out[handler[1]] = handler[5].to_global_id(handler[4], value)
                 elif kind == 3:
                     field_path = Path(path, handler[1], name)
                     if prefetched is not None and handler[2] in prefetched:
@@ -209,22 +202,17 @@ class Compiler:
                 raise CannotCompile
             resolve = field_def.resolve
             non_null = isinstance(field_def.type, GraphQLNonNull)
-            plain = isinstance(resolve, partial) and resolve.func is dict_or_attr_resolver
+            read = attribute_read(resolve)
             inner = field_def.type.of_type if non_null else field_def.type
-            if plain and is_leaf_type(inner):
-                attr, default = resolve.args
-                handlers.append((1, response_name, attr, default, non_null, leaf_of(field_def)))
-            elif (
-                isinstance(resolve, partial)
-                and resolve.func is GlobalID.id_resolver
-                and isinstance(resolve.args[0], partial)
-                and resolve.args[0].func is dict_or_attr_resolver
-            ):
-                attr, default = resolve.args[0].args
-                of = resolve.keywords.get("parent_type_name") or name
-                handlers.append((2, response_name, attr, default, of, resolve.args[1]))
+            global_id = global_id_read(resolve)
+            if read is not None and is_leaf_type(inner):
+                attr, default = read
+                handlers.append((1, response_name, attr, default, non_null, leaf(inner)))
+            elif global_id is not None:
+                (attr, default), of, node = global_id
+                handlers.append((2, response_name, attr, default, of or name, node))
             else:
-                getter = resolve.args if plain else None
+                getter = read
                 handlers.append(
                     (
                         3,
@@ -239,6 +227,18 @@ class Compiler:
                 )
 
 
-def leaf_of(field_def: Any) -> Completer:
-    type_ = field_def.type
-    return leaf(type_.of_type if isinstance(type_, GraphQLNonNull) else type_)
+def attribute_read(resolve: Any) -> tuple[str, Any] | None:
+    """(attribute, default) when the resolver is graphene's default: a plain read."""
+    if isinstance(resolve, partial) and resolve.func is dict_or_attr_resolver:
+        return resolve.args
+    return None
+
+
+def global_id_read(resolve: Any) -> tuple[tuple[str, Any], str | None, Any] | None:
+    """For a relay `id` over a plain read: the read, the type named in the id when fixed,
+    and the Node class that encodes it."""
+    if isinstance(resolve, partial) and resolve.func is GlobalID.id_resolver:
+        read = attribute_read(resolve.args[0])
+        if read is not None:
+            return read, resolve.keywords.get("parent_type_name"), resolve.args[1]
+    return None

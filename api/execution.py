@@ -20,8 +20,6 @@ from functools import partial
 from types import CoroutineType
 from typing import Any
 
-from graphene.relay.node import GlobalID
-from graphene.types.resolver import dict_or_attr_resolver
 from graphql import (
     GraphQLList,
     GraphQLNonNull,
@@ -38,7 +36,7 @@ from graphql.pyutils import Path, Undefined
 from graphql.pyutils import is_awaitable as default_is_awaitable
 from tortoise.models import Model
 
-from api.compiled import Bail, CannotCompile, Compiler
+from api.compiled import Bail, CannotCompile, Compiler, attribute_read, global_id_read
 from api.rows import Row
 
 PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict, datetime})
@@ -112,23 +110,19 @@ class FieldPlan:
         if field_def is None or not plain or field_def.args:
             return
         kind, named = kind_of(field_def.type)
-        resolve = self.resolve
+        read = attribute_read(self.resolve)
         if kind != LEAF:
-            if isinstance(resolve, partial) and resolve.func is dict_or_attr_resolver:
-                self.getter, self.default = resolve.args
+            if read is not None:
+                self.getter, self.default = read
             return
-        if isinstance(resolve, partial) and resolve.func is dict_or_attr_resolver:
-            self.attr, self.default = resolve.args
+        global_id = global_id_read(self.resolve)
+        if read is not None:
+            self.attr, self.default = read
             self.serialize = named.serialize
-        elif (
-            isinstance(resolve, partial)
-            and resolve.func is GlobalID.id_resolver
-            and isinstance(resolve.args[0], partial)
-            and resolve.args[0].func is dict_or_attr_resolver
-        ):
-            self.attr, self.default = resolve.args[0].args
-            self.id_of = resolve.keywords.get("parent_type_name") or ""
-            self.serialize = partial(_global_id, resolve.args[1])
+        elif global_id is not None:
+            (self.attr, self.default), of, node = global_id
+            self.id_of = of or ""
+            self.serialize = partial(_global_id, node)
 
 
 def _global_id(node: Any, type_name: str, value: Any) -> Any:
