@@ -18,13 +18,17 @@ closed unawaited.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from enum import Enum as PyEnum
 from functools import partial
 from types import CoroutineType
 from typing import Any
 
+import graphene
 from graphene.relay.node import GlobalID
 from graphene.types.resolver import dict_or_attr_resolver
 from graphql import (
+    GraphQLEnumType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -37,6 +41,8 @@ from graphql.type.introspection import TypeNameMetaFieldDef
 
 Completer = Callable[[Any, Any, Any], Any]  # (value, path, execution context)
 INT_RANGE = range(-(2**31), 2**31)
+# Path(prev, key, typename) without the Python-level __new__ namedtuple adds
+new_path = partial(tuple.__new__, Path)
 
 
 class Bail(Exception):
@@ -51,14 +57,29 @@ def leaf(named: Any) -> Completer:
     serialize = named.serialize
     same = {"String": str, "ID": str, "Boolean": bool, "Float": float}.get(named.name)
     is_int = named.name == "Int"
+    # graphene's DateTime answers isoformat(); an enum its value's name (by value first)
+    stamp = getattr(named, "graphene_type", None) is graphene.DateTime
+    names: dict[Any, str] = {}
+    if isinstance(named, GraphQLEnumType):
+        for name, value in named.values.items():
+            names[value.value] = name
+            if isinstance(value.value, PyEnum):
+                names.setdefault(value.value.value, name)
+        for name in named.values:
+            names.setdefault(name, name)
 
     def complete(value: Any, path: Any, ec: Any) -> Any:
         if value is None:
             return None
-        if value.__class__ is same:
+        cls = value.__class__
+        if cls is same:
             return value
-        if is_int and value.__class__ is int and value in INT_RANGE:
+        if is_int and cls is int and value in INT_RANGE:
             return value
+        if stamp and cls is datetime:
+            return value.isoformat()
+        if names and cls is str and value in names:
+            return names[value]
         try:
             out = serialize(value)
         except Exception:
@@ -98,7 +119,7 @@ class Compiler:
                     return None
                 if not isinstance(value, (list, tuple)):
                     raise Bail
-                return [item(v, Path(path, i, None), ec) for i, v in enumerate(value)]
+                return [item(v, new_path((path, i, None)), ec) for i, v in enumerate(value)]
 
             return many
         if isinstance(type_, GraphQLObjectType):
@@ -149,7 +170,7 @@ class Compiler:
                     else:
                         out[handler[1]] = handler[5].to_global_id(handler[4], value)
                 elif kind == 3:
-                    field_path = Path(path, handler[1], name)
+                    field_path = new_path((path, handler[1], name))
                     if prefetched is not None and handler[2] in prefetched:
                         value = prefetched[handler[2]]
                     elif handler[3] is not None:

@@ -66,7 +66,9 @@ def row_class(model: type[Model]) -> type[Row]:
 
 
 def is_row_of(value: Any, model: type[Model]) -> bool:
-    return isinstance(value, model) or (isinstance(value, Row) and value.model is model)
+    if isinstance(value, Row):
+        return value.model is model
+    return isinstance(value, model)
 
 
 async def fetch_rows(qs: QuerySet) -> list[Any]:
@@ -87,7 +89,7 @@ async def query_rows(
     cls = row_class(model)
     if conn.capabilities.dialect != "sqlite":
         return [cls(record) for record in await conn.execute_query_dict(sql, params)]
-    found = read_inline(sql, params) if inline else None
+    found = read_inline(conn, sql, params) if inline else None
     if found is None:
         # tortoise's lock (it waits out a transaction on the one connection), then names
         # and tuples from the cursor: dict(sqlite3.Row) looks every column up by name.

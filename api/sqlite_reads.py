@@ -15,8 +15,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from tortoise import Tortoise
-from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 
 _readers: dict[str, tuple[sqlite3.Connection, int]] = {}
 
@@ -47,9 +46,11 @@ def close_reader(filename: str) -> None:
     found[0].close()
 
 
-def read_inline(sql: str, params: list[Any]) -> tuple[list[str], list[tuple]] | None:
-    """Column names and tuples, or None when this read must go through tortoise."""
-    conn = Tortoise.get_connection("default")
+def read_inline(
+    conn: BaseDBAsyncClient, sql: str, params: list[Any]
+) -> tuple[list[str], list[tuple]] | None:
+    """Column names and tuples, or None when this read must go through tortoise's `conn`
+    (the current one: a transaction's inside a transaction)."""
     if isinstance(conn, TransactionalDBClient):
         return None
     found = _readers.get(getattr(conn, "filename", ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import graphene
@@ -34,6 +35,7 @@ class Item(graphene.ObjectType):
     note = graphene.String()
     count = graphene.Int()
     kind = graphene.Field(Kind)
+    when = graphene.DateTime()
     child = graphene.Field(Child)
     children = graphene.List(graphene.NonNull(Child))
     slow = graphene.String()
@@ -78,7 +80,15 @@ SCHEMA = graphene.Schema(query=Query).graphql_schema
 
 def items() -> list[Thing]:
     return [
-        Thing(id=1, title="一", note=None, count=3, kind="A", children=[Thing(name="x")]),
+        Thing(
+            id=1,
+            title="一",
+            note=None,
+            count=3,
+            kind="A",
+            when=datetime(2026, 11, 26, 8, 30, tzinfo=UTC),
+            children=[Thing(name="x")],
+        ),
         Thing(id=2, title="二", note="n", count="not a number", kind="B", children=[]),
         Thing(id=3, title=None, note="n", count=1, kind="Z", children=None),
     ]
@@ -106,7 +116,8 @@ async def both(query: str, context: dict[str, Any]) -> tuple[Any, Any]:
 @pytest.mark.parametrize(
     "query",
     [
-        "{ items { id title note count kind } }",
+        "{ items { id title note count kind when } }",
+        "{ items { kind when } }",
         "{ strict { id title } }",
         "{ items { a: title b: title child { name } children { name } } }",
         "{ items { ... on Item { note kind children { name } } } }",

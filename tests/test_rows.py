@@ -30,8 +30,8 @@ async def test_inline_reads_see_committed_writes_and_transactions_see_their_own(
     calls: list[str] = []
     original = sqlite_reads.read_inline
 
-    def spy(sql, params):
-        found = original(sql, params)
+    def spy(conn, sql, params):
+        found = original(conn, sql, params)
         calls.append("inline" if found is not None else "tortoise")
         return found
 

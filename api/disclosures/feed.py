@@ -39,7 +39,9 @@ def region_filter(regions: list[Region]) -> Q:
 
 def cursor_key(bucket: int):
     def key(d: Disclosure) -> str:
-        return f"{bucket}|{d.published_at.isoformat()}|{d.id}"
+        # SQLite's text as it is (parse_cursor reads it as well as isoformat's)
+        stamp = d.__dict__["published_at"]
+        return f"{bucket}|{stamp if stamp.__class__ is str else stamp.isoformat()}|{d.id}"
 
     return key
 
@@ -90,6 +92,7 @@ class Sql:
 
 USER_COLUMNS = tuple(User._meta.fields_db_projection.values())
 AUTHOR = "author__"
+AUTHOR_COLUMNS = tuple(AUTHOR + c for c in USER_COLUMNS)
 VISIBLE_COMMENTS = (
     '(SELECT COUNT(*) FROM "comment" c WHERE c."target_type" = \'Disclosure\' '
     'AND c."target_id" = d."id" AND c."status" = \'VISIBLE\') AS "comment_count"'
@@ -150,10 +153,14 @@ async def newest_rows(
     )
     rows = await query_rows(Disclosure, statement, sql.params, inline=True)
     if with_author:
-        users = row_class(User)
+        users, new = row_class(User), object.__new__
         for row in rows:
-            found = {c: row.__dict__.pop(AUTHOR + c) for c in USER_COLUMNS}
-            row.author_row = users(found) if found["id"] is not None else None
+            values = tuple(map(row.__dict__.pop, AUTHOR_COLUMNS))
+            if row.author_id is None:
+                row.author_row = None
+                continue
+            row.author_row = author = new(users)
+            author.__dict__.update(zip(USER_COLUMNS, values, strict=True))
     return rows
 
 
