@@ -201,6 +201,22 @@ async def seed(settings: Settings, villages: int, months: int, per_month: int) -
         await close_db(ctx)
 
 
+async def sibling_database(url: str, suffix: str) -> str:
+    """A second PostgreSQL database next to DATABASE_URL's (made when missing), so that
+    the 10k comparison runs on the same kind of database as the full one."""
+    import asyncpg
+
+    base, _, name = url.rpartition("/")
+    name = name.split("?")[0] + suffix
+    admin = await asyncpg.connect(f"{base}/postgres")
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return f"{base}/{name}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -428,7 +444,11 @@ def main() -> None:
         full_url = sqlite_url(work / f"feed-{args.villages}-{args.months}-{args.per_month}.sqlite3")
         label = "SQLite"
     # 10k disclosures with full pages: 480 villages × 22 months, so both feeds show 20 items.
-    small_url = sqlite_url(work / "feed-480-22-1.sqlite3")
+    small_url = (
+        asyncio.run(sibling_database(full_url, "_feed10k"))
+        if label == "PostgreSQL"
+        else sqlite_url(work / "feed-480-22-1.sqlite3")
+    )
     full = base.with_overrides(database_url=full_url, redis_url=None)
     small = base.with_overrides(database_url=small_url, redis_url=None)
     started = time.perf_counter()
@@ -436,12 +456,12 @@ def main() -> None:
     n_small = asyncio.run(seed(small, 480, 22, 1))
     print(
         f"datasets ready in {time.perf_counter() - started:.0f} s: {n_full} disclosures "
-        f"({label}) and {n_small} (SQLite)"
+        f"and {n_small} ({label})"
     )
     big = asyncio.run(
         measure(f"{n_full} disclosures, {label}, one uvicorn worker", full, args.seconds, True)
     )
-    little = asyncio.run(measure(f"{n_small} disclosures, SQLite", small, args.seconds, False))
+    little = asyncio.run(measure(f"{n_small} disclosures, {label}", small, args.seconds, False))
     ratio = big["village8"].pct(0.5) / little["village8"].pct(0.5)
     print(
         f"\nvillage feed p50 at 8 clients: {big['village8'].pct(0.5):.1f} ms on {n_full} vs "
