@@ -87,8 +87,17 @@ async def query_rows(
     answer on the loop's own thread (see api.sqlite_reads)."""
     conn = Tortoise.get_connection("default")
     cls = row_class(model)
+    new = object.__new__
+    out = []
     if conn.capabilities.dialect != "sqlite":
-        return [cls(record) for record in await conn.execute_query_dict(sql, params)]
+        # asyncpg's records straight into rows (tortoise would copy each into a dict)
+        async with conn.acquire_connection() as connection:
+            conn.log.debug("%s: %s", sql, params)  # as tortoise logs its own statements
+            for record in await connection.fetch(sql, *params):
+                row = new(cls)
+                row.__dict__.update(record.items())
+                out.append(row)
+        return out
     found = read_inline(conn, sql, params) if inline else None
     if found is None:
         # tortoise's lock (it waits out a transaction on the one connection), then names
@@ -97,8 +106,6 @@ async def query_rows(
             conn.log.debug("%s: %s", sql, params)  # as tortoise logs its own statements
             found = await connection._execute(_fetch, connection._conn, sql, params)
     names, records = found
-    new = object.__new__
-    out = []
     for record in records:
         row = new(cls)
         row.__dict__.update(zip(names, record, strict=True))
