@@ -474,6 +474,33 @@ async def test_feed_filters_comment_counts_and_authors(gql, demo):
     assert [n["id"] for n in await ids(u=cut.isoformat())] == [party["id"]]
 
 
+async def test_county_and_township_feeds_merge_their_villages_newest_first(gql, demo):
+    official = await gql.login(OFFICIAL)
+    clerk = await gql.login(CLERK)
+    made = [
+        await published(gql, clerk, demo.villages[0], title="一村事项"),
+        await published(gql, official, demo.villages[1], title="二村事项"),
+        await published(gql, official, demo.townships[0], category="NOTICE", title="镇通知"),
+        await published(gql, clerk, demo.villages[0], title="一村又一事项", category="PARTY"),
+    ]
+    # distinct publication times, oldest first as made
+    for i, d in enumerate(made):
+        at = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=i)
+        await Disclosure.filter(id=_pk(d["id"])).update(published_at=at)
+    newest_first = [d["id"] for d in reversed(made)]
+    for region in (demo.county, demo.townships[0]):
+        feed = await gql.data(FEED, {"region": gid("Region", region.id)})
+        assert [e["node"]["id"] for e in feed["disclosures"]["edges"]] == newest_first
+    party = await gql.data(FEED, {"region": gid("Region", demo.county.id), "category": "PARTY"})
+    assert [e["node"]["id"] for e in party["disclosures"]["edges"]] == [made[3]["id"]]
+    page = await gql.data(FEED, {"region": gid("Region", demo.county.id), "first": 3})
+    after = page["disclosures"]["pageInfo"]["endCursor"]
+    rest = await gql.data(
+        FEED, {"region": gid("Region", demo.county.id), "first": 3, "after": after}
+    )
+    assert [e["node"]["id"] for e in rest["disclosures"]["edges"]] == [made[0]["id"]]
+
+
 async def test_scheduled_publication_waits_for_its_time(gql, demo):
     clerk = await gql.login(CLERK)
     d = await draft(gql, clerk, demo.villages[0])

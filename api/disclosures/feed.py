@@ -17,8 +17,9 @@ from api.relay import build_connection, decode_cursor, page_size
 from api.rows import fetch_rows, query_rows, row_class, rows_by_id
 from models.accounts import User
 from models.disclosures import Category, Disclosure, Status
-from models.regions import Region, path_ids, subtree_range
+from models.regions import Region, RegionKind, path_ids, subtree_range
 
+SMALL_KINDS = (RegionKind.TOWNSHIP, RegionKind.VILLAGE, RegionKind.GROUP)
 # What a township or county publishes for everyone below it.
 FROM_ABOVE = (Category.NOTICE, Category.FARMING)
 
@@ -114,13 +115,19 @@ async def newest_rows(
     comment count and their author (as `author_row`) when asked."""
     sql = Sql()
     sql.clauses.append('"published_at" IS NOT NULL')
+    # A township holds a few thousand items at most: such a page is a bounded read.
+    small = regions is not None and all(r.kind in SMALL_KINDS for r in regions)
     if regions is not None:
         either, ancestors = [], set()
+        # A county or more holds most rows: walking the publication-time index newest
+        # first finds a page at once, where SQLite would otherwise sort the whole subtree
+        # (`+` keeps it off the region index; PostgreSQL plans this well by itself).
+        unfiltered = category is None and catalogue_item_id is None and updated_since is None
+        walk = not small and not sql.postgres and unfiltered
+        path = '+"region_path"' if walk else '"region_path"'
         for region in regions:
             low, high = subtree_range(region.path)
-            either.append(
-                f'("region_path" >= {sql.mark(low)} AND "region_path" < {sql.mark(high)})'
-            )
+            either.append(f"({path} >= {sql.mark(low)} AND {path} < {sql.mark(high)})")
             ancestors.update(path_ids(region.path)[:-1])
         if ancestors:
             either.append(
@@ -151,7 +158,7 @@ async def newest_rows(
         f'SELECT d.*{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
         f'ORDER BY d."published_at" DESC, d."id" DESC'
     )
-    rows = await query_rows(Disclosure, statement, sql.params, inline=True)
+    rows = await query_rows(Disclosure, statement, sql.params, inline=small)
     if with_author:
         users, new = row_class(User), object.__new__
         for row in rows:
