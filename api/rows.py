@@ -93,9 +93,12 @@ async def query_rows(
         # asyncpg's records straight into rows (tortoise would copy each into a dict)
         async with conn.acquire_connection() as connection:
             conn.log.debug("%s: %s", sql, params)  # as tortoise logs its own statements
-            for record in await connection.fetch(sql, *params):
+            records = await connection.fetch(sql, *params)
+        if records:
+            names = tuple(records[0].keys())
+            for record in records:
                 row = new(cls)
-                row.__dict__.update(record.items())
+                row.__dict__.update(zip(names, record, strict=True))
                 out.append(row)
         return out
     found = read_inline(conn, sql, params) if inline else None
