@@ -13,6 +13,7 @@ graphql-core's own code, so errors, paths and null propagation stay exactly its 
 
 from __future__ import annotations
 
+import logging
 import weakref
 from asyncio import gather
 from datetime import datetime
@@ -36,9 +37,10 @@ from graphql.pyutils import Path, Undefined
 from graphql.pyutils import is_awaitable as default_is_awaitable
 from tortoise.models import Model
 
-from api.compiled import Bail, CannotCompile, Compiler, attribute_read, global_id_read
+from api.compiled import CannotCompile, Compiler, attribute_read, global_id_read
 from api.rows import Row
 
+log = logging.getLogger("cunwu.graphql")
 PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict, datetime})
 
 
@@ -307,7 +309,8 @@ class FastExecutionContext(ExecutionContext):
             if compiled is not None:
                 try:
                     return compiled(result, path, self)
-                except Bail:  # graphql-core's way below; not tried again in this request
+                except Exception:  # Bail, or any surprise: graphql-core's way below, and
+                    # not tried again in this request
                     self._compiled[(return_type, id(field_nodes[0]))] = None
             if kind == OBJECT:
                 return self.complete_object_value(inner, field_nodes, info, path, result)
@@ -332,6 +335,9 @@ class FastExecutionContext(ExecutionContext):
             try:
                 found = self._compiler.completer(return_type, field_nodes)
             except CannotCompile:
+                found = None
+            except Exception:  # a flaw here must cost speed, never an answer
+                log.exception("compiling a selection failed; graphql-core completes it")
                 found = None
             if self.shareable():
                 if len(_SHARED) > SHARED_LIMIT:
