@@ -135,8 +135,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Periods look like 2026-03, 2026-Q1, 2026-H1 or 2026",
     ),
     "PERIOD_REQUIRED": (
-        "该目录项目须填写{frequency}期间",
-        "This catalogue item needs a {frequency} period",
+        "该目录项目须填写相应期间，如 {example}",
+        "This catalogue item needs a period such as {example}",
     ),
     "TOO_MANY_ATTACHMENTS": ("附件最多{max}个", "At most {max} attachments"),
     "ATTACHMENT_RESTRICTED": (

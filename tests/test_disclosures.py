@@ -312,9 +312,10 @@ async def test_bad_drafts_are_refused_and_change_nothing(gql, demo):
         if code is None:
             assert error_codes(body) == ["FORBIDDEN"]
         else:
-            assert [e["code"] for e in body["data"]["createDisclosure"]["errors"]] == [code], (
-                overrides
-            )
+            errors = body["data"]["createDisclosure"]["errors"]
+            assert [e["code"] for e in errors] == [code], overrides
+            if code == "PERIOD_REQUIRED":  # says which form of period, in Chinese
+                assert errors[0]["message"] == "该目录项目须填写相应期间，如 2026-03"
     assert await Disclosure.all().count() == 0
 
 

@@ -134,7 +134,16 @@ async def check_period(disclosure: DisclosureModel, errors: list[UserError]) -> 
     if disclosure.catalogue_item_id:
         item = await ItemModel.get(id=disclosure.catalogue_item_id)
         if item.frequency in PERIODIC and (period is None or period.frequency != item.frequency):
-            errors.append(UserError("PERIOD_REQUIRED", "period", {"frequency": item.frequency}))
+            example = PERIOD_EXAMPLES.get(item.frequency, "2026")
+            errors.append(UserError("PERIOD_REQUIRED", "period", {"example": example}))
+
+
+PERIOD_EXAMPLES = {
+    Frequency.MONTHLY: "2026-03",
+    Frequency.QUARTERLY: "2026-Q1",
+    Frequency.HALF_YEARLY: "2026-H1",
+    Frequency.YEARLY: "2026",
+}
 
 
 async def attachment_ids(
