@@ -125,10 +125,12 @@ async def rows_by_id(model: type[Model], ids: list[int]) -> list[Any]:
     """`SELECT * … WHERE id IN (…)` written directly: the hottest lookup of every loader."""
     if not ids:
         return []
-    conn = Tortoise.get_connection("default")
-    if conn.capabilities.dialect == "postgres":
-        marks = ", ".join(f"${i}" for i in range(1, len(ids) + 1))
-    else:
-        marks = ", ".join("?" * len(ids))
-    sql = f'SELECT * FROM "{model._meta.db_table}" WHERE "id" IN ({marks})'
+    table = model._meta.db_table
+    if Tortoise.get_connection("default").capabilities.dialect == "postgres":
+        # One array parameter: one statement text whatever the number of ids, so asyncpg
+        # prepares it once and PostgreSQL keeps one plan (an IN list of n parameters is a
+        # new statement, parsed and planned, for every n).
+        sql = f'SELECT * FROM "{table}" WHERE "id" = ANY($1)'
+        return await query_rows(model, sql, [list(ids)])
+    sql = f'SELECT * FROM "{table}" WHERE "id" IN ({", ".join("?" * len(ids))})'
     return await query_rows(model, sql, list(ids), inline=True)
