@@ -3,12 +3,16 @@
 A feed page resolves a few hundred fields, most of them a model column read by graphene's
 default resolver. graphql-core spends ~3 µs on each (a Path, a ResolveInfo, the argument
 values, the resolver call, the awaitable test and the type dispatch of `complete_value`).
-Here each selection set gets a plan once per request, and a plain field (default resolver,
-no arguments, scalar or enum type) is read and serialized directly. A row may carry
-`_prefetched` (field name → value, filled by one batch load for a whole page): such a
-field is completed from it without calling its resolver. Anything unusual —
-a null in a non-null field, a value the scalar refuses, middleware — falls back to
-graphql-core's own code, so errors, paths and null propagation stay exactly its own.
+Two short cuts, both giving way to graphql-core's own code for anything unusual (a null
+in a non-null field, a value a scalar refuses, an error, middleware), so that errors, paths
+and null propagation stay exactly its own:
+
+- a value with a sub-selection (a root field's connection, say) is first completed by the
+  straight-line handlers of `api.compiled`, built once per query document;
+- where that gives way, each selection set gets a plan once per request: a plain field
+  (default resolver, no arguments, scalar or enum type) is read and serialized directly,
+  and a value a row carries in `_prefetched` (field name → value, filled by one batch
+  load for a whole page) is completed without calling its resolver.
 """
 
 from __future__ import annotations
@@ -322,6 +326,8 @@ class FastExecutionContext(ExecutionContext):
         return loc is not None and "@" not in loc.source.body
 
     def compiled(self, return_type: GraphQLOutputType, field_nodes: list[FieldNode]) -> Any:
+        if self.middleware_manager is not None:  # compiled handlers call resolvers directly
+            return None
         key = (return_type, id(field_nodes[0]))
         found = self._compiled.get(key, MISSING)
         if found is not MISSING:

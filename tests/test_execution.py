@@ -226,3 +226,27 @@ async def test_compiled_selections_are_reused_but_directives_are_read_per_reques
     again = await run_fast(document, {"items": [Thing(id=2, title="二", count=7)]})
     assert first.data == {"items": [{"title": "一", "count": None}]}
     assert again.data == {"items": [{"title": "二", "count": 7}]}
+
+
+async def test_middleware_sees_every_field_as_with_graphql_core() -> None:
+    document = parse("{ items { title note child { name } } }")
+    seen: dict[Any, list[str]] = {None: [], FastExecutionContext: []}
+    for cls in seen:
+
+        def middleware(next_, root, info, **args):
+            seen[cls].append(info.field_name)  # noqa: B023 (used within this iteration)
+            return next_(root, info, **args)
+
+        result = execute(
+            SCHEMA,
+            document,
+            context_value={"items": [Thing(id=1, title="一", note="注")]},
+            middleware=[middleware],
+            is_awaitable=is_awaitable,
+            execution_context_class=cls,
+        )
+        result = await result if is_awaitable(result) else result
+        assert result.data == {
+            "items": [{"title": "一", "note": "注", "child": {"name": "child of 一"}}]
+        }
+    assert seen[FastExecutionContext] == seen[None] == ["items", "title", "note", "child", "name"]
