@@ -4,12 +4,14 @@ sample's exact errors with nothing stored, and continuity across months."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from api.finance.parsing import parse_amount, parse_date
-from api.relay import to_global_id
+from api.relay import from_global_id, to_global_id
+from models.disclosures import Disclosure
 from models.finance import AccountLine, MonthlyAccount
 from tests.client import error_codes
 from tests.test_disclosures import CLERK, OFFICIAL, SUPERVISOR, VILLAGER
@@ -307,6 +309,33 @@ async def test_approval_publishes_every_fen_into_the_chain(client, gql, demo):
         {"v": month["villageId"]},
     )
     assert public["monthlyAccount"]["status"] == "PUBLISHED"  # now readable by anyone
+
+    # The month answers both 各项收入 (FIN-2) and 各项支出 (FIN-3) in the compliance view.
+    report = await gql.data(
+        """query($v: ID!) { disclosureCompliance(regionId: $v, period: "2026-03") {
+          edges { node { items { item { code } status disclosureId } } } } }""",
+        {"v": month["villageId"]},
+    )
+    items = {
+        i["item"]["code"]: i for i in report["disclosureCompliance"]["edges"][0]["node"]["items"]
+    }
+    for code in ("FIN-2", "FIN-3"):
+        assert items[code]["status"] in ("ON_TIME", "LATE")
+        assert items[code]["disclosureId"] == out["account"]["disclosureId"]
+    # …and in the public league table: published before 10 April, both count as on time.
+    disclosure_pk = int(from_global_id(out["account"]["disclosureId"])[1])
+    await Disclosure.filter(id=disclosure_pk).update(
+        first_published_at=datetime(2026, 4, 5, tzinfo=UTC)
+    )
+    league = await gql.data(
+        """query($v: ID!) { supervisionStats(regionId: $v, from: "2026-04-01",
+          to: "2026-05-01", level: VILLAGE) { edges { node { disclosuresDue
+          disclosuresOnTime } } } }""",
+        {"v": month["villageId"]},
+    )
+    [node] = [e["node"] for e in league["supervisionStats"]["edges"]]
+    assert node["disclosuresOnTime"] == 2  # FIN-2 and FIN-3, of the items due in April
+    assert node["disclosuresDue"] > 2
 
     verify = "query($v: ID!) { verifyLedger(villageId: $v) { ok length firstBrokenAt } }"
     assert (await gql.data(verify, {"v": month["villageId"]}))["verifyLedger"] == {

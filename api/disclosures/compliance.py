@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 
 from api.disclosures.periods import DEFAULT_DUE_DAY, Period, due_at
 from models.disclosures import CatalogueItem, Disclosure, DueDay, Frequency
+from models.finance import MonthlyAccount
 from models.regions import Region, path_ids
+
+ALSO_ANSWERED_BY_A_MONTHLY_ACCOUNT = ("FIN-3",)
 
 
 @dataclass
@@ -57,11 +60,24 @@ async def compliance(
         catalogue_item_id__in=list(group_of),
         first_published_at__isnull=False,
     ).values("id", "region_id", "catalogue_item_id", "first_published_at")
+    # A monthly account lists the month's income and its expenses: filed under 各项收入
+    # (FIN-2), it answers 各项支出 (FIN-3) as well.
+    accounts = set(
+        await MonthlyAccount.filter(disclosure_id__in=[r["id"] for r in rows]).values_list(
+            "disclosure_id", flat=True
+        )
+    )
+    also = [i.id for i in items if i.code in ALSO_ANSWERED_BY_A_MONTHLY_ACCOUNT]
     earliest: dict[tuple[int, int], dict] = {}
     for row in rows:
-        key = (row["region_id"], group_of[row["catalogue_item_id"]])
-        if key not in earliest or row["first_published_at"] < earliest[key]["first_published_at"]:
-            earliest[key] = row
+        groups = {group_of[row["catalogue_item_id"]]}
+        if row["id"] in accounts:
+            groups.update(also)
+        for group in groups:
+            key = (row["region_id"], group)
+            first = earliest.get(key)
+            if first is None or row["first_published_at"] < first["first_published_at"]:
+                earliest[key] = row
     days = await due_days(villages, period.frequency)
     report = []
     for village in villages:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 
 from tortoise import Tortoise
 
-from api.disclosures.compliance import due_days
+from api.disclosures.compliance import ALSO_ANSWERED_BY_A_MONTHLY_ACCOUNT, due_days
 from api.disclosures.periods import SHANGHAI, Period, due_at, parse_period
 from api.rows import fetch_rows
 from models.disclosures import CatalogueItem, Frequency
@@ -167,19 +167,27 @@ async def supervision_stats(
     if periods and villages:
         published: dict[tuple[int, int, str], datetime] = {}
         ids = list(group_of)
+        # A monthly account also answers FIN-3 (see api.disclosures.compliance).
+        also = [i.id for i in items if i.code in ALSO_ANSWERED_BY_A_MONTHLY_ACCOUNT]
         rows = await conn.execute_query_dict(
-            "SELECT region_id, catalogue_item_id, period, MIN(first_published_at) AS first "
-            f"FROM disclosure WHERE region_path >= {mark(1)} AND region_path < {mark(2)} "
-            f"AND first_published_at IS NOT NULL AND catalogue_item_id IN "
+            "SELECT d.region_id, d.catalogue_item_id, d.period, "
+            "MIN(d.first_published_at) AS first, "
+            "MIN(CASE WHEN a.id IS NOT NULL THEN d.first_published_at END) AS account "
+            "FROM disclosure d LEFT JOIN monthly_account a ON a.disclosure_id = d.id "
+            f"WHERE d.region_path >= {mark(1)} AND d.region_path < {mark(2)} "
+            f"AND d.first_published_at IS NOT NULL AND d.catalogue_item_id IN "
             f"({', '.join(mark(i + 3) for i in range(len(ids)))}) "
-            "GROUP BY region_id, catalogue_item_id, period",
+            "GROUP BY d.region_id, d.catalogue_item_id, d.period",
             [low, high, *ids],
         )
         for row in rows:
-            key = (row["region_id"], group_of[row["catalogue_item_id"]], row["period"])
-            first = as_datetime(row["first"])
-            if key not in published or first < published[key]:
-                published[key] = first
+            answered = [(group_of[row["catalogue_item_id"]], as_datetime(row["first"]))]
+            if row["account"] is not None:
+                answered += [(item, as_datetime(row["account"])) for item in also]
+            for item, first in answered:
+                key = (row["region_id"], item, row["period"])
+                if key not in published or first < published[key]:
+                    published[key] = first
         for frequency in PERIODIC:
             due_periods = [p for p in periods if p.frequency == frequency]
             freq_items = [i for i in items if i.frequency == frequency]
