@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.config import Config
+from tortoise.backends.base.config_generator import expand_db_url
 
 MODEL_MODULES = [
     "models.regions",
@@ -107,9 +108,20 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite://{path}"
 
 
+async def keep_session(connection: Any) -> None:
+    """asyncpg's pool runs `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL` on every release: a second round trip for every query. The app keeps no session
+    state (no advisory locks, cursors, LISTEN or SET), and asyncpg still rolls back a
+    transaction left open before calling this."""
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
+    connection: Any = database_url
+    if database_url.startswith(("postgres://", "asyncpg://")):
+        connection = expand_db_url(database_url)
+        connection["credentials"]["reset"] = keep_session
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             "cunwu": {
                 "models": MODEL_MODULES,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import pytest
 from tortoise.transactions import in_transaction
 
 import api.rows
@@ -50,3 +51,19 @@ async def test_inline_reads_see_committed_writes_and_transactions_see_their_own(
         assert calls == ["inline", "tortoise", "inline", "inline"]
     else:
         assert calls == []  # PostgreSQL reads are asyncpg's, on the loop already
+
+
+async def test_postgresql_connections_go_back_to_the_pool_without_a_reset_round_trip(app, settings):
+    if settings.is_sqlite:
+        pytest.skip("asyncpg's pool only")
+    from tortoise import Tortoise
+
+    client = Tortoise.get_connection("default")
+    async with client.acquire_connection() as watcher:
+        async with client.acquire_connection() as worker:  # a second pooled connection
+            pid = worker.get_server_pid()
+            assert pid != watcher.get_server_pid()
+            await worker.fetch("SELECT 'keep-session-marker'")
+        # `worker` is back in the pool: a reset would have been its last statement
+        last = await watcher.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", pid)
+    assert "keep-session-marker" in last  # not asyncpg's "RESET ALL" on release
