@@ -169,14 +169,12 @@ class PageInfo:
 
 
 def build_connection(
-    connection_type: Any,
     rows: Sequence[Any],
     size: int,
     key: Callable[[Any], int | str] = lambda row: row.pk,
     has_next: bool | None = None,
 ) -> Page:
-    """`rows` holds up to size+1 items fetched after the cursor; the extra one means more.
-    `connection_type` names the GraphQL type the field declares (for the reader)."""
+    """`rows` holds up to size+1 items fetched after the cursor; the extra one means more."""
     if has_next is None:
         has_next = len(rows) > size
     edges = [Edge(row, encode_cursor(key(row))) for row in rows[:size]]

@@ -86,29 +86,22 @@ async def query_rows(
     marks a bounded read (by primary key, or a page through an index) that SQLite may
     answer on the loop's own thread (see api.sqlite_reads)."""
     conn = Tortoise.get_connection("default")
-    cls = row_class(model)
-    new = object.__new__
-    out = []
+    conn.log.debug("%s: %s", sql, params)  # as tortoise logs its own statements
     if conn.capabilities.dialect != "sqlite":
-        # asyncpg's records straight into rows (tortoise would copy each into a dict)
+        # asyncpg's records as they come (tortoise would copy each into a dict)
         async with conn.acquire_connection() as connection:
-            conn.log.debug("%s: %s", sql, params)  # as tortoise logs its own statements
             records = await connection.fetch(sql, *params)
-        if records:
-            names = tuple(records[0].keys())
-            for record in records:
-                row = new(cls)
-                row.__dict__.update(zip(names, record, strict=True))
-                out.append(row)
-        return out
-    found = read_inline(conn, sql, params) if inline else None
-    if found is None:
-        # tortoise's lock (it waits out a transaction on the one connection), then names
-        # and tuples from the cursor: dict(sqlite3.Row) looks every column up by name.
-        async with conn.acquire_connection() as connection:
-            conn.log.debug("%s: %s", sql, params)  # as tortoise logs its own statements
-            found = await connection._execute(_fetch, connection._conn, sql, params)
-    names, records = found
+        names = tuple(records[0].keys()) if records else ()
+    else:
+        found = read_inline(conn, sql, params) if inline else None
+        if found is None:
+            # tortoise's lock (it waits out a transaction on the one connection), then names
+            # and tuples from the cursor: dict(sqlite3.Row) looks every column up by name.
+            async with conn.acquire_connection() as connection:
+                found = await connection._execute(_fetch, connection._conn, sql, params)
+        names, records = found
+    cls, new = row_class(model), object.__new__
+    out = []
     for record in records:
         row = new(cls)
         row.__dict__.update(zip(names, record, strict=True))

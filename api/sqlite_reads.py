@@ -63,5 +63,4 @@ def read_inline(
         if "locked" in str(exc) or "busy" in str(exc):
             return None
         raise
-    conn.log.debug("%s: %s", sql, params)  # as tortoise logs its own statements
     return [d[0] for d in cursor.description], records

@@ -68,7 +68,7 @@ class AccountQueries(graphene.ObjectType):
         if last is not None:
             qs = qs.filter(id__gt=last)
         rows = await qs.order_by("id").limit(size + 1)
-        return build_connection(UserConnection, rows, size)
+        return build_connection(rows, size)
 
 
 class AccountMutations(graphene.ObjectType):

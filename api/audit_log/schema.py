@@ -108,4 +108,4 @@ class AuditQueries(graphene.ObjectType):
         if last is not None:
             qs = qs.filter(id__lt=last)
         rows = await qs.order_by("-id").limit(size + 1)
-        return build_connection(AuditEntryConnection, rows, size)
+        return build_connection(rows, size)

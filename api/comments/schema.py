@@ -32,7 +32,7 @@ async def comment_page(target_type: str, target_id: int, first: int | None, afte
     if last is not None:
         qs = qs.filter(id__gt=last)
     rows = await qs.order_by("id").limit(size + 1)
-    return build_connection(CommentConnection, rows, size)
+    return build_connection(rows, size)
 
 
 class CommentQueries(graphene.ObjectType):

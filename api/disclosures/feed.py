@@ -11,7 +11,6 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from api.disclosures import search
-from api.disclosures.types import DisclosureConnection
 from api.errors import BadUserInput
 from api.relay import build_connection, decode_cursor, page_size
 from api.rows import fetch_rows, query_rows, row_class, rows_by_id
@@ -24,17 +23,21 @@ SMALL_KINDS = (RegionKind.TOWNSHIP, RegionKind.VILLAGE, RegionKind.GROUP)
 FROM_ABOVE = (Category.NOTICE, Category.FARMING)
 
 
-def region_filter(regions: list[Region]) -> Q:
-    """Everything under these regions, and the notices and farming information published on
-    the regions above them."""
-    clauses = []
-    ancestors: set[int] = set()
+def coverage(regions: list[Region]) -> tuple[list[tuple[str, str]], list[int]]:
+    """What a feed of these regions covers: everything under them (path ranges), and the
+    notices and farming information published on the regions above them (their ids)."""
+    ranges, ancestors = [], set()
     for region in regions:
-        low, high = subtree_range(region.path)
-        clauses.append(Q(region_path__gte=low, region_path__lt=high))
+        ranges.append(subtree_range(region.path))
         ancestors.update(path_ids(region.path)[:-1])
+    return ranges, sorted(ancestors)
+
+
+def region_filter(regions: list[Region]) -> Q:
+    ranges, ancestors = coverage(regions)
+    clauses = [Q(region_path__gte=low, region_path__lt=high) for low, high in ranges]
     if ancestors:
-        clauses.append(Q(region_id__in=sorted(ancestors), category__in=FROM_ABOVE))
+        clauses.append(Q(region_id__in=ancestors, category__in=FROM_ABOVE))
     return Q(*clauses, join_type="OR")
 
 
@@ -118,20 +121,19 @@ async def newest_rows(
     # A township holds a few thousand items at most: such a page is a bounded read.
     small = regions is not None and all(r.kind in SMALL_KINDS for r in regions)
     if regions is not None:
-        either, ancestors = [], set()
         # A county or more holds most rows: walking the publication-time index newest
         # first finds a page at once, where SQLite would otherwise sort the whole subtree
         # (`+` keeps it off the region index; PostgreSQL plans this well by itself).
         unfiltered = category is None and catalogue_item_id is None and updated_since is None
         walk = not small and not sql.postgres and unfiltered
         path = '+"region_path"' if walk else '"region_path"'
-        for region in regions:
-            low, high = subtree_range(region.path)
-            either.append(f"({path} >= {sql.mark(low)} AND {path} < {sql.mark(high)})")
-            ancestors.update(path_ids(region.path)[:-1])
+        ranges, ancestors = coverage(regions)
+        either = [
+            f"({path} >= {sql.mark(low)} AND {path} < {sql.mark(high)})" for low, high in ranges
+        ]
         if ancestors:
             either.append(
-                f'("region_id" IN ({sql.marks(sorted(ancestors))}) '
+                f'("region_id" IN ({sql.marks(ancestors)}) '
                 f'AND "category" IN ({sql.marks(c.value for c in FROM_ABOVE)}))'
             )
         sql.clauses.append("(" + " OR ".join(either) + ")")
@@ -185,10 +187,10 @@ async def feed(
 ) -> Any:
     size = page_size(first)
     category = getattr(category, "value", category)
+    if regions is not None and not regions:  # following nothing
+        return build_connection([], size)
     cursor = parse_cursor(after)
     if not text:
-        if regions is not None and not regions:
-            return build_connection(DisclosureConnection, [], size)
         rows = await newest_rows(
             regions,
             category,
@@ -199,13 +201,11 @@ async def feed(
             with_comment_count,
             with_author,
         )
-        return build_connection(DisclosureConnection, rows, size, key=cursor_key(0))
+        return build_connection(rows, size, key=cursor_key(0))
 
     # Published and retracted items, exactly those with a publication time: an indexed test.
     qs = Disclosure.filter(published_at__isnull=False)
     if regions is not None:
-        if not regions:
-            return build_connection(DisclosureConnection, [], size)
         qs = qs.filter(region_filter(regions))
     if category is not None:
         qs = qs.filter(category=category)
@@ -238,6 +238,4 @@ async def feed(
             more = await newest(rest, cursor, size + 1 - len(rows))
             buckets.update({r.id: 1 for r in more})
             rows += more
-    return build_connection(
-        DisclosureConnection, rows, size, key=lambda d: cursor_key(buckets[d.id])(d)
-    )
+    return build_connection(rows, size, key=lambda d: cursor_key(buckets[d.id])(d))

@@ -66,6 +66,19 @@ class VillageComplianceConnection(relay.Connection):
         node = VillageCompliance
 
 
+async def feed_page(info: Any, **filters: Any) -> Any:
+    """A feed page with what the query shows of each item read in batches: authors and
+    comment counts in the feed's own statement, the rest by `prefetch`."""
+    wanted = node_fields(info)
+    connection = await feed(
+        **filters,
+        with_comment_count="commentCount" in wanted,
+        with_author="author" in wanted,
+    )
+    await prefetch(info, [edge.node for edge in connection.edges], wanted)
+    return connection
+
+
 class DisclosureQueries(graphene.ObjectType):
     disclosures = graphene.Field(
         DisclosureConnection,
@@ -126,8 +139,8 @@ class DisclosureQueries(graphene.ObjectType):
         after: str | None = None,
     ) -> Any:
         regions = [await load_region_by_global_id(info, region_id)] if region_id else None
-        wanted = node_fields(info)
-        connection = await feed(
+        return await feed_page(
+            info,
             regions=regions,
             category=category,
             catalogue_item_id=int_id(catalogue_item_id, "CatalogueItem"),
@@ -135,11 +148,7 @@ class DisclosureQueries(graphene.ObjectType):
             updated_since=updated_since,
             first=first,
             after=after,
-            with_comment_count="commentCount" in wanted,
-            with_author="author" in wanted,
         )
-        await prefetch(info, [edge.node for edge in connection.edges])
-        return connection
 
     @staticmethod
     async def resolve_disclosure(root: Any, info: Any, id: str) -> Any:  # noqa: A002
@@ -158,16 +167,7 @@ class DisclosureQueries(graphene.ObjectType):
         user = info.context.viewer.require_user()
         region_ids = await Follow.filter(user_id=user.id).values_list("region_id", flat=True)
         regions = await RegionModel.filter(id__in=list(region_ids))
-        wanted = node_fields(info)
-        connection = await feed(
-            regions=regions,
-            first=first,
-            after=after,
-            with_comment_count="commentCount" in wanted,
-            with_author="author" in wanted,
-        )
-        await prefetch(info, [edge.node for edge in connection.edges])
-        return connection
+        return await feed_page(info, regions=regions, first=first, after=after)
 
     @staticmethod
     async def resolve_draft_disclosures(
@@ -194,7 +194,7 @@ class DisclosureQueries(graphene.ObjectType):
         if last is not None:
             qs = qs.filter(id__lt=last)
         rows = await qs.order_by("-id").limit(size + 1)
-        return build_connection(DisclosureConnection, rows, size)
+        return build_connection(rows, size)
 
     @staticmethod
     async def resolve_catalogue(root: Any, info: Any, category: Any = None) -> list[Any]:
@@ -225,7 +225,6 @@ class DisclosureQueries(graphene.ObjectType):
         villages = await qs.order_by("id").limit(size + 1)
         report = await compliance(villages[:size], parsed)
         return build_connection(
-            VillageComplianceConnection,
             report,
             size,
             key=lambda r: r.village.id,

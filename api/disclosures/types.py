@@ -24,7 +24,7 @@ from api.loaders import (
 from api.media.types import Media
 from api.permissions import Action
 from api.regions.types import Region
-from api.relay import Node, connection_args, node_fields, register_node
+from api.relay import Node, connection_args, register_node
 from api.rows import is_row_of
 from models.disclosures import CatalogueItem as CatalogueItemModel
 from models.disclosures import Category as CategoryEnum
@@ -241,11 +241,11 @@ class Disclosure(graphene.ObjectType):
         return await loader.load(root.id)
 
 
-async def prefetch(info: Any, rows: list[Any]) -> None:
-    """Load the regions, authors and attachments a feed page asks for, one batch each."""
+async def prefetch(info: Any, rows: list[Any], wanted: set[str]) -> None:
+    """Load the regions, authors and attachments a feed page asks for (`wanted`, from
+    `node_fields`), one batch each."""
     if not rows:
         return
-    wanted = node_fields(info)
     loaders = info.context.loaders
     regions = (
         await loaders.by_id(RegionLoader, {r.region_id for r in rows}) if "region" in wanted else {}

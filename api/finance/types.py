@@ -177,4 +177,4 @@ class MonthlyAccount(graphene.ObjectType):
         if last is not None:
             qs = qs.filter(line_no__gt=last)
         rows = await qs.order_by("line_no").limit(size + 1)
-        return build_connection(AccountLineConnection, rows, size, key=lambda r: r.line_no)
+        return build_connection(rows, size, key=lambda r: r.line_no)

@@ -107,9 +107,7 @@ class FlagQueries(graphene.ObjectType):
                 raise BadUserInput("INVALID_CURSOR") from None
             qs = qs.filter(Q(due_at__gt=due) | Q(due_at=due, id__gt=last))
         rows = await qs.order_by("due_at", "id").limit(size + 1)
-        return build_connection(
-            FlagConnection, rows, size, key=lambda f: f"{f.due_at.isoformat()}|{f.id}"
-        )
+        return build_connection(rows, size, key=lambda f: f"{f.due_at.isoformat()}|{f.id}")
 
     @staticmethod
     async def resolve_flag(root: Any, info: Any, id: str) -> Any:  # noqa: A002

@@ -106,4 +106,4 @@ async def region_page(
     if last is not None:
         qs = qs.filter(id__gt=last)
     rows = await qs.order_by("id").limit(size + 1)
-    return build_connection(RegionConnection, rows, size)
+    return build_connection(rows, size)
