@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
-from api.auth import decode_access_token
-from api.errors import AppError, Unauthenticated
-from api.i18n import pick_language
 from api.loaders import Loaders
-from api.permissions import SYSTEM, Grant, Viewer
 from api.services import Services
 from api.settings import Settings
 from models.accounts import Role, RoleGrant, Session
+from models.accounts.auth import decode_access_token
+from models.errors import AppError, Unauthenticated
+from models.messages import pick_language
+from models.policy import SYSTEM, Grant, Viewer
 
 
 @dataclass
@@ -77,6 +77,8 @@ async def viewer_for_session(session: Session) -> Viewer:
 
 async def build_context(request: HTTPConnection, services: Services, request_id: str) -> Context:
     viewer = await load_viewer(services.settings, request.headers.get("authorization"))
+    viewer.ip = request.client.host if request.client else None
+    viewer.request_id = request_id
     return Context(
         request=request,
         services=services,

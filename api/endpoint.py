@@ -29,13 +29,14 @@ from starlette.responses import HTMLResponse, Response
 
 from api import idempotency
 from api.context import Context, build_context
-from api.errors import AppError, BadUserInput, QueryTooComplex
+from api.errors import graphql_error
 from api.execution import FastExecutionContext, is_awaitable
-from api.i18n import pick_language, translate
 from api.limits import query_limits_rule
 from api.services import Services
 from api.settings import Settings
 from api.uploads import UploadRefused, multipart_params
+from models.errors import AppError, BadUserInput, QueryTooComplex
+from models.messages import pick_language, translate
 
 log = logging.getLogger("cunwu.graphql")
 MAX_BODY_BYTES = 1_000_000
@@ -204,7 +205,7 @@ class GraphQLEndpoint:
 
     def document(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
         if len(query) > self.settings.max_query_chars:
-            return None, [QueryTooComplex("QUERY_TOO_COMPLEX")]
+            return None, [graphql_error(QueryTooComplex("QUERY_TOO_COMPLEX"))]
         cached = self.documents.get(query)
         if cached is not None:
             return cached
@@ -214,7 +215,7 @@ class GraphQLEndpoint:
             if "token limit" in exc.message:
                 item: tuple[DocumentNode | None, list[GraphQLError]] = (
                     None,
-                    [QueryTooComplex("QUERY_TOO_COMPLEX")],
+                    [graphql_error(QueryTooComplex("QUERY_TOO_COMPLEX"))],
                 )
             else:
                 item = (None, [exc])

@@ -22,8 +22,9 @@ from graphql import (
     VariableNode,
 )
 
-from api.errors import QueryTooComplex
+from api.errors import graphql_error
 from api.relay import DEFAULT_PAGE, MAX_PAGE
+from models.errors import QueryTooComplex
 
 
 def query_limits_rule(max_depth: int, max_cost: int) -> type[ValidationRule]:
@@ -34,9 +35,11 @@ def query_limits_rule(max_depth: int, max_cost: int) -> type[ValidationRule]:
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             depth, cost = measure(self.context, node.selection_set, frozenset())
             if depth > max_depth:
-                self.report_error(QueryTooComplex("QUERY_TOO_DEEP", limit=max_depth))
+                self.report_error(graphql_error(QueryTooComplex("QUERY_TOO_DEEP", limit=max_depth)))
             elif cost > max_cost:
-                self.report_error(QueryTooComplex("QUERY_TOO_COSTLY", cost=cost, limit=max_cost))
+                self.report_error(
+                    graphql_error(QueryTooComplex("QUERY_TOO_COSTLY", cost=cost, limit=max_cost))
+                )
 
     return QueryLimits
 

@@ -8,9 +8,9 @@ import graphene
 from tortoise.transactions import in_transaction
 
 from api.context import Context
-from api.errors import UserError, UserErrors
-from api.i18n import translate
-from api.permissions import Action
+from models.errors import ErrorCode, Forbidden, UserError, UserErrors
+from models.messages import translate
+from models.policy import Action
 
 REASON_MAX = 500
 
@@ -30,12 +30,19 @@ def clean_reason(text: str | None, field: str = "reason", high: int = REASON_MAX
     return clean_text(text, field, 2, high, "REASON_REQUIRED", fold=True)
 
 
+UserErrorCode = graphene.Enum.from_enum(
+    ErrorCode,
+    name="UserErrorCode",
+    description="UserError 的错误代码；每个代码都有中文和英文说明。",
+)
+
+
 class UserErrorType(graphene.ObjectType):
     class Meta:
         name = "UserError"
         description = "用户可以改正的错误：code 供程序判断，message 供人阅读。"
 
-    code = graphene.String(required=True)
+    code = graphene.Field(UserErrorCode, required=True)
     field = graphene.String(description="出错的输入字段（input 内的名字），导入时为列名")
     line = graphene.Int(description="导入文件中的行号（表头为第1行）")
     message = graphene.String(required=True)
@@ -46,10 +53,16 @@ class UserErrorType(graphene.ObjectType):
 
 
 class BaseMutation(graphene.Mutation):
-    """Subclasses set `permission` (checked by `authorize`) and implement `perform`.
+    """Every mutation declares who may call it, and implements `perform`:
 
-    `perform` runs in one transaction: raising UserErrors rolls everything back and
-    answers with the errors; returning a dict fills the payload.
+    - `permission = Action.X`: a signed-in viewer holding X somewhere; the domain operation
+      must check X against the object's region (verified after it returns),
+    - `login_required = True`: any signed-in viewer (the operation applies its object rules),
+    - `public = True`: anyone.
+
+    `perform` decodes the input, calls one domain operation and shapes the payload; it runs
+    in one transaction unless `atomic` is False. Raising UserErrors rolls back and answers
+    with the errors.
     """
 
     class Meta:
@@ -59,7 +72,15 @@ class BaseMutation(graphene.Mutation):
 
     permission: ClassVar[Action | None] = None
     login_required: ClassVar[bool] = False
+    public: ClassVar[bool] = False
     atomic: ClassVar[bool] = True
+
+    @classmethod
+    def __init_subclass_with_meta__(cls, **options: Any) -> None:
+        signed_in = cls.permission is not None or cls.login_required
+        if signed_in == cls.public:
+            raise TypeError(f"{cls.__name__} must declare permission, login_required or public")
+        super().__init_subclass_with_meta__(**options)
 
     @classmethod
     def authorize(cls, ctx: Context, path: str | None) -> None:
@@ -73,8 +94,12 @@ class BaseMutation(graphene.Mutation):
     @classmethod
     async def mutate(cls, root: Any, info: Any, input: Any) -> Any:  # noqa: A002
         ctx: Context = info.context
-        if cls.login_required or cls.permission is not None:
-            ctx.viewer.require_user()
+        viewer = ctx.viewer
+        if not cls.public:
+            viewer.require_user()
+        if cls.permission is not None and not viewer.holds(cls.permission):
+            raise Forbidden()
+        viewer.checked.clear()
         try:
             if cls.atomic:
                 async with in_transaction():
@@ -83,4 +108,6 @@ class BaseMutation(graphene.Mutation):
                 result = await cls.perform(ctx, input)
         except UserErrors as exc:
             return cls(errors=exc.errors)
+        if cls.permission is not None and cls.permission not in viewer.checked:
+            raise RuntimeError(f"{cls.__name__}: its operation never checked {cls.permission}")
         return cls(errors=[], **result)

@@ -10,7 +10,7 @@ from typing import Any
 import graphene
 from graphene import relay
 
-from api.errors import BadUserInput, NotFound, UserError, UserErrors
+from models.errors import BadUserInput, NotFound, UserError, UserErrors
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 50

@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from api.auth import Passwords
-from api.disclosures.views import ViewCounter
-from api.flags.stats import StatsCache
 from api.persisted import PersistedQueries
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from api.settings import Settings
 from media.service import MediaStore
 from media.storage import LocalStorage
+from models.accounts.auth import Passwords
+from models.disclosures.views import ViewCounter
+from models.flags.stats import StatsCache
 
 
 @dataclass

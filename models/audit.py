@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
 
 from models.accounts import User
 from models.regions import Region
+
+if TYPE_CHECKING:
+    from models.policy import Viewer
 
 
 class AuditLogIsAppendOnly(RuntimeError):
@@ -47,3 +50,28 @@ class AuditEntry(Model):
 
     async def delete(self, *args: Any, **kwargs: Any) -> None:
         raise AuditLogIsAppendOnly("audit entries cannot be deleted")
+
+
+async def record(
+    actor: Viewer,
+    action: str,
+    obj: Any,
+    *,
+    region_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    actor_id: int | None = None,
+) -> AuditEntry:
+    """Write one audit entry for `actor` (a signed-in viewer, or a script or job acting for the
+    system), inside the caller's transaction so the entry and the change commit together."""
+    return await AuditEntry.create(
+        actor_id=actor_id if actor_id is not None else actor.user_id,
+        action=action,
+        object_type=type(obj).__name__,
+        object_id=str(obj.pk),
+        region_id=region_id,
+        before=before,
+        after=after,
+        ip=actor.ip,
+        request_id=actor.request_id,
+    )

@@ -27,9 +27,9 @@ import httpx
 import orjson
 
 from api.database import close_db, migrate, open_db
-from api.disclosures.search import terms
 from api.relay import to_global_id
 from api.settings import Settings, sqlite_url
+from models.disclosures.search import terms
 
 ROOT = Path(__file__).resolve().parent.parent
 FEED = """query Feed($r: ID!) { disclosures(regionId: $r, first: 20) { edges { cursor node {

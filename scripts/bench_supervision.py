@@ -19,11 +19,11 @@ import httpx
 from tortoise import Tortoise
 
 from api.app import create_app
-from api.auth import start_session
 from api.database import close_db, migrate, open_db
 from api.relay import to_global_id
 from api.settings import Settings, sqlite_url
 from models.accounts import Role, RoleGrant, User
+from models.accounts.auth import start_session
 from models.flags import Flag
 from models.regions import Region, RegionKind, add_region
 from scripts.bench_feed import ROOT, placeholders, stamp

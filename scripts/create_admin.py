@@ -11,10 +11,10 @@ import sys
 
 from tortoise.transactions import in_transaction
 
-from api.auth import Passwords, normalize_phone
 from api.database import close_db, open_db
 from api.settings import Settings
 from models.accounts import Role, RoleGrant, User
+from models.accounts.auth import Passwords, normalize_phone
 from models.audit import AuditEntry
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 from tortoise.transactions import in_transaction
 
 from api.database import close_db, open_db
-from api.errors import UserErrors
-from api.finance.months import problem_errors, store_month
-from api.finance.parsing import ParseFailed, parse_lines, rows_from_file
-from api.finance.risk import run_rules
-from api.i18n import translate
 from api.settings import Settings
 from models.accounts import User
+from models.errors import UserErrors
+from models.finance.months import problem_errors, store_month
+from models.finance.parsing import ParseFailed, parse_lines, rows_from_file
+from models.finance.risk import run_rules
+from models.messages import translate
 from models.regions import Region
 
 NAME = re.compile(r"^(\d{4})-(\d{2})\.(csv|xlsx)$", re.IGNORECASE)

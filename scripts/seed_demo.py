@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
-from api.auth import Passwords
 from api.database import close_db, open_db
 from api.settings import Settings
 from models.accounts import Role, RoleGrant, User
+from models.accounts.auth import Passwords
 from models.regions import Region, RegionKind, add_region
 
 DEMO_PASSWORD = "cunwu-demo-2026"
@@ -131,8 +131,8 @@ DISCLOSURES = [  # (category, catalogue code, period, title, body, where)
 
 
 async def seed_disclosures(demo: Demo) -> None:
-    from api.disclosures.publishing import publish
     from models.disclosures import CatalogueItem, Disclosure, Status
+    from models.disclosures.publishing import publish
 
     clerk, official, supervisor = (
         demo.users["CLERK"],

@@ -20,8 +20,8 @@ from pathlib import Path
 import orjson
 
 from api.database import close_db, open_db
-from api.disclosures.ledger import Verification, export_entries, verify_entries
 from api.settings import Settings
+from models.disclosures.ledger import Verification, export_entries, verify_entries
 from models.regions import Region
 
 

@@ -158,7 +158,7 @@ async def test_refresh_refuses_unknown_and_expired_tokens(gql, demo):
 
 
 async def test_expired_or_forged_access_token_is_unauthenticated(gql, demo, settings):
-    from api.auth import issue_access_token
+    from models.accounts.auth import issue_access_token
 
     session = await Session.create(id="00000000-0000-4000-8000-000000000001", user_id=1)
     expired = issue_access_token(

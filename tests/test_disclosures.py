@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tortoise import Tortoise
 
-from api.disclosures.publishing import publish_due
 from api.relay import to_global_id
 from models.disclosures import CatalogueItem, Disclosure, DisclosureVersion, LedgerEntry
+from models.disclosures.publishing import publish_due
 from tests import media_files
 from tests.client import error_codes
 from tests.test_media import uploaded

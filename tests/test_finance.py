@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from api.finance.parsing import parse_amount, parse_date
 from api.relay import from_global_id, to_global_id
 from models.disclosures import Disclosure
 from models.finance import AccountLine, MonthlyAccount
+from models.finance.parsing import parse_amount, parse_date
 from tests.client import error_codes
 from tests.test_disclosures import CLERK, OFFICIAL, SUPERVISOR, VILLAGER
 
@@ -544,7 +544,7 @@ async def test_a_published_month_renders_a_shareable_picture_in_chinese(
 
     from PIL import Image
 
-    from api.finance import image
+    from models.finance import image
 
     try:
         font = image.find_font()

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from api.flags.deadlines import due_after
-from api.flags.escalation import escalate_overdue_flags
 from api.relay import to_global_id
 from models.audit import AuditEntry
 from models.flags import Flag, Holiday
+from models.flags.deadlines import due_after
+from models.flags.escalation import escalate_overdue_flags
 from models.notifications import NotificationEvent
 from tests.client import error_codes
 from tests.test_comments import resident

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.auth import Passwords
 from models.accounts import Role, RoleGrant, User
+from models.accounts.auth import Passwords
 from models.regions import Region, RegionKind
 from scripts.create_admin import create_admin
 from scripts.seed_demo import seed_demo

@@ -10,18 +10,18 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from api.accounts.types import AuthPayloadFields, Role, RoleGrant, User, region_path
-from api.accounts.validation import check_name, check_password, check_phone
-from api.audit import record
-from api.auth import RefreshRefused, TokenPair, rotate_refresh_token, start_session
 from api.context import Context, viewer_for_session
-from api.errors import RateLimited, UserError, UserErrors
 from api.mutations import BaseMutation
-from api.permissions import ROLE_KINDS, Action
 from api.regions.types import enum_value
 from api.relay import decode_id, fetch_input
 from models.accounts import RoleGrant as RoleGrantModel
 from models.accounts import Session
 from models.accounts import User as UserModel
+from models.accounts.auth import RefreshRefused, TokenPair, rotate_refresh_token, start_session
+from models.accounts.validation import check_name, check_password, check_phone
+from models.audit import record
+from models.errors import RateLimited, UserError, UserErrors
+from models.policy import ROLE_KINDS, Action
 from models.regions import Region as RegionModel
 from models.regions import RegionKind
 
@@ -59,6 +59,8 @@ class Register(AuthPayloadFields, BaseMutation):
     class Arguments:
         input = RegisterInput(required=True)
 
+    public = True
+
     atomic = False  # hash the password outside the transaction
 
     @classmethod
@@ -87,7 +89,7 @@ class Register(AuthPayloadFields, BaseMutation):
                 )
                 pair = await start_session(ctx.settings, user, ctx.user_agent, ctx.ip)
                 await record(
-                    ctx,
+                    ctx.viewer,
                     "user.register",
                     user,
                     region_id=village_id,
@@ -110,6 +112,8 @@ class Login(AuthPayloadFields, BaseMutation):
 
     class Arguments:
         input = LoginInput(required=True)
+
+    public = True
 
     atomic = False
 
@@ -145,7 +149,9 @@ class Login(AuthPayloadFields, BaseMutation):
                 fields.append("password_hash")
             await user.save(update_fields=fields)
             pair = await start_session(settings, user, ctx.user_agent, ctx.ip)
-            await record(ctx, "user.login", user, region_id=user.village_id, actor_id=user.id)
+            await record(
+                ctx.viewer, "user.login", user, region_id=user.village_id, actor_id=user.id
+            )
         return await signed_in(ctx, user, pair)
 
 
@@ -160,6 +166,8 @@ class RefreshToken(AuthPayloadFields, BaseMutation):
 
     class Arguments:
         input = RefreshTokenInput(required=True)
+
+    public = True
 
     atomic = False  # a reused token's revocation must be committed, not rolled back
 
@@ -240,7 +248,7 @@ class ChangePassword(BaseMutation):
                 .exclude(id=ctx.viewer.session_id)
                 .update(revoked_at=datetime.now(UTC))
             )
-            await record(ctx, "user.change_password", user, region_id=user.village_id)
+            await record(ctx.viewer, "user.change_password", user, region_id=user.village_id)
         return {"user": user}
 
 
@@ -270,7 +278,7 @@ class VerifyResidency(BaseMutation):
             user.residency_verified_by_id = ctx.viewer.user_id
             await user.save(update_fields=["residency_verified_at", "residency_verified_by_id"])
             await record(
-                ctx,
+                ctx.viewer,
                 "user.verify_residency",
                 user,
                 region_id=user.village_id,
@@ -323,7 +331,7 @@ class GrantRole(BaseMutation):
             user=user, role=role, region=region, granted_by_id=ctx.viewer.user_id
         )
         await record(
-            ctx,
+            ctx.viewer,
             "role.grant",
             grant,
             region_id=region.id,
@@ -355,7 +363,7 @@ class RevokeRole(BaseMutation):
             grant.revoked_by_id = ctx.viewer.user_id
             await grant.save(update_fields=["revoked_at", "revoked_by_id"])
             await record(
-                ctx,
+                ctx.viewer,
                 "role.revoke",
                 grant,
                 region_id=grant.region_id,

@@ -19,10 +19,10 @@ from api.accounts.mutations import (
 )
 from api.accounts.types import User
 from api.context import Context
-from api.permissions import Action
 from api.regions.schema import load_region_by_global_id
 from api.relay import build_connection, connection_args, decode_int_cursor, page_size
 from models.accounts import User as UserModel
+from models.policy import Action
 
 
 class UserConnection(relay.Connection):

@@ -6,17 +6,17 @@ from typing import Any
 
 import graphene
 
-from api.auth import mask_phone
 from api.context import Context
-from api.errors import Forbidden
 from api.loaders import ActiveGrantsByUserLoader, RegionLoader, UserLoader
-from api.permissions import SYSTEM, Action
 from api.regions.types import Region
 from api.relay import Node, register_node
 from api.rows import is_row_of
 from models.accounts import Role as RoleEnum
 from models.accounts import RoleGrant as RoleGrantModel
 from models.accounts import User as UserModel
+from models.accounts.auth import mask_phone
+from models.errors import Forbidden
+from models.policy import SYSTEM, Action
 
 Role = graphene.Enum.from_enum(RoleEnum, description="授予在某个区划上的角色")
 

@@ -16,11 +16,11 @@ from tortoise.expressions import Subquery
 from api.accounts.types import User
 from api.context import Context
 from api.loaders import RegionLoader, UserLoader
-from api.permissions import Action
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import Region
 from api.relay import build_connection, connection_args, decode_int_cursor, page_size
 from models.audit import AuditEntry as AuditEntryModel
+from models.policy import Action
 from models.regions import Region as RegionModel
 from models.regions import subtree_range
 

@@ -11,17 +11,17 @@ from tortoise.expressions import F
 
 from api.accounts.mutations import throttle
 from api.accounts.types import region_path
-from api.audit import record
 from api.comments.types import Comment
 from api.context import Context
-from api.errors import Forbidden, UserError, UserErrors
 from api.mutations import BaseMutation, clean_reason, clean_text
-from api.permissions import Action
 from api.relay import fetch_input
-from api.targets import load_published_target, require_participant
+from models.audit import record
 from models.comments import Comment as CommentModel
 from models.comments import CommentReport, CommentRevision
 from models.comments import CommentStatus as Status
+from models.errors import Forbidden, UserError, UserErrors
+from models.policy import Action
+from models.targets import load_published_target, require_participant
 
 BODY_MAX, REASON_MAX = 1000, 200
 EDIT_MINUTES = 10
@@ -79,7 +79,7 @@ class AddComment(CommentPayload):
             official=ctx.viewer.can(Action.COMMENT_AS_STAFF, target.region_path),
         )
         await record(
-            ctx,
+            ctx.viewer,
             "comment.add",
             comment,
             region_id=target.region_id,
@@ -116,7 +116,7 @@ class EditComment(CommentPayload):
         comment.body, comment.edited_at = body, datetime.now(UTC)
         await comment.save(update_fields=["body", "edited_at"])
         await record(
-            ctx,
+            ctx.viewer,
             "comment.edit",
             comment,
             region_id=comment.region_id,
@@ -147,7 +147,9 @@ class DeleteComment(CommentPayload):
             before = {"body": comment.body, "status": str(comment.status)}
             comment.status = Status.DELETED
             await comment.save(update_fields=["status"])
-            await record(ctx, "comment.delete", comment, region_id=comment.region_id, before=before)
+            await record(
+                ctx.viewer, "comment.delete", comment, region_id=comment.region_id, before=before
+            )
         return {"comment": comment}
 
 
@@ -184,7 +186,7 @@ class ReportComment(CommentPayload):
             comment.hidden_reason = "多位村民举报，等待乡镇审核"
             await comment.save(update_fields=["status", "hidden_reason"])
             await record(
-                ctx,
+                ctx.viewer,
                 "comment.auto_hide",
                 comment,
                 region_id=comment.region_id,
@@ -224,7 +226,7 @@ class HideComment(CommentPayload):
         comment.hidden_by_id = ctx.viewer.user_id
         await comment.save(update_fields=["status", "hidden_reason", "hidden_by_id"])
         await record(
-            ctx,
+            ctx.viewer,
             cls.action,
             comment,
             region_id=comment.region_id,

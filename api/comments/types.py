@@ -11,11 +11,11 @@ from tortoise.functions import Count
 
 from api.accounts.types import User, region_path
 from api.loaders import UserLoader
-from api.permissions import Action
 from api.relay import Node, register_node, to_global_id
 from api.rows import is_row_of
 from models.comments import Comment as CommentModel
 from models.comments import CommentStatus as CommentStatusEnum
+from models.policy import Action
 
 CommentStatus = graphene.Enum.from_enum(CommentStatusEnum)
 REPLIES_SHOWN = 100

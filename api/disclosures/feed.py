@@ -10,12 +10,11 @@ from tortoise import Tortoise
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from api.disclosures import search
-from api.errors import BadUserInput
 from api.relay import build_connection, decode_cursor, page_size
 from api.rows import fetch_rows, query_rows, row_class, rows_by_id
 from models.accounts import User
-from models.disclosures import Category, Disclosure, Status
+from models.disclosures import Category, Disclosure, Status, search
+from models.errors import BadUserInput
 from models.regions import Region, RegionKind, path_ids, subtree_range
 
 SMALL_KINDS = (RegionKind.TOWNSHIP, RegionKind.VILLAGE, RegionKind.GROUP)

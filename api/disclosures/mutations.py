@@ -8,22 +8,21 @@ from typing import Any
 import graphene
 
 from api.accounts.types import region_path
-from api.audit import record
 from api.context import Context
-from api.disclosures import publishing
-from api.disclosures.periods import parse_period
-from api.disclosures.tables import clean_tables
 from api.disclosures.types import Category, ColumnKind, Disclosure
-from api.errors import Forbidden, UserError, UserErrors
 from api.mutations import BaseMutation, clean_reason
-from api.permissions import Action
 from api.regions.types import enum_value
 from api.relay import decode_id, fetch_input
+from models.audit import record
 from models.disclosures import CatalogueItem as ItemModel
 from models.disclosures import Category as Cat
 from models.disclosures import Disclosure as DisclosureModel
-from models.disclosures import Frequency, Status
+from models.disclosures import Frequency, Status, publishing
+from models.disclosures.periods import parse_period
+from models.disclosures.tables import clean_tables
+from models.errors import Forbidden, UserError, UserErrors
 from models.media import Media as MediaModel
+from models.policy import Action
 from models.regions import Region as RegionModel
 from models.regions import RegionKind, covers
 
@@ -218,7 +217,11 @@ class CreateDisclosure(DisclosurePayload):
             raise UserErrors(*errors)
         await disclosure.save()
         await record(
-            ctx, "disclosure.create", disclosure, region_id=region.id, after=snapshot(disclosure)
+            ctx.viewer,
+            "disclosure.create",
+            disclosure,
+            region_id=region.id,
+            after=snapshot(disclosure),
         )
         return {"disclosure": disclosure}
 
@@ -239,7 +242,7 @@ class UpdateDisclosure(DisclosurePayload):
         region = await edit_content(disclosure, data)
         await disclosure.save()
         await record(
-            ctx,
+            ctx.viewer,
             "disclosure.update",
             disclosure,
             region_id=region.id,
@@ -273,7 +276,7 @@ class SubmitDisclosure(DisclosurePayload):
         require_status(disclosure, Status.DRAFT)
         disclosure.status = Status.PENDING_REVIEW
         await disclosure.save()
-        await record(ctx, "disclosure.submit", disclosure, region_id=disclosure.region_id)
+        await record(ctx.viewer, "disclosure.submit", disclosure, region_id=disclosure.region_id)
         return {"disclosure": disclosure}
 
 
@@ -297,7 +300,7 @@ class ApproveDisclosure(DisclosurePayload):
         disclosure.approved_by_id = ctx.viewer.user_id
         disclosure.approved_at = datetime.now(UTC)
         await disclosure.save()
-        await record(ctx, "disclosure.approve", disclosure, region_id=disclosure.region_id)
+        await record(ctx.viewer, "disclosure.approve", disclosure, region_id=disclosure.region_id)
         return {"disclosure": disclosure}
 
 
@@ -334,7 +337,7 @@ class PublishDisclosure(DisclosurePayload):
             disclosure.publish_at = publish_at
             await disclosure.save()
             await record(
-                ctx,
+                ctx.viewer,
                 "disclosure.schedule",
                 disclosure,
                 region_id=disclosure.region_id,
@@ -343,7 +346,7 @@ class PublishDisclosure(DisclosurePayload):
             return {"disclosure": disclosure}
         version = await publishing.publish(disclosure, ctx.viewer.user_id)
         await record(
-            ctx,
+            ctx.viewer,
             "disclosure.publish",
             disclosure,
             region_id=disclosure.region_id,
@@ -369,7 +372,7 @@ class CorrectDisclosure(DisclosurePayload):
         region = await edit_content(disclosure, data)
         version = await publishing.publish(disclosure, ctx.viewer.user_id, reason=reason)
         await record(
-            ctx,
+            ctx.viewer,
             "disclosure.correct",
             disclosure,
             region_id=region.id,
@@ -399,7 +402,7 @@ class RetractDisclosure(DisclosurePayload):
         reason = clean_reason(data.reason)
         await publishing.retract(disclosure, reason)
         await record(
-            ctx,
+            ctx.viewer,
             "disclosure.retract",
             disclosure,
             region_id=disclosure.region_id,

@@ -9,8 +9,6 @@ from graphene import relay
 from tortoise.exceptions import IntegrityError
 
 from api.context import Context
-from api.disclosures import ledger
-from api.disclosures.compliance import compliance
 from api.disclosures.feed import feed
 from api.disclosures.mutations import (
     ApproveDisclosure,
@@ -22,7 +20,6 @@ from api.disclosures.mutations import (
     SubmitDisclosure,
     UpdateDisclosure,
 )
-from api.disclosures.periods import parse_period
 from api.disclosures.types import (
     CatalogueItem,
     Category,
@@ -35,9 +32,7 @@ from api.disclosures.types import (
     prefetch,
     require_readable,
 )
-from api.errors import BadUserInput, NotFound, UserError, UserErrors
 from api.mutations import BaseMutation
-from api.permissions import SYSTEM, Action
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import Region, enum_value
 from api.relay import (
@@ -51,8 +46,12 @@ from api.relay import (
 )
 from models.disclosures import CatalogueItem as ItemModel
 from models.disclosures import Disclosure as DisclosureModel
-from models.disclosures import DueDay, Follow, ReadMark
+from models.disclosures import DueDay, Follow, ReadMark, ledger
 from models.disclosures import Frequency as Freq
+from models.disclosures.compliance import compliance
+from models.disclosures.periods import parse_period
+from models.errors import BadUserInput, NotFound, UserError, UserErrors
+from models.policy import SYSTEM, Action
 from models.regions import Region as RegionModel
 from models.regions import RegionKind, subtree_range
 

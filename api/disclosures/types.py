@@ -11,7 +11,6 @@ from api.accounts.types import User, region_path
 from api.comments.schema import comment_page
 from api.comments.types import CommentConnection, CommentCountLoader, comment_counts
 from api.context import Context
-from api.disclosures.tables import ColumnKind as ColumnKindEnum
 from api.flags.types import Flag, FlagCounts, FlagsByDisclosureLoader, flag_counts
 from api.loaders import (
     CatalogueItemLoader,
@@ -22,7 +21,6 @@ from api.loaders import (
     VersionsByDisclosureLoader,
 )
 from api.media.types import Media
-from api.permissions import Action
 from api.regions.types import Region
 from api.relay import Node, connection_args, register_node
 from api.rows import is_row_of
@@ -32,6 +30,8 @@ from models.disclosures import Disclosure as DisclosureModel
 from models.disclosures import DisclosureVersion as VersionModel
 from models.disclosures import Frequency as FrequencyEnum
 from models.disclosures import Status as StatusEnum
+from models.disclosures.tables import ColumnKind as ColumnKindEnum
+from models.policy import Action
 
 Category = graphene.Enum.from_enum(CategoryEnum, description="财务、党务、村务、农技、通知")
 Frequency = graphene.Enum.from_enum(FrequencyEnum)

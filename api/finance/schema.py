@@ -8,29 +8,29 @@ from typing import Any
 import anyio.to_thread
 import graphene
 
-from api.audit import record
 from api.context import Context
-from api.disclosures.publishing import publish
-from api.errors import AppError, BadUserInput, Forbidden, NotFound, UserError, UserErrors
-from api.finance.image import FontMissing, content_key, find_font, render
-from api.finance.months import problem_errors, store_month
-from api.finance.parsing import ParsedLine, ParseFailed, parse_lines, rows_from_file
-from api.finance.risk import run_rules
 from api.finance.summary import FinanceSummary, finance_summary
 from api.finance.types import Direction, MonthlyAccount, require_readable
 from api.mutations import BaseMutation, clean_reason
-from api.permissions import Action
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import enum_value
 from api.relay import decode_id, fetch_input
 from api.uploads import Upload, UploadedFile
+from models.audit import record
 from models.disclosures import CatalogueItem, Category, Disclosure, LedgerEntry
 from models.disclosures import Status as DisclosureStatus
+from models.disclosures.publishing import publish
+from models.errors import AppError, BadUserInput, Forbidden, NotFound, UserError, UserErrors
 from models.finance import AccountLine, AccountSubject, RiskStatus
 from models.finance import AccountStatus as StatusEnum
 from models.finance import MonthlyAccount as AccountModel
 from models.finance import RiskHit as RiskHitModel
+from models.finance.image import FontMissing, content_key, find_font, render
+from models.finance.months import problem_errors, store_month
+from models.finance.parsing import ParsedLine, ParseFailed, parse_lines, rows_from_file
+from models.finance.risk import run_rules
 from models.media import Media
+from models.policy import Action
 from models.regions import Region as RegionModel
 from models.regions import RegionKind
 
@@ -309,7 +309,7 @@ class ApproveMonthlyAccount(AccountPayload):
             disclosure, ctx.viewer.user_id, reason=reason, source_version=account.version
         )
         await record(
-            ctx,
+            ctx.viewer,
             "accounts.approve",
             account,
             region_id=village.id,
@@ -350,7 +350,7 @@ class DecideRiskHit(BaseMutation):
         hit.decided_by_id, hit.decided_at = ctx.viewer.user_id, datetime.now(UTC)
         await hit.save()
         await record(
-            ctx,
+            ctx.viewer,
             "accounts.risk_decide",
             hit,
             region_id=village.id,

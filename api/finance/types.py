@@ -12,7 +12,6 @@ from api.accounts.types import region_path
 from api.context import Context
 from api.loaders import MediaLoader, RegionLoader
 from api.media.types import Media
-from api.permissions import Action
 from api.regions.types import Region
 from api.relay import (
     build_connection,
@@ -26,6 +25,7 @@ from models.finance import AccountStatus as StatusEnum
 from models.finance import Direction as DirectionEnum
 from models.finance import MonthlyAccount as AccountModel
 from models.finance import RiskHit as RiskHitModel
+from models.policy import Action
 
 AccountStatus = graphene.Enum.from_enum(StatusEnum)
 Direction = graphene.Enum.from_enum(DirectionEnum)

@@ -10,24 +10,24 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from api.accounts.mutations import throttle
-from api.audit import record
 from api.context import Context
-from api.errors import Forbidden, UserError, UserErrors
-from api.flags.audience import followers, staff_above
-from api.flags.deadlines import due_after
 from api.flags.types import Flag, FlagReason
 from api.mutations import BaseMutation, clean_reason, clean_text
-from api.permissions import Action
 from api.regions.types import enum_value
 from api.relay import decode_id, fetch_input
-from api.targets import load_published_target, require_participant
 from media.service import mark_attached
 from models.accounts import Role
+from models.audit import record
+from models.errors import Forbidden, UserError, UserErrors
 from models.flags import Flag as FlagModel
 from models.flags import FlagEvent, FlagSupport
 from models.flags import FlagReason as Reason
 from models.flags import FlagStatus as Status
+from models.flags.audience import followers, staff_above
+from models.flags.deadlines import due_after
 from models.media import Media
+from models.policy import Action
+from models.targets import load_published_target, require_participant
 from notifications.events import notify
 
 BODY_MIN, BODY_MAX, NOTE_MAX, MAX_PHOTOS = 5, 2000, 1000, 9
@@ -86,7 +86,7 @@ class FlagIssue(FlagPayload):
         await FlagEvent.create(flag=flag, kind="SUBMITTED", actor_id=user_id)
         await mark_attached(photo_ids)
         await record(
-            ctx,
+            ctx.viewer,
             "flag.submit",
             flag,
             region_id=flag.region_id,
@@ -170,7 +170,7 @@ class FlagStep(FlagPayload):
             by_official=True,
         )
         await record(
-            ctx,
+            ctx.viewer,
             f"flag.{cls.target.lower()}",
             flag,
             region_id=flag.region_id,
@@ -265,7 +265,7 @@ class ConfirmResolution(FlagPayload):
         flag.status = Status.CONFIRMED
         await flag.save()
         await FlagEvent.create(flag=flag, kind="CONFIRMED", actor_id=ctx.viewer.user_id)
-        await record(ctx, "flag.confirm", flag, region_id=flag.region_id)
+        await record(ctx.viewer, "flag.confirm", flag, region_id=flag.region_id)
         await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="CONFIRMED")
         return {"flag": flag}
 
@@ -296,7 +296,9 @@ class ReopenFlag(FlagPayload):
         flag.escalated_at = flag.escalated_at or now
         await flag.save()
         await FlagEvent.create(flag=flag, kind="REOPENED", note=reason, actor_id=flag.flagger_id)
-        await record(ctx, "flag.reopen", flag, region_id=flag.region_id, after={"reason": reason})
+        await record(
+            ctx.viewer, "flag.reopen", flag, region_id=flag.region_id, after={"reason": reason}
+        )
         await notify(await staff_above(flag, Role.INSPECTOR), "FLAG_ESCALATED", "Flag", flag.id)
         await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="REOPENED")
         return {"flag": flag}

@@ -8,8 +8,6 @@ from typing import Any
 import graphene
 from tortoise.expressions import Q
 
-from api.audit import record
-from api.errors import BadUserInput, UserError, UserErrors
 from api.flags.mutations import (
     AcceptFlag,
     ConfirmResolution,
@@ -29,7 +27,6 @@ from api.flags.types import (
     StatsSort,
 )
 from api.mutations import BaseMutation
-from api.permissions import SYSTEM, Action
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import RegionKind, enum_value
 from api.relay import (
@@ -44,8 +41,11 @@ from api.relay import (
     encode_cursor,
     page_size,
 )
+from models.audit import record
+from models.errors import BadUserInput, UserError, UserErrors
 from models.flags import OPEN_STATUSES, Holiday
 from models.flags import Flag as FlagModel
+from models.policy import SYSTEM, Action
 from models.regions import RegionKind as RegionKindEnum
 from models.regions import subtree_range
 
@@ -228,7 +228,7 @@ class SetHoliday(BaseMutation):
             day=data.day, defaults={"name": name, "workday": bool(data.workday)}
         )
         await record(
-            ctx,
+            ctx.viewer,
             "holiday.set",
             holiday,
             region_id=None,

@@ -14,7 +14,6 @@ from api.accounts.types import User
 from api.context import Context
 from api.loaders import MediaLoader, RegionLoader, UserLoader
 from api.media.types import Media
-from api.permissions import Action
 from api.regions.types import Region
 from api.relay import Node, register_node, to_global_id
 from api.rows import is_row_of
@@ -23,6 +22,7 @@ from models.flags import Flag as FlagModel
 from models.flags import FlagEvent as FlagEventModel
 from models.flags import FlagReason as FlagReasonEnum
 from models.flags import FlagStatus as FlagStatusEnum
+from models.policy import Action
 
 FlagReason = graphene.Enum.from_enum(FlagReasonEnum, description="质疑理由")
 FlagStatus = graphene.Enum.from_enum(FlagStatusEnum)

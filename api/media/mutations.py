@@ -11,18 +11,18 @@ from tortoise.functions import Sum
 
 from api.accounts.mutations import throttle
 from api.accounts.types import region_path
-from api.audit import record
 from api.context import Context
-from api.errors import Forbidden, UserError, UserErrors
 from api.media.types import Media, MediaPurpose
 from api.mutations import BaseMutation
-from api.permissions import SYSTEM, Action
 from api.regions.types import enum_value
 from api.relay import fetch_input
 from api.uploads import Upload, UploadedFile
 from media.processing import MediaRejected, Processed, Rect
+from models.audit import record
+from models.errors import Forbidden, UserError, UserErrors
 from models.media import Media as MediaModel
 from models.media import MediaPurpose as Purpose
+from models.policy import SYSTEM, Action
 from models.regions import Region as RegionModel
 
 MAX_RECTANGLES = 50
@@ -215,7 +215,7 @@ class RedactMedia(BaseMutation):
         # Every upload of the same bytes is the same unredacted file: restrict them all.
         await MediaModel.filter(sha256=source.sha256).update(restricted=True)
         await record(
-            ctx,
+            ctx.viewer,
             "media.redact",
             source,
             region_id=source.region_id,

@@ -8,17 +8,17 @@ import graphene
 
 from api.accounts.types import region_path
 from api.context import Context
-from api.errors import Forbidden
 from api.loaders import RegionLoader
-from api.permissions import Action
 from api.regions.types import Region
 from api.relay import Node, register_node
 from api.rows import is_row_of
 from media.service import original_name
 from media.urls import media_url
+from models.errors import Forbidden
 from models.media import Media as MediaModel
 from models.media import MediaKind as MediaKindEnum
 from models.media import MediaPurpose as MediaPurposeEnum
+from models.policy import Action
 
 MediaKind = graphene.Enum.from_enum(MediaKindEnum)
 MediaPurpose = graphene.Enum.from_enum(MediaPurposeEnum, description="用途")

@@ -7,13 +7,13 @@ from typing import Any
 import graphene
 from tortoise.exceptions import IntegrityError
 
-from api.audit import record
 from api.context import Context
-from api.errors import UserError, UserErrors
 from api.mutations import BaseMutation
-from api.permissions import Action
 from api.regions.types import Region, RegionKind, enum_value
 from api.relay import fetch_input
+from models.audit import record
+from models.errors import UserError, UserErrors
+from models.policy import Action
 from models.regions import CHILD_KINDS, CODE_PREFIX, add_region
 from models.regions import Region as RegionModel
 from models.regions import RegionKind as Kind
@@ -92,6 +92,6 @@ class CreateRegion(BaseMutation):
         except IntegrityError:  # a concurrent create won the race for the name or code
             raise UserErrors(UserError("NAME_TAKEN", "name")) from None
         await record(
-            ctx, "region.create", region, region_id=region.id, after=region_snapshot(region)
+            ctx.viewer, "region.create", region, region_id=region.id, after=region_snapshot(region)
         )
         return {"region": region}

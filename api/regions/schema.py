@@ -6,11 +6,11 @@ from typing import Any
 
 import graphene
 
-from api.errors import NotFound
 from api.loaders import RegionLoader
 from api.regions.mutations import CreateRegion
 from api.regions.types import Region, RegionConnection, RegionKind, region_page
 from api.relay import argument_id, connection_args
+from models.errors import NotFound
 
 
 async def load_region_by_global_id(info: Any, global_id: str) -> Any:

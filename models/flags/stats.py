@@ -14,10 +14,10 @@ from datetime import UTC, date, datetime, time
 
 from tortoise import Tortoise
 
-from api.disclosures.compliance import ALSO_ANSWERED_BY_A_MONTHLY_ACCOUNT, due_days
-from api.disclosures.periods import SHANGHAI, Period, due_at, parse_period
 from api.rows import fetch_rows
 from models.disclosures import CatalogueItem, Frequency
+from models.disclosures.compliance import ALSO_ANSWERED_BY_A_MONTHLY_ACCOUNT, due_days
+from models.disclosures.periods import SHANGHAI, Period, due_at, parse_period
 from models.regions import Region, RegionKind, path_ids, subtree_range
 
 PERIODIC = (Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.HALF_YEARLY, Frequency.YEARLY)

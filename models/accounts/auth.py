@@ -14,9 +14,9 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from api.errors import Unauthenticated
 from api.settings import Settings
 from models.accounts import RefreshToken, Session, User
+from models.errors import Unauthenticated
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 ALGORITHM = "HS256"

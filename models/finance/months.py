@@ -6,10 +6,10 @@ from __future__ import annotations
 import calendar
 from datetime import date
 
-from api.errors import UserError, UserErrors
-from api.finance.parsing import LineProblem, ParsedLine
 from models.chart_data import chart_for
+from models.errors import UserError, UserErrors
 from models.finance import AccountLine, AccountStatus, AccountSubject, MonthlyAccount
+from models.finance.parsing import LineProblem, ParsedLine
 from models.media import Media
 from models.regions import Region, covers
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from api.disclosures.periods import SHANGHAI
+from models.disclosures.periods import SHANGHAI
 from models.flags import Holiday
 
 

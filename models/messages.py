@@ -1,4 +1,4 @@
-"""User-facing messages in zh-CN (default) and English, chosen by Accept-Language."""
+"""User-facing messages in zh-CN (default) and English: one text pair per code or key."""
 
 from __future__ import annotations
 

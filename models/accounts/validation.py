@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.auth import normalize_phone
-from api.errors import UserError
+from models.accounts.auth import normalize_phone
+from models.errors import UserError
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128

@@ -1,18 +1,19 @@
-"""The one place that decides whether a viewer may do an action on a region.
+"""The one place that decides who may do what: the role × region table and the object rules.
 
 A grant on a region covers that region and everything below it (its materialized
 path is a prefix of theirs); a grant without a region covers the whole system.
-Resolvers ask `viewer.can(...)` or `require(...)`; none of them re-implements this.
+Operations and resolvers ask `viewer.can(...)`, `require(...)` or one of the object
+rules below; none of them re-implements this.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-from api.errors import AppError, Forbidden, Unauthenticated
 from models.accounts import Role, User
+from models.errors import AppError, Forbidden, Unauthenticated
 from models.regions import covers
 
 SYSTEM = ""  # the path of "the whole system": only region-less grants cover it
@@ -93,6 +94,19 @@ class Viewer:
     grants: tuple[Grant, ...] = ()
     # Set when a token was sent but is unusable: asking for a signed-in viewer then says why.
     auth_error: AppError | None = None
+    # Where the acting comes from, for the audit log: the request, or a script or job.
+    ip: str | None = None
+    request_id: str | None = None
+    # A script or job acting for the system: allowed what an operation lets the system do.
+    system: bool = False
+    # Actions this viewer was checked for: the API's base mutation verifies that an
+    # operation really checked the permission its mutation declares.
+    checked: set[Action] = field(default_factory=set, compare=False, repr=False)
+
+    @classmethod
+    def for_system(cls, source: str) -> Viewer:
+        """The acting party of a scheduler job or an operator script (`source` names it)."""
+        return cls(system=True, request_id=source)
 
     @property
     def is_authenticated(self) -> bool:
@@ -105,7 +119,17 @@ class Viewer:
     def roles_on(self, path: str) -> set[Role]:
         return {g.role for g in self.grants if covers(g.path, path)}
 
+    def holds(self, action: Action) -> bool:
+        """Whether any grant's role may do `action` somewhere (a cheap first check)."""
+        if self.system:
+            return True
+        allowed = RULES[action]
+        return any(g.role in allowed for g in self.grants)
+
     def can(self, action: Action, path: str | None) -> bool:
+        self.checked.add(action)
+        if self.system:
+            return True
         if self.user is None:
             return False
         allowed = RULES[action]
@@ -129,6 +153,8 @@ class Viewer:
 
     def require_user(self) -> User:
         if self.user is None:
+            if self.system:
+                raise RuntimeError("this operation needs a user, not the system")
             raise self.auth_error or Unauthenticated()
         return self.user
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
-from api.disclosures import ledger, search
 from media.service import mark_attached
 from models.disclosures import (
     CatalogueItem,
@@ -14,6 +13,8 @@ from models.disclosures import (
     DisclosureVersion,
     LedgerEntry,
     Status,
+    ledger,
+    search,
 )
 from models.media import Media
 from models.regions import Region

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from api.errors import UserError
+from models.errors import UserError
 
 MAX_TABLES, MAX_COLUMNS, MAX_ROWS, MAX_CELL = 10, 30, 5000, 200
 

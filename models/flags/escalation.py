@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
-from api.flags.audience import followers, staff_above
 from models.accounts import Role
 from models.audit import AuditEntry
 from models.flags import Flag, FlagEvent, FlagStatus
+from models.flags.audience import followers, staff_above
 from notifications.events import notify
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from api.accounts.types import region_path
 from api.context import Context
-from api.errors import Forbidden, UserError, UserErrors
 from api.relay import fetch_input, from_global_id
 from models.disclosures import Disclosure
 from models.disclosures import Status as DisclosureStatus
+from models.errors import Forbidden, UserError, UserErrors
 from models.regions import covers
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from api.disclosures.periods import DEFAULT_DUE_DAY, Period, due_at
 from models.disclosures import CatalogueItem, Disclosure, DueDay, Frequency
+from models.disclosures.periods import DEFAULT_DUE_DAY, Period, due_at
 from models.finance import MonthlyAccount
 from models.regions import Region, path_ids
 
