@@ -9,11 +9,11 @@ from starlette.requests import HTTPConnection
 from api.loaders import Loaders
 from api.services import Services
 from api.settings import Settings
-from models.accounts import Role, RoleGrant, Session
+from models.accounts import Session
 from models.accounts.auth import decode_access_token
 from models.errors import AppError, Unauthenticated
 from models.messages import pick_language
-from models.policy import SYSTEM, Grant, Viewer
+from models.policy import Viewer, viewer_for_user
 
 
 @dataclass
@@ -60,19 +60,9 @@ async def load_viewer(settings: Settings, authorization: str | None) -> Viewer:
 
 
 async def viewer_for_session(session: Session) -> Viewer:
-    rows = await RoleGrant.filter(user_id=session.user_id, revoked_at=None).values(
-        "id", "role", "region_id", "region__path"
-    )
-    grants = tuple(
-        Grant(
-            id=r["id"],
-            role=Role(r["role"]),
-            region_id=r["region_id"],
-            path=r["region__path"] if r["region_id"] is not None else SYSTEM,
-        )
-        for r in rows
-    )
-    return Viewer(user=session.user, session_id=str(session.id), grants=grants)
+    viewer = await viewer_for_user(session.user)
+    viewer.session_id = str(session.id)
+    return viewer
 
 
 async def build_context(request: HTTPConnection, services: Services, request_id: str) -> Context:

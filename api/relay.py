@@ -181,6 +181,19 @@ def build_connection(
     return Page(edges, PageInfo(edges, has_next))
 
 
+async def keyset_page(
+    qs: Any, first: int | None, after: str | None, key: str = "id", descending: bool = False
+) -> Page:
+    """One page of a queryset ordered by an integer column `key` (unique within `qs`):
+    rows after the cursor, one more than the page to know whether another follows."""
+    size = page_size(first)
+    last = decode_int_cursor(after)
+    if last is not None:
+        qs = qs.filter(**{f"{key}__{'lt' if descending else 'gt'}": last})
+    rows = await qs.order_by(f"-{key}" if descending else key).limit(size + 1)
+    return build_connection(rows, size, key=lambda row: getattr(row, key))
+
+
 def node_fields(info: Any) -> set[str]:
     """Names of the fields a query selects on `edges { node { … } }` of this connection,
     so a resolver prefetches only what will be read."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from models.accounts import Role, User
+from models.accounts import Role, RoleGrant, User
 from models.errors import AppError, Forbidden, Unauthenticated
 from models.regions import covers
 
@@ -172,3 +172,21 @@ ROLE_KINDS: dict[Role, tuple[str, ...]] = {
     Role.INSPECTOR: ("COUNTY", "PREFECTURE", "PROVINCE"),
     Role.ADMIN: ("COUNTY", "PREFECTURE", "PROVINCE", "TOWNSHIP"),
 }
+
+
+async def viewer_for_user(user: User, source: str | None = None) -> Viewer:
+    """`user` with their active grants: the acting party of a request, or of a script that
+    acts for a named user (`source` names the script, for the audit log)."""
+    rows = await RoleGrant.filter(user_id=user.id, revoked_at=None).values(
+        "id", "role", "region_id", "region__path"
+    )
+    grants = tuple(
+        Grant(
+            id=r["id"],
+            role=Role(r["role"]),
+            region_id=r["region_id"],
+            path=r["region__path"] if r["region_id"] is not None else SYSTEM,
+        )
+        for r in rows
+    )
+    return Viewer(user=user, grants=grants, request_id=source)
