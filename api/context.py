@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
-from api.loaders import Loaders
+from api.loaders import Loaders, RegionLoader
 from api.services import Services
 from api.settings import Settings
 from models.accounts import Session
 from models.accounts.auth import decode_access_token
 from models.errors import AppError, Unauthenticated
 from models.messages import pick_language
-from models.policy import Viewer, viewer_for_user
+from models.policy import SYSTEM, Viewer, viewer_for_user
 
 
 @dataclass
@@ -36,6 +36,13 @@ class Context:
     @property
     def user_agent(self) -> str | None:
         return self.request.headers.get("user-agent")
+
+    async def region_path(self, region_id: int | None) -> str:
+        """The path of a region from this request's cache (SYSTEM for none)."""
+        if region_id is None:
+            return SYSTEM
+        region = await self.loaders[RegionLoader].load(region_id)
+        return region.path if region else SYSTEM
 
 
 async def load_viewer(settings: Settings, authorization: str | None) -> Viewer:

@@ -8,27 +8,9 @@ import graphene
 from tortoise.transactions import in_transaction
 
 from api.context import Context
-from models.errors import ErrorCode, Forbidden, UserError, UserErrors
+from models.errors import ErrorCode, Forbidden, UserErrors
 from models.messages import translate
 from models.policy import Action
-
-REASON_MAX = 500
-
-
-def clean_text(
-    text: str | None, field: str, low: int, high: int, code: str, *, fold: bool = False
-) -> str:
-    """Trimmed text of `low`..`high` characters (whitespace folded if asked), or a UserError."""
-    value = " ".join((text or "").split()) if fold else (text or "").strip()
-    if not low <= len(value) <= high:
-        raise UserErrors(UserError(code, field, {"min": low, "max": high}))
-    return value
-
-
-def clean_reason(text: str | None, field: str = "reason", high: int = REASON_MAX) -> str:
-    """A public reason or note: at least two characters."""
-    return clean_text(text, field, 2, high, "REASON_REQUIRED", fold=True)
-
 
 UserErrorCode = graphene.Enum.from_enum(
     ErrorCode,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
+
+from models.errors import RateLimited
 
 
 class RateLimiter(Protocol):
@@ -50,3 +52,10 @@ class RedisRateLimiter:
         if count > limit:
             return max(1, int(ttl))
         return 0
+
+
+async def throttle(ctx: Any, key: str, limit: int, window: int) -> None:
+    """At most `limit` calls per `window` seconds for `key`, else RATE_LIMITED."""
+    retry_after = await ctx.services.limiter.hit(key, limit, window)
+    if retry_after:
+        raise RateLimited(retry_after)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from api.accounts.types import region_path
 from api.context import Context
 from api.relay import fetch_input, from_global_id
 from models.disclosures import Disclosure
@@ -28,7 +27,7 @@ async def load_published_target(global_id: str, field: str = "targetId") -> Disc
 async def require_participant(ctx: Context, path: str, field: str = "targetId") -> None:
     """Staff covering the item, or a verified villager of a village under it."""
     user = ctx.viewer.require_user()
-    home = await region_path(ctx, user.village_id) if user.village_id else None
+    home = await ctx.region_path(user.village_id) if user.village_id else None
     if not ctx.viewer.can_participate(path, home):
         if home and covers(path, home) and not user.residency_verified_at:
             raise UserErrors(UserError("RESIDENCY_REQUIRED", field))  # one step away

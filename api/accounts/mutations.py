@@ -9,10 +9,11 @@ import graphene
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from api.accounts.types import AuthPayloadFields, Role, RoleGrant, User, region_path
+from api.accounts.types import AuthPayloadFields, Role, RoleGrant, User
 from api.context import Context, viewer_for_session
+from api.inputs import enum_value
 from api.mutations import BaseMutation
-from api.regions.types import enum_value
+from api.ratelimit import throttle
 from api.relay import decode_id, fetch_input
 from models.accounts import RoleGrant as RoleGrantModel
 from models.accounts import Session
@@ -20,16 +21,10 @@ from models.accounts import User as UserModel
 from models.accounts.auth import RefreshRefused, TokenPair, rotate_refresh_token, start_session
 from models.accounts.validation import check_name, check_password, check_phone
 from models.audit import record
-from models.errors import RateLimited, UserError, UserErrors
+from models.errors import UserError, UserErrors
 from models.policy import ROLE_KINDS, Action
 from models.regions import Region as RegionModel
 from models.regions import RegionKind
-
-
-async def throttle(ctx: Context, key: str, limit: int, window: int) -> None:
-    retry_after = await ctx.services.limiter.hit(key, limit, window)
-    if retry_after:
-        raise RateLimited(retry_after)
 
 
 async def signed_in(ctx: Context, user: UserModel, pair: TokenPair) -> dict:
@@ -272,7 +267,7 @@ class VerifyResidency(BaseMutation):
         user = await fetch_input(UserModel, data.user_id, "User", "userId")
         if user.village_id is None:
             raise UserErrors(UserError("NO_VILLAGE", "userId"))
-        cls.authorize(ctx, await region_path(ctx, user.village_id))
+        cls.authorize(ctx, await ctx.region_path(user.village_id))
         if user.residency_verified_at is None:  # a retry changes nothing
             user.residency_verified_at = datetime.now(UTC)
             user.residency_verified_by_id = ctx.viewer.user_id
@@ -357,7 +352,7 @@ class RevokeRole(BaseMutation):
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         grant = await fetch_input(RoleGrantModel, data.grant_id, "RoleGrant", "grantId")
-        cls.authorize(ctx, await region_path(ctx, grant.region_id))
+        cls.authorize(ctx, await ctx.region_path(grant.region_id))
         if grant.revoked_at is None:  # a retry changes nothing
             grant.revoked_at = datetime.now(UTC)
             grant.revoked_by_id = ctx.viewer.user_id

@@ -21,13 +21,6 @@ from models.policy import SYSTEM, Action
 Role = graphene.Enum.from_enum(RoleEnum, description="授予在某个区划上的角色")
 
 
-async def region_path(ctx: Context, region_id: int | None) -> str:
-    if region_id is None:
-        return SYSTEM
-    region = await ctx.loaders[RegionLoader].load(region_id)
-    return region.path if region else SYSTEM
-
-
 async def user_scope_paths(ctx: Context, user: UserModel) -> list[str]:
     """Where a user belongs: their home village and the regions of their grants."""
     grants = await ctx.loaders[ActiveGrantsByUserLoader].load(user.id)
@@ -110,7 +103,7 @@ class User(graphene.ObjectType):
             return grants
         visible = []
         for grant in grants:
-            if ctx.viewer.can(Action.ROLE_VIEW, await region_path(ctx, grant.region_id)):
+            if ctx.viewer.can(Action.ROLE_VIEW, await ctx.region_path(grant.region_id)):
                 visible.append(grant)
         return visible
 
@@ -140,7 +133,7 @@ class RoleGrant(graphene.ObjectType):
         if grant is None:
             return None
         if grant.user_id != viewer.user_id:
-            viewer.require(Action.ROLE_VIEW, await region_path(ctx, grant.region_id))
+            viewer.require(Action.ROLE_VIEW, await ctx.region_path(grant.region_id))
         return grant
 
     @staticmethod

@@ -9,11 +9,10 @@ import graphene
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from api.accounts.mutations import throttle
-from api.accounts.types import region_path
 from api.comments.types import Comment
 from api.context import Context
-from api.mutations import BaseMutation, clean_reason, clean_text
+from api.mutations import BaseMutation
+from api.ratelimit import throttle
 from api.relay import fetch_input
 from models.audit import record
 from models.comments import Comment as CommentModel
@@ -22,6 +21,7 @@ from models.comments import CommentStatus as Status
 from models.errors import Forbidden, UserError, UserErrors
 from models.policy import Action
 from models.targets import load_published_target, require_participant
+from models.text import clean_reason, clean_text
 
 BODY_MAX, REASON_MAX = 1000, 200
 EDIT_MINUTES = 10
@@ -169,7 +169,7 @@ class ReportComment(CommentPayload):
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         comment = await fetch_input(CommentModel, data.id, "Comment", "id")
-        await require_participant(ctx, await region_path(ctx, comment.region_id))
+        await require_participant(ctx, await ctx.region_path(comment.region_id))
         if comment.author_id == ctx.viewer.user_id:
             raise UserErrors(UserError("OWN_COMMENT", "id"))
         reason = clean_reason(data.reason, high=REASON_MAX)
@@ -216,7 +216,7 @@ class HideComment(CommentPayload):
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         comment = await fetch_input(CommentModel, data.id, "Comment", "id")
-        cls.authorize(ctx, await region_path(ctx, comment.region_id))
+        cls.authorize(ctx, await ctx.region_path(comment.region_id))
         if comment.status == Status.DELETED:
             raise UserErrors(UserError("WRONG_STATUS", "id", {"status": str(comment.status)}))
         reason = clean_reason(data.reason, high=REASON_MAX)

@@ -9,7 +9,7 @@ from aiodataloader import DataLoader
 from graphene import relay
 from tortoise.functions import Count
 
-from api.accounts.types import User, region_path
+from api.accounts.types import User
 from api.loaders import UserLoader
 from api.relay import Node, register_node, to_global_id
 from api.rows import is_row_of
@@ -51,7 +51,7 @@ class CommentCountLoader(DataLoader):
 
 async def may_moderate(info: Any, comment: CommentModel) -> bool:
     ctx = info.context
-    return ctx.viewer.can(Action.COMMENT_MODERATE, await region_path(ctx, comment.region_id))
+    return ctx.viewer.can(Action.COMMENT_MODERATE, await ctx.region_path(comment.region_id))
 
 
 @register_node

@@ -7,11 +7,10 @@ from typing import Any
 
 import graphene
 
-from api.accounts.types import region_path
 from api.context import Context
 from api.disclosures.types import Category, ColumnKind, Disclosure
-from api.mutations import BaseMutation, clean_reason
-from api.regions.types import enum_value
+from api.inputs import enum_value
+from api.mutations import BaseMutation
 from api.relay import decode_id, fetch_input
 from models.audit import record
 from models.disclosures import CatalogueItem as ItemModel
@@ -25,6 +24,7 @@ from models.media import Media as MediaModel
 from models.policy import Action
 from models.regions import Region as RegionModel
 from models.regions import RegionKind, covers
+from models.text import clean_reason
 
 TITLE_MAX, BODY_MAX, MAX_ATTACHMENTS = 200, 20_000, 20
 VILLAGE_ONLY = {Cat.FINANCE, Cat.PARTY, Cat.VILLAGE_AFFAIRS}
@@ -166,7 +166,7 @@ async def attachment_ids(
 
 async def load_disclosure(ctx: Context, global_id: str, action: Action) -> DisclosureModel:
     disclosure = await fetch_input(DisclosureModel, global_id, "Disclosure", "id")
-    ctx.viewer.require(action, await region_path(ctx, disclosure.region_id))
+    ctx.viewer.require(action, await ctx.region_path(disclosure.region_id))
     return disclosure
 
 

@@ -32,9 +32,10 @@ from api.disclosures.types import (
     prefetch,
     require_readable,
 )
+from api.inputs import enum_value
 from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
-from api.regions.types import Region, enum_value
+from api.regions.types import Region
 from api.relay import (
     argument_id,
     build_connection,

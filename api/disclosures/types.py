@@ -7,7 +7,7 @@ from typing import Any
 import graphene
 from graphene import relay
 
-from api.accounts.types import User, region_path
+from api.accounts.types import User
 from api.comments.schema import comment_page
 from api.comments.types import CommentConnection, CommentCountLoader, comment_counts
 from api.context import Context
@@ -278,7 +278,7 @@ async def require_readable(ctx: Context, disclosure: DisclosureModel) -> None:
     """Published and retracted items are public; drafts only for staff covering the region."""
     if disclosure.status in PUBLIC_STATUSES:
         return
-    ctx.viewer.require(Action.DISCLOSURE_VIEW_DRAFT, await region_path(ctx, disclosure.region_id))
+    ctx.viewer.require(Action.DISCLOSURE_VIEW_DRAFT, await ctx.region_path(disclosure.region_id))
 
 
 class DisclosureConnection(relay.Connection):

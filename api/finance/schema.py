@@ -11,9 +11,9 @@ import graphene
 from api.context import Context
 from api.finance.summary import FinanceSummary, finance_summary
 from api.finance.types import Direction, MonthlyAccount, require_readable
-from api.mutations import BaseMutation, clean_reason
+from api.inputs import enum_value
+from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
-from api.regions.types import enum_value
 from api.relay import decode_id, fetch_input
 from api.uploads import Upload, UploadedFile
 from models.audit import record
@@ -33,6 +33,7 @@ from models.media import Media
 from models.policy import Action
 from models.regions import Region as RegionModel
 from models.regions import RegionKind
+from models.text import clean_reason
 
 
 async def summary_image_url(ctx: Context, village: Any, account: AccountModel) -> str:

@@ -8,7 +8,6 @@ import graphene
 from graphene import relay
 from graphene.types.generic import GenericScalar
 
-from api.accounts.types import region_path
 from api.context import Context
 from api.loaders import MediaLoader, RegionLoader
 from api.media.types import Media
@@ -32,13 +31,13 @@ Direction = graphene.Enum.from_enum(DirectionEnum)
 
 
 async def sees_drafts(ctx: Context, account: AccountModel) -> bool:
-    return ctx.viewer.can(Action.DISCLOSURE_VIEW_DRAFT, await region_path(ctx, account.village_id))
+    return ctx.viewer.can(Action.DISCLOSURE_VIEW_DRAFT, await ctx.region_path(account.village_id))
 
 
 async def require_readable(ctx: Context, account: AccountModel) -> None:
     if account.published_version is not None:
         return  # the public reads the published version (see `shown_version`)
-    ctx.viewer.require(Action.DISCLOSURE_VIEW_DRAFT, await region_path(ctx, account.village_id))
+    ctx.viewer.require(Action.DISCLOSURE_VIEW_DRAFT, await ctx.region_path(account.village_id))
 
 
 async def shown_version(ctx: Context, account: AccountModel) -> int:
@@ -135,7 +134,7 @@ class MonthlyAccount(graphene.ObjectType):
     @staticmethod
     async def resolve_risk_hits(root: AccountModel, info: Any) -> list[Any] | None:
         ctx = info.context
-        if not ctx.viewer.can(Action.RISK_VIEW, await region_path(ctx, root.village_id)):
+        if not ctx.viewer.can(Action.RISK_VIEW, await ctx.region_path(root.village_id)):
             return None
         return await RiskHitModel.filter(account_id=root.id).order_by("line_no", "id")
 

@@ -9,11 +9,11 @@ import graphene
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from api.accounts.mutations import throttle
 from api.context import Context
 from api.flags.types import Flag, FlagReason
-from api.mutations import BaseMutation, clean_reason, clean_text
-from api.regions.types import enum_value
+from api.inputs import enum_value
+from api.mutations import BaseMutation
+from api.ratelimit import throttle
 from api.relay import decode_id, fetch_input
 from media.service import mark_attached
 from models.accounts import Role
@@ -28,6 +28,7 @@ from models.flags.deadlines import due_after
 from models.media import Media
 from models.policy import Action
 from models.targets import load_published_target, require_participant
+from models.text import clean_reason, clean_text
 from notifications.events import notify
 
 BODY_MIN, BODY_MAX, NOTE_MAX, MAX_PHOTOS = 5, 2000, 1000, 9

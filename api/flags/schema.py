@@ -26,9 +26,10 @@ from api.flags.types import (
     RegionStatsConnection,
     StatsSort,
 )
+from api.inputs import enum_value
 from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
-from api.regions.types import RegionKind, enum_value
+from api.regions.types import RegionKind
 from api.relay import (
     Edge,
     Page,

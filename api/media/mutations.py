@@ -9,12 +9,11 @@ from typing import Any
 import graphene
 from tortoise.functions import Sum
 
-from api.accounts.mutations import throttle
-from api.accounts.types import region_path
 from api.context import Context
+from api.inputs import enum_value
 from api.media.types import Media, MediaPurpose
 from api.mutations import BaseMutation
-from api.regions.types import enum_value
+from api.ratelimit import throttle
 from api.relay import fetch_input
 from api.uploads import Upload, UploadedFile
 from media.processing import MediaRejected, Processed, Rect
@@ -179,7 +178,7 @@ class RedactMedia(BaseMutation):
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         source = await fetch_input(MediaModel, data.media_id, "Media", "mediaId")
-        cls.authorize(ctx, await region_path(ctx, source.region_id) or SYSTEM)
+        cls.authorize(ctx, await ctx.region_path(source.region_id) or SYSTEM)
         if source.kind != "IMAGE":
             raise UserErrors(UserError("NOT_AN_IMAGE", "mediaId"))
         rects = [Rect(r.x, r.y, r.w, r.h) for r in data.rectangles]

@@ -6,7 +6,6 @@ from typing import Any
 
 import graphene
 
-from api.accounts.types import region_path
 from api.context import Context
 from api.loaders import RegionLoader
 from api.regions.types import Region
@@ -30,7 +29,7 @@ async def may_see(ctx: Context, media: MediaModel) -> bool:
     viewer = ctx.viewer
     if viewer.user_id == media.uploaded_by_id:
         return True
-    return viewer.can(Action.MEDIA_VIEW_RESTRICTED, await region_path(ctx, media.region_id))
+    return viewer.can(Action.MEDIA_VIEW_RESTRICTED, await ctx.region_path(media.region_id))
 
 
 @register_node

@@ -8,8 +8,9 @@ import graphene
 from tortoise.exceptions import IntegrityError
 
 from api.context import Context
+from api.inputs import enum_value
 from api.mutations import BaseMutation
-from api.regions.types import Region, RegionKind, enum_value
+from api.regions.types import Region, RegionKind
 from api.relay import fetch_input
 from models.audit import record
 from models.errors import UserError, UserErrors

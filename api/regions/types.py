@@ -7,6 +7,7 @@ from typing import Any
 import graphene
 from graphene import relay
 
+from api.inputs import enum_value
 from api.loaders import RegionLoader
 from api.relay import (
     Node,
@@ -76,11 +77,6 @@ class Region(graphene.ObjectType):
 class RegionConnection(relay.Connection):
     class Meta:
         node = Region
-
-
-def enum_value(value: Any) -> Any:
-    """graphene hands enum arguments over as members; the ORM wants the plain value."""
-    return getattr(value, "value", value)
 
 
 async def region_page(
