@@ -216,6 +216,7 @@ def shown_account_version(
 
 
 def sees_risk_hits(viewer: Viewer, village_path: str) -> bool:
+    """Risk hits are notes for the supervisors, the township and the county, not the clerk."""
     return viewer.can(Action.RISK_VIEW, village_path)
 
 
