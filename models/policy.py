@@ -190,3 +190,37 @@ async def viewer_for_user(user: User, source: str | None = None) -> Viewer:
         for r in rows
     )
     return Viewer(user=user, grants=grants, request_id=source)
+
+
+# --- finance rules ---
+
+
+def sees_account_drafts(viewer: Viewer, village_path: str) -> bool:
+    """Staff covering the village see a month's unpublished lines and a staged correction."""
+    return viewer.can(Action.DISCLOSURE_VIEW_DRAFT, village_path)
+
+
+def require_account_readable(viewer: Viewer, village_path: str, published: bool) -> None:
+    """A month ever published is public (its published version); a draft is for staff."""
+    if not published:
+        viewer.require(Action.DISCLOSURE_VIEW_DRAFT, village_path)
+
+
+def shown_account_version(
+    viewer: Viewer, village_path: str, version: int, published_version: int | None
+) -> int:
+    """Staff see the lines being prepared; everyone else the last published ones."""
+    if published_version is None or sees_account_drafts(viewer, village_path):
+        return version
+    return published_version
+
+
+def sees_risk_hits(viewer: Viewer, village_path: str) -> bool:
+    """Risk hits are notes for the supervisors, the township and the county, not the clerk."""
+    return viewer.can(Action.RISK_VIEW, village_path)
+
+
+def require_account_approver(viewer: Viewer, uploaded_by_id: int) -> None:
+    """The two-person rule: whoever uploaded a month does not approve it."""
+    if viewer.user_id == uploaded_by_id:
+        raise Forbidden()

@@ -2,8 +2,9 @@
 `python -m scripts.import_accounts DIR --village CODE --clerk PHONE [--opening FEN]`.
 
 Files are named by month (`2026-03.csv`, `2026-04.xlsx`, …). Each month goes through the
-same checks as an upload and is stored whole or not at all; the first month that fails
-stops the run, with its errors, so continuity is never broken.
+same import operation as an upload, acting as the clerk (permission and audit included), and
+is stored whole or not at all; the first month that fails stops the run, with its errors, so
+continuity is never broken.
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ import re
 import sys
 from pathlib import Path
 
-from tortoise.transactions import in_transaction
-
 from api.database import close_db, open_db
 from api.settings import Settings
 from models.accounts import User
-from models.errors import UserErrors
-from models.finance.months import problem_errors, store_month
-from models.finance.parsing import ParseFailed, parse_lines, rows_from_file
-from models.finance.risk import run_rules
+from models.errors import AppError, UserErrors
+from models.finance import AccountLine, RiskHit
+from models.finance.workflow import import_month
 from models.messages import translate
+from models.policy import viewer_for_user
 from models.regions import Region
 
 NAME = re.compile(r"^(\d{4})-(\d{2})\.(csv|xlsx)$", re.IGNORECASE)
@@ -46,39 +45,29 @@ async def import_folder(
     clerk = await User.get_or_none(phone=clerk_phone)
     if village is None or clerk is None:
         return [f"unknown village {village_code} or clerk {clerk_phone}"]
+    clerk_viewer = await viewer_for_user(clerk, "script:import_accounts")
     report = []
     for year, month, path in month_files(folder):
         try:
-            source, rows = rows_from_file(path.read_bytes())
-            lines, problems = parse_lines(rows)
-            async with in_transaction():
-                account = await store_month(
-                    village=village,
-                    year=year,
-                    month=month,
-                    lines=lines,
-                    opening_fen=opening,
-                    closing_fen=None,
-                    receipts={},
-                    source=source,
-                    user_id=clerk.id,
-                    problems=problems,
-                )
-                hits = await run_rules(account, village)
-        except (ParseFailed, UserErrors) as exc:
-            errors = (
-                problem_errors(exc.problems).errors if isinstance(exc, ParseFailed) else exc.errors
+            account = await import_month(
+                clerk_viewer, village.id, year, month, path.read_bytes(), opening_fen=opening
             )
+        except UserErrors as exc:
             detail = "; ".join(
                 f"line {e.line or '-'} {e.field or ''} {translate(e.code, 'en', **e.params)}"
-                for e in errors
+                for e in exc.errors
             )
             report.append(f"{year}-{month:02d} FAILED: {detail}")
             break
+        except AppError as exc:  # e.g. FORBIDDEN: the clerk's grant does not cover the village
+            report.append(f"{year}-{month:02d} FAILED: {exc.code}")
+            break
         opening = None  # later months follow on from the one before
+        lines = await AccountLine.filter(account_id=account.id, version=account.version).count()
+        hits = await RiskHit.filter(account_id=account.id).count()
         report.append(
-            f"{year}-{month:02d} ok: {len(lines)} lines, closing "
-            f"{account.closing_balance_fen} fen, {len(hits)} risk notes"
+            f"{year}-{month:02d} ok: {lines} lines, closing "
+            f"{account.closing_balance_fen} fen, {hits} risk notes"
         )
     return report
 

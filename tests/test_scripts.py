@@ -1,4 +1,5 @@
-"""Operational scripts: create_admin is idempotent, seed_demo fills an empty database once."""
+"""Operational scripts: create_admin is idempotent, seed_demo fills an empty database once,
+import_accounts acts (and is audited) as the clerk."""
 
 from __future__ import annotations
 
@@ -48,3 +49,38 @@ async def test_demo_content_is_published_and_chained(app, settings, gql):
         {"v": to_global_id("Region", demo.villages[0].id)},
     )
     assert check["verifyLedger"] == {"ok": True, "length": 3}
+
+
+async def test_imported_months_are_audited_as_the_clerk_and_read_over_http(
+    app, demo, gql, tmp_path
+):
+    from api.relay import to_global_id
+    from scripts.import_accounts import import_folder
+    from tests.test_finance import SAMPLES
+
+    (tmp_path / "2026-03.csv").write_bytes((SAMPLES / "2026-03-utf8.csv").read_bytes())
+    report = await import_folder(tmp_path, demo.villages[0].code, "13800000004", 500_000)
+    assert report[0].startswith("2026-03 ok: 4 lines") and "1 risk notes" in report[0]
+    log = await gql.data(
+        """query($r: ID!) { auditLog(regionId: $r, action: "accounts.import") { edges { node {
+          action objectType actor { name } requestId after } } } }""",
+        {"r": to_global_id("Region", demo.county.id)},
+        token=await gql.login("13800000002"),  # the county's inspector
+    )
+    [entry] = [e["node"] for e in log["auditLog"]["edges"]]
+    assert entry["objectType"] == "MonthlyAccount" and entry["actor"] == {"name": "村文书 刘芳"}
+    assert entry["requestId"] == "script:import_accounts"
+    assert (entry["after"]["year"], entry["after"]["month"], entry["after"]["lines"]) == (
+        2026,
+        3,
+        4,
+    )
+
+
+async def test_the_import_script_stops_where_the_clerk_has_no_grant(app, demo, tmp_path):
+    from scripts.import_accounts import import_folder
+    from tests.test_finance import SAMPLES
+
+    (tmp_path / "2026-03.csv").write_bytes((SAMPLES / "2026-03-utf8.csv").read_bytes())
+    report = await import_folder(tmp_path, demo.villages[1].code, "13800000004", 500_000)
+    assert report == ["2026-03 FAILED: FORBIDDEN"]

@@ -12,39 +12,25 @@ from api.context import Context
 from api.loaders import MediaLoader, RegionLoader
 from api.media.types import Media
 from api.regions.types import Region
-from api.relay import (
-    build_connection,
-    connection_args,
-    decode_int_cursor,
-    page_size,
-    to_global_id,
-)
+from api.relay import connection_args, keyset_page, to_global_id
 from models.finance import AccountLine as LineModel
 from models.finance import AccountStatus as StatusEnum
 from models.finance import Direction as DirectionEnum
 from models.finance import MonthlyAccount as AccountModel
 from models.finance import RiskHit as RiskHitModel
-from models.policy import Action
+from models.finance import RiskRule as RiskRuleEnum
+from models.finance import RiskStatus as RiskStatusEnum
+from models.policy import sees_account_drafts, sees_risk_hits, shown_account_version
 
 AccountStatus = graphene.Enum.from_enum(StatusEnum)
 Direction = graphene.Enum.from_enum(DirectionEnum)
-
-
-async def sees_drafts(ctx: Context, account: AccountModel) -> bool:
-    return ctx.viewer.can(Action.DISCLOSURE_VIEW_DRAFT, await ctx.region_path(account.village_id))
-
-
-async def require_readable(ctx: Context, account: AccountModel) -> None:
-    if account.published_version is not None:
-        return  # the public reads the published version (see `shown_version`)
-    ctx.viewer.require(Action.DISCLOSURE_VIEW_DRAFT, await ctx.region_path(account.village_id))
+RiskRule = graphene.Enum.from_enum(RiskRuleEnum)
+RiskStatus = graphene.Enum.from_enum(RiskStatusEnum)
 
 
 async def shown_version(ctx: Context, account: AccountModel) -> int:
-    """Staff see the lines being prepared; everyone else the last published ones."""
-    if account.published_version is None or await sees_drafts(ctx, account):
-        return account.version
-    return account.published_version
+    path = await ctx.region_path(account.village_id)
+    return shown_account_version(ctx.viewer, path, account.version, account.published_version)
 
 
 async def shown_totals(ctx: Context, account: AccountModel) -> tuple[int, int]:
@@ -81,10 +67,10 @@ class RiskHit(graphene.ObjectType):
 
     id = graphene.ID(required=True)
     line_no = graphene.Int(required=True)
-    rule = graphene.String(required=True)
+    rule = graphene.Field(RiskRule, required=True)
     detail = GenericScalar()
-    status = graphene.String(
-        required=True, description="OPEN、CLEARED（无问题）或 CONFIRMED（确有问题）"
+    status = graphene.Field(
+        RiskStatus, required=True, description="OPEN、CLEARED（无问题）或 CONFIRMED（确有问题）"
     )
     note = graphene.String()
     decided_at = graphene.DateTime()
@@ -129,12 +115,13 @@ class MonthlyAccount(graphene.ObjectType):
 
     @staticmethod
     async def resolve_correction_reason(root: AccountModel, info: Any) -> str | None:
-        return root.correction_reason if await sees_drafts(info.context, root) else None
+        path = await info.context.region_path(root.village_id)
+        return root.correction_reason if sees_account_drafts(info.context.viewer, path) else None
 
     @staticmethod
     async def resolve_risk_hits(root: AccountModel, info: Any) -> list[Any] | None:
         ctx = info.context
-        if not ctx.viewer.can(Action.RISK_VIEW, await ctx.region_path(root.village_id)):
+        if not sees_risk_hits(ctx.viewer, await ctx.region_path(root.village_id)):
             return None
         return await RiskHitModel.filter(account_id=root.id).order_by("line_no", "id")
 
@@ -170,10 +157,5 @@ class MonthlyAccount(graphene.ObjectType):
     async def resolve_lines(
         root: AccountModel, info: Any, first: int | None = None, after: str | None = None
     ) -> Any:
-        size = page_size(first)
         qs = LineModel.filter(account_id=root.id, version=await shown_version(info.context, root))
-        last = decode_int_cursor(after)
-        if last is not None:
-            qs = qs.filter(line_no__gt=last)
-        rows = await qs.order_by("line_no").limit(size + 1)
-        return build_connection(rows, size, key=lambda r: r.line_no)
+        return await keyset_page(qs, first, after, key="line_no")

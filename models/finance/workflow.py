@@ -1,0 +1,327 @@
+"""A month's operations: import a file, save typed lines, approve, decide a risk hit.
+
+Importing or saving a published month with a reason stages a correction: the public keeps
+the published version until a supervisor approves the new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import anyio.to_thread
+from tortoise.transactions import in_transaction
+
+from models.audit import record
+from models.disclosures import CatalogueItem, Category, Disclosure
+from models.disclosures import Status as DisclosureStatus
+from models.disclosures.publishing import publish
+from models.errors import ErrorCode, NotFound, UserError, UserErrors, fail
+from models.finance import (
+    AccountLine,
+    AccountStatus,
+    Direction,
+    MonthlyAccount,
+    RiskHit,
+    RiskStatus,
+)
+from models.finance.months import problem_errors, store_month
+from models.finance.parsing import LineProblem, ParsedLine, ParseFailed, parse_lines, rows_from_file
+from models.finance.risk import run_rules
+from models.media import Media
+from models.policy import Action, Viewer, require_account_approver, require_account_readable
+from models.regions import Region, RegionKind
+from models.text import clean_reason
+
+UPLOAD_MAX_MB = 15  # the upload limit as the clerk is told it
+
+
+@dataclass
+class EnteredLine:
+    """One line typed in on the phone; amounts arrive as numbers and are checked here."""
+
+    date: date
+    direction: Direction
+    subject_code: str
+    amount_fen: float
+    counterparty: str | None = None
+    summary: str | None = None
+    receipt_id: int | None = None
+
+
+def whole_fen(value: float | None, field: str) -> int | None:
+    if value is None:
+        return None
+    if value != int(value):
+        raise fail(ErrorCode.INVALID_AMOUNT, field)
+    return int(value)
+
+
+def optional_reason(reason: str | None) -> str | None:
+    """A correction's reason: required only when the month turns out to be published."""
+    return clean_reason(reason) if reason else None
+
+
+async def upload_village(viewer: Viewer, village_id: int) -> Region:
+    village = await Region.get_or_none(id=village_id)
+    if village is None:
+        raise fail(ErrorCode.NOT_FOUND, "villageId")
+    if village.kind != RegionKind.VILLAGE:
+        raise fail(ErrorCode.NOT_A_VILLAGE, "villageId")
+    viewer.require(Action.ACCOUNTS_UPLOAD, village.path)
+    return village
+
+
+async def store_and_check(
+    viewer: Viewer,
+    action: str,
+    village: Region,
+    *,
+    year: int,
+    month: int,
+    lines: list[ParsedLine],
+    opening_fen: int | None,
+    closing_fen: int | None,
+    receipts: dict[int, int],
+    source: str,
+    reason: str | None,
+    problems: list[LineProblem] | None = None,
+) -> MonthlyAccount:
+    """Store the month whole, run the risk rules on it and audit it, in one transaction."""
+    async with in_transaction():
+        account = await store_month(
+            village=village,
+            year=year,
+            month=month,
+            lines=lines,
+            opening_fen=opening_fen,
+            closing_fen=closing_fen,
+            receipts=receipts,
+            source=source,
+            user_id=viewer.require_user().id,
+            problems=problems,
+            reason=reason,
+        )
+        await run_rules(account, village)
+        await record(
+            viewer,
+            action,
+            account,
+            region_id=village.id,
+            after={
+                "year": account.year,
+                "month": account.month,
+                "version": account.version,
+                "source": account.source,
+                "lines": len(lines),
+                "opening_balance_fen": account.opening_balance_fen,
+                "income_fen": account.income_fen,
+                "expense_fen": account.expense_fen,
+                "closing_balance_fen": account.closing_balance_fen,
+                "correction_reason": account.correction_reason,
+            },
+        )
+    return account
+
+
+async def import_month(
+    viewer: Viewer,
+    village_id: int,
+    year: int,
+    month: int,
+    data: bytes,
+    *,
+    too_large: bool = False,
+    opening_fen: float | None = None,
+    closing_fen: float | None = None,
+    receipts: dict[int, int] | None = None,
+    reason: str | None = None,
+) -> MonthlyAccount:
+    """A month from a CSV (UTF-8 or GBK) or XLSX file: every line or none. `too_large` says
+    the upload was cut off at the size limit; `receipts` maps sheet lines to media ids."""
+    village = await upload_village(viewer, village_id)
+    if too_large:
+        raise fail(ErrorCode.FILE_TOO_LARGE, "file", max_mb=UPLOAD_MAX_MB)
+    try:  # spreadsheets are parsed off the event loop
+        source, rows = await anyio.to_thread.run_sync(rows_from_file, data)
+        lines, problems = parse_lines(rows)
+    except ParseFailed as exc:
+        raise problem_errors(exc.problems) from None
+    return await store_and_check(
+        viewer,
+        "accounts.import",
+        village,
+        year=year,
+        month=month,
+        lines=lines,
+        opening_fen=whole_fen(opening_fen, "openingBalanceFen"),
+        closing_fen=whole_fen(closing_fen, "closingBalanceFen"),
+        receipts=receipts or {},
+        source=source,
+        reason=optional_reason(reason),
+        problems=problems,
+    )
+
+
+async def save_month(
+    viewer: Viewer,
+    village_id: int,
+    year: int,
+    month: int,
+    entered: list[EnteredLine],
+    *,
+    opening_fen: float | None = None,
+    reason: str | None = None,
+) -> MonthlyAccount:
+    """A month typed in line by line, checked like an upload (lines numbered from 1)."""
+    village = await upload_village(viewer, village_id)
+    lines, receipts, errors = [], {}, []
+    for number, item in enumerate(entered, start=1):
+        amount = item.amount_fen
+        if amount != int(amount) or amount <= 0:
+            code = ErrorCode.NON_POSITIVE_AMOUNT if amount <= 0 else ErrorCode.INVALID_AMOUNT
+            errors.append(UserError(code, "amountFen", line=number))
+            continue
+        lines.append(
+            ParsedLine(
+                number,
+                item.date,
+                Direction(item.direction),
+                item.subject_code.strip(),
+                int(amount),
+                (item.counterparty or "").strip()[:100],
+                (item.summary or "").strip()[:200],
+            )
+        )
+        if item.receipt_id is not None:
+            receipts[number] = item.receipt_id
+    if errors:
+        raise UserErrors(*errors)
+    return await store_and_check(
+        viewer,
+        "accounts.save",
+        village,
+        year=year,
+        month=month,
+        lines=lines,
+        opening_fen=whole_fen(opening_fen, "openingBalanceFen"),
+        closing_fen=None,
+        receipts=receipts,
+        source="MANUAL",
+        reason=optional_reason(reason),
+    )
+
+
+def yuan(fen: int) -> str:
+    return f"{fen / 100:,.2f}"  # display only; amounts stay in fen
+
+
+async def approve_month(viewer: Viewer, village_id: int, year: int, month: int) -> MonthlyAccount:
+    """A supervisor other than the uploader publishes the month as a FINANCE disclosure (a
+    staged correction as its next version): every line and receipt enters the chain."""
+    async with in_transaction():
+        village = await Region.get_or_none(id=village_id)
+        if village is None:
+            raise fail(ErrorCode.NOT_FOUND, "villageId")
+        viewer.require(Action.DISCLOSURE_APPROVE, village.path)
+        account = await MonthlyAccount.get_or_none(village_id=village.id, year=year, month=month)
+        if account is None:
+            raise fail(ErrorCode.NOT_FOUND, "month")
+        require_account_approver(viewer, account.uploaded_by_id)
+        if account.status == AccountStatus.PUBLISHED:
+            raise fail(ErrorCode.ALREADY_PUBLISHED, "month")
+        if await RiskHit.exists(account_id=account.id, status=RiskStatus.OPEN):
+            raise fail(ErrorCode.RISK_HITS_OPEN, "month")
+        receipt_ids = list(
+            await AccountLine.filter(
+                account_id=account.id, version=account.version, receipt_id__not_isnull=True
+            ).values_list("receipt_id", flat=True)
+        )
+        if await Media.filter(id__in=receipt_ids, restricted=True).exists():
+            raise fail(ErrorCode.ATTACHMENT_RESTRICTED, "month")
+        approver_id = viewer.require_user().id
+        content = dict(
+            title=f"{account.year}年{account.month}月财务收支公开",
+            body=(
+                f"月初余额 {yuan(account.opening_balance_fen)} 元，本月收入 "
+                f"{yuan(account.income_fen)} 元，支出 {yuan(account.expense_fen)} 元，"
+                f"月末余额 {yuan(account.closing_balance_fen)} 元。"
+            ),
+            period=f"{account.year}-{account.month:02d}",
+            attachment_ids=list(dict.fromkeys(receipt_ids)),
+        )
+        reason = account.correction_reason
+        if account.disclosure_id is None:
+            disclosure = await Disclosure.create(
+                region=village,
+                region_path=village.path,
+                category=Category.FINANCE,
+                catalogue_item=await CatalogueItem.get_or_none(code="FIN-2"),
+                author_id=account.uploaded_by_id,
+                status=DisclosureStatus.APPROVED,
+                approved_by_id=approver_id,
+                approved_at=datetime.now(UTC),
+                **content,
+            )
+        else:  # a correction: the same disclosure gets a new version, with the reason
+            disclosure = await Disclosure.get(id=account.disclosure_id)
+            for key, value in content.items():
+                setattr(disclosure, key, value)
+            disclosure.approved_by_id = approver_id
+        account.status = AccountStatus.PUBLISHED
+        account.approved_by_id = approver_id
+        account.disclosure = disclosure
+        account.published_version = account.version
+        account.correction_reason = None
+        await account.save()
+        version = await publish(
+            disclosure, approver_id, reason=reason, source_version=account.version
+        )
+        await record(
+            viewer,
+            "accounts.approve",
+            account,
+            region_id=village.id,
+            after={
+                "disclosure": disclosure.id,
+                "version": version.version,
+                "closing_balance_fen": account.closing_balance_fen,
+            },
+        )
+    return account
+
+
+async def decide_risk_hit(
+    viewer: Viewer, hit_id: int, confirmed: bool, note: str | None
+) -> MonthlyAccount:
+    """Clear (nothing wrong) or confirm (a real problem) a risk hit, with a note; returns
+    its month."""
+    async with in_transaction():
+        hit = await RiskHit.get_or_none(id=hit_id)
+        if hit is None:
+            raise fail(ErrorCode.NOT_FOUND, "id")
+        account = await MonthlyAccount.get(id=hit.account_id)
+        village = await Region.get(id=account.village_id)
+        viewer.require(Action.RISK_DECIDE, village.path)
+        hit.status = RiskStatus.CONFIRMED if confirmed else RiskStatus.CLEARED
+        hit.note = clean_reason(note, "note")
+        hit.decided_by_id, hit.decided_at = viewer.require_user().id, datetime.now(UTC)
+        await hit.save()
+        await record(
+            viewer,
+            "accounts.risk_decide",
+            hit,
+            region_id=village.id,
+            after={"rule": str(hit.rule), "status": str(hit.status), "note": hit.note},
+        )
+    return account
+
+
+async def readable_month(viewer: Viewer, village: Region, year: int, month: int) -> MonthlyAccount:
+    """The month as `viewer` may read it: NotFound when there is none, Forbidden for a draft
+    outside staff."""
+    account = await MonthlyAccount.get_or_none(village_id=village.id, year=year, month=month)
+    if account is None:
+        raise NotFound()
+    require_account_readable(viewer, village.path, account.published_version is not None)
+    return account
