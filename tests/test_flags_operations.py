@@ -36,6 +36,10 @@ def codes(exc: pytest.ExceptionInfo[UserErrors]) -> list[tuple[str, str | None]]
 
 @pytest.fixture
 async def item(demo) -> Disclosure:
+    return await published_item(demo)
+
+
+async def published_item(demo) -> Disclosure:
     village, now = demo.villages[0], datetime.now(UTC)
     return await Disclosure.create(
         region=village,
