@@ -11,10 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from models.accounts import Role, RoleGrant, User
-from models.errors import AppError, Forbidden, Unauthenticated
-from models.regions import covers
+from models.errors import AppError, ErrorCode, Forbidden, Unauthenticated, fail
+from models.regions import Region, covers
+
+if TYPE_CHECKING:
+    from models.comments import Comment
+    from models.flags import Flag
 
 SYSTEM = ""  # the path of "the whole system": only region-less grants cover it
 
@@ -159,6 +164,9 @@ class Viewer:
         return self.user
 
     def require(self, action: Action, path: str | None) -> None:
+        if self.system:
+            self.checked.add(action)
+            return
         self.require_user()
         if not self.can(action, path):
             raise Forbidden()
@@ -223,4 +231,76 @@ def sees_risk_hits(viewer: Viewer, village_path: str) -> bool:
 def require_account_approver(viewer: Viewer, uploaded_by_id: int) -> None:
     """The two-person rule: whoever uploaded a month does not approve it."""
     if viewer.user_id == uploaded_by_id:
+        raise Forbidden()
+
+
+# --- flags rules ---
+
+
+def may_see_flag_identity(viewer: Viewer, path: str, person_id: int | None = None) -> bool:
+    """Whether `viewer` may learn who flagged, supported or acted on a flag of the region at
+    `path` (`person_id` is that person, when one is named): the person themself, and the
+    officials and inspectors covering the village; never its clerk, supervisors or admins."""
+    if person_id is not None and viewer.user_id == person_id:
+        return True
+    return viewer.can(Action.FLAG_SEE_IDENTITY, path)
+
+
+def require_flag_queue_reader(viewer: Viewer, path: str) -> None:
+    """The officials' queue names flaggers: only those who may see them read it."""
+    if not may_see_flag_identity(viewer, path):
+        viewer.require_user()  # nobody signed in: say so rather than "forbidden"
+        raise Forbidden()
+
+
+def require_calendar_editor(viewer: Viewer) -> None:
+    """The holiday table is national: system-wide admins, or the system itself, keep it."""
+    if not viewer.can(Action.CALENDAR_EDIT, SYSTEM):
+        viewer.require_user()
+        raise Forbidden()
+
+
+def require_flag_handler(viewer: Viewer, flag: Flag) -> None:
+    """An official's step on a flag: the township's officials, and once it has gone to the
+    county (overdue or reopened) its inspectors too."""
+    action = Action.FLAG_HANDLE_ESCALATED if flag.escalated_at else Action.FLAG_HANDLE
+    viewer.require(action, flag.region_path)
+
+
+def require_flagger(viewer: Viewer, flag: Flag) -> None:
+    """Only the flagger answers the officials' resolution."""
+    if viewer.user_id != flag.flagger_id:
+        raise Forbidden()
+
+
+# --- comments rules ---
+
+
+async def require_participant(viewer: Viewer, path: str, field: str = "targetId") -> None:
+    """Comment on, report or flag an item of the region at `path`: staff covering it, or a
+    verified villager of a village under it (RESIDENCY_REQUIRED when only that is missing)."""
+    user = viewer.require_user()
+    home = None
+    if user.village_id:
+        home = await Region.filter(id=user.village_id).first().values_list("path", flat=True)
+    if not viewer.can_participate(path, home):
+        if home and covers(path, home) and not user.residency_verified_at:
+            raise fail(ErrorCode.RESIDENCY_REQUIRED, field)  # one step away
+        raise Forbidden()
+
+
+def may_moderate_comments(viewer: Viewer, path: str) -> bool:
+    """The township officials covering the item: they read hidden comments and decide."""
+    return viewer.can(Action.COMMENT_MODERATE, path)
+
+
+def require_comment_moderator(viewer: Viewer, path: str) -> None:
+    if not may_moderate_comments(viewer, path):
+        viewer.require_user()
+        raise Forbidden()
+
+
+def require_comment_author(viewer: Viewer, comment: Comment) -> None:
+    """Only its author edits or deletes a comment."""
+    if viewer.user_id != comment.author_id:
         raise Forbidden()

@@ -20,7 +20,7 @@ from api.regions.schema import load_region_by_global_id
 from api.regions.types import Region
 from api.relay import build_connection, connection_args, decode_int_cursor, page_size
 from models.audit import AuditEntry as AuditEntryModel
-from models.policy import Action
+from models.policy import SYSTEM, Action, may_see_flag_identity
 from models.regions import Region as RegionModel
 from models.regions import subtree_range
 
@@ -32,7 +32,7 @@ async def hides_identity(ctx: Context, entry: AuditEntryModel) -> bool:
     if entry.object_type not in IDENTITY_OBJECTS or entry.region_id is None:
         return False
     region = await ctx.loaders[RegionLoader].load(entry.region_id)
-    return not ctx.viewer.can(Action.FLAG_SEE_IDENTITY, region.path if region else "")
+    return not may_see_flag_identity(ctx.viewer, region.path if region else SYSTEM)
 
 
 class AuditEntry(graphene.ObjectType):

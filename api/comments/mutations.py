@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
 
 import graphene
-from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 
 from api.comments.types import Comment
 from api.context import Context
 from api.mutations import BaseMutation
 from api.ratelimit import throttle
-from api.relay import fetch_input
-from models.audit import record
+from api.relay import decode_id
+from api.targets import decode_target_id
 from models.comments import Comment as CommentModel
-from models.comments import CommentReport, CommentRevision
-from models.comments import CommentStatus as Status
-from models.errors import Forbidden, UserError, UserErrors
-from models.policy import Action
-from models.targets import load_published_target, require_participant
-from models.text import clean_reason, clean_text
-
-BODY_MAX, REASON_MAX = 1000, 200
-EDIT_MINUTES = 10
-REPORTS_TO_HIDE = 3
-
-
-def clean_body(text: str | None) -> str:
-    return clean_text(text, "body", 1, BODY_MAX, "INVALID_COMMENT")
+from models.comments.workflow import (
+    EDIT_MINUTES,
+    REPORTS_TO_HIDE,
+    add_comment,
+    delete_comment,
+    edit_comment,
+    hide_comment,
+    report_comment,
+    restore_comment,
+)
+from models.policy import Action, Viewer
 
 
 class CommentPayload(BaseMutation):
@@ -56,35 +51,12 @@ class AddComment(CommentPayload):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        target = await load_published_target(data.target_id)
-        await require_participant(ctx, target.region_path)
+        target_id = decode_target_id(data.target_id)
+        parent_id = decode_id(data.parent_id, "Comment", "parentId") if data.parent_id else None
         user_id = ctx.viewer.user_id
         await throttle(ctx, f"comment:{user_id}", 10, 60)
         await throttle(ctx, f"comment-day:{user_id}", 200, 86400)
-        body = clean_body(data.body)
-        parent = None
-        if data.parent_id:
-            parent = await fetch_input(CommentModel, data.parent_id, "Comment", "parentId")
-            if parent.target_id != target.id or parent.target_type != "Disclosure":
-                raise UserErrors(UserError("NOT_FOUND", "parentId"))
-            if parent.parent_id is not None:
-                raise UserErrors(UserError("REPLY_DEPTH", "parentId"))
-        comment = await CommentModel.create(
-            target_type="Disclosure",
-            target_id=target.id,
-            region_id=target.region_id,
-            parent=parent,
-            author_id=user_id,
-            body=body,
-            official=ctx.viewer.can(Action.COMMENT_AS_STAFF, target.region_path),
-        )
-        await record(
-            ctx.viewer,
-            "comment.add",
-            comment,
-            region_id=target.region_id,
-            after={"body": body, "target": target.id},
-        )
+        comment = await add_comment(ctx.viewer, target_id, data.body, parent_id)
         return {"comment": comment}
 
 
@@ -103,27 +75,7 @@ class EditComment(CommentPayload):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        comment = await fetch_input(CommentModel, data.id, "Comment", "id")
-        if comment.author_id != ctx.viewer.user_id:
-            raise Forbidden()
-        if comment.status != Status.VISIBLE:
-            raise UserErrors(UserError("WRONG_STATUS", "id", {"status": str(comment.status)}))
-        if datetime.now(UTC) - comment.created_at > timedelta(minutes=EDIT_MINUTES):
-            raise UserErrors(UserError("EDIT_WINDOW_CLOSED", "id", {"minutes": EDIT_MINUTES}))
-        body = clean_body(data.body)
-        await CommentRevision.create(comment=comment, body=comment.body)
-        before = comment.body
-        comment.body, comment.edited_at = body, datetime.now(UTC)
-        await comment.save(update_fields=["body", "edited_at"])
-        await record(
-            ctx.viewer,
-            "comment.edit",
-            comment,
-            region_id=comment.region_id,
-            before={"body": before},
-            after={"body": body},
-        )
-        return {"comment": comment}
+        return {"comment": await edit_comment(ctx.viewer, decode_id(data.id, "Comment"), data.body)}
 
 
 class DeleteCommentInput(graphene.InputObjectType):
@@ -140,17 +92,7 @@ class DeleteComment(CommentPayload):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        comment = await fetch_input(CommentModel, data.id, "Comment", "id")
-        if comment.author_id != ctx.viewer.user_id:
-            raise Forbidden()
-        if comment.status != Status.DELETED:  # a retry changes nothing
-            before = {"body": comment.body, "status": str(comment.status)}
-            comment.status = Status.DELETED
-            await comment.save(update_fields=["status"])
-            await record(
-                ctx.viewer, "comment.delete", comment, region_id=comment.region_id, before=before
-            )
-        return {"comment": comment}
+        return {"comment": await delete_comment(ctx.viewer, decode_id(data.id, "Comment"))}
 
 
 class ReportCommentInput(graphene.InputObjectType):
@@ -168,32 +110,8 @@ class ReportComment(CommentPayload):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        comment = await fetch_input(CommentModel, data.id, "Comment", "id")
-        await require_participant(ctx, await ctx.region_path(comment.region_id))
-        if comment.author_id == ctx.viewer.user_id:
-            raise UserErrors(UserError("OWN_COMMENT", "id"))
-        reason = clean_reason(data.reason, high=REASON_MAX)
-        try:
-            await CommentReport.create(
-                comment=comment, reporter_id=ctx.viewer.user_id, reason=reason
-            )
-        except IntegrityError:  # once per reporter: a second report changes nothing
-            return {"comment": comment}
-        await CommentModel.filter(id=comment.id).update(report_count=F("report_count") + 1)
-        await comment.refresh_from_db(fields=["report_count", "status"])
-        if comment.report_count >= REPORTS_TO_HIDE and comment.status == Status.VISIBLE:
-            comment.status = Status.REPORTED
-            comment.hidden_reason = "多位村民举报，等待乡镇审核"
-            await comment.save(update_fields=["status", "hidden_reason"])
-            await record(
-                ctx.viewer,
-                "comment.auto_hide",
-                comment,
-                region_id=comment.region_id,
-                before={"body": comment.body},
-                after={"reports": comment.report_count},
-            )
-        return {"comment": comment}
+        comment_id = decode_id(data.id, "Comment")
+        return {"comment": await report_comment(ctx.viewer, comment_id, data.reason)}
 
 
 class ModerateCommentInput(graphene.InputObjectType):
@@ -210,30 +128,12 @@ class HideComment(CommentPayload):
         input = ModerateCommentInput(required=True)
 
     permission = Action.COMMENT_MODERATE
-    to_status = Status.HIDDEN
-    action = "comment.hide"
+    operation: ClassVar[Callable[[Viewer, int, str | None], Awaitable[CommentModel]]] = hide_comment
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        comment = await fetch_input(CommentModel, data.id, "Comment", "id")
-        cls.authorize(ctx, await ctx.region_path(comment.region_id))
-        if comment.status == Status.DELETED:
-            raise UserErrors(UserError("WRONG_STATUS", "id", {"status": str(comment.status)}))
-        reason = clean_reason(data.reason, high=REASON_MAX)
-        before = {"body": comment.body, "status": str(comment.status)}
-        comment.status = cls.to_status
-        comment.hidden_reason = reason if cls.to_status == Status.HIDDEN else None
-        comment.hidden_by_id = ctx.viewer.user_id
-        await comment.save(update_fields=["status", "hidden_reason", "hidden_by_id"])
-        await record(
-            ctx.viewer,
-            cls.action,
-            comment,
-            region_id=comment.region_id,
-            before=before,
-            after={"status": str(comment.status), "reason": reason},
-        )
-        return {"comment": comment}
+        comment_id = decode_id(data.id, "Comment")
+        return {"comment": await cls.operation(ctx.viewer, comment_id, data.reason)}
 
 
 class RestoreComment(HideComment):
@@ -244,5 +144,4 @@ class RestoreComment(HideComment):
     class Arguments:
         input = ModerateCommentInput(required=True)
 
-    to_status = Status.VISIBLE
-    action = "comment.restore"
+    operation = restore_comment

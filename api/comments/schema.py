@@ -15,24 +15,16 @@ from api.comments.mutations import (
     RestoreComment,
 )
 from api.comments.types import CommentConnection
-from api.relay import (
-    argument_id,
-    build_connection,
-    connection_args,
-    decode_int_cursor,
-    page_size,
-)
+from api.relay import Page, argument_id, connection_args, keyset_page
 from models.comments import Comment as CommentModel
 
 
-async def comment_page(target_type: str, target_id: int, first: int | None, after: str | None):
-    size = page_size(first)
+async def comment_page(
+    target_type: str, target_id: int, first: int | None, after: str | None
+) -> Page:
+    """One page of an item's top-level comments, oldest first."""
     qs = CommentModel.filter(target_type=target_type, target_id=target_id, parent_id=None)
-    last = decode_int_cursor(after)
-    if last is not None:
-        qs = qs.filter(id__gt=last)
-    rows = await qs.order_by("id").limit(size + 1)
-    return build_connection(rows, size)
+    return await keyset_page(qs, first, after)
 
 
 class CommentQueries(graphene.ObjectType):

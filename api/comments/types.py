@@ -15,7 +15,7 @@ from api.relay import Node, register_node, to_global_id
 from api.rows import is_row_of
 from models.comments import Comment as CommentModel
 from models.comments import CommentStatus as CommentStatusEnum
-from models.policy import Action
+from models.policy import may_moderate_comments
 
 CommentStatus = graphene.Enum.from_enum(CommentStatusEnum)
 REPLIES_SHOWN = 100
@@ -49,11 +49,6 @@ class CommentCountLoader(DataLoader):
         return [counts.get(i, 0) for i in ids]
 
 
-async def may_moderate(info: Any, comment: CommentModel) -> bool:
-    ctx = info.context
-    return ctx.viewer.can(Action.COMMENT_MODERATE, await ctx.region_path(comment.region_id))
-
-
 @register_node
 class Comment(graphene.ObjectType):
     class Meta:
@@ -83,9 +78,11 @@ class Comment(graphene.ObjectType):
     async def resolve_body(root: CommentModel, info: Any) -> str | None:
         if root.status == CommentStatusEnum.VISIBLE:
             return root.body
-        if root.status != CommentStatusEnum.DELETED and await may_moderate(info, root):
-            return root.body
-        return None
+        if root.status == CommentStatusEnum.DELETED:
+            return None
+        ctx = info.context
+        path = await ctx.region_path(root.region_id)
+        return root.body if may_moderate_comments(ctx.viewer, path) else None
 
     @staticmethod
     def resolve_author(root: CommentModel, info: Any) -> Any:

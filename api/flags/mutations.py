@@ -2,36 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import graphene
-from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 
 from api.context import Context
 from api.flags.types import Flag, FlagReason
 from api.inputs import enum_value
 from api.mutations import BaseMutation
 from api.ratelimit import throttle
-from api.relay import decode_id, fetch_input
-from media.service import mark_attached
-from models.accounts import Role
-from models.audit import record
-from models.errors import Forbidden, UserError, UserErrors
+from api.relay import decode_id
+from api.targets import decode_target_id
 from models.flags import Flag as FlagModel
-from models.flags import FlagEvent, FlagSupport
 from models.flags import FlagReason as Reason
-from models.flags import FlagStatus as Status
-from models.flags.audience import followers, staff_above
-from models.flags.deadlines import due_after
-from models.media import Media
-from models.policy import Action
-from models.targets import load_published_target, require_participant
-from models.text import clean_reason, clean_text
-from notifications.events import notify
-
-BODY_MIN, BODY_MAX, NOTE_MAX, MAX_PHOTOS = 5, 2000, 1000, 9
+from models.flags.workflow import (
+    accept_flag,
+    confirm_resolution,
+    reject_flag,
+    reopen_flag,
+    resolve_flag,
+    start_investigation,
+    submit_flag,
+    support_flag,
+)
+from models.policy import Viewer
 
 
 class FlagPayload(BaseMutation):
@@ -60,40 +55,18 @@ class FlagIssue(FlagPayload):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        target = await load_published_target(data.target_id)
-        await require_participant(ctx, target.region_path)
-        user_id = ctx.viewer.user_id
-        await throttle(ctx, f"flag:{user_id}", 5, 3600)
-        body = clean_text(data.body, "body", BODY_MIN, BODY_MAX, "INVALID_FLAG_BODY")
-        photo_ids = [decode_id(g, "Media", "mediaIds") for g in data.media_ids or []]
-        if len(photo_ids) > MAX_PHOTOS:
-            raise UserErrors(UserError("TOO_MANY_ATTACHMENTS", "mediaIds", {"max": MAX_PHOTOS}))
-        owned = await Media.filter(id__in=photo_ids, uploaded_by_id=user_id).count()
-        if owned != len(set(photo_ids)):
-            raise UserErrors(UserError("NOT_FOUND", "mediaIds"))
-        now = datetime.now(UTC)
-        flag = await FlagModel.create(
-            target_type="Disclosure",
-            target_id=target.id,
-            region_id=target.region_id,
-            region_path=target.region_path,
-            flagger_id=user_id,
-            anonymous=bool(data.anonymous),
-            reason_code=Reason(enum_value(data.reason_code)),
-            body=body,
-            media_ids=list(dict.fromkeys(photo_ids)),
-            due_at=await due_after(now, ctx.settings.flag_response_days),
-        )
-        await FlagEvent.create(flag=flag, kind="SUBMITTED", actor_id=user_id)
-        await mark_attached(photo_ids)
-        await record(
+        target_id = decode_target_id(data.target_id)
+        media_ids = [decode_id(g, "Media", "mediaIds") for g in data.media_ids or []]
+        await throttle(ctx, f"flag:{ctx.viewer.user_id}", 5, 3600)
+        flag = await submit_flag(
             ctx.viewer,
-            "flag.submit",
-            flag,
-            region_id=flag.region_id,
-            after={"target": target.id, "reason": str(flag.reason_code)},
+            target_id,
+            Reason(enum_value(data.reason_code)),
+            data.body,
+            anonymous=bool(data.anonymous),
+            media_ids=media_ids,
+            response_days=ctx.settings.flag_response_days,
         )
-        await notify(await staff_above(flag, Role.OFFICIAL), "FLAG_ASSIGNED", "Flag", flag.id)
         return {"flag": flag}
 
 
@@ -111,17 +84,7 @@ class SupportFlag(FlagPayload):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        flag = await fetch_input(FlagModel, data.id, "Flag", "id")
-        await require_participant(ctx, flag.region_path, "id")
-        if flag.flagger_id == ctx.viewer.user_id:
-            raise UserErrors(UserError("OWN_FLAG", "id"))
-        try:
-            await FlagSupport.create(flag=flag, user_id=ctx.viewer.user_id)
-        except IntegrityError:  # once per user: a second time changes nothing
-            return {"flag": flag}
-        await FlagModel.filter(id=flag.id).update(support_count=F("support_count") + 1)
-        await flag.refresh_from_db(fields=["support_count"])
-        return {"flag": flag}
+        return {"flag": await support_flag(ctx.viewer, decode_id(data.id, "Flag"))}
 
 
 def step_input(name: str) -> type[graphene.InputObjectType]:
@@ -137,48 +100,17 @@ StartInvestigationInput = step_input("StartInvestigationInput")
 
 
 class FlagStep(FlagPayload):
-    """An official's step: from one of `sources` to `target`, with a public note."""
+    """An official's step: `operation` with the flag and the input's public note."""
 
     class Meta:
         abstract = True
 
-    sources: ClassVar[tuple[Status, ...]] = ()
-    target: ClassVar[Status]
+    operation: ClassVar[Callable[[Viewer, int, str | None], Awaitable[FlagModel]]]
     note_field: ClassVar[str] = "note"
-    note_required: ClassVar[bool] = False
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        flag = await fetch_input(FlagModel, data.id, "Flag", "id")
-        action = Action.FLAG_HANDLE_ESCALATED if flag.escalated_at else Action.FLAG_HANDLE
-        ctx.viewer.require(action, flag.region_path)
-        if flag.status not in cls.sources:
-            raise UserErrors(UserError("WRONG_STATUS", "id", {"status": str(flag.status)}))
-        raw = data.get(cls.note_field)
-        note = clean_reason(raw, cls.note_field, NOTE_MAX) if cls.note_required or raw else None
-        before = str(flag.status)
-        now = datetime.now(UTC)
-        flag.status = cls.target
-        flag.first_response_at = flag.first_response_at or now
-        if cls.target in (Status.RESOLVED, Status.REJECTED):
-            flag.closed_at = now
-        await flag.save()
-        await FlagEvent.create(
-            flag=flag,
-            kind=str(cls.target),
-            note=note,
-            actor_id=ctx.viewer.user_id,
-            by_official=True,
-        )
-        await record(
-            ctx.viewer,
-            f"flag.{cls.target.lower()}",
-            flag,
-            region_id=flag.region_id,
-            before={"status": before},
-            after={"status": str(flag.status), "note": note},
-        )
-        await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status=str(flag.status))
+        flag = await cls.operation(ctx.viewer, decode_id(data.id, "Flag"), data.get(cls.note_field))
         return {"flag": flag}
 
 
@@ -190,8 +122,7 @@ class AcceptFlag(FlagStep):
     class Arguments:
         input = AcceptFlagInput(required=True)
 
-    sources = (Status.SUBMITTED, Status.REOPENED)
-    target = Status.ACCEPTED
+    operation = accept_flag
 
 
 class StartInvestigation(FlagStep):
@@ -202,8 +133,7 @@ class StartInvestigation(FlagStep):
     class Arguments:
         input = StartInvestigationInput(required=True)
 
-    sources = (Status.ACCEPTED,)
-    target = Status.INVESTIGATING
+    operation = start_investigation
 
 
 class ResolveFlagInput(graphene.InputObjectType):
@@ -219,10 +149,8 @@ class ResolveFlag(FlagStep):
     class Arguments:
         input = ResolveFlagInput(required=True)
 
-    sources = (Status.ACCEPTED, Status.INVESTIGATING)
-    target = Status.RESOLVED
+    operation = resolve_flag
     note_field = "response"
-    note_required = True
 
 
 class RejectFlagInput(graphene.InputObjectType):
@@ -238,10 +166,8 @@ class RejectFlag(FlagStep):
     class Arguments:
         input = RejectFlagInput(required=True)
 
-    sources = (Status.SUBMITTED, Status.ACCEPTED, Status.INVESTIGATING, Status.REOPENED)
-    target = Status.REJECTED
+    operation = reject_flag
     note_field = "reason"
-    note_required = True
 
 
 class ConfirmResolutionInput(graphene.InputObjectType):
@@ -258,17 +184,7 @@ class ConfirmResolution(FlagPayload):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        flag = await fetch_input(FlagModel, data.id, "Flag", "id")
-        if flag.flagger_id != ctx.viewer.user_id:
-            raise Forbidden()
-        if flag.status != Status.RESOLVED:
-            raise UserErrors(UserError("WRONG_STATUS", "id", {"status": str(flag.status)}))
-        flag.status = Status.CONFIRMED
-        await flag.save()
-        await FlagEvent.create(flag=flag, kind="CONFIRMED", actor_id=ctx.viewer.user_id)
-        await record(ctx.viewer, "flag.confirm", flag, region_id=flag.region_id)
-        await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="CONFIRMED")
-        return {"flag": flag}
+        return {"flag": await confirm_resolution(ctx.viewer, decode_id(data.id, "Flag"))}
 
 
 class ReopenFlagInput(graphene.InputObjectType):
@@ -286,20 +202,5 @@ class ReopenFlag(FlagPayload):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        flag = await fetch_input(FlagModel, data.id, "Flag", "id")
-        if flag.flagger_id != ctx.viewer.user_id:
-            raise Forbidden()
-        if flag.status not in (Status.RESOLVED, Status.REJECTED) or flag.reopened:
-            raise UserErrors(UserError("WRONG_STATUS", "id", {"status": str(flag.status)}))
-        reason = clean_reason(data.reason, high=NOTE_MAX)
-        now = datetime.now(UTC)
-        flag.status, flag.reopened, flag.closed_at = Status.REOPENED, True, None
-        flag.escalated_at = flag.escalated_at or now
-        await flag.save()
-        await FlagEvent.create(flag=flag, kind="REOPENED", note=reason, actor_id=flag.flagger_id)
-        await record(
-            ctx.viewer, "flag.reopen", flag, region_id=flag.region_id, after={"reason": reason}
-        )
-        await notify(await staff_above(flag, Role.INSPECTOR), "FLAG_ESCALATED", "Flag", flag.id)
-        await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="REOPENED")
+        flag = await reopen_flag(ctx.viewer, decode_id(data.id, "Flag"), data.reason)
         return {"flag": flag}

@@ -42,11 +42,11 @@ from api.relay import (
     encode_cursor,
     page_size,
 )
-from models.audit import record
-from models.errors import BadUserInput, UserError, UserErrors
+from models.errors import BadUserInput
 from models.flags import OPEN_STATUSES, Holiday
 from models.flags import Flag as FlagModel
-from models.policy import SYSTEM, Action
+from models.flags.calendar import set_holiday
+from models.policy import Action, require_flag_queue_reader
 from models.regions import RegionKind as RegionKindEnum
 from models.regions import subtree_range
 
@@ -84,7 +84,7 @@ class FlagQueries(graphene.ObjectType):
         after: str | None = None,
     ) -> Any:
         region = await load_region_by_global_id(info, region_id)
-        info.context.viewer.require(Action.FLAG_SEE_IDENTITY, region.path)
+        require_flag_queue_reader(info.context.viewer, region.path)
         size = page_size(first)
         low, high = subtree_range(region.path)
         qs = FlagModel.filter(region_path__gte=low, region_path__lt=high)
@@ -218,22 +218,8 @@ class SetHoliday(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Any, data: Any) -> dict[str, Any]:
-        cls.authorize(ctx, SYSTEM)
-        if data.remove:
-            await Holiday.filter(day=data.day).delete()
-            return {"holiday": None}
-        name = " ".join((data.name or "").split())
-        if not 1 <= len(name) <= 40:
-            raise UserErrors(UserError("INVALID_NAME", "name", {"max": 40}))
-        holiday, _ = await Holiday.update_or_create(
-            day=data.day, defaults={"name": name, "workday": bool(data.workday)}
-        )
-        await record(
-            ctx.viewer,
-            "holiday.set",
-            holiday,
-            region_id=None,
-            after={"day": data.day.isoformat(), "name": name, "workday": bool(data.workday)},
+        holiday = await set_holiday(
+            ctx.viewer, data.day, data.name, workday=bool(data.workday), remove=bool(data.remove)
         )
         return {"holiday": holiday}
 

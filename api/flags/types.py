@@ -11,28 +11,36 @@ from aiodataloader import DataLoader
 from graphene import relay
 
 from api.accounts.types import User
-from api.context import Context
 from api.loaders import MediaLoader, RegionLoader, UserLoader
 from api.media.types import Media
 from api.regions.types import Region
 from api.relay import Node, register_node, to_global_id
 from api.rows import is_row_of
+from models.accounts import User as UserModel
 from models.flags import OPEN_STATUSES, FlagSupport
 from models.flags import Flag as FlagModel
 from models.flags import FlagEvent as FlagEventModel
+from models.flags import FlagEventKind as FlagEventKindEnum
 from models.flags import FlagReason as FlagReasonEnum
 from models.flags import FlagStatus as FlagStatusEnum
-from models.policy import Action
+from models.policy import may_see_flag_identity
 
 FlagReason = graphene.Enum.from_enum(FlagReasonEnum, description="质疑理由")
 FlagStatus = graphene.Enum.from_enum(FlagStatusEnum)
+FlagEventKind = graphene.Enum.from_enum(
+    FlagEventKindEnum, description="处理进程中一步的类型：各个状态，以及逾期转县纪委"
+)
 
 
-def may_see_identity(ctx: Context, flag: FlagModel) -> bool:
-    viewer = ctx.viewer
-    return viewer.user_id == flag.flagger_id or viewer.can(
-        Action.FLAG_SEE_IDENTITY, flag.region_path
-    )
+class SupportersLoader(DataLoader):
+    """flag id → its supporters, earliest first: one query for a whole page of flags."""
+
+    async def batch_load_fn(self, ids: list[int]) -> list[list[UserModel]]:
+        grouped: dict[int, list[UserModel]] = {i: [] for i in ids}
+        supports = FlagSupport.filter(flag_id__in=ids).select_related("user").order_by("id")
+        for support in await supports:
+            grouped[support.flag_id].append(support.user)
+        return [grouped[i] for i in ids]
 
 
 class EventsLoader(DataLoader):
@@ -47,7 +55,7 @@ class FlagEvent(graphene.ObjectType):
     class Meta:
         description = "处理进程中的一步，附公开说明"
 
-    kind = graphene.String(required=True)
+    kind = graphene.Field(FlagEventKind, required=True)
     note = graphene.String()
     by_official = graphene.Boolean(required=True)
     actor = graphene.Field(User, description="处理的工作人员；提出人的操作不显示是谁")
@@ -133,17 +141,16 @@ class Flag(graphene.ObjectType):
 
     @staticmethod
     def resolve_flagger(root: FlagModel, info: Any) -> Any:
-        if not may_see_identity(info.context, root):
+        if not may_see_flag_identity(info.context.viewer, root.region_path, root.flagger_id):
             return None
         return info.context.loaders[UserLoader].load(root.flagger_id)
 
     @staticmethod
     async def resolve_supporters(root: FlagModel, info: Any) -> list[Any]:
         ctx = info.context
-        if not ctx.viewer.can(Action.FLAG_SEE_IDENTITY, root.region_path):
+        if not may_see_flag_identity(ctx.viewer, root.region_path):
             return []
-        ids = await FlagSupport.filter(flag_id=root.id).values_list("user_id", flat=True)
-        return list(await ctx.loaders[UserLoader].load_many(list(ids)))
+        return await ctx.loaders[SupportersLoader].load(root.id)
 
 
 class FlagConnection(relay.Connection):

@@ -1,7 +1,8 @@
 """Flags (质疑/举报): a villager questions an item; officials must answer in time.
 
 The flagger's identity is stored here and shown only to the officials and inspectors
-who cover the village (see api/flags/types.py); everything else about a flag is public.
+who cover the village (see `may_see_flag_identity` in models/policy.py); everything else
+about a flag is public.
 """
 
 from __future__ import annotations
@@ -31,6 +32,19 @@ class FlagStatus(StrEnum):
     REJECTED = "REJECTED"
     CONFIRMED = "CONFIRMED"  # the flagger accepted the resolution: closed
     REOPENED = "REOPENED"  # the flagger disagreed once: now the county's
+
+
+class FlagEventKind(StrEnum):
+    """A step on a flag's public timeline: the statuses it moves through, and escalation."""
+
+    SUBMITTED = "SUBMITTED"
+    ACCEPTED = "ACCEPTED"
+    INVESTIGATING = "INVESTIGATING"
+    RESOLVED = "RESOLVED"
+    REJECTED = "REJECTED"
+    CONFIRMED = "CONFIRMED"
+    REOPENED = "REOPENED"
+    ESCALATED = "ESCALATED"  # overdue: sent to the county by the hourly job
 
 
 OPEN_STATUSES = (

@@ -7,16 +7,20 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from models.accounts import Role
-from models.audit import AuditEntry
-from models.flags import Flag, FlagEvent, FlagStatus
+from models.audit import record
+from models.flags import Flag, FlagEvent, FlagEventKind, FlagStatus
 from models.flags.audience import followers, staff_above
+from models.policy import Viewer
 from notifications.events import notify
+
+SOURCE = "job:escalate_overdue_flags"
 
 
 async def escalate_overdue_flags(now: datetime | None = None) -> int:
     """Flags with no official response by their due time are escalated to the county's
     inspectors, once, with a public timeline entry, an audit entry and notifications."""
     now = now or datetime.now(UTC)
+    system = Viewer.for_system(SOURCE)
     overdue = await Flag.filter(
         status=FlagStatus.SUBMITTED, first_response_at=None, escalated_at=None, due_at__lt=now
     )
@@ -25,12 +29,13 @@ async def escalate_overdue_flags(now: datetime | None = None) -> int:
             won = await Flag.filter(id=flag.id, escalated_at=None).update(escalated_at=now)
             if not won:  # another worker escalated it
                 continue
-            await FlagEvent.create(flag=flag, kind="ESCALATED", note="逾期未答复，已转县纪委")
-            await AuditEntry.create(
-                actor=None,
-                action="flag.escalate",
-                object_type="Flag",
-                object_id=str(flag.id),
+            await FlagEvent.create(
+                flag=flag, kind=FlagEventKind.ESCALATED, note="逾期未答复，已转县纪委"
+            )
+            await record(
+                system,
+                "flag.escalate",
+                flag,
                 region_id=flag.region_id,
                 after={"due_at": flag.due_at.isoformat()},
             )

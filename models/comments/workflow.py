@@ -1,0 +1,187 @@
+"""Commenting, editing within ten minutes, deleting, reporting and moderating comments."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from models.audit import record
+from models.comments import Comment, CommentReport, CommentRevision, CommentStatus
+from models.errors import ErrorCode, UserErrors, fail
+from models.policy import (
+    Action,
+    Viewer,
+    require_comment_author,
+    require_comment_moderator,
+    require_participant,
+)
+from models.regions import Region
+from models.targets import load_published_target
+from models.text import clean_reason, clean_text
+
+BODY_MAX, REASON_MAX = 1000, 200
+EDIT_MINUTES = 10
+REPORTS_TO_HIDE = 3
+
+
+def clean_body(text: str | None) -> str:
+    return clean_text(text, "body", 1, BODY_MAX, ErrorCode.INVALID_COMMENT)
+
+
+def wrong_status(comment: Comment) -> UserErrors:
+    return fail(ErrorCode.WRONG_STATUS, "id", status=str(comment.status))
+
+
+async def get_comment(comment_id: int, field: str = "id") -> Comment:
+    comment = await Comment.get_or_none(id=comment_id)
+    if comment is None:
+        raise fail(ErrorCode.NOT_FOUND, field)
+    return comment
+
+
+async def region_path_of(comment: Comment) -> str:
+    return await Region.filter(id=comment.region_id).first().values_list("path", flat=True)
+
+
+async def add_comment(
+    viewer: Viewer, target_id: int, body: str | None, parent_id: int | None = None
+) -> Comment:
+    """Comment on a published item, or reply to one of its top-level comments (replies go
+    one level deep); staff covering the item write official answers."""
+    async with in_transaction():
+        target = await load_published_target(target_id)
+        await require_participant(viewer, target.region_path)
+        text = clean_body(body)
+        parent = None
+        if parent_id is not None:
+            parent = await get_comment(parent_id, "parentId")
+            if parent.target_id != target.id or parent.target_type != "Disclosure":
+                raise fail(ErrorCode.NOT_FOUND, "parentId")
+            if parent.parent_id is not None:
+                raise fail(ErrorCode.REPLY_DEPTH, "parentId")
+        comment = await Comment.create(
+            target_type="Disclosure",
+            target_id=target.id,
+            region_id=target.region_id,
+            parent=parent,
+            author_id=viewer.user_id,
+            body=text,
+            official=viewer.can(Action.COMMENT_AS_STAFF, target.region_path),
+        )
+        await record(
+            viewer,
+            "comment.add",
+            comment,
+            region_id=target.region_id,
+            after={"body": text, "target": target.id},
+        )
+    return comment
+
+
+async def edit_comment(viewer: Viewer, comment_id: int, body: str | None) -> Comment:
+    """The author rewrites a visible comment within EDIT_MINUTES; the old text is kept."""
+    async with in_transaction():
+        comment = await get_comment(comment_id)
+        require_comment_author(viewer, comment)
+        if comment.status != CommentStatus.VISIBLE:
+            raise wrong_status(comment)
+        if datetime.now(UTC) - comment.created_at > timedelta(minutes=EDIT_MINUTES):
+            raise fail(ErrorCode.EDIT_WINDOW_CLOSED, "id", minutes=EDIT_MINUTES)
+        text = clean_body(body)
+        await CommentRevision.create(comment=comment, body=comment.body)
+        before = comment.body
+        comment.body, comment.edited_at = text, datetime.now(UTC)
+        await comment.save(update_fields=["body", "edited_at"])
+        await record(
+            viewer,
+            "comment.edit",
+            comment,
+            region_id=comment.region_id,
+            before={"body": before},
+            after={"body": text},
+        )
+    return comment
+
+
+async def delete_comment(viewer: Viewer, comment_id: int) -> Comment:
+    """The author removes a comment: a tombstone stays; a second time changes nothing."""
+    async with in_transaction():
+        comment = await get_comment(comment_id)
+        require_comment_author(viewer, comment)
+        if comment.status != CommentStatus.DELETED:
+            before = {"body": comment.body, "status": str(comment.status)}
+            comment.status = CommentStatus.DELETED
+            await comment.save(update_fields=["status"])
+            await record(
+                viewer, "comment.delete", comment, region_id=comment.region_id, before=before
+            )
+    return comment
+
+
+async def report_comment(viewer: Viewer, comment_id: int, reason: str | None) -> Comment:
+    """A villager reports a comment, once; at REPORTS_TO_HIDE reports it is hidden until a
+    township official decides."""
+    async with in_transaction():
+        comment = await get_comment(comment_id)
+        await require_participant(viewer, await region_path_of(comment))
+        if comment.author_id == viewer.user_id:
+            raise fail(ErrorCode.OWN_COMMENT, "id")
+        text = clean_reason(reason, high=REASON_MAX)
+        try:
+            async with in_transaction():  # a savepoint: the unique violation leaves the rest
+                await CommentReport.create(comment=comment, reporter_id=viewer.user_id, reason=text)
+        except IntegrityError:
+            return comment
+        await Comment.filter(id=comment.id).update(report_count=F("report_count") + 1)
+        await comment.refresh_from_db(fields=["report_count", "status"])
+        if comment.report_count >= REPORTS_TO_HIDE and comment.status == CommentStatus.VISIBLE:
+            comment.status = CommentStatus.REPORTED
+            comment.hidden_reason = "多位村民举报，等待乡镇审核"
+            await comment.save(update_fields=["status", "hidden_reason"])
+            await record(
+                viewer,
+                "comment.auto_hide",
+                comment,
+                region_id=comment.region_id,
+                before={"body": comment.body},
+                after={"reports": comment.report_count},
+            )
+    return comment
+
+
+async def moderate(
+    viewer: Viewer, comment_id: int, reason: str | None, to_status: CommentStatus, action: str
+) -> Comment:
+    async with in_transaction():
+        comment = await get_comment(comment_id)
+        require_comment_moderator(viewer, await region_path_of(comment))
+        if comment.status == CommentStatus.DELETED:
+            raise wrong_status(comment)
+        text = clean_reason(reason, high=REASON_MAX)
+        before = {"body": comment.body, "status": str(comment.status)}
+        comment.status = to_status
+        comment.hidden_reason = text if to_status == CommentStatus.HIDDEN else None
+        comment.hidden_by_id = viewer.user_id
+        await comment.save(update_fields=["status", "hidden_reason", "hidden_by_id"])
+        await record(
+            viewer,
+            action,
+            comment,
+            region_id=comment.region_id,
+            before=before,
+            after={"status": str(comment.status), "reason": text},
+        )
+    return comment
+
+
+async def hide_comment(viewer: Viewer, comment_id: int, reason: str | None) -> Comment:
+    """A township official hides a comment with a public reason; the text stays in the log."""
+    return await moderate(viewer, comment_id, reason, CommentStatus.HIDDEN, "comment.hide")
+
+
+async def restore_comment(viewer: Viewer, comment_id: int, reason: str | None) -> Comment:
+    """A township official shows a hidden or reported comment again, with a public reason."""
+    return await moderate(viewer, comment_id, reason, CommentStatus.VISIBLE, "comment.restore")

@@ -1,0 +1,219 @@
+"""A flag's life: submitted, supported, the officials' steps and the flagger's answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from media.service import mark_attached
+from models.accounts import Role
+from models.audit import record
+from models.errors import ErrorCode, UserErrors, fail
+from models.flags import Flag, FlagEvent, FlagEventKind, FlagReason, FlagStatus, FlagSupport
+from models.flags.audience import followers, staff_above
+from models.flags.deadlines import due_after
+from models.media import Media
+from models.policy import Viewer, require_flag_handler, require_flagger, require_participant
+from models.targets import load_published_target
+from models.text import clean_reason, clean_text
+from notifications.events import notify
+
+BODY_MIN, BODY_MAX, NOTE_MAX, MAX_PHOTOS = 5, 2000, 1000, 9
+
+
+async def get_flag(flag_id: int, field: str = "id") -> Flag:
+    flag = await Flag.get_or_none(id=flag_id)
+    if flag is None:
+        raise fail(ErrorCode.NOT_FOUND, field)
+    return flag
+
+
+def wrong_status(flag: Flag) -> UserErrors:
+    return fail(ErrorCode.WRONG_STATUS, "id", status=str(flag.status))
+
+
+async def submit_flag(
+    viewer: Viewer,
+    target_id: int,
+    reason: FlagReason,
+    body: str | None,
+    *,
+    anonymous: bool,
+    media_ids: Sequence[int],
+    response_days: int,
+) -> Flag:
+    """Question a published item; the township's officials must answer within
+    `response_days` working days."""
+    async with in_transaction():
+        target = await load_published_target(target_id)
+        await require_participant(viewer, target.region_path)
+        user_id = viewer.user_id
+        text = clean_text(body, "body", BODY_MIN, BODY_MAX, ErrorCode.INVALID_FLAG_BODY)
+        if len(media_ids) > MAX_PHOTOS:
+            raise fail(ErrorCode.TOO_MANY_ATTACHMENTS, "mediaIds", max=MAX_PHOTOS)
+        photo_ids = list(dict.fromkeys(media_ids))
+        owned = await Media.filter(id__in=photo_ids, uploaded_by_id=user_id).count()
+        if owned != len(photo_ids):
+            raise fail(ErrorCode.NOT_FOUND, "mediaIds")
+        flag = await Flag.create(
+            target_type="Disclosure",
+            target_id=target.id,
+            region_id=target.region_id,
+            region_path=target.region_path,
+            flagger_id=user_id,
+            anonymous=anonymous,
+            reason_code=reason,
+            body=text,
+            media_ids=photo_ids,
+            due_at=await due_after(datetime.now(UTC), response_days),
+        )
+        await FlagEvent.create(flag=flag, kind=FlagEventKind.SUBMITTED, actor_id=user_id)
+        await mark_attached(photo_ids)
+        await record(
+            viewer,
+            "flag.submit",
+            flag,
+            region_id=flag.region_id,
+            after={"target": target.id, "reason": str(flag.reason_code)},
+        )
+        await notify(await staff_above(flag, Role.OFFICIAL), "FLAG_ASSIGNED", "Flag", flag.id)
+    return flag
+
+
+async def support_flag(viewer: Viewer, flag_id: int) -> Flag:
+    """ "Me too": once per villager; a second time changes nothing."""
+    async with in_transaction():
+        flag = await get_flag(flag_id)
+        await require_participant(viewer, flag.region_path, "id")
+        if flag.flagger_id == viewer.user_id:
+            raise fail(ErrorCode.OWN_FLAG, "id")
+        try:
+            async with in_transaction():  # a savepoint: the unique violation leaves the rest
+                await FlagSupport.create(flag=flag, user_id=viewer.user_id)
+        except IntegrityError:
+            return flag
+        await Flag.filter(id=flag.id).update(support_count=F("support_count") + 1)
+        await flag.refresh_from_db(fields=["support_count"])
+    return flag
+
+
+async def official_step(
+    viewer: Viewer,
+    flag_id: int,
+    sources: tuple[FlagStatus, ...],
+    target: FlagStatus,
+    note: str | None,
+    *,
+    note_field: str = "note",
+    note_required: bool = False,
+) -> Flag:
+    """An official's step from one of `sources` to `target`, with a public note."""
+    async with in_transaction():
+        flag = await get_flag(flag_id)
+        require_flag_handler(viewer, flag)
+        if flag.status not in sources:
+            raise wrong_status(flag)
+        text = clean_reason(note, note_field, NOTE_MAX) if note_required or note else None
+        before = str(flag.status)
+        now = datetime.now(UTC)
+        flag.status = target
+        flag.first_response_at = flag.first_response_at or now
+        if target in (FlagStatus.RESOLVED, FlagStatus.REJECTED):
+            flag.closed_at = now
+        await flag.save()
+        await FlagEvent.create(
+            flag=flag,
+            kind=FlagEventKind(target),
+            note=text,
+            actor_id=viewer.user_id,
+            by_official=True,
+        )
+        await record(
+            viewer,
+            f"flag.{target.lower()}",
+            flag,
+            region_id=flag.region_id,
+            before={"status": before},
+            after={"status": str(flag.status), "note": text},
+        )
+        await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status=str(flag.status))
+    return flag
+
+
+async def accept_flag(viewer: Viewer, flag_id: int, note: str | None = None) -> Flag:
+    return await official_step(
+        viewer, flag_id, (FlagStatus.SUBMITTED, FlagStatus.REOPENED), FlagStatus.ACCEPTED, note
+    )
+
+
+async def start_investigation(viewer: Viewer, flag_id: int, note: str | None = None) -> Flag:
+    return await official_step(
+        viewer, flag_id, (FlagStatus.ACCEPTED,), FlagStatus.INVESTIGATING, note
+    )
+
+
+async def resolve_flag(viewer: Viewer, flag_id: int, response: str | None) -> Flag:
+    """Close the flag with a public answer."""
+    return await official_step(
+        viewer,
+        flag_id,
+        (FlagStatus.ACCEPTED, FlagStatus.INVESTIGATING),
+        FlagStatus.RESOLVED,
+        response,
+        note_field="response",
+        note_required=True,
+    )
+
+
+async def reject_flag(viewer: Viewer, flag_id: int, reason: str | None) -> Flag:
+    """Decline or dismiss the flag, always with a public reason."""
+    return await official_step(
+        viewer,
+        flag_id,
+        (FlagStatus.SUBMITTED, FlagStatus.ACCEPTED, FlagStatus.INVESTIGATING, FlagStatus.REOPENED),
+        FlagStatus.REJECTED,
+        reason,
+        note_field="reason",
+        note_required=True,
+    )
+
+
+async def confirm_resolution(viewer: Viewer, flag_id: int) -> Flag:
+    """The flagger accepts the resolution: the flag is closed for good."""
+    async with in_transaction():
+        flag = await get_flag(flag_id)
+        require_flagger(viewer, flag)
+        if flag.status != FlagStatus.RESOLVED:
+            raise wrong_status(flag)
+        flag.status = FlagStatus.CONFIRMED
+        await flag.save()
+        await FlagEvent.create(flag=flag, kind=FlagEventKind.CONFIRMED, actor_id=viewer.user_id)
+        await record(viewer, "flag.confirm", flag, region_id=flag.region_id)
+        await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="CONFIRMED")
+    return flag
+
+
+async def reopen_flag(viewer: Viewer, flag_id: int, reason: str | None) -> Flag:
+    """The flagger disagrees, once: the flag goes to the county's inspectors."""
+    async with in_transaction():
+        flag = await get_flag(flag_id)
+        require_flagger(viewer, flag)
+        closed = (FlagStatus.RESOLVED, FlagStatus.REJECTED)
+        if flag.status not in closed or flag.reopened:
+            raise wrong_status(flag)
+        text = clean_reason(reason, high=NOTE_MAX)
+        now = datetime.now(UTC)
+        flag.status, flag.reopened, flag.closed_at = FlagStatus.REOPENED, True, None
+        flag.escalated_at = flag.escalated_at or now
+        await flag.save()
+        await FlagEvent.create(
+            flag=flag, kind=FlagEventKind.REOPENED, note=text, actor_id=flag.flagger_id
+        )
+        await record(viewer, "flag.reopen", flag, region_id=flag.region_id, after={"reason": text})
+        await notify(await staff_above(flag, Role.INSPECTOR), "FLAG_ESCALATED", "Flag", flag.id)
+        await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="REOPENED")
+    return flag
