@@ -148,6 +148,8 @@ async def test_who_may_flag_and_support(app, demo, item):
     neighbour = await villager(demo, "13911116602")
     for _ in range(2):  # once per villager
         assert (await support_flag(neighbour, flag.id)).support_count == 1
+    supports = await AuditEntry.filter(action="flag.support", object_id=str(flag.id))
+    assert [(e.actor_id, e.object_type) for e in supports] == [(neighbour.user_id, "Flag")]
     with pytest.raises(UserErrors) as own:
         await support_flag(flagger, flag.id)
     assert codes(own) == [("OWN_FLAG", "id")]
@@ -199,6 +201,8 @@ async def test_the_holiday_table_is_kept_by_the_system_only(app, demo):
     assert codes(bad) == [("INVALID_NAME", "name")]
     assert await set_holiday(system, date(2026, 10, 1), None, remove=True) is None
     assert not await Holiday.exists()
+    removed = await entry("holiday.remove")
+    assert removed.before == {"day": "2026-10-01", "name": "国庆节"}
 
 
 async def test_supporters_of_a_page_of_flags_load_in_one_query(app, demo, item, caplog):

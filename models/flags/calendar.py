@@ -23,7 +23,16 @@ async def set_holiday(
     require_calendar_editor(viewer)
     async with in_transaction():
         if remove:
-            await Holiday.filter(day=day).delete()
+            existing = await Holiday.get_or_none(day=day)
+            if existing is not None:
+                await record(
+                    viewer,
+                    "holiday.remove",
+                    existing,
+                    region_id=None,
+                    before={"day": day.isoformat(), "name": existing.name},
+                )
+                await existing.delete()
             return None
         label = clean_text(name, "name", 1, NAME_MAX, ErrorCode.INVALID_NAME, fold=True)
         holiday, _ = await Holiday.update_or_create(
