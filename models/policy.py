@@ -190,3 +190,24 @@ async def viewer_for_user(user: User, source: str | None = None) -> Viewer:
         for r in rows
     )
     return Viewer(user=user, grants=grants, request_id=source)
+
+
+# --- disclosures rules ---
+PUBLIC_DISCLOSURE_STATUSES = ("PUBLISHED", "RETRACTED")
+
+
+def require_draft_viewer(viewer: Viewer, region_path: str) -> None:
+    """Unpublished disclosures of a region: only staff covering it."""
+    viewer.require(Action.DISCLOSURE_VIEW_DRAFT, region_path)
+
+
+def require_disclosure_readable(viewer: Viewer, status: str, region_path: str) -> None:
+    """Published and retracted items are public; the others are drafts (see above)."""
+    if status not in PUBLIC_DISCLOSURE_STATUSES:
+        require_draft_viewer(viewer, region_path)
+
+
+def require_second_person(viewer: Viewer, author_id: int) -> None:
+    """The two-person rule: nobody approves a disclosure they wrote."""
+    if author_id == viewer.user_id:
+        raise Forbidden()
