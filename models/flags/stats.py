@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time as clock
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.queryset import QuerySet
 
 from models.disclosures import PERIODIC
 from models.disclosures.compliance import (
@@ -95,17 +96,26 @@ def periods_due_between(start: date, end: date) -> list[Period]:
     return found
 
 
-async def regions_below(scope: Region, kind: RegionKind) -> list[Region]:
-    low, high = subtree_range(scope.path)
-    return await Region.filter(path__gte=low, path__lt=high, kind=kind)
+# Reads a queryset's rows: model instances by default; the API passes its plain-row reader
+# (api.rows.fetch_rows), as 1,500 region instances would cost more than the flag scans.
+ReadRows = Callable[[QuerySet], Awaitable[list[Any]]]
+
+
+async def read_instances(qs: QuerySet) -> list[Any]:
+    return await qs
 
 
 async def supervision_stats(
-    scope: Region, start: date, end: date, level: RegionKind, now: datetime | None = None
+    scope: Region,
+    start: date,
+    end: date,
+    level: RegionKind,
+    now: datetime | None = None,
+    read_rows: ReadRows = read_instances,
 ) -> list[RegionStats]:
     now = now or datetime.now(UTC)
     low, high = subtree_range(scope.path)
-    villages = await regions_below(scope, RegionKind.VILLAGE)
+    villages = await read_rows(Region.filter(path__gte=low, path__lt=high, kind=RegionKind.VILLAGE))
     village_stats = {v.id: RegionStats(v) for v in villages}
     conn = Tortoise.get_connection("default")
     postgres = is_postgres(conn)
@@ -211,7 +221,8 @@ async def supervision_stats(
     if level == RegionKind.VILLAGE:
         return list(village_stats.values())
     # Townships (or counties): sum the villages below each.
-    by_id = {t.id: RegionStats(t) for t in await regions_below(scope, level)}
+    targets = await read_rows(Region.filter(path__gte=low, path__lt=high, kind=level))
+    by_id = {t.id: RegionStats(t) for t in targets}
     for village in villages:
         for ancestor in path_ids(village.path):
             if ancestor in by_id:
@@ -232,7 +243,13 @@ class StatsCache:
     """League tables change slowly and cost one scan of a county's flags: computed results
     are kept for a few minutes per process (and warmed by the scheduler's refresh job)."""
 
-    def __init__(self, ttl_seconds: float = 300, max_entries: int = 256) -> None:
+    def __init__(
+        self,
+        read_rows: ReadRows = read_instances,
+        ttl_seconds: float = 300,
+        max_entries: int = 256,
+    ) -> None:
+        self.read_rows = read_rows
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[tuple, tuple[float, list[RegionStats]]] = {}
@@ -244,7 +261,7 @@ class StatsCache:
         hit = self._entries.get(key)
         if hit is not None and clock.monotonic() - hit[0] < self.ttl:
             return list(hit[1])
-        rows = await supervision_stats(scope, start, end, level)
+        rows = await supervision_stats(scope, start, end, level, read_rows=self.read_rows)
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[key] = (clock.monotonic(), rows)
