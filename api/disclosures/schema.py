@@ -35,15 +35,15 @@ from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import Region
 from api.relay import argument_id, connection_args, decode_id, keyset_page, node_fields
-from models.disclosures import CatalogueItem as ItemModel
+from models.disclosures import Category as Cat
 from models.disclosures import Disclosure as DisclosureModel
 from models.disclosures import Frequency as Freq
-from models.disclosures import catalogue, following, ledger
+from models.disclosures import Status, catalogue, following, ledger, workflow
 from models.disclosures.catalogue import CATALOGUE_FIELDS
 from models.disclosures.compliance import compliance
 from models.disclosures.periods import parse_period
 from models.errors import BadUserInput, NotFound
-from models.policy import Action, require_disclosure_readable, require_draft_viewer
+from models.policy import Action, require_disclosure_readable
 from models.regions import Region as RegionModel
 from models.regions import RegionKind, subtree_range
 
@@ -168,24 +168,15 @@ class DisclosureQueries(graphene.ObjectType):
         after: str | None = None,
     ) -> Any:
         region = await load_region_by_global_id(info, region_id)
-        require_draft_viewer(info.context.viewer, region.path)
-        low, high = subtree_range(region.path)
-        qs = DisclosureModel.filter(
-            region_path__gte=low,
-            region_path__lt=high,
-            first_published_at__isnull=True,
-            status__not_in=["PUBLISHED", "RETRACTED"],
-        )
-        if status is not None:
-            qs = qs.filter(status=enum_value(status))
+        status = Status(enum_value(status)) if status is not None else None
+        qs = workflow.drafts_below(info.context.viewer, region, status)
         return await keyset_page(qs, first, after, descending=True)
 
     @staticmethod
     async def resolve_catalogue(root: Any, info: Any, category: Any = None) -> list[Any]:
-        qs = ItemModel.filter(active=True)
-        if category is not None:
-            qs = qs.filter(category=enum_value(category))
-        return await qs.order_by("sort_order", "id")
+        return await catalogue.active_items(
+            Cat(enum_value(category)) if category is not None else None
+        )
 
     @staticmethod
     async def resolve_disclosure_compliance(

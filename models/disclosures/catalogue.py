@@ -15,6 +15,13 @@ from models.regions import Region
 CATALOGUE_FIELDS = ("code", "category", "name", "frequency", "required", "legal_basis", "active")
 
 
+async def active_items(category: Category | None = None) -> list[CatalogueItem]:
+    qs = CatalogueItem.filter(active=True)
+    if category is not None:
+        qs = qs.filter(category=category)
+    return await qs.order_by("sort_order", "id")
+
+
 def item_snapshot(item: CatalogueItem) -> dict[str, Any]:
     values = {name: getattr(item, name) for name in CATALOGUE_FIELDS}
     values.update(category=str(item.category), frequency=str(item.frequency))

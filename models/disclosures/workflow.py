@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from models.audit import record
 from models.disclosures import Category, Disclosure, Status, publishing
 from models.disclosures.content import VILLAGE_ONLY, apply_content, check_period, edit_content
 from models.errors import ErrorCode, UserError, UserErrors, fail
-from models.policy import Action, Viewer, require_second_person
-from models.regions import Region, RegionKind
+from models.policy import Action, Viewer, require_draft_viewer, require_second_person
+from models.regions import Region, RegionKind, subtree_range
 from models.text import clean_reason
 
 # A publication time this close to now is not worth scheduling: publish at once.
@@ -31,6 +32,19 @@ async def load_disclosure(viewer: Viewer, disclosure_id: int, action: Action) ->
 def require_status(disclosure: Disclosure, *allowed: Status) -> None:
     if disclosure.status not in allowed:
         raise fail(ErrorCode.WRONG_STATUS, "id", status=str(disclosure.status))
+
+
+def drafts_below(viewer: Viewer, region: Region, status: Status | None = None) -> QuerySet:
+    """The unpublished disclosures of a region and the regions below it, for its staff."""
+    require_draft_viewer(viewer, region.path)
+    low, high = subtree_range(region.path)
+    qs = Disclosure.filter(
+        region_path__gte=low,
+        region_path__lt=high,
+        first_published_at__isnull=True,
+        status__not_in=[Status.PUBLISHED, Status.RETRACTED],
+    )
+    return qs.filter(status=status) if status is not None else qs
 
 
 def snapshot(d: Disclosure) -> dict[str, Any]:
