@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from api.persisted import PersistedQueries
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from api.rows import fetch_rows
 from api.settings import Settings
 from media.service import MediaStore
 from media.storage import LocalStorage
@@ -25,7 +26,7 @@ class Services:
     persisted: PersistedQueries
     media: MediaStore
     views: ViewCounter
-    stats: StatsCache = field(default_factory=StatsCache)
+    stats: StatsCache = field(default_factory=lambda: StatsCache(fetch_rows))
     region_cache: dict = field(default_factory=dict)  # id -> Region; regions never change
 
     @classmethod

@@ -228,12 +228,6 @@ def sees_risk_hits(viewer: Viewer, village_path: str) -> bool:
     return viewer.can(Action.RISK_VIEW, village_path)
 
 
-def require_account_approver(viewer: Viewer, uploaded_by_id: int) -> None:
-    """The two-person rule: whoever uploaded a month does not approve it."""
-    if viewer.user_id == uploaded_by_id:
-        raise Forbidden()
-
-
 # --- flags rules ---
 
 
@@ -303,4 +297,26 @@ def require_comment_moderator(viewer: Viewer, path: str) -> None:
 def require_comment_author(viewer: Viewer, comment: Comment) -> None:
     """Only its author edits or deletes a comment."""
     if viewer.user_id != comment.author_id:
+        raise Forbidden()
+
+
+# --- disclosures rules ---
+
+PUBLIC_DISCLOSURE_STATUSES = ("PUBLISHED", "RETRACTED")
+
+
+def require_draft_viewer(viewer: Viewer, region_path: str) -> None:
+    """Unpublished disclosures of a region: only staff covering it."""
+    viewer.require(Action.DISCLOSURE_VIEW_DRAFT, region_path)
+
+
+def require_disclosure_readable(viewer: Viewer, status: str, region_path: str) -> None:
+    """Published and retracted items are public; the others are drafts (see above)."""
+    if status not in PUBLIC_DISCLOSURE_STATUSES:
+        require_draft_viewer(viewer, region_path)
+
+
+def require_second_person(viewer: Viewer, author_id: int) -> None:
+    """The two-person rule: nobody approves a disclosure or a month they wrote or uploaded."""
+    if author_id == viewer.user_id:
         raise Forbidden()

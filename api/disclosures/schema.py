@@ -6,7 +6,6 @@ from typing import Any
 
 import graphene
 from graphene import relay
-from tortoise.exceptions import IntegrityError
 
 from api.context import Context
 from api.disclosures.feed import feed
@@ -30,29 +29,21 @@ from api.disclosures.types import (
     LedgerVerification,
     VillageCompliance,
     prefetch,
-    require_readable,
 )
 from api.inputs import enum_value
 from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import Region
-from api.relay import (
-    argument_id,
-    build_connection,
-    connection_args,
-    decode_int_cursor,
-    fetch_input,
-    node_fields,
-    page_size,
-)
-from models.disclosures import CatalogueItem as ItemModel
+from api.relay import argument_id, connection_args, decode_id, keyset_page, node_fields
+from models.disclosures import Category as Cat
 from models.disclosures import Disclosure as DisclosureModel
-from models.disclosures import DueDay, Follow, ReadMark, ledger
 from models.disclosures import Frequency as Freq
+from models.disclosures import Status, catalogue, following, ledger, workflow
+from models.disclosures.catalogue import CATALOGUE_FIELDS
 from models.disclosures.compliance import compliance
 from models.disclosures.periods import parse_period
-from models.errors import BadUserInput, NotFound, UserError, UserErrors
-from models.policy import SYSTEM, Action
+from models.errors import BadUserInput, NotFound
+from models.policy import Action, require_disclosure_readable
 from models.regions import Region as RegionModel
 from models.regions import RegionKind, subtree_range
 
@@ -156,7 +147,7 @@ class DisclosureQueries(graphene.ObjectType):
         disclosure = await DisclosureModel.get_or_none(id=int_id(id, "Disclosure"))
         if disclosure is None:
             raise NotFound()
-        await require_readable(ctx, disclosure)
+        require_disclosure_readable(ctx.viewer, disclosure.status, disclosure.region_path)
         await ctx.services.views.hit(disclosure.id)
         return disclosure
 
@@ -164,9 +155,7 @@ class DisclosureQueries(graphene.ObjectType):
     async def resolve_following(
         root: Any, info: Any, first: int | None = None, after: str | None = None
     ) -> Any:
-        user = info.context.viewer.require_user()
-        region_ids = await Follow.filter(user_id=user.id).values_list("region_id", flat=True)
-        regions = await RegionModel.filter(id__in=list(region_ids))
+        regions = await following.followed_regions(info.context.viewer)
         return await feed_page(info, regions=regions, first=first, after=after)
 
     @staticmethod
@@ -179,29 +168,15 @@ class DisclosureQueries(graphene.ObjectType):
         after: str | None = None,
     ) -> Any:
         region = await load_region_by_global_id(info, region_id)
-        info.context.viewer.require(Action.DISCLOSURE_VIEW_DRAFT, region.path)
-        size = page_size(first)
-        low, high = subtree_range(region.path)
-        qs = DisclosureModel.filter(
-            region_path__gte=low,
-            region_path__lt=high,
-            first_published_at__isnull=True,
-            status__not_in=["PUBLISHED", "RETRACTED"],
-        )
-        if status is not None:
-            qs = qs.filter(status=enum_value(status))
-        last = decode_int_cursor(after)
-        if last is not None:
-            qs = qs.filter(id__lt=last)
-        rows = await qs.order_by("-id").limit(size + 1)
-        return build_connection(rows, size)
+        status = Status(enum_value(status)) if status is not None else None
+        qs = workflow.drafts_below(info.context.viewer, region, status)
+        return await keyset_page(qs, first, after, descending=True)
 
     @staticmethod
     async def resolve_catalogue(root: Any, info: Any, category: Any = None) -> list[Any]:
-        qs = ItemModel.filter(active=True)
-        if category is not None:
-            qs = qs.filter(category=enum_value(category))
-        return await qs.order_by("sort_order", "id")
+        return await catalogue.active_items(
+            Cat(enum_value(category)) if category is not None else None
+        )
 
     @staticmethod
     async def resolve_disclosure_compliance(
@@ -216,20 +191,13 @@ class DisclosureQueries(graphene.ObjectType):
         if parsed is None:
             raise BadUserInput("INVALID_PERIOD")
         region = await load_region_by_global_id(info, region_id)
-        size = page_size(first)
         low, high = subtree_range(region.path)
         qs = RegionModel.filter(path__gte=low, path__lt=high, kind=RegionKind.VILLAGE)
-        last = decode_int_cursor(after)
-        if last is not None:
-            qs = qs.filter(id__gt=last)
-        villages = await qs.order_by("id").limit(size + 1)
-        report = await compliance(villages[:size], parsed)
-        return build_connection(
-            report,
-            size,
-            key=lambda r: r.village.id,
-            has_next=len(villages) > size,
-        )
+        page = await keyset_page(qs, first, after)  # villages: each edge becomes its report
+        report = await compliance([edge.node for edge in page.edges], parsed)
+        for edge, village in zip(page.edges, report, strict=True):
+            edge.node = village
+        return page
 
     @staticmethod
     async def resolve_verify_ledger(root: Any, info: Any, village_id: str) -> Any:
@@ -255,12 +223,8 @@ class FollowRegion(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        region = await fetch_input(RegionModel, data.region_id, "Region", "regionId")
-        try:
-            await Follow.get_or_create(user_id=ctx.viewer.user_id, region_id=region.id)
-        except IntegrityError:  # a concurrent retry already made it
-            pass
-        return {"region": region, "following": True}
+        region_id = decode_id(data.region_id, "Region", "regionId")
+        return {"region": await following.follow_region(ctx.viewer, region_id), "following": True}
 
 
 class UnfollowRegion(FollowRegion):
@@ -272,8 +236,8 @@ class UnfollowRegion(FollowRegion):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        region = await fetch_input(RegionModel, data.region_id, "Region", "regionId")
-        await Follow.filter(user_id=ctx.viewer.user_id, region_id=region.id).delete()
+        region_id = decode_id(data.region_id, "Region", "regionId")
+        region = await following.unfollow_region(ctx.viewer, region_id)
         return {"region": region, "following": False}
 
 
@@ -289,13 +253,8 @@ class MarkDisclosureRead(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        disclosure = await fetch_input(DisclosureModel, data.id, "Disclosure", "id")
-        await require_readable(ctx, disclosure)
-        try:
-            await ReadMark.get_or_create(user_id=ctx.viewer.user_id, disclosure_id=disclosure.id)
-        except IntegrityError:
-            pass
-        return {"disclosure": disclosure}
+        disclosure_id = decode_id(data.id, "Disclosure")
+        return {"disclosure": await following.mark_read(ctx.viewer, disclosure_id)}
 
 
 class CatalogueItemInput(graphene.InputObjectType):
@@ -323,30 +282,15 @@ class SaveCatalogueItem(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        cls.authorize(ctx, SYSTEM)  # the catalogue is national
-        if data.id:
-            item = await fetch_input(ItemModel, data.id, "CatalogueItem", "id")
-        else:
-            missing = [f for f in ("code", "category", "name", "frequency") if not data.get(f)]
-            if missing:
-                raise UserErrors(*(UserError("REQUIRED", f) for f in missing))
-            if await ItemModel.exists(code=data.code):
-                raise UserErrors(UserError("CODE_TAKEN", "code"))
-            item = ItemModel(code=data.code.strip(), category=enum_value(data.category))
-        for name in ("name", "legal_basis"):
-            if data.get(name) is not None:
-                setattr(item, name, data[name].strip())
-        for name in ("required", "active"):
-            if data.get(name) is not None:
-                setattr(item, name, data[name])
-        if data.get("frequency") is not None:
-            item.frequency = Freq(enum_value(data.frequency))
+        item_id = decode_id(data.id, "CatalogueItem") if data.id else None
+        changes = {
+            name: enum_value(data.get(name))
+            for name in CATALOGUE_FIELDS
+            if data.get(name) is not None
+        }
         if data.get("parent_id"):
-            parent = await fetch_input(ItemModel, data.parent_id, "CatalogueItem", "parentId")
-            item.parent_id = parent.id
-        if not item.name:
-            raise UserErrors(UserError("REQUIRED", "name"))
-        await item.save()
+            changes["parent_id"] = decode_id(data.parent_id, "CatalogueItem", "parentId")
+        item = await catalogue.save_catalogue_item(ctx.viewer, item_id, changes)
         return {"catalogue_item": item}
 
 
@@ -369,15 +313,11 @@ class SetDueDay(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        region = await fetch_input(RegionModel, data.region_id, "Region", "regionId")
-        cls.authorize(ctx, region.path)
-        frequency = Freq(enum_value(data.frequency))
-        if frequency not in (Freq.MONTHLY, Freq.QUARTERLY, Freq.HALF_YEARLY, Freq.YEARLY):
-            raise UserErrors(UserError("INVALID_FREQUENCY", "frequency"))
-        if not 1 <= data.day <= 31:
-            raise UserErrors(UserError("INVALID_DAY", "day"))
-        await DueDay.update_or_create(
-            region_id=region.id, frequency=frequency, defaults={"day": data.day}
+        region = await catalogue.set_due_day(
+            ctx.viewer,
+            decode_id(data.region_id, "Region", "regionId"),
+            Freq(enum_value(data.frequency)),
+            data.day,
         )
         return {"region": region}
 

@@ -30,8 +30,9 @@ from models.disclosures import Disclosure as DisclosureModel
 from models.disclosures import DisclosureVersion as VersionModel
 from models.disclosures import Frequency as FrequencyEnum
 from models.disclosures import Status as StatusEnum
+from models.disclosures.compliance import ComplianceStatus as ComplianceStatusEnum
 from models.disclosures.tables import ColumnKind as ColumnKindEnum
-from models.policy import Action
+from models.policy import require_disclosure_readable
 
 Category = graphene.Enum.from_enum(CategoryEnum, description="财务、党务、村务、农技、通知")
 Frequency = graphene.Enum.from_enum(FrequencyEnum)
@@ -39,7 +40,10 @@ DisclosureStatus = graphene.Enum.from_enum(StatusEnum)
 ColumnKind = graphene.Enum.from_enum(
     ColumnKindEnum, description="ID_NUMBER 与 PHONE 列在服务器端打码后保存"
 )
-PUBLIC_STATUSES = (StatusEnum.PUBLISHED, StatusEnum.RETRACTED)
+ComplianceStatus = graphene.Enum.from_enum(
+    ComplianceStatusEnum,
+    description="按期公开（ON_TIME）、逾期公开（LATE）、过期未公开（MISSING）或未到期限（PENDING）",
+)
 
 
 class TableColumn(graphene.ObjectType):
@@ -183,7 +187,9 @@ class Disclosure(graphene.ObjectType):
     async def get_node(cls, info: Any, pk: str) -> Any:
         disclosure = await DisclosureModel.get_or_none(id=int(pk)) if pk.isdigit() else None
         if disclosure is not None:
-            await require_readable(info.context, disclosure)
+            require_disclosure_readable(
+                info.context.viewer, disclosure.status, disclosure.region_path
+            )
         return disclosure
 
     @staticmethod
@@ -274,13 +280,6 @@ async def prefetch(info: Any, rows: list[Any], wanted: set[str]) -> None:
             found["attachments"] = [media[m] for m in row.attachment_ids if media.get(m)]
 
 
-async def require_readable(ctx: Context, disclosure: DisclosureModel) -> None:
-    """Published and retracted items are public; drafts only for staff covering the region."""
-    if disclosure.status in PUBLIC_STATUSES:
-        return
-    ctx.viewer.require(Action.DISCLOSURE_VIEW_DRAFT, await ctx.region_path(disclosure.region_id))
-
-
 class DisclosureConnection(relay.Connection):
     class Meta:
         node = Disclosure
@@ -288,7 +287,7 @@ class DisclosureConnection(relay.Connection):
 
 class ItemCompliance(graphene.ObjectType):
     item = graphene.Field(CatalogueItem, required=True)
-    status = graphene.String(required=True, description="ON_TIME、LATE、MISSING 或 PENDING")
+    status = graphene.Field(ComplianceStatus, required=True)
     due_at = graphene.DateTime(required=True)
     disclosure_id = graphene.ID()
     published_at = graphene.DateTime()
@@ -310,19 +309,19 @@ class VillageCompliance(graphene.ObjectType):
 
     @staticmethod
     def resolve_on_time(root: Any, info: Any) -> int:
-        return root.count("ON_TIME")
+        return root.count(ComplianceStatusEnum.ON_TIME)
 
     @staticmethod
     def resolve_late(root: Any, info: Any) -> int:
-        return root.count("LATE")
+        return root.count(ComplianceStatusEnum.LATE)
 
     @staticmethod
     def resolve_missing(root: Any, info: Any) -> int:
-        return root.count("MISSING")
+        return root.count(ComplianceStatusEnum.MISSING)
 
     @staticmethod
     def resolve_pending(root: Any, info: Any) -> int:
-        return root.count("PENDING")
+        return root.count(ComplianceStatusEnum.PENDING)
 
 
 class LedgerVerification(graphene.ObjectType):

@@ -29,6 +29,10 @@ class Frequency(StrEnum):
     ON_EVENT = "ON_EVENT"
 
 
+# Frequencies with calendar periods (2026-03, 2026-Q1, 2026-H1, 2026) and due days.
+PERIODIC = (Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.HALF_YEARLY, Frequency.YEARLY)
+
+
 class Status(StrEnum):
     DRAFT = "DRAFT"
     PENDING_REVIEW = "PENDING_REVIEW"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from media.service import mark_attached
+from models.audit import record
 from models.disclosures import (
     CatalogueItem,
     Disclosure,
@@ -17,6 +18,7 @@ from models.disclosures import (
     search,
 )
 from models.media import Media
+from models.policy import Viewer
 from models.regions import Region
 
 
@@ -106,6 +108,13 @@ async def publish_due(now: datetime | None = None) -> int:
             disclosure = await Disclosure.select_for_update().get(id=candidate.id)
             if disclosure.status != Status.SCHEDULED:  # another worker got there first
                 continue
-            await publish(disclosure, disclosure.approved_by_id or disclosure.author_id)
+            version = await publish(disclosure, disclosure.approved_by_id or disclosure.author_id)
+            await record(
+                Viewer.for_system("job:publish_due"),
+                "disclosure.publish",
+                disclosure,
+                region_id=disclosure.region_id,
+                after={"version": version.version},
+            )
             published += 1
     return published

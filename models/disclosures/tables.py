@@ -58,7 +58,10 @@ def clean_cell(kind: ColumnKind, raw: Any) -> str | int | None:
     return text
 
 
-def clean_tables(tables: list[Any] | None, errors: list[UserError]) -> list[dict[str, Any]]:
+def clean_tables(
+    tables: list[dict[str, Any]] | None, errors: list[UserError]
+) -> list[dict[str, Any]]:
+    """Tables as given (`{title, columns: [{key, label, kind}], rows}`), masked and checked."""
     out: list[dict[str, Any]] = []
     tables = tables or []
     if len(tables) > MAX_TABLES:
@@ -66,10 +69,10 @@ def clean_tables(tables: list[Any] | None, errors: list[UserError]) -> list[dict
         return out
     for t, table in enumerate(tables):
         columns = [
-            {"key": c.key, "label": c.label, "kind": str(getattr(c.kind, "value", c.kind))}
-            for c in table.columns
+            {"key": c["key"], "label": c["label"], "kind": str(ColumnKind(c["kind"]))}
+            for c in table["columns"]
         ]
-        rows = table.rows or []
+        rows = table.get("rows") or []
         if not columns or len(columns) > MAX_COLUMNS or len(rows) > MAX_ROWS:
             errors.append(UserError("TABLE_TOO_LARGE", f"tables.{t}", {"max": MAX_ROWS}))
             continue
@@ -86,6 +89,10 @@ def clean_tables(tables: list[Any] | None, errors: list[UserError]) -> list[dict
                 break
             cleaned_rows.append(cells)
         out.append(
-            {"title": (table.title or "").strip()[:100], "columns": columns, "rows": cleaned_rows}
+            {
+                "title": (table.get("title") or "").strip()[:100],
+                "columns": columns,
+                "rows": cleaned_rows,
+            }
         )
     return out

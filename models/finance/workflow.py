@@ -29,7 +29,7 @@ from models.finance.months import problem_errors, store_month
 from models.finance.parsing import LineProblem, ParsedLine, ParseFailed, parse_lines, rows_from_file
 from models.finance.risk import run_rules
 from models.media import Media
-from models.policy import Action, Viewer, require_account_approver, require_account_readable
+from models.policy import Action, Viewer, require_account_readable, require_second_person
 from models.regions import Region, RegionKind
 from models.text import clean_reason
 
@@ -227,7 +227,7 @@ async def approve_month(viewer: Viewer, village_id: int, year: int, month: int) 
         account = await MonthlyAccount.get_or_none(village_id=village.id, year=year, month=month)
         if account is None:
             raise fail(ErrorCode.NOT_FOUND, "month")
-        require_account_approver(viewer, account.uploaded_by_id)
+        require_second_person(viewer, account.uploaded_by_id)
         if account.status == AccountStatus.PUBLISHED:
             raise fail(ErrorCode.ALREADY_PUBLISHED, "month")
         if await RiskHit.exists(account_id=account.id, status=RiskStatus.OPEN):

@@ -9,18 +9,26 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time as clock
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 from tortoise import Tortoise
+from tortoise.queryset import QuerySet
 
-from api.rows import fetch_rows
-from models.disclosures import CatalogueItem, Frequency
-from models.disclosures.compliance import ALSO_ANSWERED_BY_A_MONTHLY_ACCOUNT, due_days
+from models.disclosures import PERIODIC
+from models.disclosures.compliance import (
+    ComplianceStatus,
+    Publication,
+    RequiredItems,
+    due_days,
+    earliest_answers,
+    publication_status,
+)
 from models.disclosures.periods import SHANGHAI, Period, due_at, parse_period
 from models.regions import Region, RegionKind, path_ids, subtree_range
-
-PERIODIC = (Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.HALF_YEARLY, Frequency.YEARLY)
+from models.sql import Params, is_postgres
 
 
 @dataclass
@@ -88,53 +96,63 @@ def periods_due_between(start: date, end: date) -> list[Period]:
     return found
 
 
+# Reads a queryset's rows: model instances by default; the API passes its plain-row reader
+# (api.rows.fetch_rows), as 1,500 region instances would cost more than the flag scans.
+ReadRows = Callable[[QuerySet], Awaitable[list[Any]]]
+
+
+async def read_instances(qs: QuerySet) -> list[Any]:
+    return await qs
+
+
 async def supervision_stats(
-    scope: Region, start: date, end: date, level: RegionKind, now: datetime | None = None
+    scope: Region,
+    start: date,
+    end: date,
+    level: RegionKind,
+    now: datetime | None = None,
+    read_rows: ReadRows = read_instances,
 ) -> list[RegionStats]:
     now = now or datetime.now(UTC)
     low, high = subtree_range(scope.path)
-    # Plain rows: 1,500 region instances would cost more than the flag scans.
-    villages = await fetch_rows(
-        Region.filter(path__gte=low, path__lt=high, kind=RegionKind.VILLAGE)
-    )
+    villages = await read_rows(Region.filter(path__gte=low, path__lt=high, kind=RegionKind.VILLAGE))
     village_stats = {v.id: RegionStats(v) for v in villages}
     conn = Tortoise.get_connection("default")
+    postgres = is_postgres(conn)
     range_start, range_end = local_start(start), local_start(end)
-    mark = (lambda i: f"${i}") if conn.capabilities.dialect == "postgres" else (lambda i: "?")
 
     # 1. Flags raised in the period: counts aggregated by the database, then the hours
     # to first response and to resolution as plain numbers for the medians. Both scans
     # read only the covering index (models/flags.py).
-    postgres = conn.capabilities.dialect == "postgres"
-
     def hours(later: str) -> str:
         if postgres:
             return f"EXTRACT(EPOCH FROM ({later} - created_at)) / 3600.0"
         return f"(julianday({later}) - julianday(created_at)) * 24.0"
 
-    def window(first: int) -> str:  # placeholders numbered from `first`, in text order
+    def window(param: Params) -> str:
         return (
-            f"region_path >= {mark(first)} AND region_path < {mark(first + 1)} "
-            f"AND created_at >= {mark(first + 2)} AND created_at < {mark(first + 3)}"
+            f"region_path >= {param(low)} AND region_path < {param(high)} "
+            f"AND created_at >= {param(range_start)} AND created_at < {param(range_end)}"
         )
 
-    params = [low, high, range_start, range_end]
     done = "('RESOLVED', 'CONFIRMED')"
+    counted = Params(postgres)
     counting = conn.execute_query_dict(
         "SELECT region_id, COUNT(*) AS received, "
         f"SUM(CASE WHEN status IN {done} THEN 1 ELSE 0 END) AS resolved, "
         "SUM(CASE WHEN status = 'REJECTED' THEN 1 ELSE 0 END) AS rejected, "
         "SUM(CASE WHEN reopened THEN 1 ELSE 0 END) AS reopened, "
         "SUM(CASE WHEN (first_response_at IS NULL AND due_at < "
-        f"{mark(1)}) OR first_response_at > due_at THEN 1 ELSE 0 END) AS overdue "
-        f"FROM flag WHERE {window(2)} GROUP BY region_id",
-        [now, *params],
+        f"{counted(now)}) OR first_response_at > due_at THEN 1 ELSE 0 END) AS overdue "
+        f"FROM flag WHERE {window(counted)} GROUP BY region_id",
+        counted.values,
     )
+    timed = Params(postgres)
     timing = conn.execute_query(
         f"SELECT region_id, {hours('first_response_at')}, "
         f"CASE WHEN status IN {done} THEN {hours('closed_at')} END "
-        f"FROM flag WHERE {window(1)} AND first_response_at IS NOT NULL",
-        params,
+        f"FROM flag WHERE {window(timed)} AND first_response_at IS NOT NULL",
+        timed.values,
     )
     # PostgreSQL runs both scans at once on two pooled connections; SQLite one after another.
     counts, durations = await asyncio.gather(counting, timing)
@@ -154,40 +172,27 @@ async def supervision_stats(
                 stats.resolution_hours.append(float(resolution))
 
     # 2. Required catalogue items due in the period, and which were published on time.
-    items = await CatalogueItem.filter(
-        required=True, active=True, parent_id=None, frequency__in=PERIODIC
-    )
-    children = await CatalogueItem.filter(parent_id__in=[i.id for i in items]).values(
-        "id", "parent_id"
-    )
-    group_of = {i.id: i.id for i in items} | {c["id"]: c["parent_id"] for c in children}
+    required = await RequiredItems.load(frequency__in=PERIODIC)
+    items = required.items
     periods = [
         p for p in periods_due_between(start, end) if any(i.frequency == p.frequency for i in items)
     ]
     if periods and villages:
-        published: dict[tuple[int, int, str], datetime] = {}
-        ids = list(group_of)
-        # A monthly account also answers FIN-3 (see api.disclosures.compliance).
-        also = [i.id for i in items if i.code in ALSO_ANSWERED_BY_A_MONTHLY_ACCOUNT]
+        params = Params(postgres)
+        # The first publication under each item and period, and the first that is a
+        # monthly account (it answers more items: see RequiredItems).
         rows = await conn.execute_query_dict(
             "SELECT d.region_id, d.catalogue_item_id, d.period, "
             "MIN(d.first_published_at) AS first, "
             "MIN(CASE WHEN a.id IS NOT NULL THEN d.first_published_at END) AS account "
             "FROM disclosure d LEFT JOIN monthly_account a ON a.disclosure_id = d.id "
-            f"WHERE d.region_path >= {mark(1)} AND d.region_path < {mark(2)} "
-            f"AND d.first_published_at IS NOT NULL AND d.catalogue_item_id IN "
-            f"({', '.join(mark(i + 3) for i in range(len(ids)))}) "
+            f"WHERE d.region_path >= {params(low)} AND d.region_path < {params(high)} "
+            "AND d.first_published_at IS NOT NULL "
+            f"AND d.catalogue_item_id IN ({params.many(list(required.group_of))}) "
             "GROUP BY d.region_id, d.catalogue_item_id, d.period",
-            [low, high, *ids],
+            params.values,
         )
-        for row in rows:
-            answered = [(group_of[row["catalogue_item_id"]], as_datetime(row["first"]))]
-            if row["account"] is not None:
-                answered += [(item, as_datetime(row["account"])) for item in also]
-            for item, first in answered:
-                key = (row["region_id"], item, row["period"])
-                if key not in published or first < published[key]:
-                    published[key] = first
+        published = earliest_answers(required, publications(rows))
         for frequency in PERIODIC:
             due_periods = [p for p in periods if p.frequency == frequency]
             freq_items = [i for i in items if i.frequency == frequency]
@@ -209,13 +214,14 @@ async def supervision_stats(
                     for item in freq_items:
                         stats.disclosures_due += 1
                         first = published.get((village.id, item.id, period.text))
-                        if first is not None and first <= deadline:
+                        status = publication_status(first.at if first else None, deadline, now)
+                        if status == ComplianceStatus.ON_TIME:
                             stats.disclosures_on_time += 1
 
     if level == RegionKind.VILLAGE:
         return list(village_stats.values())
     # Townships (or counties): sum the villages below each.
-    targets = await fetch_rows(Region.filter(path__gte=low, path__lt=high, kind=level))
+    targets = await read_rows(Region.filter(path__gte=low, path__lt=high, kind=level))
     by_id = {t.id: RegionStats(t) for t in targets}
     for village in villages:
         for ancestor in path_ids(village.path):
@@ -224,11 +230,26 @@ async def supervision_stats(
     return list(by_id.values())
 
 
+def publications(rows: list[dict[str, Any]]) -> Iterator[Publication]:
+    """The aggregate's rows as publications: the first of each kind."""
+    for row in rows:
+        region, item, period = row["region_id"], row["catalogue_item_id"], row["period"]
+        yield Publication(region, item, period, as_datetime(row["first"]), False)
+        if row["account"] is not None:
+            yield Publication(region, item, period, as_datetime(row["account"]), True)
+
+
 class StatsCache:
     """League tables change slowly and cost one scan of a county's flags: computed results
     are kept for a few minutes per process (and warmed by the scheduler's refresh job)."""
 
-    def __init__(self, ttl_seconds: float = 300, max_entries: int = 256) -> None:
+    def __init__(
+        self,
+        read_rows: ReadRows = read_instances,
+        ttl_seconds: float = 300,
+        max_entries: int = 256,
+    ) -> None:
+        self.read_rows = read_rows
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[tuple, tuple[float, list[RegionStats]]] = {}
@@ -240,7 +261,7 @@ class StatsCache:
         hit = self._entries.get(key)
         if hit is not None and clock.monotonic() - hit[0] < self.ttl:
             return list(hit[1])
-        rows = await supervision_stats(scope, start, end, level)
+        rows = await supervision_stats(scope, start, end, level, read_rows=self.read_rows)
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[key] = (clock.monotonic(), rows)

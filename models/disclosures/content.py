@@ -1,0 +1,98 @@
+"""A disclosure's content fields: checked, cleaned and set on its working copy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.disclosures import PERIODIC, CatalogueItem, Category, Disclosure, Frequency
+from models.disclosures.periods import parse_period
+from models.disclosures.tables import clean_tables
+from models.errors import ErrorCode, UserError, UserErrors
+from models.media import Media
+from models.regions import Region, covers
+
+TITLE_MAX, BODY_MAX, MAX_ATTACHMENTS = 200, 20_000, 20
+# The three village affairs (三务): published on a village only.
+VILLAGE_ONLY = {Category.FINANCE, Category.PARTY, Category.VILLAGE_AFFAIRS}
+PERIOD_EXAMPLES = {
+    Frequency.MONTHLY: "2026-03",
+    Frequency.QUARTERLY: "2026-Q1",
+    Frequency.HALF_YEARLY: "2026-H1",
+    Frequency.YEARLY: "2026",
+}
+
+
+async def apply_content(
+    disclosure: Disclosure, region: Region, content: dict[str, Any], errors: list[UserError]
+) -> None:
+    """Check the given fields (`title`, `body`, `tables`, `must_read`, `catalogue_item_id`,
+    `period`, `attachment_ids`; None or absent = unchanged) and set them on the working copy.
+    A missing catalogue item raises at once; the other problems are added to `errors`."""
+    if content.get("title") is not None:
+        title = " ".join(content["title"].split())
+        if not 1 <= len(title) <= TITLE_MAX:
+            errors.append(UserError(ErrorCode.INVALID_TITLE, "title", {"max": TITLE_MAX}))
+        disclosure.title = title
+    if content.get("body") is not None:
+        if len(content["body"]) > BODY_MAX:
+            errors.append(UserError(ErrorCode.BODY_TOO_LONG, "body", {"max": BODY_MAX}))
+        disclosure.body = content["body"].strip()
+    if content.get("tables") is not None:
+        disclosure.tables = clean_tables(content["tables"], errors)
+    if content.get("must_read") is not None:
+        disclosure.must_read = bool(content["must_read"]) and disclosure.category == Category.NOTICE
+    if content.get("catalogue_item_id") is not None:
+        item = await CatalogueItem.get_or_none(id=content["catalogue_item_id"])
+        if item is None:
+            raise UserErrors(UserError(ErrorCode.NOT_FOUND, "catalogueItemId"))
+        if item.category != disclosure.category or not item.active:
+            errors.append(UserError(ErrorCode.CATALOGUE_MISMATCH, "catalogueItemId"))
+        disclosure.catalogue_item_id = item.id
+    if content.get("period") is not None:
+        disclosure.period = content["period"].strip() or None
+    if content.get("attachment_ids") is not None:
+        disclosure.attachment_ids = await attachment_ids(region, content["attachment_ids"], errors)
+    await check_period(disclosure, errors)
+
+
+async def edit_content(disclosure: Disclosure, content: dict[str, Any]) -> Region:
+    """Apply content fields to a disclosure's working copy, or refuse them all."""
+    region = await Region.get(id=disclosure.region_id)
+    errors: list[UserError] = []
+    await apply_content(disclosure, region, content, errors)
+    if errors:
+        raise UserErrors(*errors)
+    return region
+
+
+async def check_period(disclosure: Disclosure, errors: list[UserError]) -> None:
+    """A valid period, and for a periodic catalogue item a period of its frequency."""
+    period = parse_period(disclosure.period) if disclosure.period else None
+    if disclosure.period and period is None:
+        errors.append(UserError(ErrorCode.INVALID_PERIOD, "period"))
+        return
+    if disclosure.catalogue_item_id:
+        item = await CatalogueItem.get(id=disclosure.catalogue_item_id)
+        if item.frequency in PERIODIC and (period is None or period.frequency != item.frequency):
+            example = PERIOD_EXAMPLES.get(item.frequency, "2026")
+            errors.append(UserError(ErrorCode.PERIOD_REQUIRED, "period", {"example": example}))
+
+
+async def attachment_ids(region: Region, ids: list[int], errors: list[UserError]) -> list[int]:
+    """The media to attach, in order and once each: existing, redacted copies only, and of
+    this region, one above it or one below it."""
+    if len(ids) > MAX_ATTACHMENTS:
+        errors.append(
+            UserError(ErrorCode.TOO_MANY_ATTACHMENTS, "attachmentIds", {"max": MAX_ATTACHMENTS})
+        )
+        return []
+    media = {m.id: m for m in await Media.filter(id__in=ids).select_related("region")}
+    for mid in ids:
+        m = media.get(mid)
+        if m is None:
+            errors.append(UserError(ErrorCode.NOT_FOUND, "attachmentIds"))
+        elif m.restricted:  # the unredacted receipt: attach its redacted copy instead
+            errors.append(UserError(ErrorCode.ATTACHMENT_RESTRICTED, "attachmentIds"))
+        elif not (covers(region.path, m.region.path) or covers(m.region.path, region.path)):
+            errors.append(UserError(ErrorCode.ATTACHMENT_ELSEWHERE, "attachmentIds"))
+    return list(dict.fromkeys(ids))

@@ -1,0 +1,210 @@
+"""The disclosure workflow: draft → (review → approval) → publish or schedule; correct; retract."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from models.audit import record
+from models.disclosures import Category, Disclosure, Status, publishing
+from models.disclosures.content import VILLAGE_ONLY, apply_content, check_period, edit_content
+from models.errors import ErrorCode, UserError, UserErrors, fail
+from models.policy import Action, Viewer, require_draft_viewer, require_second_person
+from models.regions import Region, RegionKind, subtree_range
+from models.text import clean_reason
+
+# A publication time this close to now is not worth scheduling: publish at once.
+SCHEDULE_SLACK = timedelta(seconds=30)
+
+
+async def load_disclosure(viewer: Viewer, disclosure_id: int, action: Action) -> Disclosure:
+    """The disclosure (NOT_FOUND on `id`), if the viewer may do `action` in its region."""
+    disclosure = await Disclosure.get_or_none(id=disclosure_id)
+    if disclosure is None:
+        raise fail(ErrorCode.NOT_FOUND, "id")
+    viewer.require(action, disclosure.region_path)
+    return disclosure
+
+
+def require_status(disclosure: Disclosure, *allowed: Status) -> None:
+    if disclosure.status not in allowed:
+        raise fail(ErrorCode.WRONG_STATUS, "id", status=str(disclosure.status))
+
+
+def drafts_below(viewer: Viewer, region: Region, status: Status | None = None) -> QuerySet:
+    """The unpublished disclosures of a region and the regions below it, for its staff."""
+    require_draft_viewer(viewer, region.path)
+    low, high = subtree_range(region.path)
+    qs = Disclosure.filter(
+        region_path__gte=low,
+        region_path__lt=high,
+        first_published_at__isnull=True,
+        status__not_in=[Status.PUBLISHED, Status.RETRACTED],
+    )
+    return qs.filter(status=status) if status is not None else qs
+
+
+def snapshot(d: Disclosure) -> dict[str, Any]:
+    return {"status": str(d.status), "title": d.title, "version": d.version, "period": d.period}
+
+
+async def create_disclosure(
+    viewer: Viewer, region_id: int, category: Category, content: dict[str, Any]
+) -> Disclosure:
+    """A draft in the region, visible to its staff only (fields of `content`: see
+    `models.disclosures.content.apply_content`)."""
+    async with in_transaction():
+        region = await Region.get_or_none(id=region_id)
+        if region is None:
+            raise fail(ErrorCode.NOT_FOUND, "regionId")
+        viewer.require(Action.DISCLOSURE_EDIT, region.path)
+        if category in VILLAGE_ONLY and region.kind != RegionKind.VILLAGE:
+            raise fail(ErrorCode.CATEGORY_REGION_KIND, "regionId")
+        disclosure = Disclosure(
+            region=region,
+            region_path=region.path,
+            category=category,
+            title="",
+            body="",
+            author_id=viewer.require_user().id,
+            status=Status.DRAFT,
+        )
+        errors: list[UserError] = []
+        await apply_content(disclosure, region, content, errors)
+        if errors:
+            raise UserErrors(*errors)
+        await disclosure.save()
+        await record(
+            viewer, "disclosure.create", disclosure, region_id=region.id, after=snapshot(disclosure)
+        )
+    return disclosure
+
+
+async def update_disclosure(
+    viewer: Viewer, disclosure_id: int, content: dict[str, Any]
+) -> Disclosure:
+    """Change a draft (submitted, approved or published ones cannot change)."""
+    async with in_transaction():
+        disclosure = await load_disclosure(viewer, disclosure_id, Action.DISCLOSURE_EDIT)
+        require_status(disclosure, Status.DRAFT)
+        before = snapshot(disclosure)
+        region = await edit_content(disclosure, content)
+        await disclosure.save()
+        await record(
+            viewer,
+            "disclosure.update",
+            disclosure,
+            region_id=region.id,
+            before=before,
+            after=snapshot(disclosure),
+        )
+    return disclosure
+
+
+async def submit_disclosure(viewer: Viewer, disclosure_id: int) -> Disclosure:
+    """Send a draft for review by the village supervision committee."""
+    async with in_transaction():
+        disclosure = await load_disclosure(viewer, disclosure_id, Action.DISCLOSURE_EDIT)
+        require_status(disclosure, Status.DRAFT)
+        disclosure.status = Status.PENDING_REVIEW
+        await disclosure.save()
+        await record(viewer, "disclosure.submit", disclosure, region_id=disclosure.region_id)
+    return disclosure
+
+
+async def approve_disclosure(viewer: Viewer, disclosure_id: int) -> Disclosure:
+    """A supervision committee member approves a submitted disclosure someone else wrote."""
+    async with in_transaction():
+        disclosure = await load_disclosure(viewer, disclosure_id, Action.DISCLOSURE_APPROVE)
+        require_second_person(viewer, disclosure.author_id)
+        require_status(disclosure, Status.PENDING_REVIEW)
+        disclosure.status = Status.APPROVED
+        disclosure.approved_by_id = viewer.require_user().id
+        disclosure.approved_at = datetime.now(UTC)
+        await disclosure.save()
+        await record(viewer, "disclosure.approve", disclosure, region_id=disclosure.region_id)
+    return disclosure
+
+
+async def publish_disclosure(
+    viewer: Viewer, disclosure_id: int, publish_at: datetime | None = None
+) -> Disclosure:
+    """Publish now, or schedule for `publish_at` (naive = UTC) when that is still ahead.
+    Finance needs approval first. Published content joins the village's hash chain."""
+    async with in_transaction():
+        disclosure = await load_disclosure(viewer, disclosure_id, Action.DISCLOSURE_EDIT)
+        require_status(
+            disclosure, Status.DRAFT, Status.PENDING_REVIEW, Status.APPROVED, Status.SCHEDULED
+        )
+        if disclosure.category == Category.FINANCE and disclosure.approved_by_id is None:
+            raise fail(ErrorCode.NEEDS_APPROVAL, "id")
+        errors: list[UserError] = []
+        await check_period(disclosure, errors)
+        if errors:
+            raise UserErrors(*errors)
+        if publish_at is not None and publish_at.tzinfo is None:
+            publish_at = publish_at.replace(tzinfo=UTC)
+        if publish_at is not None and publish_at > datetime.now(UTC) + SCHEDULE_SLACK:
+            disclosure.status = Status.SCHEDULED
+            disclosure.publish_at = publish_at
+            await disclosure.save()
+            await record(
+                viewer,
+                "disclosure.schedule",
+                disclosure,
+                region_id=disclosure.region_id,
+                after={"publish_at": publish_at.isoformat()},
+            )
+            return disclosure
+        version = await publishing.publish(disclosure, viewer.require_user().id)
+        await record(
+            viewer,
+            "disclosure.publish",
+            disclosure,
+            region_id=disclosure.region_id,
+            after={"version": version.version},
+        )
+    return disclosure
+
+
+async def correct_disclosure(
+    viewer: Viewer, disclosure_id: int, reason: str | None, content: dict[str, Any]
+) -> Disclosure:
+    """Publish a new version with the reason for the correction; older versions stay
+    readable (`content` as for `create_disclosure`, without catalogue item and must-read)."""
+    async with in_transaction():
+        disclosure = await load_disclosure(viewer, disclosure_id, Action.DISCLOSURE_EDIT)
+        require_status(disclosure, Status.PUBLISHED)
+        reason = clean_reason(reason)
+        before = snapshot(disclosure)
+        region = await edit_content(disclosure, content)
+        version = await publishing.publish(disclosure, viewer.require_user().id, reason=reason)
+        await record(
+            viewer,
+            "disclosure.correct",
+            disclosure,
+            region_id=region.id,
+            before=before,
+            after={**snapshot(disclosure), "reason": reason, "version": version.version},
+        )
+    return disclosure
+
+
+async def retract_disclosure(viewer: Viewer, disclosure_id: int, reason: str | None) -> Disclosure:
+    """Retract a published disclosure: the record stays, with the reason made public."""
+    async with in_transaction():
+        disclosure = await load_disclosure(viewer, disclosure_id, Action.DISCLOSURE_EDIT)
+        require_status(disclosure, Status.PUBLISHED)
+        reason = clean_reason(reason)
+        await publishing.retract(disclosure, reason)
+        await record(
+            viewer,
+            "disclosure.retract",
+            disclosure,
+            region_id=disclosure.region_id,
+            after={"reason": reason},
+        )
+    return disclosure
