@@ -150,6 +150,7 @@ async def redact_media(
 ) -> Media:
     """Black out rectangles (in the upright original's pixels) into a new media; from then on
     every upload of the unredacted bytes is restricted."""
+    user = viewer.require_user()  # the redacted copy is theirs
     source = await Media.get_or_none(id=media_id)
     if source is None:
         raise fail(ErrorCode.NOT_FOUND, "mediaId")
@@ -174,7 +175,7 @@ async def redact_media(
             variant_bytes={name: len(blob) for name, blob in processed.variants.items()},
             placeholder=processed.placeholder,
             region_id=source.region_id,
-            uploaded_by_id=viewer.user_id,
+            uploaded_by_id=user.id,
             redacted_from=source,
         )
         # Every upload of the same bytes is the same unredacted file: restrict them all.

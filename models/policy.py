@@ -160,7 +160,8 @@ class Viewer:
         return self.user
 
     def require(self, action: Action, path: str | None) -> None:
-        self.require_user()
+        if not self.system:  # the system needs no user: it may do what `can` asks
+            self.require_user()
         if not self.can(action, path):
             raise Forbidden()
 
