@@ -75,21 +75,18 @@ def processed_from(existing: Media) -> Processed:
 async def upload_media(
     viewer: Viewer,
     store: MediaStore,
-    region: Region,
-    purpose: MediaPurpose,
-    data: bytes,
-    limits: UploadLimits,
     *,
+    data: bytes,
+    purpose: MediaPurpose,
+    region_id: int | None,
+    limits: UploadLimits,
     too_large: bool = False,
 ) -> Media:
-    """Store an upload (from `upload_region`). The same bytes from the same uploader for the
-    same use return the earlier row; bytes anyone uploaded before reuse its files.
-
-    `too_large`: the transport stopped reading at `limits.max_bytes`.
-    """
+    """Store an upload in its region (see `upload_region`). The same bytes from the same
+    uploader for the same use return the earlier row; bytes anyone uploaded before reuse its
+    files. `too_large`: the transport stopped reading at `limits.max_bytes`."""
     user = viewer.require_user()
-    if not may_upload_media(viewer, region.id, region.path, purpose):
-        raise Forbidden()
+    region = await upload_region(viewer, region_id, purpose)
     if too_large or len(data) > limits.max_bytes:
         raise fail(ErrorCode.FILE_TOO_LARGE, "file", max_mb=limits.max_bytes // (1024 * 1024))
     upload_sha = hashlib.sha256(data).hexdigest()

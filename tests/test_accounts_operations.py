@@ -177,9 +177,14 @@ async def test_upload_and_redact_without_the_api(app, settings, demo):
     region = await upload_region(clerk, None, MediaPurpose.RECEIPT)
     assert region.id == demo.villages[0].id
     data = media_files.phone_jpeg()
-    media = await upload_media(clerk, store, region, MediaPurpose.RECEIPT, data, LIMITS)
+    media = await upload_media(
+        clerk, store, data=data, purpose=MediaPurpose.RECEIPT, region_id=None, limits=LIMITS
+    )
+    assert media.region_id == region.id
     assert (media.width, media.height) == (300, 400)  # turned upright
-    same = await upload_media(clerk, store, region, MediaPurpose.RECEIPT, data, LIMITS)
+    same = await upload_media(
+        clerk, store, data=data, purpose=MediaPurpose.RECEIPT, region_id=region.id, limits=LIMITS
+    )
     assert same.id == media.id
 
     with pytest.raises(UserErrors) as refused:

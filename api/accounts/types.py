@@ -1,4 +1,4 @@
-"""User and RoleGrant nodes; what of a user each viewer may see is decided here."""
+"""User and RoleGrant nodes; what of a user each viewer may see follows models.policy."""
 
 from __future__ import annotations
 

@@ -46,17 +46,17 @@ class UploadMedia(BaseMutation):
         upload: UploadedFile = data.file
         purpose = Purpose(enum_value(data.purpose))
         region_id = decode_id(data.region_id, "Region", "regionId") if data.region_id else None
+        # Who may upload where is answered before the rate limit counts the attempt.
         region = await upload_region(ctx.viewer, region_id, purpose)
         settings = ctx.settings
         await throttle(ctx, f"upload:{user.id}", settings.media_uploads_per_hour, 3600)
-        limits = UploadLimits(settings.media_max_bytes, settings.media_daily_quota_bytes)
         media = await upload_media(
             ctx.viewer,
             ctx.services.media,
-            region,
-            purpose,
-            upload.data,
-            limits,
+            data=upload.data,
+            purpose=purpose,
+            region_id=region.id,
+            limits=UploadLimits(settings.media_max_bytes, settings.media_daily_quota_bytes),
             too_large=upload.too_large,
         )
         return {"media": media}
