@@ -161,15 +161,15 @@ async def change_password(
 
 async def verify_residency(viewer: Viewer, user_id: int) -> User:
     """Confirm that a registered villager lives in their village; a retry changes nothing."""
-    user = await User.get_or_none(id=user_id)
-    if user is None:
-        raise fail(ErrorCode.NOT_FOUND, "userId")
-    if user.village_id is None:
-        raise fail(ErrorCode.NO_VILLAGE, "userId")
-    require_residency_verifier(viewer, await region_path(user.village_id))
-    if user.residency_verified_at is not None:
-        return user
     async with in_transaction():
+        user = await User.get_or_none(id=user_id)
+        if user is None:
+            raise fail(ErrorCode.NOT_FOUND, "userId")
+        if user.village_id is None:
+            raise fail(ErrorCode.NO_VILLAGE, "userId")
+        require_residency_verifier(viewer, await region_path(user.village_id))
+        if user.residency_verified_at is not None:
+            return user
         user.residency_verified_at = datetime.now(UTC)
         user.residency_verified_by_id = viewer.user_id
         await user.save(update_fields=["residency_verified_at", "residency_verified_by_id"])
@@ -180,31 +180,31 @@ async def verify_residency(viewer: Viewer, user_id: int) -> User:
             region_id=user.village_id,
             after={"residency_verified_at": user.residency_verified_at.isoformat()},
         )
-    return user
+        return user
 
 
 async def grant_role(viewer: Viewer, user_id: int, role: Role, region_id: int) -> RoleGrant:
     """Grant `role` on a region to a user; an identical active grant is returned as it is."""
-    errors: list[UserError] = []
-    user = await User.get_or_none(id=user_id)
-    region = await Region.get_or_none(id=region_id)
-    if user is None:
-        errors.append(UserError(ErrorCode.NOT_FOUND, "userId"))
-    if region is None:
-        errors.append(UserError(ErrorCode.NOT_FOUND, "regionId"))
-    if errors:
-        raise UserErrors(*errors)
-    viewer.require(Action.ROLE_GRANT, region.path)
-    role = Role(role)
-    kinds = ROLE_KINDS[role]
-    if region.kind not in kinds:
-        raise fail(ErrorCode.ROLE_REGION_KIND, "regionId", role=role, kinds="/".join(kinds))
-    existing = await RoleGrant.get_or_none(
-        user_id=user.id, role=role, region_id=region.id, revoked_at=None
-    )
-    if existing:
-        return existing
     async with in_transaction():
+        errors: list[UserError] = []
+        user = await User.get_or_none(id=user_id)
+        region = await Region.get_or_none(id=region_id)
+        if user is None:
+            errors.append(UserError(ErrorCode.NOT_FOUND, "userId"))
+        if region is None:
+            errors.append(UserError(ErrorCode.NOT_FOUND, "regionId"))
+        if errors:
+            raise UserErrors(*errors)
+        viewer.require(Action.ROLE_GRANT, region.path)
+        role = Role(role)
+        kinds = ROLE_KINDS[role]
+        if region.kind not in kinds:
+            raise fail(ErrorCode.ROLE_REGION_KIND, "regionId", role=role, kinds="/".join(kinds))
+        existing = await RoleGrant.get_or_none(
+            user_id=user.id, role=role, region_id=region.id, revoked_at=None
+        )
+        if existing:
+            return existing
         grant = await RoleGrant.create(
             user=user, role=role, region=region, granted_by_id=viewer.user_id
         )
@@ -215,18 +215,18 @@ async def grant_role(viewer: Viewer, user_id: int, role: Role, region_id: int) -
             region_id=region.id,
             after={"user_id": user.id, "role": role, "region_id": region.id},
         )
-    return grant
+        return grant
 
 
 async def revoke_role(viewer: Viewer, grant_id: int) -> RoleGrant:
     """End a grant; a retry changes nothing."""
-    grant = await RoleGrant.get_or_none(id=grant_id)
-    if grant is None:
-        raise fail(ErrorCode.NOT_FOUND, "grantId")
-    viewer.require(Action.ROLE_REVOKE, await region_path(grant.region_id))
-    if grant.revoked_at is not None:
-        return grant
     async with in_transaction():
+        grant = await RoleGrant.get_or_none(id=grant_id)
+        if grant is None:
+            raise fail(ErrorCode.NOT_FOUND, "grantId")
+        viewer.require(Action.ROLE_REVOKE, await region_path(grant.region_id))
+        if grant.revoked_at is not None:
+            return grant
         grant.revoked_at = datetime.now(UTC)
         grant.revoked_by_id = viewer.user_id
         await grant.save(update_fields=["revoked_at", "revoked_by_id"])
@@ -237,7 +237,7 @@ async def revoke_role(viewer: Viewer, grant_id: int) -> RoleGrant:
             region_id=grant.region_id,
             before={"user_id": grant.user_id, "role": str(grant.role)},
         )
-    return grant
+        return grant
 
 
 async def ensure_system_admin(

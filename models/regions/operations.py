@@ -33,19 +33,10 @@ def region_snapshot(region: Region) -> dict[str, Any]:
     }
 
 
-async def create_region(
-    viewer: Viewer, parent_id: int | None, kind: RegionKind, name: str, code: str | None
-) -> Region:
-    """A region below `parent_id` (None: at the top, for system-wide admins only)."""
-    parent = None
-    if parent_id is not None:
-        parent = await Region.get_or_none(id=parent_id)
-        if parent is None:
-            raise fail(ErrorCode.NOT_FOUND, "parentId")
-    viewer.require(Action.REGION_CREATE, parent.path if parent else None)
-
-    name = (name or "").strip()
-    code = (code or "").strip() or None
+async def new_region_errors(
+    parent: Region | None, kind: RegionKind, name: str, code: str | None
+) -> list[UserError]:
+    """What is wrong with a new region below `parent` (its name and code already stripped)."""
     errors: list[UserError] = []
     parent_kind = RegionKind(parent.kind) if parent else None
     if kind not in CHILD_KINDS[parent_kind]:
@@ -69,11 +60,26 @@ async def create_region(
             errors.append(UserError(ErrorCode.CODE_TAKEN, "code"))
     if not errors and await Region.exists(parent_id=parent.id if parent else None, name=name):
         errors.append(UserError(ErrorCode.NAME_TAKEN, "name"))
-    if errors:
-        raise UserErrors(*errors)
+    return errors
 
+
+async def create_region(
+    viewer: Viewer, parent_id: int | None, kind: RegionKind, name: str, code: str | None
+) -> Region:
+    """A region below `parent_id` (None: at the top, for system-wide admins only)."""
     try:
         async with in_transaction():
+            parent = None
+            if parent_id is not None:
+                parent = await Region.get_or_none(id=parent_id)
+                if parent is None:
+                    raise fail(ErrorCode.NOT_FOUND, "parentId")
+            viewer.require(Action.REGION_CREATE, parent.path if parent else None)
+            name = (name or "").strip()
+            code = (code or "").strip() or None
+            errors = await new_region_errors(parent, kind, name, code)
+            if errors:
+                raise UserErrors(*errors)
             region = await add_region(parent, kind, name, code)
             await record(
                 viewer, "region.create", region, region_id=region.id, after=region_snapshot(region)
