@@ -10,7 +10,7 @@ from api.loaders import Loaders, RegionLoader
 from api.services import Services
 from api.settings import Settings
 from models.accounts import Session
-from models.accounts.auth import decode_access_token
+from models.accounts.auth import AuthConfig, decode_access_token
 from models.errors import AppError, Unauthenticated
 from models.messages import pick_language
 from models.policy import SYSTEM, Viewer, viewer_for_user
@@ -45,7 +45,7 @@ class Context:
         return region.path if region else SYSTEM
 
 
-async def load_viewer(settings: Settings, authorization: str | None) -> Viewer:
+async def load_viewer(auth: AuthConfig, authorization: str | None) -> Viewer:
     """The signed-in user and their grants, or an anonymous viewer that remembers why."""
     if not authorization:
         return Viewer()
@@ -53,7 +53,7 @@ async def load_viewer(settings: Settings, authorization: str | None) -> Viewer:
     if scheme.lower() != "bearer" or not token.strip():
         return Viewer(auth_error=Unauthenticated("INVALID_TOKEN"))
     try:
-        claims = decode_access_token(settings, token.strip())
+        claims = decode_access_token(auth, token.strip())
     except AppError as exc:
         return Viewer(auth_error=exc)
     session = await Session.get_or_none(
@@ -73,7 +73,7 @@ async def viewer_for_session(session: Session) -> Viewer:
 
 
 async def build_context(request: HTTPConnection, services: Services, request_id: str) -> Context:
-    viewer = await load_viewer(services.settings, request.headers.get("authorization"))
+    viewer = await load_viewer(services.settings.auth, request.headers.get("authorization"))
     viewer.ip = request.client.host if request.client else None
     viewer.request_id = request_id
     return Context(

@@ -38,7 +38,7 @@ class Services:
             settings=settings,
             redis=redis,
             limiter=limiter,
-            passwords=Passwords(settings),
+            passwords=Passwords(settings.auth),
             persisted=PersistedQueries(redis, settings.redis_prefix),
             media=MediaStore(LocalStorage(settings.media_root), settings.media_max_pixels),
             views=ViewCounter(redis, settings.redis_prefix),

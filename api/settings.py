@@ -11,6 +11,8 @@ from typing import Any
 from starlette.config import Config
 from tortoise.backends.base.config_generator import expand_db_url
 
+from models.accounts.auth import AuthConfig
+
 MODEL_MODULES = [
     "models.regions",
     "models.accounts",
@@ -63,6 +65,17 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def auth(self) -> AuthConfig:
+        return AuthConfig(
+            secret_key=self.secret_key,
+            access_token_seconds=self.access_token_seconds,
+            refresh_token_seconds=self.refresh_token_seconds,
+            refresh_reuse_grace_seconds=self.refresh_reuse_grace_seconds,
+            argon2_time_cost=self.argon2_time_cost,
+            argon2_memory_kib=self.argon2_memory_kib,
+        )
 
     def with_overrides(self, **kwargs: Any) -> Settings:
         return replace(self, **kwargs)

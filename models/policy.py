@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from models.accounts import Role, RoleGrant, User
 from models.errors import AppError, ErrorCode, Forbidden, Unauthenticated, fail
+from models.media import Media, MediaPurpose
 from models.regions import Region, covers
 
 if TYPE_CHECKING:
@@ -320,3 +321,54 @@ def require_second_person(viewer: Viewer, author_id: int) -> None:
     """The two-person rule: nobody approves a disclosure or a month they wrote or uploaded."""
     if author_id == viewer.user_id:
         raise Forbidden()
+
+
+# --- accounts rules ---
+def can_see_user(viewer: Viewer, user: User, scope_paths: Iterable[str]) -> bool:
+    """The user themselves, or staff covering their home village or a region of their grants
+    (`scope_paths`)."""
+    return viewer.user_id == user.id or viewer.can_any(Action.USER_VIEW, scope_paths)
+
+
+def can_see_phone(viewer: Viewer, user: User, scope_paths: Iterable[str]) -> bool:
+    """A full phone number: the user themselves, admins and officials covering them; others
+    see it masked."""
+    return viewer.user_id == user.id or viewer.can_any(Action.USER_VIEW_PHONE, scope_paths)
+
+
+def can_see_grant(viewer: Viewer, grant: RoleGrant, region_path: str) -> bool:
+    """A user's own grants; others' to officials, inspectors and admins covering them."""
+    return grant.user_id == viewer.user_id or viewer.can(Action.ROLE_VIEW, region_path)
+
+
+def require_residency_verifier(viewer: Viewer, village_path: str) -> None:
+    """Clerks, officials and admins covering the resident's village confirm that they live
+    there."""
+    viewer.require(Action.RESIDENCY_VERIFY, village_path)
+
+
+def require_operator(viewer: Viewer) -> None:
+    """A system-wide admin is made only by the operators' script: no grant covers that."""
+    if not viewer.system:
+        raise Forbidden()
+
+
+# --- media rules ---
+def may_upload_media(
+    viewer: Viewer, region_id: int, region_path: str, purpose: MediaPurpose
+) -> bool:
+    """Staff covering the region; a verified villager only evidence for a flag about their own
+    village."""
+    if viewer.can(Action.MEDIA_UPLOAD, region_path):
+        return True
+    return purpose == MediaPurpose.EVIDENCE and viewer.is_verified_resident(region_id)
+
+
+def may_see_media(viewer: Viewer, media: Media, region_path: str) -> bool:
+    """An unredacted original, once a redacted copy exists: its uploader and staff covering
+    its region only."""
+    if not media.restricted:
+        return True
+    if viewer.user_id == media.uploaded_by_id:
+        return True
+    return viewer.can(Action.MEDIA_VIEW_RESTRICTED, region_path)

@@ -161,7 +161,7 @@ async def run(args: argparse.Namespace) -> None:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         official = await User.get(id=official_id)
-        pair = await start_session(settings, official, "bench", "127.0.0.1")
+        pair = await start_session(settings.auth, official, "bench", "127.0.0.1")
         token = pair.access_token
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:

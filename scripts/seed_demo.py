@@ -52,7 +52,7 @@ async def seed_demo(settings: Settings, content: bool = True) -> Demo | None:
     """
     if await Region.exists():
         return None
-    password_hash = await Passwords(settings).hash(DEMO_PASSWORD)
+    password_hash = await Passwords(settings.auth).hash(DEMO_PASSWORD)
     async with in_transaction():
         county = await add_region(None, RegionKind.COUNTY, COUNTY[0], COUNTY[1])
         demo = Demo(county=county)

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import graphene
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from api.accounts.types import AuthPayloadFields, Role, RoleGrant, User
 from api.context import Context, viewer_for_session
 from api.inputs import enum_value
 from api.mutations import BaseMutation
 from api.ratelimit import throttle
-from api.relay import decode_id, fetch_input
-from models.accounts import RoleGrant as RoleGrantModel
-from models.accounts import Session
+from api.relay import decode_id
+from models.accounts import Role as RoleEnum
+from models.accounts import Session, operations
 from models.accounts import User as UserModel
-from models.accounts.auth import RefreshRefused, TokenPair, rotate_refresh_token, start_session
-from models.accounts.validation import check_name, check_password, check_phone
-from models.audit import record
-from models.errors import UserError, UserErrors
-from models.policy import ROLE_KINDS, Action
-from models.regions import Region as RegionModel
-from models.regions import RegionKind
+from models.accounts.auth import TokenPair, normalize_phone
+from models.policy import Action
 
 
 async def signed_in(ctx: Context, user: UserModel, pair: TokenPair) -> dict:
@@ -61,38 +53,17 @@ class Register(AuthPayloadFields, BaseMutation):
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         await throttle(ctx, f"register:{ctx.ip}", 20, 3600)
-        errors: list[UserError] = []
-        phone = check_phone(data.phone, errors)
-        check_password(data.password, errors, phone=phone)
-        name = check_name(data.name, errors)
         village_id = decode_id(data.village_id, "Region", "villageId")
-        village = await RegionModel.get_or_none(id=village_id)
-        if village is None:
-            errors.append(UserError("NOT_FOUND", "villageId"))
-        elif village.kind != RegionKind.VILLAGE:
-            errors.append(UserError("NOT_A_VILLAGE", "villageId"))
-        if phone and await UserModel.exists(phone=phone):
-            errors.append(UserError("PHONE_TAKEN", "phone"))
-        if errors:
-            raise UserErrors(*errors)
-
-        password_hash = await ctx.services.passwords.hash(data.password)
-        try:
-            async with in_transaction():
-                user = await UserModel.create(
-                    phone=phone, name=name, password_hash=password_hash, village=village
-                )
-                pair = await start_session(ctx.settings, user, ctx.user_agent, ctx.ip)
-                await record(
-                    ctx.viewer,
-                    "user.register",
-                    user,
-                    region_id=village_id,
-                    actor_id=user.id,
-                    after={"name": name, "village_id": village_id},
-                )
-        except IntegrityError:  # the same phone registered concurrently
-            raise UserErrors(UserError("PHONE_TAKEN", "phone")) from None
+        user, pair = await operations.register(
+            ctx.viewer,
+            ctx.services.passwords,
+            ctx.settings.auth,
+            phone=data.phone,
+            password=data.password,
+            name=data.name,
+            village_id=village_id,
+            user_agent=ctx.user_agent,
+        )
         return await signed_in(ctx, user, pair)
 
 
@@ -115,38 +86,19 @@ class Login(AuthPayloadFields, BaseMutation):
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         settings = ctx.settings
-        errors: list[UserError] = []
-        phone = check_phone(data.phone, errors)
-        if errors:
-            raise UserErrors(*errors)
-        await throttle(
-            ctx, f"login:{phone}", settings.login_attempts, settings.login_window_seconds
+        phone = normalize_phone(data.phone)
+        if phone is not None:  # an invalid phone is refused by the operation, unthrottled
+            window = settings.login_window_seconds
+            await throttle(ctx, f"login:{phone}", settings.login_attempts, window)
+            await throttle(ctx, f"login-ip:{ctx.ip}", settings.login_attempts * 10, window)
+        user, pair = await operations.login(
+            ctx.viewer,
+            ctx.services.passwords,
+            settings.auth,
+            phone=data.phone,
+            password=data.password,
+            user_agent=ctx.user_agent,
         )
-        await throttle(
-            ctx, f"login-ip:{ctx.ip}", settings.login_attempts * 10, settings.login_window_seconds
-        )
-        user = await UserModel.get_or_none(phone=phone)
-        ok = await ctx.services.passwords.verify(
-            user.password_hash if user else None, data.password
-        )
-        if user is None or not ok:
-            raise UserErrors(UserError("INVALID_CREDENTIALS", "password"))
-        if not user.is_active:
-            raise UserErrors(UserError("ACCOUNT_DISABLED", "phone"))
-        new_hash = None
-        if ctx.services.passwords.needs_rehash(user.password_hash):
-            new_hash = await ctx.services.passwords.hash(data.password)
-        async with in_transaction():
-            user.last_login_at = datetime.now(UTC)
-            fields = ["last_login_at"]
-            if new_hash:
-                user.password_hash = new_hash
-                fields.append("password_hash")
-            await user.save(update_fields=fields)
-            pair = await start_session(settings, user, ctx.user_agent, ctx.ip)
-            await record(
-                ctx.viewer, "user.login", user, region_id=user.village_id, actor_id=user.id
-            )
         return await signed_in(ctx, user, pair)
 
 
@@ -169,10 +121,7 @@ class RefreshToken(AuthPayloadFields, BaseMutation):
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         await throttle(ctx, f"refresh-ip:{ctx.ip}", 120, 60)
-        try:
-            user, pair = await rotate_refresh_token(ctx.settings, data.refresh_token or "")
-        except RefreshRefused as exc:
-            raise UserErrors(UserError(exc.key, "refreshToken")) from None
+        user, pair = await operations.refresh(ctx.settings.auth, data.refresh_token or "")
         return await signed_in(ctx, user, pair)
 
 
@@ -192,11 +141,7 @@ class Logout(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        viewer = ctx.viewer
-        qs = Session.filter(user_id=viewer.user_id, revoked_at=None)
-        if not (data and data.all_sessions):
-            qs = qs.filter(id=viewer.session_id)
-        await qs.update(revoked_at=datetime.now(UTC))
+        await operations.logout(ctx.viewer, all_sessions=bool(data and data.all_sessions))
         return {"ok": True}
 
     @classmethod
@@ -225,25 +170,9 @@ class ChangePassword(BaseMutation):
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         user = ctx.viewer.require_user()
         await throttle(ctx, f"password:{user.id}", 10, 3600)
-        passwords = ctx.services.passwords
-        if not await passwords.verify(user.password_hash, data.old_password):
-            raise UserErrors(UserError("WRONG_PASSWORD", "oldPassword"))
-        errors: list[UserError] = []
-        check_password(data.new_password, errors, field="newPassword", phone=user.phone)
-        if not errors and data.new_password == data.old_password:
-            errors.append(UserError("SAME_PASSWORD", "newPassword"))
-        if errors:
-            raise UserErrors(*errors)
-        new_hash = await passwords.hash(data.new_password)
-        async with in_transaction():
-            user.password_hash = new_hash
-            await user.save(update_fields=["password_hash"])
-            await (
-                Session.filter(user_id=user.id, revoked_at=None)
-                .exclude(id=ctx.viewer.session_id)
-                .update(revoked_at=datetime.now(UTC))
-            )
-            await record(ctx.viewer, "user.change_password", user, region_id=user.village_id)
+        user = await operations.change_password(
+            ctx.viewer, ctx.services.passwords, data.old_password, data.new_password
+        )
         return {"user": user}
 
 
@@ -264,22 +193,8 @@ class VerifyResidency(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        user = await fetch_input(UserModel, data.user_id, "User", "userId")
-        if user.village_id is None:
-            raise UserErrors(UserError("NO_VILLAGE", "userId"))
-        cls.authorize(ctx, await ctx.region_path(user.village_id))
-        if user.residency_verified_at is None:  # a retry changes nothing
-            user.residency_verified_at = datetime.now(UTC)
-            user.residency_verified_by_id = ctx.viewer.user_id
-            await user.save(update_fields=["residency_verified_at", "residency_verified_by_id"])
-            await record(
-                ctx.viewer,
-                "user.verify_residency",
-                user,
-                region_id=user.village_id,
-                after={"residency_verified_at": user.residency_verified_at.isoformat()},
-            )
-        return {"user": user}
+        user_id = decode_id(data.user_id, "User", "userId")
+        return {"user": await operations.verify_residency(ctx.viewer, user_id)}
 
 
 class GrantRoleInput(graphene.InputObjectType):
@@ -301,38 +216,10 @@ class GrantRole(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        errors: list[UserError] = []
-        user = await UserModel.get_or_none(id=decode_id(data.user_id, "User", "userId"))
-        region = await RegionModel.get_or_none(id=decode_id(data.region_id, "Region", "regionId"))
-        if user is None:
-            errors.append(UserError("NOT_FOUND", "userId"))
-        if region is None:
-            errors.append(UserError("NOT_FOUND", "regionId"))
-        if errors:
-            raise UserErrors(*errors)
-        cls.authorize(ctx, region.path)
-        role = enum_value(data.role)
-        kinds = ROLE_KINDS[role]
-        if region.kind not in kinds:
-            raise UserErrors(
-                UserError("ROLE_REGION_KIND", "regionId", {"role": role, "kinds": "/".join(kinds)})
-            )
-        existing = await RoleGrantModel.get_or_none(
-            user_id=user.id, role=role, region_id=region.id, revoked_at=None
-        )
-        if existing:
-            return {"role_grant": existing}
-        grant = await RoleGrantModel.create(
-            user=user, role=role, region=region, granted_by_id=ctx.viewer.user_id
-        )
-        await record(
-            ctx.viewer,
-            "role.grant",
-            grant,
-            region_id=region.id,
-            after={"user_id": user.id, "role": role, "region_id": region.id},
-        )
-        return {"role_grant": grant}
+        user_id = decode_id(data.user_id, "User", "userId")
+        region_id = decode_id(data.region_id, "Region", "regionId")
+        role = RoleEnum(enum_value(data.role))
+        return {"role_grant": await operations.grant_role(ctx.viewer, user_id, role, region_id)}
 
 
 class RevokeRoleInput(graphene.InputObjectType):
@@ -351,17 +238,5 @@ class RevokeRole(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        grant = await fetch_input(RoleGrantModel, data.grant_id, "RoleGrant", "grantId")
-        cls.authorize(ctx, await ctx.region_path(grant.region_id))
-        if grant.revoked_at is None:  # a retry changes nothing
-            grant.revoked_at = datetime.now(UTC)
-            grant.revoked_by_id = ctx.viewer.user_id
-            await grant.save(update_fields=["revoked_at", "revoked_by_id"])
-            await record(
-                ctx.viewer,
-                "role.revoke",
-                grant,
-                region_id=grant.region_id,
-                before={"user_id": grant.user_id, "role": str(grant.role)},
-            )
-        return {"role_grant": grant}
+        grant_id = decode_id(data.grant_id, "RoleGrant", "grantId")
+        return {"role_grant": await operations.revoke_role(ctx.viewer, grant_id)}

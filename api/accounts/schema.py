@@ -20,7 +20,7 @@ from api.accounts.mutations import (
 from api.accounts.types import User
 from api.context import Context
 from api.regions.schema import load_region_by_global_id
-from api.relay import build_connection, connection_args, decode_int_cursor, page_size
+from api.relay import connection_args, keyset_page
 from models.accounts import User as UserModel
 from models.policy import Action
 
@@ -60,15 +60,10 @@ class AccountQueries(graphene.ObjectType):
         ctx: Context = info.context
         village = await load_region_by_global_id(info, village_id)
         ctx.viewer.require(Action.USER_VIEW, village.path)
-        size = page_size(first)
         qs = UserModel.filter(village_id=village.id)
         if verified is not None:
             qs = qs.filter(residency_verified_at__isnull=not verified)
-        last = decode_int_cursor(after)
-        if last is not None:
-            qs = qs.filter(id__gt=last)
-        rows = await qs.order_by("id").limit(size + 1)
-        return build_connection(rows, size)
+        return await keyset_page(qs, first, after)
 
 
 class AccountMutations(graphene.ObjectType):

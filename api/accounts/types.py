@@ -1,4 +1,4 @@
-"""User and RoleGrant nodes; what of a user each viewer may see is decided here."""
+"""User and RoleGrant nodes; what of a user each viewer may see follows models.policy."""
 
 from __future__ import annotations
 
@@ -16,13 +16,17 @@ from models.accounts import RoleGrant as RoleGrantModel
 from models.accounts import User as UserModel
 from models.accounts.auth import mask_phone
 from models.errors import Forbidden
-from models.policy import SYSTEM, Action
+from models.policy import SYSTEM, can_see_grant, can_see_phone, can_see_user
 
 Role = graphene.Enum.from_enum(RoleEnum, description="授予在某个区划上的角色")
 
 
 async def user_scope_paths(ctx: Context, user: UserModel) -> list[str]:
-    """Where a user belongs: their home village and the regions of their grants."""
+    """Where a user belongs: their home village and the regions of their grants. Not loaded
+    for the user themselves or an anonymous viewer: no rule then depends on it."""
+    viewer = ctx.viewer
+    if viewer.user_id == user.id or not viewer.is_authenticated:
+        return []
     grants = await ctx.loaders[ActiveGrantsByUserLoader].load(user.id)
     region_ids = [g.region_id for g in grants]
     if user.village_id is not None:
@@ -33,15 +37,6 @@ async def user_scope_paths(ctx: Context, user: UserModel) -> list[str]:
     return [
         regions[rid].path if rid is not None and regions.get(rid) else SYSTEM for rid in region_ids
     ]
-
-
-async def can_see_user(ctx: Context, user: UserModel, action: Action) -> bool:
-    viewer = ctx.viewer
-    if viewer.user_id == user.id:
-        return True
-    if not viewer.is_authenticated:
-        return False
-    return viewer.can_any(action, await user_scope_paths(ctx, user))
 
 
 @register_node
@@ -75,13 +70,14 @@ class User(graphene.ObjectType):
         user = await ctx.loaders[UserLoader].load(int(pk)) if pk.isdigit() else None
         if user is None:
             return None
-        if not await can_see_user(ctx, user, Action.USER_VIEW):
+        if not can_see_user(ctx.viewer, user, await user_scope_paths(ctx, user)):
             raise Forbidden()
         return user
 
     @staticmethod
     async def resolve_phone(root: UserModel, info: Any) -> str:
-        if await can_see_user(info.context, root, Action.USER_VIEW_PHONE):
+        ctx: Context = info.context
+        if can_see_phone(ctx.viewer, root, await user_scope_paths(ctx, root)):
             return root.phone
         return mask_phone(root.phone)
 
@@ -99,13 +95,11 @@ class User(graphene.ObjectType):
     async def resolve_roles(root: UserModel, info: Any) -> list[RoleGrantModel]:
         ctx: Context = info.context
         grants = await ctx.loaders[ActiveGrantsByUserLoader].load(root.id)
-        if ctx.viewer.user_id == root.id:
-            return grants
-        visible = []
-        for grant in grants:
-            if ctx.viewer.can(Action.ROLE_VIEW, await ctx.region_path(grant.region_id)):
-                visible.append(grant)
-        return visible
+        return [
+            grant
+            for grant in grants
+            if can_see_grant(ctx.viewer, grant, await ctx.region_path(grant.region_id))
+        ]
 
 
 @register_node
@@ -132,8 +126,8 @@ class RoleGrant(graphene.ObjectType):
         grant = await RoleGrantModel.get_or_none(id=int(pk)) if pk.isdigit() else None
         if grant is None:
             return None
-        if grant.user_id != viewer.user_id:
-            viewer.require(Action.ROLE_VIEW, await ctx.region_path(grant.region_id))
+        if not can_see_grant(viewer, grant, await ctx.region_path(grant.region_id)):
+            raise Forbidden()
         return grant
 
     @staticmethod

@@ -18,7 +18,7 @@ from api.context import Context
 from api.loaders import RegionLoader, UserLoader
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import Region
-from api.relay import build_connection, connection_args, decode_int_cursor, page_size
+from api.relay import connection_args, keyset_page
 from models.audit import AuditEntry as AuditEntryModel
 from models.policy import SYSTEM, Action, may_see_flag_identity
 from models.regions import Region as RegionModel
@@ -98,14 +98,9 @@ class AuditQueries(graphene.ObjectType):
     ) -> Any:
         region = await load_region_by_global_id(info, region_id)
         info.context.viewer.require(Action.AUDIT_READ, region.path)
-        size = page_size(first)
         low, high = subtree_range(region.path)
         region_ids = RegionModel.filter(path__gte=low, path__lt=high).values("id")
         qs = AuditEntryModel.filter(region_id__in=Subquery(region_ids))
         if action:
             qs = qs.filter(action=action)
-        last = decode_int_cursor(after)
-        if last is not None:
-            qs = qs.filter(id__lt=last)
-        rows = await qs.order_by("-id").limit(size + 1)
-        return build_connection(rows, size)
+        return await keyset_page(qs, first, after, descending=True)

@@ -17,19 +17,14 @@ from models.errors import Forbidden
 from models.media import Media as MediaModel
 from models.media import MediaKind as MediaKindEnum
 from models.media import MediaPurpose as MediaPurposeEnum
-from models.policy import Action
+from models.policy import may_see_media
 
 MediaKind = graphene.Enum.from_enum(MediaKindEnum)
 MediaPurpose = graphene.Enum.from_enum(MediaPurposeEnum, description="用途")
 
 
 async def may_see(ctx: Context, media: MediaModel) -> bool:
-    if not media.restricted:
-        return True
-    viewer = ctx.viewer
-    if viewer.user_id == media.uploaded_by_id:
-        return True
-    return viewer.can(Action.MEDIA_VIEW_RESTRICTED, await ctx.region_path(media.region_id))
+    return may_see_media(ctx.viewer, media, await ctx.region_path(media.region_id))
 
 
 @register_node

@@ -9,14 +9,7 @@ from graphene import relay
 
 from api.inputs import enum_value
 from api.loaders import RegionLoader
-from api.relay import (
-    Node,
-    build_connection,
-    connection_args,
-    decode_int_cursor,
-    page_size,
-    register_node,
-)
+from api.relay import Node, connection_args, keyset_page, register_node
 from api.rows import is_row_of
 from models.regions import Region as RegionModel
 from models.regions import RegionKind as RegionKindEnum
@@ -86,7 +79,6 @@ async def region_page(
 
     Without: the top of the tree, or every region of that kind.
     """
-    size = page_size(first)
     kind = enum_value(kind)
     qs = RegionModel.all()
     if parent is not None and kind is not None:
@@ -98,8 +90,4 @@ async def region_page(
         qs = qs.filter(kind=kind)
     else:
         qs = qs.filter(parent_id=None)
-    last = decode_int_cursor(after)
-    if last is not None:
-        qs = qs.filter(id__gt=last)
-    rows = await qs.order_by("id").limit(size + 1)
-    return build_connection(rows, size)
+    return await keyset_page(qs, first, after)

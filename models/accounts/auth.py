@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
@@ -14,12 +14,24 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from api.settings import Settings
 from models.accounts import RefreshToken, Session, User
 from models.errors import Unauthenticated
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """What passwords and tokens need from the configuration (the API builds it from its
+    settings; the names are the settings' own)."""
+
+    secret_key: str = field(repr=False)
+    access_token_seconds: int
+    refresh_token_seconds: int
+    refresh_reuse_grace_seconds: int
+    argon2_time_cost: int
+    argon2_memory_kib: int
 
 
 def normalize_phone(raw: str) -> str | None:
@@ -39,9 +51,9 @@ def mask_phone(phone: str) -> str:
 class Passwords:
     """argon2id hashing off the event loop: one hash costs tens of milliseconds of CPU."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, config: AuthConfig) -> None:
         self._hasher = PasswordHasher(
-            time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+            time_cost=config.argon2_time_cost, memory_cost=config.argon2_memory_kib
         )
         self._dummy: str | None = None
 
@@ -68,23 +80,23 @@ class AccessClaims:
     session_id: str
 
 
-def issue_access_token(settings: Settings, user_id: int, session_id: str) -> str:
+def issue_access_token(config: AuthConfig, user_id: int, session_id: str) -> str:
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
         "sid": session_id,
         "typ": "access",
         "iat": now,
-        "exp": now + timedelta(seconds=settings.access_token_seconds),
+        "exp": now + timedelta(seconds=config.access_token_seconds),
     }
-    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+    return jwt.encode(claims, config.secret_key, algorithm=ALGORITHM)
 
 
-def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+def decode_access_token(config: AuthConfig, token: str) -> AccessClaims:
     try:
         claims = jwt.decode(
             token,
-            settings.secret_key,
+            config.secret_key,
             algorithms=[ALGORITHM],
             options={"require": ["exp", "sub", "sid"]},
         )
@@ -110,29 +122,29 @@ class TokenPair:
 
 
 async def issue_refresh_token(
-    settings: Settings, session: Session, parent: RefreshToken | None = None
+    config: AuthConfig, session: Session, parent: RefreshToken | None = None
 ) -> str:
     token = secrets.token_urlsafe(32)
     await RefreshToken.create(
         session=session,
         parent=parent,
         token_hash=hash_refresh_token(token),
-        expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_seconds),
+        expires_at=datetime.now(UTC) + timedelta(seconds=config.refresh_token_seconds),
     )
     return token
 
 
 async def start_session(
-    settings: Settings, user: User, user_agent: str | None, ip: str | None
+    config: AuthConfig, user: User, user_agent: str | None, ip: str | None
 ) -> TokenPair:
     session = await Session.create(
         id=uuid.uuid4(), user=user, user_agent=(user_agent or "")[:200] or None, ip=ip
     )
-    refresh = await issue_refresh_token(settings, session)
+    refresh = await issue_refresh_token(config, session)
     return TokenPair(
-        access_token=issue_access_token(settings, user.id, str(session.id)),
+        access_token=issue_access_token(config, user.id, str(session.id)),
         refresh_token=refresh,
-        expires_in=settings.access_token_seconds,
+        expires_in=config.access_token_seconds,
         session_id=str(session.id),
     )
 
@@ -143,7 +155,7 @@ class RefreshRefused(Exception):
         self.key = key
 
 
-async def rotate_refresh_token(settings: Settings, token: str) -> tuple[User, TokenPair]:
+async def rotate_refresh_token(config: AuthConfig, token: str) -> tuple[User, TokenPair]:
     """Trade a refresh token for a new pair. A token presented twice ends its whole session,
 
     except for a retry on a flaky network: presented again within the grace period while its
@@ -167,23 +179,23 @@ async def rotate_refresh_token(settings: Settings, token: str) -> tuple[User, To
         raise RefreshRefused("ACCOUNT_DISABLED")
     # Conditional update: of two concurrent refreshes with one token, only one wins.
     won = await RefreshToken.filter(id=row.id, used_at=None).update(used_at=now)
-    if not won and not await _is_retry(settings, row, now):
+    if not won and not await _is_retry(config, row, now):
         await Session.filter(id=session.id, revoked_at=None).update(revoked_at=now)
         raise RefreshRefused("TOKEN_REUSED")
-    refresh = await issue_refresh_token(settings, session, parent=row)
+    refresh = await issue_refresh_token(config, session, parent=row)
     pair = TokenPair(
-        access_token=issue_access_token(settings, user.id, str(session.id)),
+        access_token=issue_access_token(config, user.id, str(session.id)),
         refresh_token=refresh,
-        expires_in=settings.access_token_seconds,
+        expires_in=config.access_token_seconds,
         session_id=str(session.id),
     )
     return user, pair
 
 
-async def _is_retry(settings: Settings, row: RefreshToken, now: datetime) -> bool:
+async def _is_retry(config: AuthConfig, row: RefreshToken, now: datetime) -> bool:
     """A used token comes back soon and its successors are untouched: drop them, allow it."""
     used_at = row.used_at or now  # None: used by a concurrent request this very moment
-    if (now - used_at).total_seconds() > settings.refresh_reuse_grace_seconds:
+    if (now - used_at).total_seconds() > config.refresh_reuse_grace_seconds:
         return False
     successors = await RefreshToken.filter(parent_id=row.id)
     if any(s.used_at is not None for s in successors):
