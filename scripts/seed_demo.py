@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
 from api.database import close_db, open_db
 from api.settings import Settings
-from models.accounts import Role, RoleGrant, User
+from models.accounts import Role, User
 from models.accounts.auth import Passwords
-from models.regions import Region, RegionKind, add_region
+from models.accounts.operations import create_user, grant_role, verify_residency
+from models.policy import Viewer
+from models.regions import Region, RegionKind
+from models.regions.operations import create_region
 
 DEMO_PASSWORD = "cunwu-demo-2026"
 COUNTY = ("青禾县", "990102000000")
@@ -36,6 +38,8 @@ USERS = [
     ("13800000006", "村民 赵大山", None, "village"),
 ]
 
+SOURCE = "script:seed_demo"  # names the seed in the audit log
+
 
 @dataclass
 class Demo:
@@ -52,34 +56,43 @@ async def seed_demo(settings: Settings, content: bool = True) -> Demo | None:
     """
     if await Region.exists():
         return None
-    password_hash = await Passwords(settings.auth).hash(DEMO_PASSWORD)
+    system = Viewer.for_system(SOURCE)
+    passwords = Passwords(settings.auth)
     async with in_transaction():
-        county = await add_region(None, RegionKind.COUNTY, COUNTY[0], COUNTY[1])
+        county = await create_region(system, None, RegionKind.COUNTY, COUNTY[0], COUNTY[1])
         demo = Demo(county=county)
         for t, (township_name, villages) in enumerate(TOWNSHIPS.items(), start=1):
             code = f"{COUNTY[1][:6]}{100 + t:03d}000"
-            township = await add_region(county, RegionKind.TOWNSHIP, township_name, code)
+            township = await create_region(
+                system, county.id, RegionKind.TOWNSHIP, township_name, code
+            )
             demo.townships.append(township)
             for v, village_name in enumerate(villages, start=1):
-                village = await add_region(
-                    township, RegionKind.VILLAGE, village_name, f"{code[:9]}{200 + v:03d}"
+                village = await create_region(
+                    system,
+                    township.id,
+                    RegionKind.VILLAGE,
+                    village_name,
+                    f"{code[:9]}{200 + v:03d}",
                 )
                 demo.villages.append(village)
                 for group in GROUPS:
-                    await add_region(village, RegionKind.GROUP, group)
+                    await create_region(system, village.id, RegionKind.GROUP, group, None)
         where = {"county": county, "township": demo.townships[0], "village": demo.villages[0]}
-        now = datetime.now(UTC)
         for phone, name, role, place in USERS:
             home = demo.villages[0] if place == "village" else None
-            user = await User.create(
+            user = await create_user(
+                system,
+                passwords,
                 phone=phone,
+                password=DEMO_PASSWORD,
                 name=name,
-                password_hash=password_hash,
-                village=home,
-                residency_verified_at=now if home else None,
+                village_id=home.id if home else None,
             )
+            if home:
+                user = await verify_residency(system, user.id)
             if role is not None:
-                await RoleGrant.create(user=user, role=role, region=where[place])
+                await grant_role(system, user.id, role, where[place].id)
             demo.users[role.value if role else "VILLAGER"] = user
     if content:
         await seed_disclosures(demo)

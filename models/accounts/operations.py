@@ -80,6 +80,46 @@ async def register(
     return user, pair
 
 
+async def create_user(
+    viewer: Viewer,
+    passwords: Passwords,
+    *,
+    phone: str,
+    password: str,
+    name: str,
+    village_id: int | None = None,
+) -> User:
+    """An account made by the operators (scripts): not signed in, residency not verified."""
+    require_operator(viewer)
+    errors: list[UserError] = []
+    normalized = check_phone(phone, errors)
+    check_password(password, errors, phone=normalized)
+    name = check_name(name, errors)
+    if village_id is not None:
+        village = await Region.get_or_none(id=village_id)
+        if village is None:
+            errors.append(UserError(ErrorCode.NOT_FOUND, "villageId"))
+        elif village.kind != RegionKind.VILLAGE:
+            errors.append(UserError(ErrorCode.NOT_A_VILLAGE, "villageId"))
+    if normalized and await User.exists(phone=normalized):
+        errors.append(UserError(ErrorCode.PHONE_TAKEN, "phone"))
+    if errors:
+        raise UserErrors(*errors)
+    password_hash = await passwords.hash(password)
+    async with in_transaction():
+        user = await User.create(
+            phone=normalized, name=name, password_hash=password_hash, village_id=village_id
+        )
+        await record(
+            viewer,
+            "user.create",
+            user,
+            region_id=village_id,
+            after={"name": name, "village_id": village_id},
+        )
+    return user
+
+
 async def login(
     viewer: Viewer,
     passwords: Passwords,
