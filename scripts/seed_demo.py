@@ -16,7 +16,14 @@ from api.settings import Settings
 from models.accounts import Role, User
 from models.accounts.auth import Passwords
 from models.accounts.operations import create_user, grant_role, verify_residency
-from models.policy import Viewer
+from models.disclosures import CatalogueItem, Category
+from models.disclosures.workflow import (
+    approve_disclosure,
+    create_disclosure,
+    publish_disclosure,
+    submit_disclosure,
+)
+from models.policy import Viewer, viewer_for_user
 from models.regions import Region, RegionKind
 from models.regions.operations import create_region
 
@@ -144,33 +151,27 @@ DISCLOSURES = [  # (category, catalogue code, period, title, body, where)
 
 
 async def seed_disclosures(demo: Demo) -> None:
-    from models.disclosures import CatalogueItem, Disclosure, Status
-    from models.disclosures.publishing import publish
-
-    clerk, official, supervisor = (
-        demo.users["CLERK"],
-        demo.users["OFFICIAL"],
-        demo.users["SUPERVISOR"],
-    )
+    """Each item the way a clerk or official publishes it; finance approved by the supervisor."""
+    clerk, official, supervisor = [
+        await viewer_for_user(demo.users[role], SOURCE)
+        for role in ("CLERK", "OFFICIAL", "SUPERVISOR")
+    ]
     for category, code, period, title, body, where in DISCLOSURES:
         region = demo.villages[0] if where == "village" else demo.townships[0]
         author = clerk if where == "village" else official
         item = await CatalogueItem.get(code=code) if code else None
-        async with in_transaction():
-            disclosure = await Disclosure.create(
-                region=region,
-                region_path=region.path,
-                category=category,
-                catalogue_item=item,
-                title=title,
-                body=body,
-                period=period,
-                author=author,
-                status=Status.APPROVED,
-                approved_by=supervisor if category == "FINANCE" else None,
-                must_read=category == "NOTICE",
-            )
-            await publish(disclosure, author.id)
+        content = {
+            "title": title,
+            "body": body,
+            "period": period,
+            "catalogue_item_id": item.id if item else None,
+            "must_read": category == "NOTICE",
+        }
+        disclosure = await create_disclosure(author, region.id, Category(category), content)
+        if category == "FINANCE":
+            await submit_disclosure(author, disclosure.id)
+            await approve_disclosure(supervisor, disclosure.id)
+        await publish_disclosure(author, disclosure.id)
 
 
 async def run() -> None:
