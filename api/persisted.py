@@ -28,7 +28,7 @@ class PersistedQueries:
         query = self._local.get(sha256)
         if query is None and self._redis is not None:
             raw = await self._redis.get(self._prefix + sha256)
-            query = raw.decode() if raw is not None else None
+            query = raw.decode() if isinstance(raw, bytes) else raw
         if query is not None:
             self._remember(sha256, query)
         return query

@@ -10,7 +10,7 @@ from typing import Any
 import graphene
 from graphene import relay
 
-from models.errors import BadUserInput, NotFound, UserError, UserErrors
+from models.errors import BadUserInput, ErrorCode, NotFound, UserError, UserErrors
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 50
@@ -56,17 +56,17 @@ def decode_id(global_id: str, expected: str, field: str = "id") -> int:
     try:
         type_name, pk = from_global_id(global_id)
         if type_name != expected:
-            raise UserErrors(UserError("WRONG_KIND", field, {"expected": expected}))
+            raise UserErrors(UserError(ErrorCode.WRONG_KIND, field, {"expected": expected}))
         return int(pk)
     except ValueError:
-        raise UserErrors(UserError("INVALID_ID", field)) from None
+        raise UserErrors(UserError(ErrorCode.INVALID_ID, field)) from None
 
 
 async def fetch_input(model: Any, global_id: str, type_name: str, field: str) -> Any:
     """The object an input field names, or a NOT_FOUND UserError on that field."""
     obj = await model.get_or_none(id=decode_id(global_id, type_name, field))
     if obj is None:
-        raise UserErrors(UserError("NOT_FOUND", field))
+        raise UserErrors(UserError(ErrorCode.NOT_FOUND, field))
     return obj
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageDraw, ImageFile, ImageOps
 
 from media import jpeg
+from models.errors import ErrorCode
 
 THUMB_SIDE = 320
 MEDIUM_SIDE = 1280
@@ -85,7 +86,7 @@ MIME = {
 def process(data: bytes, max_pixels: int) -> Processed:
     kind = sniff(data[:16])
     if kind is None or (kind == "heif" and not HEIF):
-        raise MediaRejected("UNSUPPORTED_MEDIA_TYPE")
+        raise MediaRejected(ErrorCode.UNSUPPORTED_MEDIA_TYPE)
     if kind == "pdf":
         return process_pdf(data)
     return process_image(data, kind, max_pixels)
@@ -94,7 +95,7 @@ def process(data: bytes, max_pixels: int) -> Processed:
 def process_pdf(data: bytes) -> Processed:
     # Stored as they are; a PDF without its end marker was cut off in transit.
     if b"%%EOF" not in data[-2048:]:
-        raise MediaRejected("CORRUPT_FILE")
+        raise MediaRejected(ErrorCode.CORRUPT_FILE)
     return Processed(kind="PDF", mime_type=MIME["pdf"], variants={"original.pdf": data})
 
 
@@ -104,13 +105,13 @@ def open_image(data: bytes, kind: str, max_pixels: int) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=[PIL_FORMATS[kind]])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise MediaRejected("IMAGE_TOO_LARGE") from None
+        raise MediaRejected(ErrorCode.IMAGE_TOO_LARGE) from None
     except (OSError, SyntaxError, ValueError):
-        raise MediaRejected("CORRUPT_FILE") from None
+        raise MediaRejected(ErrorCode.CORRUPT_FILE) from None
     width, height = img.size
     if width * height > max_pixels or width < 1 or height < 1:
         img.close()
-        raise MediaRejected("IMAGE_TOO_LARGE")
+        raise MediaRejected(ErrorCode.IMAGE_TOO_LARGE)
     return img
 
 
@@ -131,7 +132,7 @@ def process_image(data: bytes, kind: str, max_pixels: int) -> Processed:
     try:
         return make_variants(data, img, kind, max_pixels)
     except DECODE_ERRORS:
-        raise MediaRejected("CORRUPT_FILE") from None
+        raise MediaRejected(ErrorCode.CORRUPT_FILE) from None
     finally:
         img.close()
 
@@ -175,7 +176,7 @@ def clean_original(
         try:
             return jpeg.strip_metadata(data, orientation)  # lossless: no pixel is re-encoded
         except jpeg.NotAJpeg:
-            raise MediaRejected("CORRUPT_FILE") from None
+            raise MediaRejected(ErrorCode.CORRUPT_FILE) from None
     if kind == "jpeg":
         # `base` was decoded at a reduced scale: decode again, large enough for the original.
         full = open_image(data, kind, max_pixels)
@@ -185,7 +186,7 @@ def clean_original(
             full.load()
             base = to_rgb(ImageOps.exif_transpose(full))
         except OSError:
-            raise MediaRejected("CORRUPT_FILE") from None
+            raise MediaRejected(ErrorCode.CORRUPT_FILE) from None
         finally:
             full.close()
     original = base
@@ -217,7 +218,9 @@ def encode(img: Image.Image, fmt: str, **options: object) -> bytes:
 
 
 def dominant_colour(img: Image.Image) -> str:
-    r, g, b = img.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))[:3]
+    pixel = img.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    assert isinstance(pixel, tuple)  # RGB after the conversion above
+    r, g, b = pixel[:3]
     return f"#{r:02x}{g:02x}{b:02x}"
 
 

@@ -31,8 +31,8 @@ class AuditEntry(Model):
     region: fields.ForeignKeyNullableRelation[Region] = fields.ForeignKeyField(
         "cunwu.Region", null=True, related_name=False, on_delete=fields.RESTRICT
     )
-    before = fields.JSONField(null=True)
-    after = fields.JSONField(null=True)
+    before: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
+    after: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     ip = fields.CharField(max_length=45, null=True)
     request_id = fields.CharField(max_length=64, null=True)
 

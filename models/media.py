@@ -37,7 +37,9 @@ class Media(Model):
     width = fields.IntField(null=True)
     height = fields.IntField(null=True)
     bytes = fields.IntField()  # of the upload, counted against the uploader's quota
-    variant_bytes = fields.JSONField(default=dict)  # file name -> size
+    variant_bytes: fields.JSONField[dict[str, int]] = fields.JSONField(
+        default=dict
+    )  # file name -> size
     placeholder = fields.CharField(max_length=7, null=True)
     region: fields.ForeignKeyRelation[Region] = fields.ForeignKeyField(
         "cunwu.Region", related_name=False, on_delete=fields.RESTRICT

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -16,7 +18,7 @@ class NotificationEvent(Model):
     kind = fields.CharField(max_length=32)  # FLAG_STATUS, FLAG_ESCALATED, FLAG_ASSIGNED, …
     subject_type = fields.CharField(max_length=32)
     subject_id = fields.IntField()
-    payload = fields.JSONField(default=dict)
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     read_at = fields.DatetimeField(null=True)
     delivered_at = fields.DatetimeField(null=True)

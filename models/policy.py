@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from models.accounts import Role, RoleGrant, User
 from models.errors import AppError, ErrorCode, Forbidden, Unauthenticated, fail
@@ -277,7 +277,10 @@ async def require_participant(viewer: Viewer, path: str, field: str = "targetId"
     user = viewer.require_user()
     home = None
     if user.village_id:
-        home = await Region.filter(id=user.village_id).first().values_list("path", flat=True)
+        home = cast(
+            "str | None",
+            await Region.filter(id=user.village_id).first().values_list("path", flat=True),
+        )
     if not viewer.can_participate(path, home):
         if home and covers(path, home) and not user.residency_verified_at:
             raise fail(ErrorCode.RESIDENCY_REQUIRED, field)  # one step away

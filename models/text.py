@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from models.errors import UserError, UserErrors
+from models.errors import ErrorCode, UserError, UserErrors
 
 REASON_MAX = 500
 
 
 def clean_text(
-    text: str | None, field: str, low: int, high: int, code: str, *, fold: bool = False
+    text: str | None, field: str, low: int, high: int, code: ErrorCode, *, fold: bool = False
 ) -> str:
     """Trimmed text of `low`..`high` characters (whitespace folded if asked), or a UserError."""
     value = " ".join((text or "").split()) if fold else (text or "").strip()
@@ -19,4 +19,4 @@ def clean_text(
 
 def clean_reason(text: str | None, field: str = "reason", high: int = REASON_MAX) -> str:
     """A public reason or note: at least two characters."""
-    return clean_text(text, field, 2, high, "REASON_REQUIRED", fold=True)
+    return clean_text(text, field, 2, high, ErrorCode.REASON_REQUIRED, fold=True)

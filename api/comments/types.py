@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import graphene
 from aiodataloader import DataLoader
@@ -25,8 +25,9 @@ class RepliesLoader(DataLoader):
     async def batch_load_fn(self, parent_ids: list[int]) -> list[list[CommentModel]]:
         grouped: dict[int, list[CommentModel]] = {p: [] for p in parent_ids}
         for reply in await CommentModel.filter(parent_id__in=parent_ids).order_by("id"):
-            if len(grouped[reply.parent_id]) < REPLIES_SHOWN:
-                grouped[reply.parent_id].append(reply)
+            replies = grouped[cast(int, reply.parent_id)]  # only replies match parent_id__in
+            if len(replies) < REPLIES_SHOWN:
+                replies.append(reply)
         return [grouped[p] for p in parent_ids]
 
 

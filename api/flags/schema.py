@@ -170,7 +170,8 @@ class StatsQueries(graphene.ObjectType):
         sort = enum_value(sort_by) if sort_by is not None else "on_time_rate"
         rows = ranked(rows, sort, bool(descending))
         size = page_size(first)
-        offset = (decode_int_cursor(after) + 1) if after else 0
+        last = decode_int_cursor(after)
+        offset = last + 1 if last is not None else 0
         page = rows[offset : offset + size + 1]
         edges = [Edge(r, encode_cursor(offset + i)) for i, r in enumerate(page[:size])]
         return Page(edges, PageInfo(edges, len(page) > size, has_previous=offset > 0))

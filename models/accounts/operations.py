@@ -233,7 +233,7 @@ async def grant_role(viewer: Viewer, user_id: int, role: Role, region_id: int) -
             errors.append(UserError(ErrorCode.NOT_FOUND, "userId"))
         if region is None:
             errors.append(UserError(ErrorCode.NOT_FOUND, "regionId"))
-        if errors:
+        if errors or user is None or region is None:
             raise UserErrors(*errors)
         viewer.require(Action.ROLE_GRANT, region.path)
         role = Role(role)
@@ -290,7 +290,7 @@ async def ensure_system_admin(
     normalized = check_phone(phone, errors)
     check_password(password, errors, phone=normalized)
     name = check_name(name, errors)
-    if errors:
+    if errors or normalized is None:
         raise UserErrors(*errors)
     password_hash = await passwords.hash(password)
     async with in_transaction():

@@ -18,7 +18,7 @@ from models.policy import (
     require_comment_moderator,
     require_participant,
 )
-from models.regions import Region
+from models.regions.operations import region_path
 from models.targets import load_published_target
 from models.text import clean_reason, clean_text
 
@@ -43,7 +43,7 @@ async def get_comment(comment_id: int, field: str = "id") -> Comment:
 
 
 async def region_path_of(comment: Comment) -> str:
-    return await Region.filter(id=comment.region_id).first().values_list("path", flat=True)
+    return await region_path(comment.region_id)
 
 
 async def add_comment(
@@ -163,7 +163,7 @@ async def moderate(
         text = clean_reason(reason, high=REASON_MAX)
         before = {"body": comment.body, "status": str(comment.status)}
         comment.status = to_status
-        comment.hidden_reason = text if to_status == CommentStatus.HIDDEN else None
+        comment.hidden_reason = text if to_status == CommentStatus.HIDDEN else None  # type: ignore[assignment]  # tortoise types a nullable TextField as str
         comment.hidden_by_id = viewer.user_id
         await comment.save(update_fields=["status", "hidden_reason", "hidden_by_id"])
         await record(

@@ -4,6 +4,7 @@ published versions, the per-region hash chain, the search index, follows and rea
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -93,9 +94,9 @@ class Disclosure(Model):
     # The working copy: what the next publication will contain.
     title = fields.CharField(max_length=200)
     body = fields.TextField()
-    tables = fields.JSONField(default=list)
+    tables: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     period = fields.CharField(max_length=10, null=True)
-    attachment_ids = fields.JSONField(default=list)
+    attachment_ids: fields.JSONField[list[int]] = fields.JSONField(default=list)
     must_read = fields.BooleanField(default=False)
 
     status = fields.CharEnumField(Status, max_length=16, default=Status.DRAFT)
@@ -141,9 +142,11 @@ class DisclosureVersion(Model):
     version = fields.IntField()
     title = fields.CharField(max_length=200)
     body = fields.TextField()
-    tables = fields.JSONField(default=list)
+    tables: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     period = fields.CharField(max_length=10, null=True)
-    attachments = fields.JSONField(default=list)  # [{"id": media id, "sha256": ...}]
+    attachments: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(
+        default=list
+    )  # [{"id": media id, "sha256": ...}]
     reason = fields.TextField(null=True)  # why this correction was made
     # Which version of a linked record it publishes (a monthly account's lines).
     source_version = fields.IntField(null=True)

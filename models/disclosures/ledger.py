@@ -170,6 +170,7 @@ async def export_entries(region: Region) -> list[dict[str, Any]]:
     out = []
     for entry in entries:
         if entry.kind == "PUBLISH":
+            assert entry.version_id is not None  # every PUBLISH entry names its version
             disclosure = disclosures[entry.disclosure_id]
             item = disclosure.catalogue_item
             content = publish_content(

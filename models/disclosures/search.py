@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
+from typing import cast
 
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
@@ -110,7 +111,7 @@ async def ranked_ids(
             .limit(limit - len(found))
             .values_list("disclosure_id", flat=True)
         )
-        found += [(bucket, pk) for pk in rows]
+        found += [(bucket, cast(int, pk)) for pk in rows]
         if len(found) >= limit:
             break
     return found

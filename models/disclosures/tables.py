@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from models.errors import UserError
+from models.errors import ErrorCode, UserError
 
 MAX_TABLES, MAX_COLUMNS, MAX_ROWS, MAX_CELL = 10, 30, 5000, 200
 
@@ -65,7 +65,7 @@ def clean_tables(
     out: list[dict[str, Any]] = []
     tables = tables or []
     if len(tables) > MAX_TABLES:
-        errors.append(UserError("TABLE_TOO_LARGE", "tables", {"max": MAX_TABLES}))
+        errors.append(UserError(ErrorCode.TABLE_TOO_LARGE, "tables", {"max": MAX_TABLES}))
         return out
     for t, table in enumerate(tables):
         columns = [
@@ -74,18 +74,20 @@ def clean_tables(
         ]
         rows = table.get("rows") or []
         if not columns or len(columns) > MAX_COLUMNS or len(rows) > MAX_ROWS:
-            errors.append(UserError("TABLE_TOO_LARGE", f"tables.{t}", {"max": MAX_ROWS}))
+            errors.append(UserError(ErrorCode.TABLE_TOO_LARGE, f"tables.{t}", {"max": MAX_ROWS}))
             continue
         kinds = [ColumnKind(c["kind"]) for c in columns]
         cleaned_rows = []
         for r, row in enumerate(rows):
             if len(row) != len(columns):
-                errors.append(UserError("INVALID_TABLE_ROW", f"tables.{t}.rows.{r}"))
+                errors.append(UserError(ErrorCode.INVALID_TABLE_ROW, f"tables.{t}.rows.{r}"))
                 break
             cells = [clean_cell(kind, cell) for kind, cell in zip(kinds, row, strict=True)]
             bad = [c for c, value in enumerate(cells) if value is None]
             if bad:
-                errors.append(UserError("INVALID_TABLE_CELL", f"tables.{t}.rows.{r}.{bad[0]}"))
+                errors.append(
+                    UserError(ErrorCode.INVALID_TABLE_CELL, f"tables.{t}.rows.{r}.{bad[0]}")
+                )
                 break
             cleaned_rows.append(cells)
         out.append(

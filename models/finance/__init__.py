@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -137,7 +138,7 @@ class RiskHit(Model):
     )
     line_no = fields.IntField()
     rule = fields.CharEnumField(RiskRule, max_length=32)
-    detail = fields.JSONField(default=dict)
+    detail: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     status = fields.CharEnumField(RiskStatus, max_length=16, default=RiskStatus.OPEN)
     note = fields.TextField(null=True)
     decided_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(

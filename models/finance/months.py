@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
+from typing import Any
 
 from models.chart_data import chart_for
-from models.errors import UserError, UserErrors
+from models.errors import ErrorCode, UserError, UserErrors
 from models.finance import AccountLine, AccountStatus, AccountSubject, MonthlyAccount
 from models.finance.parsing import LineProblem, ParsedLine
 from models.media import Media
@@ -38,7 +39,7 @@ async def store_month(
 ) -> MonthlyAccount:
     """Validate everything, then replace the month's lines in one go (call in a transaction)."""
     if not (2000 <= year <= 2100 and 1 <= month <= 12):
-        raise UserErrors(UserError("INVALID_MONTH", "month"))
+        raise UserErrors(UserError(ErrorCode.INVALID_MONTH, "month"))
     chart = chart_for(year)
     known = set(await AccountSubject.filter(chart_version=chart).values_list("code", flat=True))
     last_day = calendar.monthrange(year, month)[1]
@@ -47,14 +48,16 @@ async def store_month(
     for line in lines:
         if not first <= line.date <= last:
             problems.append(
-                LineProblem(line.line, "date", "LINE_OUTSIDE_MONTH", {"year": year, "month": month})
+                LineProblem(
+                    line.line, "date", ErrorCode.LINE_OUTSIDE_MONTH, {"year": year, "month": month}
+                )
             )
         if line.subject_code not in known:
             problems.append(
                 LineProblem(
                     line.line,
                     "subject",
-                    "UNKNOWN_SUBJECT",
+                    ErrorCode.UNKNOWN_SUBJECT,
                     {"chart": chart, "code": line.subject_code},
                 )
             )
@@ -64,14 +67,14 @@ async def store_month(
     existing = await MonthlyAccount.get_or_none(village_id=village.id, year=year, month=month)
     correcting = existing is not None and existing.published_version is not None
     if correcting and not reason:  # a published month changes only by a reasoned correction
-        raise UserErrors(UserError("ALREADY_PUBLISHED", "month"))
+        raise UserErrors(UserError(ErrorCode.ALREADY_PUBLISHED, "month"))
     py, pm = previous_month(year, month)
     before = await MonthlyAccount.get_or_none(village_id=village.id, year=py, month=pm)
     if before is not None:
         if opening_fen is not None and opening_fen != before.closing_balance_fen:
             raise UserErrors(
                 UserError(
-                    "OPENING_MISMATCH",
+                    ErrorCode.OPENING_MISMATCH,
                     "openingBalanceFen",
                     {"expected": before.closing_balance_fen},
                 )
@@ -80,17 +83,19 @@ async def store_month(
     elif opening_fen is None and existing is not None:
         opening_fen = existing.opening_balance_fen  # a replacement keeps its opening balance
     elif opening_fen is None:
-        raise UserErrors(UserError("OPENING_REQUIRED", "openingBalanceFen"))
+        raise UserErrors(UserError(ErrorCode.OPENING_REQUIRED, "openingBalanceFen"))
     assert opening_fen is not None
     income = sum(line.amount_fen for line in lines if line.direction == "INCOME")
     expense = sum(line.amount_fen for line in lines if line.direction == "EXPENSE")
     closing = opening_fen + income - expense
     if closing_fen is not None and closing_fen != closing:
-        raise UserErrors(UserError("CLOSING_MISMATCH", "closingBalanceFen", {"expected": closing}))
+        raise UserErrors(
+            UserError(ErrorCode.CLOSING_MISMATCH, "closingBalanceFen", {"expected": closing})
+        )
     if existing is not None and closing != existing.closing_balance_fen:
         ny, nm = (year + 1, 1) if month == 12 else (year, month + 1)
         if await MonthlyAccount.exists(village_id=village.id, year=ny, month=nm):
-            raise UserErrors(UserError("CLOSING_CHANGES_LATER", "closingBalanceFen"))
+            raise UserErrors(UserError(ErrorCode.CLOSING_CHANGES_LATER, "closingBalanceFen"))
 
     numbers = {line.line for line in lines}
     media = {
@@ -98,12 +103,12 @@ async def store_month(
     }
     for line_no, media_id in receipts.items():
         if line_no not in numbers:
-            raise UserErrors(UserError("UNKNOWN_LINE", "receipts", {"line": line_no}))
+            raise UserErrors(UserError(ErrorCode.UNKNOWN_LINE, "receipts", {"line": line_no}))
         found = media.get(media_id)
         if found is None or not covers(village.path, found.region.path):
-            raise UserErrors(UserError("NOT_FOUND", "receipts", line=line_no))
+            raise UserErrors(UserError(ErrorCode.NOT_FOUND, "receipts", line=line_no))
 
-    fields = dict(
+    fields: dict[str, Any] = dict(
         chart_version=chart,
         opening_balance_fen=opening_fen,
         income_fen=income,

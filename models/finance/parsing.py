@@ -16,6 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from models.errors import ErrorCode
+
 MAX_LINES = 5000
 MAX_AMOUNT_FEN = 10**13  # a hundred billion yuan: anything above is a typing slip
 
@@ -49,7 +51,7 @@ DATE_RES = (
 class LineProblem:
     line: int  # 1 = the header row, as numbered in the spreadsheet
     column: str | None
-    code: str
+    code: ErrorCode
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -116,7 +118,7 @@ def decode_csv(data: bytes) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
-        raise ParseFailed([LineProblem(1, None, "UNREADABLE_FILE")]) from None
+        raise ParseFailed([LineProblem(1, None, ErrorCode.UNREADABLE_FILE)]) from None
 
 
 def rows_from_csv(data: bytes) -> list[list[Any]]:
@@ -124,7 +126,7 @@ def rows_from_csv(data: bytes) -> list[list[Any]]:
     try:
         return [row for row in csv.reader(io.StringIO(text))]
     except csv.Error:
-        raise ParseFailed([LineProblem(1, None, "UNREADABLE_FILE")]) from None
+        raise ParseFailed([LineProblem(1, None, ErrorCode.UNREADABLE_FILE)]) from None
 
 
 def rows_from_xlsx(data: bytes) -> list[list[Any]]:
@@ -133,7 +135,7 @@ def rows_from_xlsx(data: bytes) -> list[list[Any]]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds for a broken archive
-        raise ParseFailed([LineProblem(1, None, "UNREADABLE_FILE")]) from None
+        raise ParseFailed([LineProblem(1, None, ErrorCode.UNREADABLE_FILE)]) from None
     try:
         sheet = book.worksheets[0]
         return [list(row) for row in sheet.iter_rows(values_only=True)]
@@ -155,7 +157,9 @@ def header_map(header: list[Any]) -> tuple[dict[str, int], list[LineProblem]]:
             if alias.lower() in names:
                 found[key] = names.index(alias.lower())
                 break
-    missing = [LineProblem(1, key, "MISSING_COLUMN") for key in REQUIRED if key not in found]
+    missing = [
+        LineProblem(1, key, ErrorCode.MISSING_COLUMN) for key in REQUIRED if key not in found
+    ]
     return found, missing
 
 
@@ -164,12 +168,12 @@ def parse_lines(rows: list[list[Any]]) -> tuple[list[ParsedLine], list[LineProbl
     whole is unusable (no data, missing columns, too long)."""
     rows = [r for r in rows if any(str(c or "").strip() for c in r)] if rows else []
     if not rows:
-        raise ParseFailed([LineProblem(1, None, "EMPTY_FILE")])
+        raise ParseFailed([LineProblem(1, None, ErrorCode.EMPTY_FILE)])
     columns, problems = header_map(rows[0])
     if problems:
         raise ParseFailed(problems)
     if len(rows) - 1 > MAX_LINES:
-        raise ParseFailed([LineProblem(1, None, "TOO_MANY_LINES", {"max": MAX_LINES})])
+        raise ParseFailed([LineProblem(1, None, ErrorCode.TOO_MANY_LINES, {"max": MAX_LINES})])
 
     def cell(row: list[Any], key: str) -> Any:
         index = columns.get(key)
@@ -180,28 +184,30 @@ def parse_lines(rows: list[list[Any]]) -> tuple[list[ParsedLine], list[LineProbl
         line_problems = []
         day = parse_date(cell(row, "date"))
         if day is None:
-            line_problems.append(LineProblem(number, "date", "INVALID_DATE"))
+            line_problems.append(LineProblem(number, "date", ErrorCode.INVALID_DATE))
         direction = DIRECTIONS.get(str(cell(row, "direction") or "").strip().lower())
         if direction is None:
-            line_problems.append(LineProblem(number, "direction", "INVALID_DIRECTION"))
+            line_problems.append(LineProblem(number, "direction", ErrorCode.INVALID_DIRECTION))
         subject = str(cell(row, "subject") or "").strip()
         if isinstance(cell(row, "subject"), float):  # 501.0 from a spreadsheet number cell
             subject = str(int(cell(row, "subject")))
         if not subject:
-            line_problems.append(LineProblem(number, "subject", "MISSING_SUBJECT"))
+            line_problems.append(LineProblem(number, "subject", ErrorCode.MISSING_SUBJECT))
         amount = parse_amount(cell(row, "amount"))
         if amount is None:
-            line_problems.append(LineProblem(number, "amount", "INVALID_AMOUNT"))
+            line_problems.append(LineProblem(number, "amount", ErrorCode.INVALID_AMOUNT))
         elif amount <= 0:
-            line_problems.append(LineProblem(number, "amount", "NON_POSITIVE_AMOUNT"))
+            line_problems.append(LineProblem(number, "amount", ErrorCode.NON_POSITIVE_AMOUNT))
         elif amount > MAX_AMOUNT_FEN:
-            line_problems.append(LineProblem(number, "amount", "AMOUNT_TOO_LARGE"))
+            line_problems.append(LineProblem(number, "amount", ErrorCode.AMOUNT_TOO_LARGE))
         counterparty = str(cell(row, "counterparty") or "").strip()
         summary = str(cell(row, "summary") or "").strip()
         if len(counterparty) > 100:
-            line_problems.append(LineProblem(number, "counterparty", "TOO_LONG", {"max": 100}))
+            line_problems.append(
+                LineProblem(number, "counterparty", ErrorCode.TOO_LONG, {"max": 100})
+            )
         if len(summary) > 200:
-            line_problems.append(LineProblem(number, "summary", "TOO_LONG", {"max": 200}))
+            line_problems.append(LineProblem(number, "summary", ErrorCode.TOO_LONG, {"max": 200}))
         if line_problems:
             problems += line_problems
             continue

@@ -4,7 +4,7 @@ supervisor and the township; someone must clear or confirm it before approval.""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 from models.accounts import RoleGrant, User
 from models.finance import AccountLine, MonthlyAccount, RiskHit, RiskRule
@@ -25,7 +25,7 @@ async def officer_names(village: Region) -> set[str]:
     user_ids = await RoleGrant.filter(region_id=village.id, revoked_at=None).values_list(
         "user_id", flat=True
     )
-    names = await User.filter(id__in=list(user_ids)).values_list("name", flat=True)
+    names = cast(list[str], await User.filter(id__in=list(user_ids)).values_list("name", flat=True))
     return {short_name(n) for n in names} | set(names)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import anyio.to_thread
 from tortoise.transactions import in_transaction
@@ -240,7 +241,7 @@ async def approve_month(viewer: Viewer, village_id: int, year: int, month: int) 
         if await Media.filter(id__in=receipt_ids, restricted=True).exists():
             raise fail(ErrorCode.ATTACHMENT_RESTRICTED, "month")
         approver_id = viewer.require_user().id
-        content = dict(
+        content: dict[str, Any] = dict(
             title=f"{account.year}年{account.month}月财务收支公开",
             body=(
                 f"月初余额 {yuan(account.opening_balance_fen)} 元，本月收入 "
@@ -272,7 +273,7 @@ async def approve_month(viewer: Viewer, village_id: int, year: int, month: int) 
         account.approved_by_id = approver_id
         account.disclosure = disclosure
         account.published_version = account.version
-        account.correction_reason = None
+        account.correction_reason = None  # type: ignore[assignment]  # tortoise types a nullable TextField as str
         await account.save()
         version = await publish(
             disclosure, approver_id, reason=reason, source_version=account.version

@@ -69,7 +69,7 @@ class Flag(Model):
     anonymous = fields.BooleanField(default=True)
     reason_code = fields.CharEnumField(FlagReason, max_length=24)
     body = fields.TextField()
-    media_ids = fields.JSONField(default=list)
+    media_ids: fields.JSONField[list[int]] = fields.JSONField(default=list)
     status = fields.CharEnumField(FlagStatus, max_length=16, default=FlagStatus.SUBMITTED)
     due_at = fields.DatetimeField()  # the first official response is due by then
     first_response_at = fields.DatetimeField(null=True)

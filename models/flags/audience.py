@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from models.accounts import Role, RoleGrant
 from models.flags import Flag, FlagSupport
 from models.regions import path_ids
@@ -12,9 +14,9 @@ async def staff_above(flag: Flag, role: Role) -> list[int]:
     grants = await RoleGrant.filter(
         role=role, revoked_at=None, region_id__in=path_ids(flag.region_path)
     ).values_list("user_id", flat=True)
-    return list(grants)
+    return cast(list[int], grants)
 
 
 async def followers(flag: Flag) -> list[int]:
     supporters = await FlagSupport.filter(flag_id=flag.id).values_list("user_id", flat=True)
-    return [flag.flagger_id, *supporters]
+    return [flag.flagger_id, *cast(list[int], supporters)]

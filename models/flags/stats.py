@@ -234,9 +234,11 @@ def publications(rows: list[dict[str, Any]]) -> Iterator[Publication]:
     """The aggregate's rows as publications: the first of each kind."""
     for row in rows:
         region, item, period = row["region_id"], row["catalogue_item_id"], row["period"]
-        yield Publication(region, item, period, as_datetime(row["first"]), False)
-        if row["account"] is not None:
-            yield Publication(region, item, period, as_datetime(row["account"]), True)
+        first, account = as_datetime(row["first"]), as_datetime(row["account"])
+        assert first is not None  # MIN over at least one publication
+        yield Publication(region, item, period, first, False)
+        if account is not None:
+            yield Publication(region, item, period, account, True)
 
 
 class StatsCache:

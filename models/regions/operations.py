@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -20,7 +20,7 @@ async def region_path(region_id: int | None) -> str:
     if region_id is None:
         return SYSTEM
     path = await Region.filter(id=region_id).first().values_list("path", flat=True)
-    return path or SYSTEM
+    return cast("str | None", path) or SYSTEM
 
 
 def region_snapshot(region: Region) -> dict[str, Any]:
