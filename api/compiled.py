@@ -35,11 +35,10 @@ from graphql import (
     is_leaf_type,
 )
 
+from api import compat
 from api.compat import (
-    attribute_read,
     collect_subfields,
     field_definition,
-    global_id_read,
     graphene_type,
     new_path,
     resolve_info,
@@ -214,9 +213,9 @@ class Compiler:
                 raise CannotCompile
             resolve = field_def.resolve
             non_null = isinstance(field_def.type, GraphQLNonNull)
-            read = attribute_read(resolve)
+            read = compat.attribute_read(resolve)
             inner = field_def.type.of_type if non_null else field_def.type
-            global_id = global_id_read(resolve)
+            global_id = compat.global_id_read(resolve)
             if read is not None and is_leaf_type(inner):
                 attr, default = read
                 handlers.append((1, response_name, attr, default, non_null, leaf(inner)))

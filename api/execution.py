@@ -45,12 +45,11 @@ from graphql.pyutils import Path
 from graphql.pyutils import is_awaitable as default_is_awaitable
 from tortoise.models import Model
 
+from api import compat
 from api.compat import (
     CoreExecutionContext,
-    attribute_read,
     executor_hooks_match,
     field_definition,
-    global_id_read,
     has_middleware,
     resolve_info,
 )
@@ -129,12 +128,12 @@ class FieldPlan:
         if field_def is None or not plain or field_def.args:
             return
         kind, named = kind_of(field_def.type)
-        read = attribute_read(self.resolve)
+        read = compat.attribute_read(self.resolve)
         if kind != LEAF:
             if read is not None:
                 self.getter, self.default = read
             return
-        global_id = global_id_read(self.resolve)
+        global_id = compat.global_id_read(self.resolve)
         if read is not None:
             self.attr, self.default = read
             self.serialize = named.serialize

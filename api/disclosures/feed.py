@@ -43,9 +43,10 @@ def region_filter(regions: list[Region]) -> Q:
 
 def cursor_key(bucket: int):
     def key(d: Disclosure) -> str:
-        # SQLite's text as it is (parse_cursor reads it as well as isoformat's)
+        # SQLite's text unparsed (isoformat(" ")), written as isoformat() writes it
         stamp = stored(d, "published_at")
-        return f"{bucket}|{stamp if stamp.__class__ is str else stamp.isoformat()}|{d.id}"
+        text = stamp.replace(" ", "T", 1) if stamp.__class__ is str else stamp.isoformat()
+        return f"{bucket}|{text}|{d.id}"
 
     return key
 
