@@ -277,7 +277,7 @@ class FastExecutionContext(CoreExecutionContext):
         parent_type: GraphQLObjectType,
         source: Any,
         path: Path,
-        how: object = None,
+        how: object,
     ) -> Any:
         """graphql-core's `execute_field` for a field without arguments, its definition and
         resolver looked up once per request. When `how` is RESOLVED, `source` is the
