@@ -20,29 +20,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum as PyEnum
-from functools import partial
 from types import CoroutineType
 from typing import Any
 
 import graphene
-from graphene.relay.node import GlobalID
-from graphene.types.resolver import dict_or_attr_resolver
 from graphql import (
     GraphQLEnumType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLResolveInfo,
+    TypeNameMetaFieldDef,
+    Undefined,
+    default_field_resolver,
     is_leaf_type,
 )
-from graphql.execution.execute import default_field_resolver, get_field_def
-from graphql.pyutils import Path, Undefined
-from graphql.type.introspection import TypeNameMetaFieldDef
+
+from api import compat
+from api.compat import (
+    collect_subfields,
+    field_definition,
+    graphene_type,
+    new_path,
+    resolve_info,
+)
 
 Completer = Callable[[Any, Any, Any], Any]  # (value, path, execution context)
 INT_RANGE = range(-(2**31), 2**31)
-# Path(prev, key, typename) without the Python-level __new__ namedtuple adds
-new_path = partial(tuple.__new__, Path)
 
 
 class Bail(Exception):
@@ -58,7 +61,7 @@ def leaf(named: Any) -> Completer:
     same = {"String": str, "ID": str, "Boolean": bool, "Float": float}.get(named.name)
     is_int = named.name == "Int"
     # graphene's DateTime answers isoformat(); an enum its value's name (by value first)
-    stamp = getattr(named, "graphene_type", None) is graphene.DateTime
+    stamp = graphene_type(named) is graphene.DateTime
     names: dict[Any, str] = {}
     if isinstance(named, GraphQLEnumType):
         for name, value in named.values.items():
@@ -179,20 +182,7 @@ class Compiler:
                             source.get(attr, default) if is_dict else getattr(source, attr, default)
                         )
                     else:
-                        info = GraphQLResolveInfo(
-                            handler[2],
-                            handler[6],
-                            handler[7],
-                            type_,
-                            field_path,
-                            ec.schema,
-                            ec.fragments,
-                            ec.root_value,
-                            ec.operation,
-                            ec.variable_values,
-                            ec.context_value,
-                            ec.is_awaitable,
-                        )
+                        info = resolve_info(ec, handler[7], handler[6], type_, field_path)
                         try:
                             value = handler[4](source, info)
                         except Exception:
@@ -211,21 +201,21 @@ class Compiler:
     def _fields(self, type_: GraphQLObjectType, nodes: list[Any], handlers: list[tuple]) -> None:
         ec = self.ec
         name = type_.name
-        for response_name, field_nodes in ec.collect_subfields(type_, nodes).items():
+        for response_name, field_nodes in collect_subfields(ec, type_, nodes).items():
             field_name = field_nodes[0].name.value
             if field_name == "__typename":
                 handlers.append((0, response_name, name))
                 continue
-            field_def = get_field_def(ec.schema, type_, field_nodes[0])
+            field_def = field_definition(ec.schema, type_, field_nodes[0])
             if field_def is None or field_def is TypeNameMetaFieldDef:
                 continue
             if field_def.args:
                 raise CannotCompile
             resolve = field_def.resolve
             non_null = isinstance(field_def.type, GraphQLNonNull)
-            read = attribute_read(resolve)
+            read = compat.attribute_read(resolve)
             inner = field_def.type.of_type if non_null else field_def.type
-            global_id = global_id_read(resolve)
+            global_id = compat.global_id_read(resolve)
             if read is not None and is_leaf_type(inner):
                 attr, default = read
                 handlers.append((1, response_name, attr, default, non_null, leaf(inner)))
@@ -243,23 +233,6 @@ class Compiler:
                         resolve or default_field_resolver,
                         self.completer(field_def.type, field_nodes),
                         field_nodes,
-                        field_def.type,
+                        field_def,
                     )
                 )
-
-
-def attribute_read(resolve: Any) -> tuple[str, Any] | None:
-    """(attribute, default) when the resolver is graphene's default: a plain read."""
-    if isinstance(resolve, partial) and resolve.func is dict_or_attr_resolver:
-        return resolve.args
-    return None
-
-
-def global_id_read(resolve: Any) -> tuple[tuple[str, Any], str | None, Any] | None:
-    """For a relay `id` over a plain read: the read, the type named in the id when fixed,
-    and the Node class that encodes it."""
-    if isinstance(resolve, partial) and resolve.func is GlobalID.id_resolver:
-        read = attribute_read(resolve.args[0])
-        if read is not None:
-            return read, resolve.keywords.get("parent_type_name"), resolve.args[1]
-    return None

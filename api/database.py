@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
-from tortoise.migrations.api.migrate import migrate as tortoise_migrate
+from tortoise.migrations.api import migrate as tortoise_migrate
 
+from api.compat import init_tortoise, sqlite_filename
+from api.rows import use_shortcuts
 from api.settings import Settings
 from api.sqlite_reads import close_reader, open_reader
 from models.catalogue_data import ensure_catalogue
@@ -31,16 +33,17 @@ async def open_db(settings: Settings) -> TortoiseContext:
     """Connections for the whole process: requests run in other tasks than the lifespan."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ctx = await Tortoise.init(config=settings.tortoise_config(), _enable_global_fallback=True)
-    if settings.is_sqlite:
-        open_reader(Tortoise.get_connection("default").filename)
+    ctx = await init_tortoise(settings.tortoise_config())
+    use_shortcuts(settings.fast_paths)
+    if settings.is_sqlite and settings.fast_paths:
+        open_reader(sqlite_filename(Tortoise.get_connection("default")))
     return ctx
 
 
 async def close_db(ctx: TortoiseContext) -> None:
     conn = Tortoise.get_connection("default")
     if conn.capabilities.dialect == "sqlite":
-        close_reader(conn.filename)
+        close_reader(sqlite_filename(conn))
     await ctx.close_connections()
 
 

@@ -28,9 +28,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from api import idempotency
+from api.compat import is_token_limit
 from api.context import Context, build_context
 from api.errors import graphql_error
-from api.execution import FastExecutionContext, is_awaitable
+from api.execution import execute_options
 from api.limits import query_limits_rule
 from api.services import Services
 from api.settings import Settings
@@ -114,6 +115,7 @@ class GraphQLEndpoint:
             query_limits_rule(settings.max_query_depth, settings.max_query_cost),
         )
         self.documents = DocumentCache(settings.document_cache_size)
+        self.execute_options = execute_options(settings.fast_paths)
 
     async def handle(self, request: Request) -> Response:
         lang = pick_language(request.headers.get("accept-language"))
@@ -183,8 +185,7 @@ class GraphQLEndpoint:
                 variable_values=variables,
                 operation_name=operation_name,
                 context_value=context,
-                is_awaitable=is_awaitable,
-                execution_context_class=FastExecutionContext,
+                **self.execute_options,
             )
             if inspect.isawaitable(result):
                 result = await result
@@ -212,7 +213,7 @@ class GraphQLEndpoint:
         try:
             document = parse(query, max_tokens=self.settings.max_query_tokens)
         except GraphQLError as exc:
-            if "token limit" in exc.message:
+            if is_token_limit(exc):
                 item: tuple[DocumentNode | None, list[GraphQLError]] = (
                     None,
                     [graphql_error(QueryTooComplex("QUERY_TOO_COMPLEX"))],

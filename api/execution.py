@@ -13,6 +13,10 @@ and null propagation stay exactly its own:
   (default resolver, no arguments, scalar or enum type) is read and serialized directly,
   and a value a row carries in `_prefetched` (field name → value, filled by one batch
   load for a whole page) is completed without calling its resolver.
+
+Planning a selection set or reading a value that meets a surprise (a resolver shape
+`api.compat` does not know, an attribute that raises) leaves that selection set or field
+to graphql-core as well. `Settings.fast_paths` off uses graphql-core's executor alone.
 """
 
 from __future__ import annotations
@@ -26,22 +30,30 @@ from types import CoroutineType
 from typing import Any
 
 from graphql import (
+    FieldNode,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    Undefined,
     is_leaf_type,
     is_object_type,
     located_error,
 )
-from graphql.execution.execute import ExecutionContext, get_field_def
-from graphql.language import FieldNode
-from graphql.pyutils import Path, Undefined
+from graphql.pyutils import Path
 from graphql.pyutils import is_awaitable as default_is_awaitable
 from tortoise.models import Model
 
-from api.compiled import CannotCompile, Compiler, attribute_read, global_id_read
+from api import compat
+from api.compat import (
+    CoreExecutionContext,
+    executor_hooks_match,
+    field_definition,
+    has_middleware,
+    resolve_info,
+)
+from api.compiled import CannotCompile, Compiler
 from api.rows import Row
 
 log = logging.getLogger("cunwu.graphql")
@@ -116,12 +128,12 @@ class FieldPlan:
         if field_def is None or not plain or field_def.args:
             return
         kind, named = kind_of(field_def.type)
-        read = attribute_read(self.resolve)
+        read = compat.attribute_read(self.resolve)
         if kind != LEAF:
             if read is not None:
                 self.getter, self.default = read
             return
-        global_id = global_id_read(self.resolve)
+        global_id = compat.global_id_read(self.resolve)
         if read is not None:
             self.attr, self.default = read
             self.serialize = named.serialize
@@ -141,26 +153,37 @@ def _global_id(node: Any, type_name: str, value: Any) -> Any:
 _SHARED: dict[tuple[Any, int], tuple[weakref.ref, Any]] = {}
 SHARED_LIMIT = 5000
 MISSING = object()
+# How execute_fields takes a field: graphql-core's execute_field, the planned resolver
+# call, or a value read already (prefetched, or by graphene's attribute read).
+FULL, RESOLVE, RESOLVED = object(), object(), object()
 
 
-class FastExecutionContext(ExecutionContext):
+class FastExecutionContext(CoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._plans: dict[tuple[Any, int], tuple[Any, list[FieldPlan]]] = {}
+        # None for a selection set graphql-core executes (planning it met a surprise)
+        self._plans: dict[tuple[Any, int], tuple[Any, list[FieldPlan] | None]] = {}
         self._compiled: dict[tuple[Any, int], Any] = {}  # None: graphql-core's way
         self._compiler: Compiler | None = None
 
-    def plans(self, parent_type: GraphQLObjectType, fields: dict) -> list[FieldPlan]:
+    def plans(self, parent_type: GraphQLObjectType, fields: dict) -> list[FieldPlan] | None:
         # Selection sets come from graphql-core's per-request subfield cache, so one dict
         # object stands for one selection set; it is kept in the entry so its id stays its.
         key = (parent_type, id(fields))
         entry = self._plans.get(key)
         if entry is None or entry[0] is not fields:
-            plain = self.middleware_manager is None
-            plans = [
-                FieldPlan(name, nodes, get_field_def(self.schema, parent_type, nodes[0]), plain)
-                for name, nodes in fields.items()
-            ]
+            plans: list[FieldPlan] | None
+            try:
+                plain = not has_middleware(self)
+                plans = [
+                    FieldPlan(
+                        name, nodes, field_definition(self.schema, parent_type, nodes[0]), plain
+                    )
+                    for name, nodes in fields.items()
+                ]
+            except Exception:  # a flaw here must cost speed, never an answer
+                log.exception("planning a selection failed; graphql-core executes it")
+                plans = None
             entry = self._plans[key] = (fields, plans)
         return entry[1]
 
@@ -171,48 +194,67 @@ class FastExecutionContext(ExecutionContext):
         path: Path | None,
         fields: dict[str, list[FieldNode]],
     ) -> Any:
+        plans = self.plans(parent_type, fields)
+        if plans is None:
+            return super().execute_fields(parent_type, source_value, path, fields)
         results: dict[str, Any] = {}
         pending: list[str] = []
         is_awaitable = self.is_awaitable
         type_name = parent_type.name
-        prefetched = getattr(source_value, "_prefetched", None)
-        for plan in self.plans(parent_type, fields):
-            attr = plan.attr
-            if attr is not None:
-                if isinstance(source_value, dict):
-                    value = source_value.get(attr, plan.default)
-                else:
-                    value = getattr(source_value, attr, plan.default)
-                if value is not None:
-                    try:
-                        if plan.id_of is not None:
-                            out = plan.serialize(plan.id_of or type_name, value)
-                        else:
-                            out = plan.serialize(value)
-                    except Exception:  # graphql-core reports it, with the path
-                        out = None
-                    if out is not None and out is not Undefined:
-                        results[plan.name] = out
+        try:
+            prefetched = getattr(source_value, "_prefetched", None)
+        except Exception:  # an object unlike any row: graphql-core's way
+            return super().execute_fields(parent_type, source_value, path, fields)
+        if prefetched.__class__ is not dict:
+            prefetched = None
+        for plan in plans:
+            # Reading a value ourselves may meet the unexpected (a property that raises,
+            # say): that field is then graphql-core's, its resolver called as usual.
+            how, value = FULL, None
+            try:
+                attr = plan.attr
+                if attr is not None:
+                    if isinstance(source_value, dict):
+                        value = source_value.get(attr, plan.default)
+                    else:
+                        value = getattr(source_value, attr, plan.default)
+                    if value is not None:
+                        try:
+                            if plan.id_of is not None:
+                                out = plan.serialize(plan.id_of or type_name, value)
+                            else:
+                                out = plan.serialize(value)
+                        except Exception:  # graphql-core reports it, with the path
+                            out = None
+                        if out is not None and out is not Undefined:
+                            results[plan.name] = out
+                            continue
+                    elif not isinstance(plan.field_def.type, GraphQLNonNull):
+                        results[plan.name] = None
                         continue
-                elif not isinstance(plan.field_def.type, GraphQLNonNull):
-                    results[plan.name] = None
-                    continue
-            if plan.field_def is None:
-                continue
-            field_path = Path(path, plan.name, type_name)
-            if not plan.simple:
-                result = self.execute_field(parent_type, source_value, plan.nodes, field_path)
-            elif prefetched is not None and plan.field_name in prefetched:
-                value = prefetched[plan.field_name]
-                result = self.execute_planned(plan, parent_type, value, field_path, True)
-            elif plan.getter is not None:  # edges, node, pageInfo: graphene's attribute read
-                if isinstance(source_value, dict):
-                    value = source_value.get(plan.getter, plan.default)
+                if not plan.simple:
+                    how, value = FULL, None
+                elif prefetched is not None and plan.field_name in prefetched:
+                    how, value = RESOLVED, prefetched[plan.field_name]
+                elif plan.getter is not None:  # edges, node, pageInfo: graphene's attribute read
+                    if isinstance(source_value, dict):
+                        value = source_value.get(plan.getter, plan.default)
+                    else:
+                        value = getattr(source_value, plan.getter, plan.default)
+                    how = RESOLVED
                 else:
-                    value = getattr(source_value, plan.getter, plan.default)
-                result = self.execute_planned(plan, parent_type, value, field_path, True)
+                    how, value = RESOLVE, None
+            except Exception:
+                how, value = FULL, None
+            field_path = Path(path, plan.name, type_name)
+            if how is FULL:
+                result = self.execute_field(parent_type, source_value, plan.nodes, field_path)
+                if result is Undefined:  # no such field: graphql-core leaves it out
+                    continue
             else:
-                result = self.execute_planned(plan, parent_type, source_value, field_path)
+                result = self.execute_planned(
+                    plan, parent_type, value if how is RESOLVED else source_value, field_path, how
+                )
             results[plan.name] = result
             if is_awaitable(result):
                 pending.append(plan.name)
@@ -235,29 +277,19 @@ class FastExecutionContext(ExecutionContext):
         parent_type: GraphQLObjectType,
         source: Any,
         path: Path,
-        resolved: bool = False,
+        how: object,
     ) -> Any:
         """graphql-core's `execute_field` for a field without arguments, its definition and
-        resolver looked up once per request. With `resolved`, `source` is the field's value
-        already (a row's `_prefetched` entry, put there by a batch load for the whole page)
-        and the resolver is not called."""
+        resolver looked up once per request. When `how` is RESOLVED, `source` is the
+        field's value already (a row's `_prefetched` entry, put there by a batch load for
+        the whole page, or graphene's attribute read) and no resolver is called."""
         return_type = plan.field_def.type
-        info = GraphQLResolveInfo(
-            plan.field_name,
-            plan.nodes,
-            return_type,
-            parent_type,
-            path,
-            self.schema,
-            self.fragments,
-            self.root_value,
-            self.operation,
-            self.variable_values,
-            self.context_value,
-            self.is_awaitable,
-        )
+        info: GraphQLResolveInfo = resolve_info(self, plan.field_def, plan.nodes, parent_type, path)
         try:
-            result = source if resolved else (plan.resolve or self.field_resolver)(source, info)
+            if how is RESOLVED:
+                result = source
+            else:
+                result = (plan.resolve or self.field_resolver)(source, info)
             if self.is_awaitable(result):
                 return self._complete_awaited(return_type, plan.nodes, info, path, result)
             completed = self.complete_value(return_type, plan.nodes, info, path, result)
@@ -326,7 +358,7 @@ class FastExecutionContext(ExecutionContext):
         return loc is not None and "@" not in loc.source.body
 
     def compiled(self, return_type: GraphQLOutputType, field_nodes: list[FieldNode]) -> Any:
-        if self.middleware_manager is not None:  # compiled handlers call resolvers directly
+        if has_middleware(self):  # compiled handlers call resolvers directly
             return None
         key = (return_type, id(field_nodes[0]))
         found = self._compiled.get(key, MISSING)
@@ -351,3 +383,11 @@ class FastExecutionContext(ExecutionContext):
                 _SHARED[key] = (weakref.ref(field_nodes[0]), found)
         self._compiled[key] = found
         return found
+
+
+def execute_options(fast_paths: bool) -> dict[str, Any]:
+    """graphql-core `execute` arguments: the short cuts, or graphql-core's plain executor
+    (when turned off, or when graphql-core's executor no longer has the hooks they use)."""
+    if fast_paths and executor_hooks_match():
+        return {"execution_context_class": FastExecutionContext, "is_awaitable": is_awaitable}
+    return {}

@@ -10,6 +10,7 @@ from typing import Any
 import graphene
 from graphene import relay
 
+from api.compat import graphene_type_name
 from models.errors import BadUserInput, ErrorCode, NotFound, UserError, UserErrors
 
 DEFAULT_PAGE = 20
@@ -20,7 +21,7 @@ NODE_TYPES: dict[str, Any] = {}
 
 def register_node(cls: Any) -> Any:
     """Class decorator: `node(id)` may return this type (via its `get_node`)."""
-    NODE_TYPES[cls._meta.name] = cls
+    NODE_TYPES[graphene_type_name(cls)] = cls
     return cls
 
 

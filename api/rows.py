@@ -5,10 +5,14 @@ Rows answer to the same attribute names as the model (`region_id`, `published_at
 GraphQL types accept both (see `is_row_of`). Never save a row: write through the model.
 SQLite hands datetimes and JSON back as text: a row converts such a column the first time
 it is read, so a feed page parses only the columns a query shows.
+
+With the short cuts off (`Settings.fast_paths`, applied when the database opens), the
+functions that have a plain equivalent answer tortoise's model instances instead.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +21,21 @@ from tortoise import Tortoise
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from api.compat import db_columns, fetch_tuples, parameterized_sql, table_name
 from api.sqlite_reads import read_inline
+
+DB_LOG = logging.getLogger("tortoise.db_client")  # where tortoise logs its own statements
+_shortcuts = True
+
+
+def use_shortcuts(on: bool) -> None:
+    """For the whole process: one database, one configuration."""
+    global _shortcuts
+    _shortcuts = on
+
+
+def shortcuts() -> bool:
+    return _shortcuts
 
 
 class Row:
@@ -51,8 +69,7 @@ def row_class(model: type[Model]) -> type[Row]:
     cls = _ROW_CLASSES.get(model)
     if cls is None:
         attrs: dict[str, Any] = {"model": model}
-        for name, field in model._meta.fields_map.items():
-            column = field.source_field or name
+        for column, field in db_columns(model):
             kind = type(field).__name__
             if kind == "DatetimeField":
                 attrs[column] = _converted(column, datetime.fromisoformat, (str,))
@@ -71,11 +88,17 @@ def is_row_of(value: Any, model: type[Model]) -> bool:
     return isinstance(value, model)
 
 
+def stored(value: Any, name: str) -> Any:
+    """A column as the database answered it: a row's before conversion (SQLite's text),
+    a model instance's attribute."""
+    return value.__dict__[name] if isinstance(value, Row) else getattr(value, name)
+
+
 async def fetch_rows(qs: QuerySet) -> list[Any]:
     """Run a queryset built by tortoise as usual, but return rows instead of instances."""
-    qs._choose_db_if_not_chosen()  # tortoise builds and parameterizes the SQL
-    qs._make_query()
-    sql, params = qs.query.get_parameterized_sql()
+    if not _shortcuts:
+        return await qs
+    sql, params = parameterized_sql(qs)
     return await query_rows(qs.model, sql, params)
 
 
@@ -86,20 +109,13 @@ async def query_rows(
     marks a bounded read (by primary key, or a page through an index) that SQLite may
     answer on the loop's own thread (see api.sqlite_reads)."""
     conn = Tortoise.get_connection("default")
-    conn.log.debug("%s: %s", sql, params)  # as tortoise logs its own statements
-    if conn.capabilities.dialect != "sqlite":
-        # asyncpg's records as they come (tortoise would copy each into a dict)
-        async with conn.acquire_connection() as connection:
-            records = await connection.fetch(sql, *params)
-        names = tuple(records[0].keys()) if records else ()
-    else:
-        found = read_inline(conn, sql, params) if inline else None
-        if found is None:
-            # tortoise's lock (it waits out a transaction on the one connection), then names
-            # and tuples from the cursor: dict(sqlite3.Row) looks every column up by name.
-            async with conn.acquire_connection() as connection:
-                found = await connection._execute(_fetch, connection._conn, sql, params)
-        names, records = found
+    DB_LOG.debug("%s: %s", sql, params)
+    found = None
+    if inline and conn.capabilities.dialect == "sqlite":
+        found = read_inline(conn, sql, params)
+    if found is None:
+        found = await fetch_tuples(conn, sql, params)
+    names, records = found
     cls, new = row_class(model), object.__new__
     out = []
     for record in records:
@@ -109,16 +125,13 @@ async def query_rows(
     return out
 
 
-def _fetch(connection: Any, sql: str, params: list[Any]) -> tuple[list[str], list[Any]]:
-    cursor = connection.execute(sql, params)
-    return [d[0] for d in cursor.description], cursor.fetchall()
-
-
 async def rows_by_id(model: type[Model], ids: list[int]) -> list[Any]:
     """`SELECT * … WHERE id IN (…)` written directly: the hottest lookup of every loader."""
     if not ids:
         return []
-    table = model._meta.db_table
+    if not _shortcuts:
+        return await model.filter(id__in=ids)
+    table = table_name(model)
     if Tortoise.get_connection("default").capabilities.dialect == "postgres":
         # One array parameter: one statement text whatever the number of ids, so asyncpg
         # prepares it once and PostgreSQL keeps one plan (an IN list of n parameters is a

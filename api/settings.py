@@ -11,6 +11,7 @@ from typing import Any
 from starlette.config import Config
 from tortoise.backends.base.config_generator import expand_db_url
 
+from api.compat import without_pool_reset
 from models.accounts.auth import AuthConfig
 
 MODEL_MODULES = [
@@ -61,6 +62,9 @@ class Settings:
     max_query_depth: int = 12
     max_query_cost: int = 10_000
     document_cache_size: int = 512
+    # The short cuts (api.execution, api.compiled, api.rows, api.sqlite_reads and the pool
+    # without reset); off, graphql-core and tortoise do everything their documented way.
+    fast_paths: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -81,7 +85,7 @@ class Settings:
         return replace(self, **kwargs)
 
     def tortoise_config(self) -> dict[str, Any]:
-        return tortoise_config(self.database_url)
+        return tortoise_config(self.database_url, self.fast_paths)
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -114,6 +118,7 @@ class Settings:
             media_max_bytes=config("MEDIA_MAX_BYTES", cast=int, default=15 * 1024 * 1024),
             media_max_pixels=config("MEDIA_MAX_PIXELS", cast=int, default=100_000_000),
             refresh_token_seconds=config("REFRESH_TOKEN_SECONDS", cast=int, default=30 * 24 * 3600),
+            fast_paths=config("CUNWU_FAST_PATHS", cast=bool, default=True),
         )
 
 
@@ -121,18 +126,12 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite://{path}"
 
 
-async def keep_session(connection: Any) -> None:
-    """asyncpg's pool runs `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
-    ALL` on every release: a second round trip for every query. The app keeps no session
-    state (no advisory locks, cursors, LISTEN or SET), and asyncpg still rolls back a
-    transaction left open before calling this."""
-
-
-def tortoise_config(database_url: str) -> dict[str, Any]:
+def tortoise_config(database_url: str, fast_paths: bool = True) -> dict[str, Any]:
     connection: Any = database_url
     if database_url.startswith(("postgres://", "asyncpg://")):
         connection = expand_db_url(database_url)
-        connection["credentials"]["reset"] = keep_session
+        if fast_paths:
+            connection = without_pool_reset(connection)
     return {
         "connections": {"default": connection},
         "apps": {
@@ -166,5 +165,5 @@ def _local_secret(data_dir: Path) -> str:
 def __getattr__(name: str) -> Any:
     # The tortoise CLI reads `api.settings.TORTOISE_ORM`; build it lazily from the environment.
     if name == "TORTOISE_ORM":
-        return tortoise_config(Settings.from_env().database_url)
+        return Settings.from_env().tortoise_config()
     raise AttributeError(name)

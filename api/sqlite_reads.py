@@ -7,7 +7,8 @@ connection reads the last committed state while tortoise's connection writes, so
 reads — a primary-key lookup, a page picked through an index — use this one and never
 leave the thread. Inside a transaction they stay on tortoise's connection, which sees the
 transaction's own writes; a busy database (a checkpoint holding a lock) also sends them
-back there instead of blocking the loop.
+back there instead of blocking the loop. With `Settings.fast_paths` off no reader is
+opened and every read goes through tortoise.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise import BaseDBAsyncClient
+
+from api.compat import in_transaction, sqlite_filename
 
 _readers: dict[str, tuple[sqlite3.Connection, int]] = {}
 
@@ -51,9 +54,9 @@ def read_inline(
 ) -> tuple[list[str], list[tuple]] | None:
     """Column names and tuples, or None when this read must go through tortoise's `conn`
     (the current one: a transaction's inside a transaction)."""
-    if isinstance(conn, TransactionalDBClient):
+    if in_transaction(conn):
         return None
-    found = _readers.get(getattr(conn, "filename", ""))
+    found = _readers.get(sqlite_filename(conn))
     if found is None:
         return None
     try:

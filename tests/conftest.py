@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import pytest
 from redis.asyncio import Redis
+from starlette.config import Config
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
@@ -31,6 +32,8 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 REQUIRE_SERVICES = os.environ.get("CUNWU_REQUIRE_SERVICES") == "1"
 RUN_ID = uuid.uuid4().hex[:10]
+# `.ci/run` runs the suite a second time with the short cuts off (graphql-core's executor)
+FAST_PATHS = Config(environ=os.environ)("CUNWU_FAST_PATHS", cast=bool, default=True)
 
 
 def base_settings(tmp: Path, **overrides: object) -> Settings:
@@ -42,6 +45,7 @@ def base_settings(tmp: Path, **overrides: object) -> Settings:
         demo=False,
         argon2_time_cost=1,  # cheap hashes keep the suite fast; production uses the defaults
         argon2_memory_kib=8192,
+        fast_paths=FAST_PATHS,
         **overrides,
     )
 

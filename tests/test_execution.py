@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import graphene
 import pytest
-from graphql import execute, parse
+from graphene.types.resolver import dict_or_attr_resolver
+from graphql import GraphQLObjectType, execute, parse
 
+import api.compat
 from api.execution import FastExecutionContext, is_awaitable
 
 
@@ -94,12 +97,12 @@ def items() -> list[Thing]:
     ]
 
 
-async def both(query: str, context: dict[str, Any]) -> tuple[Any, Any]:
+async def both(query: str, context: dict[str, Any], schema: Any = SCHEMA) -> tuple[Any, Any]:
     document = parse(query)
     out = []
     for cls in (None, FastExecutionContext):
         result = execute(
-            SCHEMA,
+            schema,
             document,
             context_value=context,
             is_awaitable=is_awaitable,
@@ -250,3 +253,77 @@ async def test_middleware_sees_every_field_as_with_graphql_core() -> None:
             "items": [{"title": "一", "note": "注", "child": {"name": "child of 一"}}]
         }
     assert seen[FastExecutionContext] == seen[None] == ["items", "title", "note", "child", "name"]
+
+
+def changed_default_resolver(attname: str, default: Any, how: str, root: Any, info: Any) -> Any:
+    """graphene's default resolver as a later graphene might bind it: one more argument."""
+    return dict_or_attr_resolver(attname, default, root, info)
+
+
+def rebind_default_resolvers(schema: Any) -> None:
+    """Every `partial(dict_or_attr_resolver, name, default)` graphene bound, relay ids
+    included, bound the way `changed_default_resolver` wants instead."""
+
+    def rebound(resolve: Any) -> Any:
+        if isinstance(resolve, partial) and resolve.func is dict_or_attr_resolver:
+            return partial(changed_default_resolver, *resolve.args, "attr")
+        if isinstance(resolve, partial) and resolve.args:  # GlobalID's, around the read
+            return partial(
+                resolve.func, rebound(resolve.args[0]), *resolve.args[1:], **resolve.keywords
+            )
+        return resolve
+
+    for named in schema.type_map.values():
+        if isinstance(named, GraphQLObjectType) and not named.name.startswith("__"):
+            for field in named.fields.values():
+                field.resolve = rebound(field.resolve)
+
+
+def raising(resolve: Any) -> Any:
+    raise RuntimeError("a recogniser met something new")
+
+
+def half_a_read(resolve: Any) -> Any:
+    return ("title",) if isinstance(resolve, partial) else None
+
+
+class Unreadable(Thing):
+    @property
+    def note(self) -> str:
+        raise RuntimeError("note unreadable")
+
+
+SURPRISE_QUERIES = [
+    "{ items { id title note count kind when } }",
+    "{ items { id title note child { name } children { name } } }",
+    "{ strict { id title } }",
+    "{ items { ... on Item { note kind children { name } } } }",
+]
+
+
+@pytest.mark.parametrize(
+    "surprise",
+    ["resolver bound differently", "recogniser raises", "malformed read", "attribute raises"],
+)
+async def test_any_surprise_in_the_short_cuts_answers_as_graphql_core(
+    surprise, monkeypatch, caplog
+) -> None:
+    schema = graphene.Schema(query=Query).graphql_schema  # its own resolvers to change
+    context = {"items": [t for t in items() if t.title]}
+    if surprise == "resolver bound differently":
+        rebind_default_resolvers(schema)
+        monkeypatch.setattr(api.compat, "dict_or_attr_resolver", changed_default_resolver)
+    elif surprise == "recogniser raises":
+        monkeypatch.setattr(api.compat, "attribute_read", raising)
+    elif surprise == "malformed read":
+        monkeypatch.setattr(api.compat, "attribute_read", half_a_read)
+    else:
+        context["items"].append(Unreadable(id=9, title="九", children=[]))
+    for query in SURPRISE_QUERIES:
+        plain, fast = await both(query, context, schema)
+        assert fast == plain, query
+        assert plain[0] is not None  # an answer, not `data: null`
+    if surprise == "attribute raises":
+        assert ("note unreadable", ("items", 2, "note")) in fast[1]
+    else:
+        assert fast[1] == []

@@ -11,7 +11,14 @@ from tortoise.transactions import in_transaction
 import api.rows
 from api import sqlite_reads
 from api.rows import query_rows, rows_by_id
+from api.settings import Settings
 from models.regions import Region, RegionKind, add_region
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These tests are about the short cuts themselves: on even when the suite runs without."""
+    return settings.with_overrides(fast_paths=True)
 
 
 async def test_rows_convert_columns_lazily_and_answer_like_the_model(app):

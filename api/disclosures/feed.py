@@ -10,8 +10,9 @@ from tortoise import Tortoise
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
+from api.compat import db_columns
 from api.relay import build_connection, decode_cursor, page_size
-from api.rows import fetch_rows, query_rows, row_class, rows_by_id
+from api.rows import fetch_rows, query_rows, row_class, rows_by_id, shortcuts, stored
 from models.accounts import User
 from models.disclosures import Category, Disclosure, Status, search
 from models.errors import BadUserInput
@@ -42,9 +43,10 @@ def region_filter(regions: list[Region]) -> Q:
 
 def cursor_key(bucket: int):
     def key(d: Disclosure) -> str:
-        # SQLite's text as it is (parse_cursor reads it as well as isoformat's)
-        stamp = d.__dict__["published_at"]
-        return f"{bucket}|{stamp if stamp.__class__ is str else stamp.isoformat()}|{d.id}"
+        # SQLite's text unparsed (isoformat(" ")), written as isoformat() writes it
+        stamp = stored(d, "published_at")
+        text = stamp.replace(" ", "T", 1) if stamp.__class__ is str else stamp.isoformat()
+        return f"{bucket}|{text}|{d.id}"
 
     return key
 
@@ -93,7 +95,7 @@ class Sql:
         return " AND ".join(self.clauses)
 
 
-USER_COLUMNS = tuple(User._meta.fields_db_projection.values())
+USER_COLUMNS = tuple(column for column, _ in db_columns(User))
 AUTHOR = "author__"
 AUTHOR_COLUMNS = tuple(AUTHOR + c for c in USER_COLUMNS)
 VISIBLE_COMMENTS = (
@@ -189,7 +191,7 @@ async def feed(
     if regions is not None and not regions:  # following nothing
         return build_connection([], size)
     cursor = parse_cursor(after)
-    if not text:
+    if not text and shortcuts():
         rows = await newest_rows(
             regions,
             category,
@@ -212,6 +214,8 @@ async def feed(
         qs = qs.filter(catalogue_item_id=catalogue_item_id)
     if updated_since is not None:
         qs = qs.filter(updated_at__gt=updated_since)
+    if not text:  # what newest_rows writes by hand
+        return build_connection(await newest(qs, cursor, size + 1), size, key=cursor_key(0))
     wanted = search.query_terms(text)
     if not wanted:
         raise BadUserInput("SEARCH_TOO_SHORT")
