@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from graphql import FieldNode, FragmentDefinitionNode
 from starlette.requests import HTTPConnection
 
 from api.loaders import Loaders, RegionLoader
@@ -14,6 +16,19 @@ from models.accounts.auth import AuthConfig, decode_access_token
 from models.errors import AppError, Unauthenticated
 from models.messages import pick_language
 from models.policy import SYSTEM, Viewer, viewer_for_user
+
+
+class Info(Protocol):
+    """What a resolver receives (graphql-core's GraphQLResolveInfo), with our Context typed."""
+
+    @property
+    def context(self) -> Context: ...
+
+    @property
+    def field_nodes(self) -> list[FieldNode]: ...
+
+    @property
+    def fragments(self) -> dict[str, FragmentDefinitionNode]: ...
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import graphene
 from tortoise.transactions import in_transaction
 
-from api.context import Context
+from api.context import Context, Info
 from models.errors import ErrorCode, Forbidden, UserErrors
 from models.messages import translate
 from models.policy import Action
@@ -30,7 +30,7 @@ class UserErrorType(graphene.ObjectType):
     message = graphene.String(required=True)
 
     @staticmethod
-    def resolve_message(root: Any, info: Any) -> str:
+    def resolve_message(root: Any, info: Info) -> str:
         return translate(root.code, info.context.lang, **root.params)
 
 
@@ -74,7 +74,7 @@ class BaseMutation(graphene.Mutation):
         raise NotImplementedError
 
     @classmethod
-    async def mutate(cls, root: Any, info: Any, input: Any) -> Any:  # noqa: A002
+    async def mutate(cls, root: Any, info: Info, input: Any) -> Any:  # noqa: A002
         ctx: Context = info.context
         viewer = ctx.viewer
         if not cls.public:

@@ -11,6 +11,7 @@ import graphene
 from graphene import relay
 
 from api.compat import graphene_type_name
+from api.context import Info
 from models.errors import BadUserInput, ErrorCode, NotFound, UserError, UserErrors
 
 DEFAULT_PAGE = 20
@@ -80,7 +81,7 @@ class Node(relay.Node):
         return to_global_id(type_, id)
 
 
-async def resolve_node(root: Any, info: Any, id: str) -> Any:  # noqa: A002
+async def resolve_node(root: Any, info: Info, id: str) -> Any:  # noqa: A002
     try:
         type_name, pk = from_global_id(id)
     except ValueError:
@@ -195,7 +196,7 @@ async def keyset_page(
     return build_connection(rows, size, key=lambda row: getattr(row, key))
 
 
-def node_fields(info: Any) -> set[str]:
+def node_fields(info: Info) -> set[str]:
     """Names of the fields a query selects on `edges { node { … } }` of this connection,
     so a resolver prefetches only what will be read."""
     names: set[str] = set()

@@ -13,6 +13,7 @@ functions that have a plain equivalent answer tortoise's model instances instead
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -110,7 +111,7 @@ async def query_rows(
     answer on the loop's own thread (see api.sqlite_reads)."""
     conn = Tortoise.get_connection("default")
     DB_LOG.debug("%s: %s", sql, params)
-    found = None
+    found: tuple[Sequence[str], Sequence[Any]] | None = None
     if inline and conn.capabilities.dialect == "sqlite":
         found = read_inline(conn, sql, params)
     if found is None:

@@ -7,7 +7,7 @@ from typing import Any
 import graphene
 
 from api.accounts.types import AuthPayloadFields, Role, RoleGrant, User
-from api.context import Context, viewer_for_session
+from api.context import Context, Info, viewer_for_session
 from api.inputs import enum_value
 from api.mutations import BaseMutation
 from api.ratelimit import throttle
@@ -145,7 +145,7 @@ class Logout(BaseMutation):
         return {"ok": True}
 
     @classmethod
-    async def mutate(cls, root: Any, info: Any, input: Any = None) -> Any:  # noqa: A002
+    async def mutate(cls, root: Any, info: Info, input: Any = None) -> Any:  # noqa: A002
         return await super().mutate(root, info, input)
 
 

@@ -18,7 +18,7 @@ from api.accounts.mutations import (
     VerifyResidency,
 )
 from api.accounts.types import User
-from api.context import Context
+from api.context import Context, Info
 from api.regions.schema import load_region_by_global_id
 from api.relay import connection_args, keyset_page
 from models.accounts import User as UserModel
@@ -42,7 +42,7 @@ class AccountQueries(graphene.ObjectType):
     )
 
     @staticmethod
-    def resolve_me(root: Any, info: Any) -> UserModel | None:
+    def resolve_me(root: Any, info: Info) -> UserModel | None:
         viewer = info.context.viewer
         if viewer.auth_error is not None:
             raise viewer.auth_error
@@ -51,7 +51,7 @@ class AccountQueries(graphene.ObjectType):
     @staticmethod
     async def resolve_residents(
         root: Any,
-        info: Any,
+        info: Info,
         village_id: str,
         verified: bool | None = None,
         first: int | None = None,

@@ -6,7 +6,7 @@ from typing import Any
 
 import graphene
 
-from api.context import Context
+from api.context import Context, Info
 from api.loaders import ActiveGrantsByUserLoader, RegionLoader, UserLoader
 from api.regions.types import Region
 from api.relay import Node, register_node
@@ -60,11 +60,11 @@ class User(graphene.ObjectType):
     )
 
     @classmethod
-    def is_type_of(cls, root: Any, info: Any) -> bool:
+    def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, UserModel)
 
     @classmethod
-    async def get_node(cls, info: Any, pk: str) -> UserModel | None:
+    async def get_node(cls, info: Info, pk: str) -> UserModel | None:
         ctx: Context = info.context
         ctx.viewer.require_user()
         user = await ctx.loaders[UserLoader].load(int(pk)) if pk.isdigit() else None
@@ -75,24 +75,24 @@ class User(graphene.ObjectType):
         return user
 
     @staticmethod
-    async def resolve_phone(root: UserModel, info: Any) -> str:
+    async def resolve_phone(root: UserModel, info: Info) -> str:
         ctx: Context = info.context
         if can_see_phone(ctx.viewer, root, await user_scope_paths(ctx, root)):
             return root.phone
         return mask_phone(root.phone)
 
     @staticmethod
-    async def resolve_village(root: UserModel, info: Any) -> Any:
+    async def resolve_village(root: UserModel, info: Info) -> Any:
         if root.village_id is None:
             return None
         return await info.context.loaders[RegionLoader].load(root.village_id)
 
     @staticmethod
-    def resolve_residency_verified(root: UserModel, info: Any) -> bool:
+    def resolve_residency_verified(root: UserModel, info: Info) -> bool:
         return root.residency_verified_at is not None
 
     @staticmethod
-    async def resolve_roles(root: UserModel, info: Any) -> list[RoleGrantModel]:
+    async def resolve_roles(root: UserModel, info: Info) -> list[RoleGrantModel]:
         ctx: Context = info.context
         grants = await ctx.loaders[ActiveGrantsByUserLoader].load(root.id)
         return [
@@ -115,11 +115,11 @@ class RoleGrant(graphene.ObjectType):
     revoked_at = graphene.DateTime()
 
     @classmethod
-    def is_type_of(cls, root: Any, info: Any) -> bool:
+    def is_type_of(cls, root: Any, info: Info) -> bool:
         return isinstance(root, RoleGrantModel)
 
     @classmethod
-    async def get_node(cls, info: Any, pk: str) -> RoleGrantModel | None:
+    async def get_node(cls, info: Info, pk: str) -> RoleGrantModel | None:
         ctx: Context = info.context
         viewer = ctx.viewer
         viewer.require_user()
@@ -131,13 +131,13 @@ class RoleGrant(graphene.ObjectType):
         return grant
 
     @staticmethod
-    async def resolve_region(root: RoleGrantModel, info: Any) -> Any:
+    async def resolve_region(root: RoleGrantModel, info: Info) -> Any:
         if root.region_id is None:
             return None
         return await info.context.loaders[RegionLoader].load(root.region_id)
 
     @staticmethod
-    async def resolve_user(root: RoleGrantModel, info: Any) -> Any:
+    async def resolve_user(root: RoleGrantModel, info: Info) -> Any:
         return await info.context.loaders[UserLoader].load(root.user_id)
 
 

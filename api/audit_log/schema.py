@@ -14,7 +14,7 @@ from graphene.types.generic import GenericScalar
 from tortoise.expressions import Subquery
 
 from api.accounts.types import User
-from api.context import Context
+from api.context import Context, Info
 from api.loaders import RegionLoader, UserLoader
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import Region
@@ -52,23 +52,23 @@ class AuditEntry(graphene.ObjectType):
     request_id = graphene.String()
 
     @staticmethod
-    def resolve_id(root: AuditEntryModel, info: Any) -> str:
+    def resolve_id(root: AuditEntryModel, info: Info) -> str:
         return str(root.id)
 
     @staticmethod
-    def resolve_region(root: AuditEntryModel, info: Any) -> Any:
+    def resolve_region(root: AuditEntryModel, info: Info) -> Any:
         if root.region_id is None:
             return None
         return info.context.loaders[RegionLoader].load(root.region_id)
 
     @staticmethod
-    async def resolve_actor(root: AuditEntryModel, info: Any) -> Any:
+    async def resolve_actor(root: AuditEntryModel, info: Info) -> Any:
         if root.actor_id is None or await hides_identity(info.context, root):
             return None
         return await info.context.loaders[UserLoader].load(root.actor_id)
 
     @staticmethod
-    async def resolve_ip(root: AuditEntryModel, info: Any) -> str | None:
+    async def resolve_ip(root: AuditEntryModel, info: Info) -> str | None:
         return None if await hides_identity(info.context, root) else root.ip
 
 
@@ -90,7 +90,7 @@ class AuditQueries(graphene.ObjectType):
     @staticmethod
     async def resolve_audit_log(
         root: Any,
-        info: Any,
+        info: Info,
         region_id: str,
         action: str | None = None,
         first: int | None = None,

@@ -15,6 +15,7 @@ from api.comments.mutations import (
     RestoreComment,
 )
 from api.comments.types import CommentConnection
+from api.context import Info
 from api.relay import Page, argument_id, connection_args, keyset_page
 from models.comments import Comment as CommentModel
 
@@ -38,7 +39,7 @@ class CommentQueries(graphene.ObjectType):
 
     @staticmethod
     async def resolve_comments(
-        root: Any, info: Any, target_id: str, first: int | None = None, after: str | None = None
+        root: Any, info: Info, target_id: str, first: int | None = None, after: str | None = None
     ) -> Any:
         kind, pk = argument_id(target_id)
         return await comment_page(kind, pk, first, after)

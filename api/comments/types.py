@@ -10,6 +10,7 @@ from graphene import relay
 from tortoise.functions import Count
 
 from api.accounts.types import User
+from api.context import Info
 from api.loaders import UserLoader
 from api.relay import Node, register_node, to_global_id
 from api.rows import is_row_of
@@ -68,15 +69,15 @@ class Comment(graphene.ObjectType):
     edited_at = graphene.DateTime()
 
     @classmethod
-    def is_type_of(cls, root: Any, info: Any) -> bool:
+    def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, CommentModel)
 
     @classmethod
-    async def get_node(cls, info: Any, pk: str) -> Any:
+    async def get_node(cls, info: Info, pk: str) -> Any:
         return await CommentModel.get_or_none(id=int(pk)) if pk.isdigit() else None
 
     @staticmethod
-    async def resolve_body(root: CommentModel, info: Any) -> str | None:
+    async def resolve_body(root: CommentModel, info: Info) -> str | None:
         if root.status == CommentStatusEnum.VISIBLE:
             return root.body
         if root.status == CommentStatusEnum.DELETED:
@@ -86,19 +87,19 @@ class Comment(graphene.ObjectType):
         return root.body if may_moderate_comments(ctx.viewer, path) else None
 
     @staticmethod
-    def resolve_author(root: CommentModel, info: Any) -> Any:
+    def resolve_author(root: CommentModel, info: Info) -> Any:
         return info.context.loaders[UserLoader].load(root.author_id)
 
     @staticmethod
-    def resolve_target_id(root: CommentModel, info: Any) -> str:
+    def resolve_target_id(root: CommentModel, info: Info) -> str:
         return to_global_id(root.target_type, root.target_id)
 
     @staticmethod
-    def resolve_parent_id(root: CommentModel, info: Any) -> str | None:
+    def resolve_parent_id(root: CommentModel, info: Info) -> str | None:
         return to_global_id("Comment", root.parent_id) if root.parent_id else None
 
     @staticmethod
-    def resolve_replies(root: CommentModel, info: Any) -> Any:
+    def resolve_replies(root: CommentModel, info: Info) -> Any:
         if root.parent_id is not None:
             return []
         return info.context.loaders[RepliesLoader].load(root.id)

@@ -4,7 +4,7 @@ with keyset cursors; search puts title matches first."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from tortoise import Tortoise
 from tortoise.expressions import Q, Subquery
@@ -70,8 +70,11 @@ async def newest(qs: QuerySet, cursor: tuple[int, datetime, int] | None, limit: 
     id and published_at, not whole rows, go through the sort), then the rows are read."""
     if cursor is not None:
         qs = qs.filter(after_clause(cursor[1], cursor[2]))
-    ids = await qs.order_by("-published_at", "-id").limit(limit).values_list("id", flat=True)
-    by_id = {row.id: row for row in await rows_by_id(Disclosure, list(ids))}
+    ids = cast(
+        list[int],
+        await qs.order_by("-published_at", "-id").limit(limit).values_list("id", flat=True),
+    )
+    by_id = {row.id: row for row in await rows_by_id(Disclosure, ids)}
     return [by_id[pk] for pk in ids if pk in by_id]
 
 

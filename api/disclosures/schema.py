@@ -7,7 +7,7 @@ from typing import Any
 import graphene
 from graphene import relay
 
-from api.context import Context
+from api.context import Context, Info
 from api.disclosures.feed import feed
 from api.disclosures.mutations import (
     ApproveDisclosure,
@@ -57,7 +57,7 @@ class VillageComplianceConnection(relay.Connection):
         node = VillageCompliance
 
 
-async def feed_page(info: Any, **filters: Any) -> Any:
+async def feed_page(info: Info, **filters: Any) -> Any:
     """A feed page with what the query shows of each item read in batches: authors and
     comment counts in the feed's own statement, the rest by `prefetch`."""
     wanted = node_fields(info)
@@ -120,7 +120,7 @@ class DisclosureQueries(graphene.ObjectType):
     @staticmethod
     async def resolve_disclosures(
         root: Any,
-        info: Any,
+        info: Info,
         region_id: str | None = None,
         category: Any = None,
         catalogue_item_id: str | None = None,
@@ -142,7 +142,7 @@ class DisclosureQueries(graphene.ObjectType):
         )
 
     @staticmethod
-    async def resolve_disclosure(root: Any, info: Any, id: str) -> Any:  # noqa: A002
+    async def resolve_disclosure(root: Any, info: Info, id: str) -> Any:  # noqa: A002
         ctx: Context = info.context
         disclosure = await DisclosureModel.get_or_none(id=int_id(id, "Disclosure"))
         if disclosure is None:
@@ -153,7 +153,7 @@ class DisclosureQueries(graphene.ObjectType):
 
     @staticmethod
     async def resolve_following(
-        root: Any, info: Any, first: int | None = None, after: str | None = None
+        root: Any, info: Info, first: int | None = None, after: str | None = None
     ) -> Any:
         regions = await following.followed_regions(info.context.viewer)
         return await feed_page(info, regions=regions, first=first, after=after)
@@ -161,7 +161,7 @@ class DisclosureQueries(graphene.ObjectType):
     @staticmethod
     async def resolve_draft_disclosures(
         root: Any,
-        info: Any,
+        info: Info,
         region_id: str,
         status: Any = None,
         first: int | None = None,
@@ -173,7 +173,7 @@ class DisclosureQueries(graphene.ObjectType):
         return await keyset_page(qs, first, after, descending=True)
 
     @staticmethod
-    async def resolve_catalogue(root: Any, info: Any, category: Any = None) -> list[Any]:
+    async def resolve_catalogue(root: Any, info: Info, category: Any = None) -> list[Any]:
         return await catalogue.active_items(
             Cat(enum_value(category)) if category is not None else None
         )
@@ -181,7 +181,7 @@ class DisclosureQueries(graphene.ObjectType):
     @staticmethod
     async def resolve_disclosure_compliance(
         root: Any,
-        info: Any,
+        info: Info,
         region_id: str,
         period: str,
         first: int | None = None,
@@ -200,7 +200,7 @@ class DisclosureQueries(graphene.ObjectType):
         return page
 
     @staticmethod
-    async def resolve_verify_ledger(root: Any, info: Any, village_id: str) -> Any:
+    async def resolve_verify_ledger(root: Any, info: Info, village_id: str) -> Any:
         region = await load_region_by_global_id(info, village_id)
         return await ledger.verify_region(region)
 

@@ -10,7 +10,7 @@ from graphene import relay
 from api.accounts.types import User
 from api.comments.schema import comment_page
 from api.comments.types import CommentConnection, CommentCountLoader, comment_counts
-from api.context import Context
+from api.context import Context, Info
 from api.flags.types import Flag, FlagCounts, FlagsByDisclosureLoader, flag_counts
 from api.loaders import (
     CatalogueItemLoader,
@@ -52,15 +52,15 @@ class TableColumn(graphene.ObjectType):
     kind = graphene.Field(ColumnKind, required=True)
 
     @staticmethod
-    def resolve_key(root: dict, info: Any) -> str:
+    def resolve_key(root: dict, info: Info) -> str:
         return root["key"]
 
     @staticmethod
-    def resolve_label(root: dict, info: Any) -> str:
+    def resolve_label(root: dict, info: Info) -> str:
         return root["label"]
 
     @staticmethod
-    def resolve_kind(root: dict, info: Any) -> str:
+    def resolve_kind(root: dict, info: Info) -> str:
         return root["kind"]
 
 
@@ -74,15 +74,15 @@ class DisclosureTable(graphene.ObjectType):
     )
 
     @staticmethod
-    def resolve_title(root: dict, info: Any) -> str:
+    def resolve_title(root: dict, info: Info) -> str:
         return root["title"]
 
     @staticmethod
-    def resolve_columns(root: dict, info: Any) -> list:
+    def resolve_columns(root: dict, info: Info) -> list:
         return root["columns"]
 
     @staticmethod
-    def resolve_rows(root: dict, info: Any) -> list:
+    def resolve_rows(root: dict, info: Info) -> list:
         return [[None if c is None else str(c) for c in row] for row in root["rows"]]
 
 
@@ -102,23 +102,23 @@ class CatalogueItem(graphene.ObjectType):
     parent = graphene.Field(lambda: CatalogueItem)
 
     @classmethod
-    def is_type_of(cls, root: Any, info: Any) -> bool:
+    def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, CatalogueItemModel)
 
     @classmethod
-    async def get_node(cls, info: Any, pk: str) -> Any:
+    async def get_node(cls, info: Info, pk: str) -> Any:
         return (
             await info.context.loaders[CatalogueItemLoader].load(int(pk)) if pk.isdigit() else None
         )
 
     @staticmethod
-    async def resolve_parent(root: CatalogueItemModel, info: Any) -> Any:
+    async def resolve_parent(root: CatalogueItemModel, info: Info) -> Any:
         if root.parent_id is None:
             return None
         return await info.context.loaders[CatalogueItemLoader].load(root.parent_id)
 
 
-async def load_attachments(info: Any, ids: list[int]) -> list[Any]:
+async def load_attachments(info: Info, ids: list[int]) -> list[Any]:
     media = await info.context.loaders[MediaLoader].load_many(ids)
     return [m for m in media if m is not None]
 
@@ -137,7 +137,7 @@ class DisclosureVersion(graphene.ObjectType):
     published_at = graphene.DateTime(required=True)
 
     @staticmethod
-    async def resolve_attachments(root: VersionModel, info: Any) -> list[Any]:
+    async def resolve_attachments(root: VersionModel, info: Info) -> list[Any]:
         return await load_attachments(info, [a["id"] for a in root.attachments])
 
 
@@ -180,11 +180,11 @@ class Disclosure(graphene.ObjectType):
     updated_at = graphene.DateTime(required=True)
 
     @classmethod
-    def is_type_of(cls, root: Any, info: Any) -> bool:
+    def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, DisclosureModel)
 
     @classmethod
-    async def get_node(cls, info: Any, pk: str) -> Any:
+    async def get_node(cls, info: Info, pk: str) -> Any:
         disclosure = await DisclosureModel.get_or_none(id=int(pk)) if pk.isdigit() else None
         if disclosure is not None:
             require_disclosure_readable(
@@ -193,7 +193,7 @@ class Disclosure(graphene.ObjectType):
         return disclosure
 
     @staticmethod
-    async def resolve_catalogue_item(root: DisclosureModel, info: Any) -> Any:
+    async def resolve_catalogue_item(root: DisclosureModel, info: Info) -> Any:
         if root.catalogue_item_id is None:
             return None
         return await info.context.loaders[CatalogueItemLoader].load(root.catalogue_item_id)
@@ -201,43 +201,43 @@ class Disclosure(graphene.ObjectType):
     # Feeds prefetch region, attachments, author and commentCount for a whole page (see
     # `prefetch`); the executor then takes the values from the row, not from these.
     @staticmethod
-    def resolve_region(root: DisclosureModel, info: Any) -> Any:
+    def resolve_region(root: DisclosureModel, info: Info) -> Any:
         return info.context.loaders[RegionLoader].load(root.region_id)
 
     @staticmethod
-    def resolve_attachments(root: DisclosureModel, info: Any) -> Any:
+    def resolve_attachments(root: DisclosureModel, info: Info) -> Any:
         return load_attachments(info, root.attachment_ids)
 
     @staticmethod
-    async def resolve_versions(root: DisclosureModel, info: Any) -> list[Any]:
+    async def resolve_versions(root: DisclosureModel, info: Info) -> list[Any]:
         return await info.context.loaders[VersionsByDisclosureLoader].load(root.id)
 
     @staticmethod
-    def resolve_comment_count(root: DisclosureModel, info: Any) -> Any:
+    def resolve_comment_count(root: DisclosureModel, info: Info) -> Any:
         return info.context.loaders[CommentCountLoader].load(root.id)
 
     @staticmethod
     async def resolve_comments(
-        root: DisclosureModel, info: Any, first: int | None = None, after: str | None = None
+        root: DisclosureModel, info: Info, first: int | None = None, after: str | None = None
     ) -> Any:
         return await comment_page("Disclosure", root.id, first, after)
 
     @staticmethod
-    async def resolve_flag_counts(root: DisclosureModel, info: Any) -> Any:
+    async def resolve_flag_counts(root: DisclosureModel, info: Info) -> Any:
         return flag_counts(await info.context.loaders[FlagsByDisclosureLoader].load(root.id))
 
     @staticmethod
-    def resolve_flags(root: DisclosureModel, info: Any) -> Any:
+    def resolve_flags(root: DisclosureModel, info: Info) -> Any:
         return info.context.loaders[FlagsByDisclosureLoader].load(root.id)
 
     @staticmethod
-    def resolve_author(root: DisclosureModel, info: Any) -> Any:
+    def resolve_author(root: DisclosureModel, info: Info) -> Any:
         if root.author_id is None:
             return None
         return info.context.loaders[UserLoader].load(root.author_id)
 
     @staticmethod
-    async def resolve_read_by_me(root: DisclosureModel, info: Any) -> bool:
+    async def resolve_read_by_me(root: DisclosureModel, info: Info) -> bool:
         ctx: Context = info.context
         if ctx.viewer.user_id is None:
             return False
@@ -247,7 +247,7 @@ class Disclosure(graphene.ObjectType):
         return await loader.load(root.id)
 
 
-async def prefetch(info: Any, rows: list[Any], wanted: set[str]) -> None:
+async def prefetch(info: Info, rows: list[Any], wanted: set[str]) -> None:
     """Load the regions, authors and attachments a feed page asks for (`wanted`, from
     `node_fields`), one batch each."""
     if not rows:
@@ -293,7 +293,7 @@ class ItemCompliance(graphene.ObjectType):
     published_at = graphene.DateTime()
 
     @staticmethod
-    def resolve_disclosure_id(root: Any, info: Any) -> str | None:
+    def resolve_disclosure_id(root: Any, info: Info) -> str | None:
         from api.relay import to_global_id
 
         return to_global_id("Disclosure", root.disclosure_id) if root.disclosure_id else None
@@ -308,19 +308,19 @@ class VillageCompliance(graphene.ObjectType):
     items = graphene.List(graphene.NonNull(ItemCompliance), required=True)
 
     @staticmethod
-    def resolve_on_time(root: Any, info: Any) -> int:
+    def resolve_on_time(root: Any, info: Info) -> int:
         return root.count(ComplianceStatusEnum.ON_TIME)
 
     @staticmethod
-    def resolve_late(root: Any, info: Any) -> int:
+    def resolve_late(root: Any, info: Info) -> int:
         return root.count(ComplianceStatusEnum.LATE)
 
     @staticmethod
-    def resolve_missing(root: Any, info: Any) -> int:
+    def resolve_missing(root: Any, info: Info) -> int:
         return root.count(ComplianceStatusEnum.MISSING)
 
     @staticmethod
-    def resolve_pending(root: Any, info: Any) -> int:
+    def resolve_pending(root: Any, info: Info) -> int:
         return root.count(ComplianceStatusEnum.PENDING)
 
 

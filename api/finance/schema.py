@@ -6,7 +6,7 @@ from typing import Any
 
 import graphene
 
-from api.context import Context
+from api.context import Context, Info
 from api.finance.summary import FinanceSummary
 from api.finance.types import Direction, MonthlyAccount
 from api.inputs import enum_value
@@ -210,13 +210,13 @@ class FinanceQueries(graphene.ObjectType):
     )
 
     @staticmethod
-    async def resolve_finance_summary(root: Any, info: Any, region_id: str, year: int) -> Any:
+    async def resolve_finance_summary(root: Any, info: Info, region_id: str, year: int) -> Any:
         region = await load_region_by_global_id(info, region_id)
         return await year_summary(region, year)
 
     @staticmethod
     async def resolve_finance_summary_image(
-        root: Any, info: Any, village_id: str, year: int, month: int
+        root: Any, info: Info, village_id: str, year: int, month: int
     ) -> str:
         village = await load_region_by_global_id(info, village_id)
         ctx = info.context
@@ -226,7 +226,7 @@ class FinanceQueries(graphene.ObjectType):
 
     @staticmethod
     async def resolve_monthly_account(
-        root: Any, info: Any, village_id: str, year: int, month: int
+        root: Any, info: Info, village_id: str, year: int, month: int
     ) -> Any:
         village = await load_region_by_global_id(info, village_id)
         return await readable_month(info.context.viewer, village, year, month)

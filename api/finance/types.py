@@ -8,7 +8,7 @@ import graphene
 from graphene import relay
 from graphene.types.generic import GenericScalar
 
-from api.context import Context
+from api.context import Context, Info
 from api.loaders import MediaLoader, RegionLoader
 from api.media.types import Media
 from api.regions.types import Region
@@ -55,7 +55,7 @@ class AccountLine(graphene.ObjectType):
     receipt = graphene.Field(Media)
 
     @staticmethod
-    def resolve_receipt(root: LineModel, info: Any) -> Any:
+    def resolve_receipt(root: LineModel, info: Info) -> Any:
         if root.receipt_id is None:
             return None
         return info.context.loaders[MediaLoader].load(root.receipt_id)
@@ -76,7 +76,7 @@ class RiskHit(graphene.ObjectType):
     decided_at = graphene.DateTime()
 
     @staticmethod
-    def resolve_id(root: Any, info: Any) -> str:
+    def resolve_id(root: Any, info: Info) -> str:
         return to_global_id("RiskHit", root.id)
 
 
@@ -110,52 +110,52 @@ class MonthlyAccount(graphene.ObjectType):
     updated_at = graphene.DateTime(required=True)
 
     @staticmethod
-    def resolve_disclosure_id(root: AccountModel, info: Any) -> str | None:
+    def resolve_disclosure_id(root: AccountModel, info: Info) -> str | None:
         return to_global_id("Disclosure", root.disclosure_id) if root.disclosure_id else None
 
     @staticmethod
-    async def resolve_correction_reason(root: AccountModel, info: Any) -> str | None:
+    async def resolve_correction_reason(root: AccountModel, info: Info) -> str | None:
         path = await info.context.region_path(root.village_id)
         return root.correction_reason if sees_account_drafts(info.context.viewer, path) else None
 
     @staticmethod
-    async def resolve_risk_hits(root: AccountModel, info: Any) -> list[Any] | None:
+    async def resolve_risk_hits(root: AccountModel, info: Info) -> list[Any] | None:
         ctx = info.context
         if not sees_risk_hits(ctx.viewer, await ctx.region_path(root.village_id)):
             return None
         return await RiskHitModel.filter(account_id=root.id).order_by("line_no", "id")
 
     @staticmethod
-    def resolve_village(root: AccountModel, info: Any) -> Any:
+    def resolve_village(root: AccountModel, info: Info) -> Any:
         return info.context.loaders[RegionLoader].load(root.village_id)
 
     @staticmethod
-    async def resolve_income_fen(root: AccountModel, info: Any) -> int:
+    async def resolve_income_fen(root: AccountModel, info: Info) -> int:
         return (await shown_totals(info.context, root))[0]
 
     @staticmethod
-    async def resolve_expense_fen(root: AccountModel, info: Any) -> int:
+    async def resolve_expense_fen(root: AccountModel, info: Info) -> int:
         return (await shown_totals(info.context, root))[1]
 
     @staticmethod
-    async def resolve_closing_balance_fen(root: AccountModel, info: Any) -> int:
+    async def resolve_closing_balance_fen(root: AccountModel, info: Info) -> int:
         income, expense = await shown_totals(info.context, root)
         return root.opening_balance_fen + income - expense
 
     @staticmethod
-    async def resolve_status(root: AccountModel, info: Any) -> str:
+    async def resolve_status(root: AccountModel, info: Info) -> str:
         if await shown_version(info.context, root) != root.version:
             return StatusEnum.PUBLISHED  # a correction is being prepared: not for the public
         return root.status
 
     @staticmethod
-    async def resolve_line_count(root: AccountModel, info: Any) -> int:
+    async def resolve_line_count(root: AccountModel, info: Info) -> int:
         version = await shown_version(info.context, root)
         return await LineModel.filter(account_id=root.id, version=version).count()
 
     @staticmethod
     async def resolve_lines(
-        root: AccountModel, info: Any, first: int | None = None, after: str | None = None
+        root: AccountModel, info: Info, first: int | None = None, after: str | None = None
     ) -> Any:
         qs = LineModel.filter(account_id=root.id, version=await shown_version(info.context, root))
         return await keyset_page(qs, first, after, key="line_no")

@@ -8,6 +8,7 @@ from typing import Any
 import graphene
 from tortoise.expressions import Q
 
+from api.context import Info
 from api.flags.mutations import (
     AcceptFlag,
     ConfirmResolution,
@@ -74,7 +75,7 @@ class FlagQueries(graphene.ObjectType):
     @staticmethod
     async def resolve_flags(
         root: Any,
-        info: Any,
+        info: Info,
         region_id: str,
         status: Any = None,
         overdue: bool | None = None,
@@ -111,12 +112,12 @@ class FlagQueries(graphene.ObjectType):
         return build_connection(rows, size, key=lambda f: f"{f.due_at.isoformat()}|{f.id}")
 
     @staticmethod
-    async def resolve_flag(root: Any, info: Any, id: str) -> Any:  # noqa: A002
+    async def resolve_flag(root: Any, info: Info, id: str) -> Any:  # noqa: A002
         kind, pk = argument_id(id)
         return await FlagModel.get_or_none(id=pk) if kind == "Flag" else None
 
     @staticmethod
-    async def resolve_similar_flags(root: Any, info: Any, target_id: str) -> list[Any]:
+    async def resolve_similar_flags(root: Any, info: Info, target_id: str) -> list[Any]:
         kind, pk = argument_id(target_id)
         return (
             await FlagModel.filter(target_type=kind, target_id=pk, status__in=OPEN_STATUSES)
@@ -152,7 +153,7 @@ class StatsQueries(graphene.ObjectType):
     @staticmethod
     async def resolve_supervision_stats(
         root: Any,
-        info: Any,
+        info: Info,
         region_id: str,
         from_: Any,
         to: Any,
@@ -193,7 +194,7 @@ class CalendarQueries(graphene.ObjectType):
     )
 
     @staticmethod
-    async def resolve_holidays(root: Any, info: Any, year: int) -> list[Any]:
+    async def resolve_holidays(root: Any, info: Info, year: int) -> list[Any]:
         return await Holiday.filter(
             day__gte=date(year, 1, 1), day__lt=date(year + 1, 1, 1)
         ).order_by("day")

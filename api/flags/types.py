@@ -11,6 +11,7 @@ from aiodataloader import DataLoader
 from graphene import relay
 
 from api.accounts.types import User
+from api.context import Info
 from api.loaders import MediaLoader, RegionLoader, UserLoader
 from api.media.types import Media
 from api.regions.types import Region
@@ -62,7 +63,7 @@ class FlagEvent(graphene.ObjectType):
     at = graphene.DateTime(required=True)
 
     @staticmethod
-    def resolve_actor(root: FlagEventModel, info: Any) -> Any:
+    def resolve_actor(root: FlagEventModel, info: Info) -> Any:
         if not root.by_official or root.actor_id is None:
             return None
         return info.context.loaders[UserLoader].load(root.actor_id)
@@ -96,36 +97,36 @@ class Flag(graphene.ObjectType):
     )
 
     @classmethod
-    def is_type_of(cls, root: Any, info: Any) -> bool:
+    def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, FlagModel)
 
     @classmethod
-    async def get_node(cls, info: Any, pk: str) -> Any:
+    async def get_node(cls, info: Info, pk: str) -> Any:
         return await FlagModel.get_or_none(id=int(pk)) if pk.isdigit() else None
 
     @staticmethod
-    def resolve_target_id(root: FlagModel, info: Any) -> str:
+    def resolve_target_id(root: FlagModel, info: Info) -> str:
         return to_global_id(root.target_type, root.target_id)
 
     @staticmethod
-    def resolve_region(root: FlagModel, info: Any) -> Any:
+    def resolve_region(root: FlagModel, info: Info) -> Any:
         return info.context.loaders[RegionLoader].load(root.region_id)
 
     @staticmethod
-    async def resolve_attachments(root: FlagModel, info: Any) -> list[Any]:
+    async def resolve_attachments(root: FlagModel, info: Info) -> list[Any]:
         media = await info.context.loaders[MediaLoader].load_many(root.media_ids)
         return [m for m in media if m is not None]
 
     @staticmethod
-    def resolve_overdue(root: FlagModel, info: Any) -> bool:
+    def resolve_overdue(root: FlagModel, info: Info) -> bool:
         return root.first_response_at is None and datetime.now(UTC) > root.due_at
 
     @staticmethod
-    def resolve_escalated(root: FlagModel, info: Any) -> bool:
+    def resolve_escalated(root: FlagModel, info: Info) -> bool:
         return root.escalated_at is not None
 
     @staticmethod
-    async def resolve_supported_by_me(root: FlagModel, info: Any) -> bool:
+    async def resolve_supported_by_me(root: FlagModel, info: Info) -> bool:
         ctx = info.context
         user_id = ctx.viewer.user_id
         if not user_id:
@@ -136,17 +137,17 @@ class Flag(graphene.ObjectType):
         return await loader.load(root.id)
 
     @staticmethod
-    def resolve_events(root: FlagModel, info: Any) -> Any:
+    def resolve_events(root: FlagModel, info: Info) -> Any:
         return info.context.loaders[EventsLoader].load(root.id)
 
     @staticmethod
-    def resolve_flagger(root: FlagModel, info: Any) -> Any:
+    def resolve_flagger(root: FlagModel, info: Info) -> Any:
         if not may_see_flag_identity(info.context.viewer, root.region_path, root.flagger_id):
             return None
         return info.context.loaders[UserLoader].load(root.flagger_id)
 
     @staticmethod
-    async def resolve_supporters(root: FlagModel, info: Any) -> list[Any]:
+    async def resolve_supporters(root: FlagModel, info: Info) -> list[Any]:
         ctx = info.context
         if not may_see_flag_identity(ctx.viewer, root.region_path):
             return []
@@ -224,7 +225,7 @@ class RegionStatsType(graphene.ObjectType):
     median_hours_to_resolution = graphene.Float()
 
     @staticmethod
-    def resolve_on_time_disclosure_rate(root: Any, info: Any) -> float | None:
+    def resolve_on_time_disclosure_rate(root: Any, info: Info) -> float | None:
         rate = root.on_time_rate
         return round(rate, 4) if rate is not None else None
 

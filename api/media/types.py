@@ -6,7 +6,7 @@ from typing import Any
 
 import graphene
 
-from api.context import Context
+from api.context import Context, Info
 from api.loaders import RegionLoader
 from api.regions.types import Region
 from api.relay import Node, register_node
@@ -52,11 +52,11 @@ class Media(graphene.ObjectType):
     created_at = graphene.DateTime(required=True)
 
     @classmethod
-    def is_type_of(cls, root: Any, info: Any) -> bool:
+    def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, MediaModel)
 
     @classmethod
-    async def get_node(cls, info: Any, pk: str) -> MediaModel | None:
+    async def get_node(cls, info: Info, pk: str) -> MediaModel | None:
         media = await MediaModel.get_or_none(id=int(pk)) if pk.isdigit() else None
         if media is not None and not await may_see(info.context, media):
             info.context.viewer.require_user()
@@ -64,7 +64,7 @@ class Media(graphene.ObjectType):
         return media
 
     @staticmethod
-    def _url(root: MediaModel, info: Any, variant: str) -> Any:
+    def _url(root: MediaModel, info: Info, variant: str) -> Any:
         """Public files: a plain URL, synchronously (feeds show many). Restricted files:
         a signed URL for those who may see them, nothing for others."""
         if variant not in root.variant_bytes:
@@ -74,27 +74,27 @@ class Media(graphene.ObjectType):
         return Media._signed_url(root, info, variant)
 
     @staticmethod
-    async def _signed_url(root: MediaModel, info: Any, variant: str) -> str | None:
+    async def _signed_url(root: MediaModel, info: Info, variant: str) -> str | None:
         if not await may_see(info.context, root):
             return None
         return media_url(root.sha256, variant, info.context.settings.secret_key)
 
     @staticmethod
-    def resolve_url(root: MediaModel, info: Any) -> Any:
+    def resolve_url(root: MediaModel, info: Info) -> Any:
         return Media._url(root, info, original_name(root))
 
     @staticmethod
-    def resolve_thumbnail_url(root: MediaModel, info: Any) -> Any:
+    def resolve_thumbnail_url(root: MediaModel, info: Info) -> Any:
         return Media._url(root, info, "thumb.webp")
 
     @staticmethod
-    def resolve_medium_url(root: MediaModel, info: Any) -> Any:
+    def resolve_medium_url(root: MediaModel, info: Info) -> Any:
         return Media._url(root, info, "medium.webp")
 
     @staticmethod
-    def resolve_redacted(root: MediaModel, info: Any) -> bool:
+    def resolve_redacted(root: MediaModel, info: Info) -> bool:
         return root.redacted_from_id is not None
 
     @staticmethod
-    async def resolve_region(root: MediaModel, info: Any) -> Any:
+    async def resolve_region(root: MediaModel, info: Info) -> Any:
         return await info.context.loaders[RegionLoader].load(root.region_id)

@@ -6,6 +6,7 @@ from typing import Any
 
 import graphene
 
+from api.context import Info
 from api.loaders import RegionLoader
 from api.regions.mutations import CreateRegion
 from api.regions.types import Region, RegionConnection, RegionKind, region_page
@@ -13,7 +14,7 @@ from api.relay import argument_id, connection_args
 from models.errors import NotFound
 
 
-async def load_region_by_global_id(info: Any, global_id: str) -> Any:
+async def load_region_by_global_id(info: Info, global_id: str) -> Any:
     _, pk = argument_id(global_id, "Region")
     region = await info.context.loaders[RegionLoader].load(pk)
     if region is None:
@@ -33,13 +34,13 @@ class RegionQueries(graphene.ObjectType):
     )
 
     @staticmethod
-    async def resolve_region(root: Any, info: Any, id: str) -> Any:  # noqa: A002
+    async def resolve_region(root: Any, info: Info, id: str) -> Any:  # noqa: A002
         return await load_region_by_global_id(info, id)
 
     @staticmethod
     async def resolve_regions(
         root: Any,
-        info: Any,
+        info: Info,
         parent_id: str | None = None,
         kind: Any = None,
         first: int | None = None,

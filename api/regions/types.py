@@ -7,6 +7,7 @@ from typing import Any
 import graphene
 from graphene import relay
 
+from api.context import Info
 from api.inputs import enum_value
 from api.loaders import RegionLoader
 from api.relay import Node, connection_args, keyset_page, register_node
@@ -37,29 +38,29 @@ class Region(graphene.ObjectType):
     )
 
     @classmethod
-    def is_type_of(cls, root: Any, info: Any) -> bool:
+    def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, RegionModel)
 
     @classmethod
-    async def get_node(cls, info: Any, pk: str) -> RegionModel | None:
+    async def get_node(cls, info: Info, pk: str) -> RegionModel | None:
         # The region tree is public.
         return await info.context.loaders[RegionLoader].load(int(pk)) if pk.isdigit() else None
 
     @staticmethod
-    async def resolve_parent(root: RegionModel, info: Any) -> RegionModel | None:
+    async def resolve_parent(root: RegionModel, info: Info) -> RegionModel | None:
         if root.parent_id is None:
             return None
         return await info.context.loaders[RegionLoader].load(root.parent_id)
 
     @staticmethod
-    async def resolve_ancestors(root: RegionModel, info: Any) -> list[RegionModel]:
+    async def resolve_ancestors(root: RegionModel, info: Info) -> list[RegionModel]:
         ids = path_ids(root.path)[:-1]
         return list(await info.context.loaders[RegionLoader].load_many(ids))
 
     @staticmethod
     async def resolve_children(
         root: RegionModel,
-        info: Any,
+        info: Info,
         kind: str | None = None,
         first: int | None = None,
         after: str | None = None,
