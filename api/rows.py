@@ -24,6 +24,7 @@ from tortoise.queryset import QuerySet
 
 from api.compat import db_columns, fetch_tuples, parameterized_sql, table_name
 from api.sqlite_reads import read_inline
+from models.sql import Params
 
 DB_LOG = logging.getLogger("tortoise.db_client")  # where tortoise logs its own statements
 _shortcuts = True
@@ -139,5 +140,6 @@ async def rows_by_id(model: type[Model], ids: list[int]) -> list[Any]:
         # new statement, parsed and planned, for every n).
         sql = f'SELECT * FROM "{table}" WHERE "id" = ANY($1)'
         return await query_rows(model, sql, [list(ids)])
-    sql = f'SELECT * FROM "{table}" WHERE "id" IN ({", ".join("?" * len(ids))})'
-    return await query_rows(model, sql, list(ids), inline=True)
+    marks = Params(postgres=False)
+    sql = f'SELECT * FROM "{table}" WHERE "id" IN ({marks.many(list(ids))})'
+    return await query_rows(model, sql, marks.values, inline=True)

@@ -17,6 +17,7 @@ from models.accounts import User
 from models.disclosures import Category, Disclosure, Status, search
 from models.errors import BadUserInput
 from models.regions import Region, RegionKind, path_ids, subtree_range
+from models.sql import Params, is_postgres
 
 SMALL_KINDS = (RegionKind.TOWNSHIP, RegionKind.VILLAGE, RegionKind.GROUP)
 # What a township or county publishes for everyone below it.
@@ -78,21 +79,19 @@ async def newest(qs: QuerySet, cursor: tuple[int, datetime, int] | None, limit: 
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-class Sql:
+class Sql(Params):
     """A WHERE clause written by hand for the hottest query: tortoise's query builder
     costs more than the query itself on a 20-row page. Placeholders follow the dialect."""
 
     def __init__(self) -> None:
-        self.postgres = Tortoise.get_connection("default").capabilities.dialect == "postgres"
-        self.params: list[Any] = []
+        super().__init__(is_postgres(Tortoise.get_connection("default")))
         self.clauses: list[str] = []
 
     def mark(self, value: Any) -> str:
-        self.params.append(value)
-        return f"${len(self.params)}" if self.postgres else "?"
+        return self(value)
 
     def marks(self, values: Any) -> str:
-        return ", ".join(self.mark(v) for v in values)
+        return self.many(list(values))
 
     def where(self) -> str:
         return " AND ".join(self.clauses)
@@ -164,7 +163,7 @@ async def newest_rows(
         f'SELECT d.*{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
         f'ORDER BY d."published_at" DESC, d."id" DESC'
     )
-    rows = await query_rows(Disclosure, statement, sql.params, inline=small)
+    rows = await query_rows(Disclosure, statement, sql.values, inline=small)
     if with_author:
         users, new = row_class(User), object.__new__
         for row in rows:
