@@ -65,11 +65,6 @@ class BaseMutation(graphene.Mutation):
         super().__init_subclass_with_meta__(**options)
 
     @classmethod
-    def authorize(cls, ctx: Context, path: str | None) -> None:
-        assert cls.permission is not None, f"{cls.__name__} declares no permission"
-        ctx.viewer.require(cls.permission, path)
-
-    @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -85,11 +80,17 @@ class BaseMutation(graphene.Mutation):
         try:
             if cls.atomic:
                 async with in_transaction():
-                    result = await cls.perform(ctx, input)
+                    result = await cls.checked_perform(ctx, input)
             else:
-                result = await cls.perform(ctx, input)
+                result = await cls.checked_perform(ctx, input)
         except UserErrors as exc:
             return cls(errors=exc.errors)
-        if cls.permission is not None and cls.permission not in viewer.checked:
-            raise RuntimeError(f"{cls.__name__}: its operation never checked {cls.permission}")
         return cls(errors=[], **result)
+
+    @classmethod
+    async def checked_perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        result = await cls.perform(ctx, data)
+        # Inside the transaction: a forgotten check rolls the change back.
+        if cls.permission is not None and cls.permission not in ctx.viewer.checked:
+            raise RuntimeError(f"{cls.__name__}: its operation never checked {cls.permission}")
+        return result

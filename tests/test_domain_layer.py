@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from types import SimpleNamespace
 
 import graphene
@@ -10,6 +11,7 @@ import pytest
 from api.mutations import BaseMutation
 from models.accounts import Role, User
 from models.errors import ErrorCode, Forbidden, Unauthenticated, UserError
+from models.flags import Holiday
 from models.messages import EN, MESSAGES, translate
 from models.policy import SYSTEM, Action, Grant, Viewer
 
@@ -75,3 +77,24 @@ async def test_the_declared_permission_is_required_before_perform_runs():
         await _Unchecked.mutate(None, _info(villager), "x")
     with pytest.raises(Unauthenticated):
         await _Unchecked.mutate(None, _info(Viewer()), "x")
+
+
+class _WritesUnchecked(BaseMutation):
+    """Writes, then returns without having had its permission checked."""
+
+    class Arguments:
+        input = graphene.String()
+
+    permission = Action.CALENDAR_EDIT
+
+    @classmethod
+    async def perform(cls, ctx, data):
+        await Holiday.create(day=date(2026, 10, 1), name="国庆节")
+        return {}
+
+
+async def test_a_forgotten_permission_check_rolls_the_change_back(app):
+    admin = Viewer(user=User(id=1), grants=(Grant(1, Role.ADMIN, None, SYSTEM),))
+    with pytest.raises(RuntimeError, match="never checked"):
+        await _WritesUnchecked.mutate(None, _info(admin), "x")
+    assert not await Holiday.exists()
