@@ -42,12 +42,13 @@ def domain_files(root: Path) -> Iterator[Path]:
 
 
 def forbidden_imports(root: Path) -> list[str]:
-    found = []
-    for path in domain_files(root):
-        for line, module, _ in imports(path, root):
-            if module.split(".")[0] in FORBIDDEN:
-                found.append(f"{path.relative_to(root)}:{line}: imports {module}")
-    return sorted(set(found))
+    found = {
+        (path.relative_to(root), line, module)
+        for path in domain_files(root)
+        for line, module, _ in imports(path, root)
+        if module.split(".")[0] in FORBIDDEN
+    }
+    return [f"{path}:{line}: imports {module}" for path, line, module in sorted(found)]
 
 
 def unit_of(module: str) -> str | None:
@@ -61,7 +62,7 @@ def unit_of(module: str) -> str | None:
 
 
 def unit_graph(root: Path) -> dict[str, dict[str, str]]:
-    """unit -> {imported unit: where the first such import is (file:line)}."""
+    """unit -> {imported unit: where one such import is (file:line)}."""
     graph: dict[str, dict[str, str]] = {}
     units = {unit_of(module_name(path, root)) for path in domain_files(root)} - {None}
     for path in domain_files(root):
