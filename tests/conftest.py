@@ -1,9 +1,9 @@
 """Every test runs on a real SQLite file, and on PostgreSQL + Redis when TEST_* are set.
 
 A run makes its own PostgreSQL database and Redis key prefix, so runs never meet.
-SQLite tests each get a copy of a migrated template file; PostgreSQL tests truncate. A copy
-of a template database per test (CREATE DATABASE ... TEMPLATE) measured no faster: each DROP
-DATABASE waits for a checkpoint of the whole server, which other runs keep busy.
+SQLite tests each get a copy of a migrated template file; PostgreSQL tests empty the tables
+and reseed the reference data. A copy of a template database per test (CREATE DATABASE ...
+TEMPLATE) measured slower: each DROP DATABASE waits for a checkpoint of the whole server.
 """
 
 from __future__ import annotations
@@ -153,27 +153,33 @@ async def flush_redis(settings: Settings) -> None:
         await redis.aclose()
 
 
-TABLES = [
-    "risk_hit",
-    "account_line",
-    "monthly_account",
-    "account_subject",
-    "notification_event",
-    "flag_event",
-    "flag_support",
-    "flag",
-    "holiday",
-    "comment_report",
-    "comment_revision",
-    "comment",
-    "idempotent_request",
-    "refresh_token",
-    "session",
-    "role_grant",
-    "audit_entry",
-    '"user"',
-    "region",
-]
+# Empties every table but the migration log and restarts the sequences, in one round trip.
+# DELETE, not TRUNCATE: on tables this small it is some 30 times faster (TRUNCATE makes new
+# files for every table and index). The replica role (a superuser's setting) switches off the
+# foreign keys and the audit log's append-only trigger for this transaction only.
+EMPTY_THE_DATABASE = """
+DO $$
+DECLARE
+    target regclass;
+BEGIN
+    SET LOCAL session_replication_role = replica;
+    FOR target IN
+        SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'tortoise_migrations'
+    LOOP
+        EXECUTE format('DELETE FROM %s', target);
+    END LOOP;
+    FOR target IN
+        SELECT s.oid FROM pg_class s
+        JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i')
+        JOIN pg_class t ON t.oid = d.refobjid
+        JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE s.relkind = 'S' AND n.nspname = 'public' AND t.relname <> 'tortoise_migrations'
+    LOOP
+        PERFORM setval(target, 1, false);
+    END LOOP;
+END $$
+"""
 
 
 @pytest.fixture
@@ -190,7 +196,7 @@ async def settings(backend_settings: Settings, tmp_path: Path) -> Settings:
     await Tortoise.init(config=backend_settings.tortoise_config())
     try:
         conn = Tortoise.get_connection("default")
-        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        await conn.execute_script(EMPTY_THE_DATABASE)
         await ensure_catalogue()
         await ensure_charts()
     finally:
