@@ -23,6 +23,7 @@ from api.services import Services
 from api.settings import Settings
 
 READY_TIMEOUT = 2.0
+REDIS_TIMEOUT = 1.0
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -32,7 +33,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         orm = await open_db(settings)
         redis = (
-            Redis.from_url(settings.redis_url, health_check_interval=30)
+            Redis.from_url(
+                settings.redis_url,
+                health_check_interval=30,
+                # a dead Redis must fail fast: the fallbacks answer instead (models.redis_guard)
+                socket_connect_timeout=REDIS_TIMEOUT,
+                socket_timeout=REDIS_TIMEOUT,
+            )
             if settings.redis_url
             else None
         )

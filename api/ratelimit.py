@@ -1,4 +1,8 @@
-"""Fixed-window rate limits: in process for the embedded default, in Redis across workers."""
+"""Fixed-window rate limits: in process for the embedded default, in Redis across workers.
+
+While Redis is unreachable the Redis limiter counts in process (per worker: looser, but
+still a limit) and goes back to Redis when it answers (`models.redis_guard`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 from models.errors import RateLimited
+from models.redis_guard import REDIS_DOWN, RedisGuard
 
 
 class RateLimiter(Protocol):
@@ -38,17 +43,26 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self._redis = redis
+    def __init__(self, redis: Redis, prefix: str, guard: RedisGuard | None = None) -> None:
+        self._guard = guard or RedisGuard(redis)
         self._prefix = prefix + "rl:"
+        self.fallback = MemoryRateLimiter()
 
     async def hit(self, key: str, limit: int, window: int) -> int:
+        redis = self._guard.client()
+        if redis is None:
+            return await self.fallback.hit(key, limit, window)
         name = self._prefix + key
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, window, nx=True)
-            pipe.ttl(name)
-            count, _, ttl = await pipe.execute()
+        try:
+            async with redis.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, window, nx=True)
+                pipe.ttl(name)
+                count, _, ttl = await pipe.execute()
+        except REDIS_DOWN as exc:
+            self._guard.failed(exc)
+            return await self.fallback.hit(key, limit, window)
+        self._guard.succeeded()
         if count > limit:
             return max(1, int(ttl))
         return 0
