@@ -21,6 +21,10 @@ class RateLimiter(Protocol):
         """Count one attempt; return 0 when allowed, else the seconds until the window ends."""
         ...
 
+    async def refund(self, key: str) -> None:
+        """Take one counted attempt back (it turned out not to count: a successful login)."""
+        ...
+
 
 class MemoryRateLimiter:
     def __init__(self, max_keys: int = 100_000) -> None:
@@ -40,6 +44,11 @@ class MemoryRateLimiter:
         if count > limit:
             return max(1, int(start + window - now + 0.999))
         return 0
+
+    async def refund(self, key: str) -> None:
+        window = self._windows.get(key)
+        if window is not None and window[1] > 0:
+            self._windows[key] = (window[0], window[1] - 1)
 
 
 class RedisRateLimiter:
@@ -66,6 +75,44 @@ class RedisRateLimiter:
         if count > limit:
             return max(1, int(ttl))
         return 0
+
+    async def refund(self, key: str) -> None:
+        redis = self._guard.client()
+        if redis is None:
+            await self.fallback.refund(key)
+            return
+        try:  # never below zero, never a key without its expiry
+            await redis.eval(REFUND, 1, self._prefix + key)
+        except REDIS_DOWN as exc:
+            self._guard.failed(exc)
+            await self.fallback.refund(key)
+            return
+        self._guard.succeeded()
+
+
+REFUND = """
+if tonumber(redis.call('get', KEYS[1]) or '0') > 0 then return redis.call('decr', KEYS[1]) end
+return 0
+"""
+
+
+async def count_attempt(ctx: Any, limits: list[tuple[str, int, int]]) -> list[str]:
+    """Count one attempt against each (key, limit, window), or refuse it with RATE_LIMITED
+    (then it counts against none). Returns the keys, for `refund` if it turns out not to count."""
+    limiter = ctx.services.limiter
+    counted: list[str] = []
+    for key, limit, window in limits:
+        counted.append(key)
+        retry_after = await limiter.hit(key, limit, window)
+        if retry_after:
+            await refund(ctx, counted)
+            raise RateLimited(retry_after)
+    return counted
+
+
+async def refund(ctx: Any, keys: list[str]) -> None:
+    for key in keys:
+        await ctx.services.limiter.refund(key)
 
 
 async def throttle(ctx: Any, key: str, limit: int, window: int) -> None:

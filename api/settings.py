@@ -51,7 +51,9 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     login_attempts: int = 10
-    login_window_seconds: int = 300
+    login_window_seconds: int = 300  # login_attempts failures per phone and IP in this window
+    login_phone_attempts: int = 100  # the backstop: failures per phone from anywhere ...
+    login_phone_window_seconds: int = 3600  # ... in this window
     flag_response_days: int = 5
     font_path: str | None = None  # a CJK font for summary images; else found on the system
     media_max_bytes: int = 15 * 1024 * 1024

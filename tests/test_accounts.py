@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+
+import httpx
 
 from api.relay import to_global_id
 from models.accounts import RefreshToken, Session, User
 from models.audit import AuditEntry
 from scripts.seed_demo import DEMO_PASSWORD
-from tests.client import LOGIN, ME, REFRESH, REGISTER, error_codes
+from tests.client import GQL, LOGIN, ME, REFRESH, REGISTER, error_codes
 
 VILLAGER = "13800000006"
 ADMIN = "13800000001"
@@ -93,6 +97,49 @@ async def test_login_is_rate_limited_per_phone(gql, demo, settings):
     assert error_codes(body) == ["RATE_LIMITED"]
     assert body["errors"][0]["extensions"]["retryAfter"] > 0
     assert body["data"]["login"] is None
+
+
+@asynccontextmanager
+async def from_ip(app, ip: str) -> AsyncIterator[GQL]:
+    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield GQL(c)
+
+
+async def failed_login(gql: GQL, phone: str = VILLAGER) -> list[str]:
+    body = await gql(LOGIN, {"input": {"phone": phone, "password": "wrong-pass1"}})
+    if "errors" in body:
+        return error_codes(body)
+    return [e["code"] for e in body["data"]["login"]["errors"]]
+
+
+async def test_a_stranger_failing_from_elsewhere_does_not_lock_the_owner_out(app, demo, settings):
+    async with from_ip(app, "198.51.100.66") as stranger, from_ip(app, "203.0.113.5") as owner:
+        answers = [await failed_login(stranger) for _ in range(settings.login_attempts + 5)]
+        assert answers[: settings.login_attempts] == [["INVALID_CREDENTIALS"]] * 10
+        assert answers[settings.login_attempts :] == [["RATE_LIMITED"]] * 5
+        # the owner, from their own phone's address, signs in at once
+        assert await owner.login(VILLAGER)
+        # and a few typos of their own do not count the stranger's against them
+        assert [await failed_login(owner) for _ in range(3)] == [["INVALID_CREDENTIALS"]] * 3
+        assert await owner.login(VILLAGER)
+
+
+async def test_successful_logins_do_not_count(gql, demo, settings):
+    for _ in range(settings.login_attempts + 3):
+        await gql.login(VILLAGER)
+
+
+async def test_the_slower_backstop_per_phone_stops_guessing_from_many_addresses(
+    app, demo, settings
+):
+    app.state.services.settings = settings.with_overrides(login_phone_attempts=15)
+    codes = []
+    for n in range(4):
+        async with from_ip(app, f"198.51.100.{n}") as stranger:
+            codes += [await failed_login(stranger) for _ in range(5)]
+    assert codes[:15] == [["INVALID_CREDENTIALS"]] * 15
+    assert codes[15:] == [["RATE_LIMITED"]] * 5
 
 
 async def test_login_updates_last_login_and_me_shows_roles(gql, demo):
