@@ -123,7 +123,11 @@ class GraphQLEndpoint:
         request_id = request.scope.get("state", {}).get("request_id", "-")
         try:
             if request.method == "GET":
-                if "query" not in request.query_params and accepts_html(request):
+                if (
+                    self.settings.graphiql
+                    and "query" not in request.query_params
+                    and accepts_html(request)
+                ):
                     return HTMLResponse(GRAPHIQL_HTML)
                 params = get_params(request)
             elif request.method == "POST" and is_multipart(request):

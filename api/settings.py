@@ -68,6 +68,7 @@ class Settings:
     # The short cuts (api.execution, api.compiled, api.rows, api.sqlite_reads and the pool
     # without reset); off, graphql-core and tortoise do everything their documented way.
     fast_paths: bool = True
+    graphiql: bool = True  # the in-browser IDE at GET /graphql; off by default in production
     # proxies whose X-Forwarded-For is believed (addresses or CIDR networks); none by default
     trusted_proxies: tuple[str, ...] = ()
 
@@ -124,6 +125,7 @@ class Settings:
             media_max_pixels=config("MEDIA_MAX_PIXELS", cast=int, default=100_000_000),
             refresh_token_seconds=config("REFRESH_TOKEN_SECONDS", cast=int, default=30 * 24 * 3600),
             fast_paths=config("CUNWU_FAST_PATHS", cast=bool, default=True),
+            graphiql=config("CUNWU_GRAPHIQL", cast=bool, default=env != "production"),
             trusted_proxies=_trusted_proxies(config("TRUSTED_PROXIES", default="")),
         )
 
