@@ -3,7 +3,9 @@
 One `RedisGuard` per process is shared by the rate limiter, the view counter and the
 persisted queries. The first failure of an outage is logged once; for `backoff` seconds after
 it nobody tries Redis (the fallbacks answer at once instead of waiting on a dead socket);
-then the next call tries again, and the first success is logged as the end of the outage.
+then one call probes Redis again (the others keep to the fallbacks meanwhile), and the
+first success is logged as the end of the outage. Connections time out after a second
+(`api.app`), so a Redis that does not answer at all costs one probe, not every request.
 """
 
 from __future__ import annotations
@@ -37,8 +39,12 @@ class RedisGuard:
         """Redis when it is configured and not in its back-off after a failure, else None."""
         if self.redis is None:
             return None
-        if self.down_since is not None and time.monotonic() < self._retry_at:
-            return None
+        if self.down_since is not None:
+            now = time.monotonic()
+            if now < self._retry_at:
+                return None
+            # this caller probes; the others keep to the fallbacks until it knows
+            self._retry_at = now + self.backoff
         return self.redis
 
     @property
