@@ -17,12 +17,13 @@ from starlette.routing import Route
 from api.database import close_db, open_db, ping_db
 from api.endpoint import GraphQLEndpoint
 from api.media.files import serve_media, serve_summary
-from api.middleware import RequestIdMiddleware
+from api.middleware import ProxyHeadersMiddleware, RequestIdMiddleware
 from api.schema import schema
 from api.services import Services
 from api.settings import Settings
 
 READY_TIMEOUT = 2.0
+REDIS_TIMEOUT = 1.0
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -32,7 +33,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         orm = await open_db(settings)
         redis = (
-            Redis.from_url(settings.redis_url, health_check_interval=30)
+            Redis.from_url(
+                settings.redis_url,
+                health_check_interval=30,
+                # a dead Redis must fail fast: the fallbacks answer instead (models.redis_guard)
+                socket_connect_timeout=REDIS_TIMEOUT,
+                socket_timeout=REDIS_TIMEOUT,
+            )
             if settings.redis_url
             else None
         )
@@ -77,6 +84,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/summaries/{name}", serve_summary, methods=["GET", "HEAD"]),
         ],
         middleware=[
+            # X-Forwarded-For only from TRUSTED_PROXIES (none by default): outermost, so the
+            # access log, the rate limits and the audit see the same client
+            *(
+                [Middleware(ProxyHeadersMiddleware, trusted=settings.trusted_proxies)]
+                if settings.trusted_proxies
+                else []
+            ),
             Middleware(RequestIdMiddleware),
             Middleware(GZipMiddleware, minimum_size=1000),
         ],

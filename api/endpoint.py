@@ -36,8 +36,9 @@ from api.limits import query_limits_rule
 from api.services import Services
 from api.settings import Settings
 from api.uploads import UploadRefused, multipart_params
-from models.errors import AppError, BadUserInput, QueryTooComplex
+from models.errors import AppError, BadUserInput, QueryTooComplex, ServiceUnavailable
 from models.messages import pick_language, translate
+from models.redis_guard import REDIS_DOWN
 
 log = logging.getLogger("cunwu.graphql")
 MAX_BODY_BYTES = 1_000_000
@@ -78,7 +79,7 @@ class RequestError(Exception):
         self.code = code
 
 
-TRANSIENT = {"INTERNAL_SERVER_ERROR", "RATE_LIMITED"}
+TRANSIENT = {"INTERNAL_SERVER_ERROR", "RATE_LIMITED", "SERVICE_UNAVAILABLE"}
 
 
 def is_transient(body: dict[str, Any]) -> bool:
@@ -122,7 +123,11 @@ class GraphQLEndpoint:
         request_id = request.scope.get("state", {}).get("request_id", "-")
         try:
             if request.method == "GET":
-                if "query" not in request.query_params and accepts_html(request):
+                if (
+                    self.settings.graphiql
+                    and "query" not in request.query_params
+                    and accepts_html(request)
+                ):
                     return HTMLResponse(GRAPHIQL_HTML)
                 params = get_params(request)
             elif request.method == "POST" and is_multipart(request):
@@ -276,6 +281,10 @@ def plain_error(code: str, lang: str, key: str | None = None) -> dict[str, Any]:
 
 def format_error(error: GraphQLError, lang: str, request_id: str) -> dict[str, Any]:
     original = error.original_error
+    if isinstance(original, REDIS_DOWN) and not isinstance(original, AppError):
+        # only what has no in-process fallback gets here: a clear code, not an internal error
+        log.warning("service unavailable rid=%s: %r", request_id, original)
+        original = ServiceUnavailable()
     app_error = original if isinstance(original, AppError) else error
     if isinstance(app_error, AppError):
         out: dict[str, Any] = {

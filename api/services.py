@@ -15,12 +15,14 @@ from media.storage import LocalStorage
 from models.accounts.auth import Passwords
 from models.disclosures.views import ViewCounter
 from models.flags.stats import StatsCache
+from models.redis_guard import RedisGuard
 
 
 @dataclass
 class Services:
     settings: Settings
     redis: Redis | None
+    redis_guard: RedisGuard
     limiter: RateLimiter
     passwords: Passwords
     persisted: PersistedQueries
@@ -31,15 +33,18 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis | None) -> Services:
+        # one guard: one log line per outage, one back-off for every Redis user
+        guard = RedisGuard(redis)
         limiter: RateLimiter = (
-            RedisRateLimiter(redis, settings.redis_prefix) if redis else MemoryRateLimiter()
+            RedisRateLimiter(redis, settings.redis_prefix, guard) if redis else MemoryRateLimiter()
         )
         return cls(
             settings=settings,
             redis=redis,
+            redis_guard=guard,
             limiter=limiter,
             passwords=Passwords(settings.auth),
-            persisted=PersistedQueries(redis, settings.redis_prefix),
+            persisted=PersistedQueries(redis, settings.redis_prefix, guard=guard),
             media=MediaStore(LocalStorage(settings.media_root), settings.media_max_pixels),
-            views=ViewCounter(redis, settings.redis_prefix),
+            views=ViewCounter(redis, settings.redis_prefix, guard),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, replace
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     login_attempts: int = 10
-    login_window_seconds: int = 300
+    login_window_seconds: int = 300  # login_attempts failures per phone and IP in this window
+    login_phone_attempts: int = 100  # the backstop: failures per phone from anywhere ...
+    login_phone_window_seconds: int = 3600  # ... in this window
     flag_response_days: int = 5
     font_path: str | None = None  # a CJK font for summary images; else found on the system
     media_max_bytes: int = 15 * 1024 * 1024
@@ -65,6 +68,9 @@ class Settings:
     # The short cuts (api.execution, api.compiled, api.rows, api.sqlite_reads and the pool
     # without reset); off, graphql-core and tortoise do everything their documented way.
     fast_paths: bool = True
+    graphiql: bool = True  # the in-browser IDE at GET /graphql; off by default in production
+    # proxies whose X-Forwarded-For is believed (addresses or CIDR networks); none by default
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -119,7 +125,21 @@ class Settings:
             media_max_pixels=config("MEDIA_MAX_PIXELS", cast=int, default=100_000_000),
             refresh_token_seconds=config("REFRESH_TOKEN_SECONDS", cast=int, default=30 * 24 * 3600),
             fast_paths=config("CUNWU_FAST_PATHS", cast=bool, default=True),
+            graphiql=config("CUNWU_GRAPHIQL", cast=bool, default=env != "production"),
+            trusted_proxies=_trusted_proxies(config("TRUSTED_PROXIES", default="")),
         )
+
+
+def _trusted_proxies(value: str) -> tuple[str, ...]:
+    entries = tuple(e.strip() for e in value.split(",") if e.strip())
+    for entry in entries:
+        try:
+            ip_network(entry, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"TRUSTED_PROXIES: {entry!r} is not an address or network"
+            ) from None
+    return entries
 
 
 def sqlite_url(path: Path) -> str:

@@ -141,6 +141,12 @@ class QueryTooComplex(AppError):
     code = "QUERY_TOO_COMPLEX"
 
 
+class ServiceUnavailable(AppError):
+    """A service the request truly needs (Redis, for what has no in-process fallback) is down."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
 @dataclass
 class UserError:
     """Something the user can fix; the API translates `code` with `params`."""

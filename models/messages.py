@@ -21,6 +21,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Too many attempts; try again in {retry_after} s",
     ),
     "QUERY_TOO_COMPLEX": ("查询过于复杂", "The query is too complex"),
+    "SERVICE_UNAVAILABLE": (
+        "服务暂时不可用，请稍后再试",
+        "The service is temporarily unavailable; try again shortly",
+    ),
     "QUERY_TOO_DEEP": (
         "查询嵌套过深（最多{limit}层）",
         "The query is nested too deeply (at most {limit} levels)",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import uvicorn
 
@@ -22,14 +23,18 @@ def main() -> None:
     if settings.demo:
         asyncio.run(seed())
     print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql")
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        proxy_headers=True,
-        access_log=False,  # api.middleware logs each request with its request id
-    )
+    uvicorn.run("api.app:create_app", factory=True, **uvicorn_options(settings))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        # uvicorn's own reading trusts X-Forwarded-For from loopback: off; the app believes
+        # it only from TRUSTED_PROXIES (api.middleware.ProxyHeadersMiddleware)
+        "proxy_headers": False,
+        "access_log": False,  # api.middleware logs each request with its request id
+    }
 
 
 if __name__ == "__main__":

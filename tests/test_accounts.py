@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+
+import httpx
 
 from api.relay import to_global_id
 from models.accounts import RefreshToken, Session, User
 from models.audit import AuditEntry
 from scripts.seed_demo import DEMO_PASSWORD
-from tests.client import LOGIN, ME, REFRESH, REGISTER, error_codes
+from tests.client import GQL, LOGIN, ME, REFRESH, REGISTER, error_codes
 
 VILLAGER = "13800000006"
 ADMIN = "13800000001"
@@ -95,6 +99,49 @@ async def test_login_is_rate_limited_per_phone(gql, demo, settings):
     assert body["data"]["login"] is None
 
 
+@asynccontextmanager
+async def from_ip(app, ip: str) -> AsyncIterator[GQL]:
+    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield GQL(c)
+
+
+async def failed_login(gql: GQL, phone: str = VILLAGER) -> list[str]:
+    body = await gql(LOGIN, {"input": {"phone": phone, "password": "wrong-pass1"}})
+    if "errors" in body:
+        return error_codes(body)
+    return [e["code"] for e in body["data"]["login"]["errors"]]
+
+
+async def test_a_stranger_failing_from_elsewhere_does_not_lock_the_owner_out(app, demo, settings):
+    async with from_ip(app, "198.51.100.66") as stranger, from_ip(app, "203.0.113.5") as owner:
+        answers = [await failed_login(stranger) for _ in range(settings.login_attempts + 5)]
+        assert answers[: settings.login_attempts] == [["INVALID_CREDENTIALS"]] * 10
+        assert answers[settings.login_attempts :] == [["RATE_LIMITED"]] * 5
+        # the owner, from their own phone's address, signs in at once
+        assert await owner.login(VILLAGER)
+        # and a few typos of their own do not count the stranger's against them
+        assert [await failed_login(owner) for _ in range(3)] == [["INVALID_CREDENTIALS"]] * 3
+        assert await owner.login(VILLAGER)
+
+
+async def test_successful_logins_do_not_count(gql, demo, settings):
+    for _ in range(settings.login_attempts + 3):
+        await gql.login(VILLAGER)
+
+
+async def test_the_slower_backstop_per_phone_stops_guessing_from_many_addresses(
+    app, demo, settings
+):
+    app.state.services.settings = settings.with_overrides(login_phone_attempts=15)
+    codes = []
+    for n in range(4):
+        async with from_ip(app, f"198.51.100.{n}") as stranger:
+            codes += [await failed_login(stranger) for _ in range(5)]
+    assert codes[:15] == [["INVALID_CREDENTIALS"]] * 15
+    assert codes[15:] == [["RATE_LIMITED"]] * 5
+
+
 async def test_login_updates_last_login_and_me_shows_roles(gql, demo):
     token = await gql.login(ADMIN)
     me = (await gql.data(ME, token=token))["me"]
@@ -125,16 +172,22 @@ async def test_refresh_rotates_and_reuse_ends_the_session(gql, demo):
     assert error_codes(body) == ["UNAUTHENTICATED"]
 
 
-async def test_a_retried_refresh_after_a_lost_response_keeps_the_session(gql, demo):
+async def test_a_retried_refresh_gets_the_same_pair_and_signs_no_one_out(gql, demo):
     login = await gql.mutate("login", LOGIN, {"phone": VILLAGER, "password": DEMO_PASSWORD})
-    lost = await gql.mutate("refreshToken", REFRESH, {"refreshToken": login["refreshToken"]})
-    retry = await gql.mutate("refreshToken", REFRESH, {"refreshToken": login["refreshToken"]})
-    assert retry["errors"] == [] and retry["refreshToken"] != lost["refreshToken"]
-    # The response that never arrived carries a dead refresh token; the session lives on.
-    dead = await gql.mutate("refreshToken", REFRESH, {"refreshToken": lost["refreshToken"]})
-    assert dead["errors"][0]["code"] == "INVALID_TOKEN"
-    alive = await gql.mutate("refreshToken", REFRESH, {"refreshToken": retry["refreshToken"]})
-    assert alive["errors"] == []
+    first = await gql.mutate("refreshToken", REFRESH, {"refreshToken": login["refreshToken"]})
+    again = await gql.mutate("refreshToken", REFRESH, {"refreshToken": login["refreshToken"]})
+    assert first["errors"] == [] and again["errors"] == []
+    # within the grace window the same successor pair, not a second one
+    assert again["refreshToken"] == first["refreshToken"]
+    assert again["accessToken"] == first["accessToken"]
+    assert await RefreshToken.filter(parent_id__isnull=False).count() == 1
+    # the client whose answer came first is not signed out: its pair works
+    assert (await gql.data(ME, token=first["accessToken"]))["me"]["name"] == "村民 赵大山"
+    alive = await gql.mutate("refreshToken", REFRESH, {"refreshToken": first["refreshToken"]})
+    assert alive["errors"] == [] and alive["refreshToken"] != first["refreshToken"]
+    # once the successor is used, the first token coming back is reuse: the session ends
+    late = await gql.mutate("refreshToken", REFRESH, {"refreshToken": login["refreshToken"]})
+    assert late["errors"][0]["code"] == "TOKEN_REUSED"
 
 
 async def test_reuse_after_the_grace_period_ends_the_session(gql, demo, settings):

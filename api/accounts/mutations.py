@@ -10,12 +10,13 @@ from api.accounts.types import AuthPayloadFields, Role, RoleGrant, User
 from api.context import Context, Info, viewer_for_session
 from api.inputs import enum_value
 from api.mutations import BaseMutation
-from api.ratelimit import throttle
+from api.ratelimit import count_attempt, refund, throttle
 from api.relay import decode_id
 from models.accounts import Role as RoleEnum
 from models.accounts import Session, operations
 from models.accounts import User as UserModel
 from models.accounts.auth import TokenPair, normalize_phone
+from models.errors import ErrorCode, UserErrors
 from models.policy import Action
 
 
@@ -87,18 +88,38 @@ class Login(AuthPayloadFields, BaseMutation):
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         settings = ctx.settings
         phone = normalize_phone(data.phone)
+        counted: list[str] = []
         if phone is not None:  # an invalid phone is refused by the operation, unthrottled
+            # Failures count, successes are refunded: per phone and IP, so that a stranger
+            # who knows the number cannot keep its owner out; a slower backstop per phone
+            # against guessing from many addresses; and per IP against spraying many phones.
             window = settings.login_window_seconds
-            await throttle(ctx, f"login:{phone}", settings.login_attempts, window)
-            await throttle(ctx, f"login-ip:{ctx.ip}", settings.login_attempts * 10, window)
-        user, pair = await operations.login(
-            ctx.viewer,
-            ctx.services.passwords,
-            settings.auth,
-            phone=data.phone,
-            password=data.password,
-            user_agent=ctx.user_agent,
-        )
+            counted = await count_attempt(
+                ctx,
+                [
+                    (f"login:{phone}:{ctx.ip}", settings.login_attempts, window),
+                    (
+                        f"login-phone:{phone}",
+                        settings.login_phone_attempts,
+                        settings.login_phone_window_seconds,
+                    ),
+                    (f"login-ip:{ctx.ip}", settings.login_attempts * 10, window),
+                ],
+            )
+        try:
+            user, pair = await operations.login(
+                ctx.viewer,
+                ctx.services.passwords,
+                settings.auth,
+                phone=data.phone,
+                password=data.password,
+                user_agent=ctx.user_agent,
+            )
+        except UserErrors as exc:
+            if not any(e.code == ErrorCode.INVALID_CREDENTIALS for e in exc.errors):
+                await refund(ctx, counted)  # the password was right (a disabled account)
+            raise
+        await refund(ctx, counted)
         return await signed_in(ctx, user, pair)
 
 

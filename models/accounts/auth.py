@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 import secrets
 import uuid
@@ -13,6 +15,7 @@ import anyio.to_thread
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.exceptions import IntegrityError
 
 from models.accounts import RefreshToken, Session, User
 from models.errors import Unauthenticated
@@ -80,8 +83,10 @@ class AccessClaims:
     session_id: str
 
 
-def issue_access_token(config: AuthConfig, user_id: int, session_id: str) -> str:
-    now = datetime.now(UTC)
+def issue_access_token(
+    config: AuthConfig, user_id: int, session_id: str, now: datetime | None = None
+) -> str:
+    now = now or datetime.now(UTC)
     claims = {
         "sub": str(user_id),
         "sid": session_id,
@@ -158,10 +163,12 @@ class RefreshRefused(Exception):
 async def rotate_refresh_token(config: AuthConfig, token: str) -> tuple[User, TokenPair]:
     """Trade a refresh token for a new pair. A token presented twice ends its whole session,
 
-    except for a retry on a flaky network: presented again within the grace period while its
-    successor was never used, the unseen successor is dropped and a new one issued.
-    Raises RefreshRefused with the user-facing key. The caller must commit the revocation
-    that reuse causes, so this runs outside a rolled-back transaction.
+    except for a retry on a flaky network or a second tab: presented again within the grace
+    period while its successor was never used, the same successor pair is answered again
+    (the successor token is derived from the token and the secret key, so it can be given
+    twice although only its hash is kept). Raises RefreshRefused with the user-facing key.
+    The caller must commit the revocation that reuse causes, so this runs outside a
+    rolled-back transaction.
     """
     now = datetime.now(UTC)
     row = await RefreshToken.get_or_none(token_hash=hash_refresh_token(token)).select_related(
@@ -177,28 +184,60 @@ async def rotate_refresh_token(config: AuthConfig, token: str) -> tuple[User, To
     user = session.user
     if not user.is_active:
         raise RefreshRefused("ACCOUNT_DISABLED")
+    refresh = successor_token(config, token)
     # Conditional update: of two concurrent refreshes with one token, only one wins.
     won = await RefreshToken.filter(id=row.id, used_at=None).update(used_at=now)
-    if not won and not await _is_retry(config, row, now):
+    if not won and not await _is_retry(config, row, refresh, now):
         await Session.filter(id=session.id, revoked_at=None).update(revoked_at=now)
         raise RefreshRefused("TOKEN_REUSED")
-    refresh = await issue_refresh_token(config, session, parent=row)
+    successor = await _successor(config, session, row, refresh, now)
+    issued = successor.created_at
     pair = TokenPair(
-        access_token=issue_access_token(config, user.id, str(session.id)),
+        # issued at the successor's time: a retry gets the very same access token
+        access_token=issue_access_token(config, user.id, str(session.id), issued),
         refresh_token=refresh,
-        expires_in=config.access_token_seconds,
+        expires_in=max(0, config.access_token_seconds - int((now - issued).total_seconds())),
         session_id=str(session.id),
     )
     return user, pair
 
 
-async def _is_retry(config: AuthConfig, row: RefreshToken, now: datetime) -> bool:
-    """A used token comes back soon and its successors are untouched: drop them, allow it."""
+def successor_token(config: AuthConfig, token: str) -> str:
+    """The refresh token that replaces `token`: the same every time `token` is presented."""
+    mac = hmac.new(config.secret_key.encode(), b"refresh-successor\0" + token.encode(), "sha256")
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+
+async def _successor(
+    config: AuthConfig, session: Session, parent: RefreshToken, token: str, now: datetime
+) -> RefreshToken:
+    digest = hash_refresh_token(token)
+    existing = await RefreshToken.get_or_none(token_hash=digest)
+    if existing is not None:
+        return existing
+    try:
+        return await RefreshToken.create(
+            session=session,
+            parent=parent,
+            token_hash=digest,
+            expires_at=now + timedelta(seconds=config.refresh_token_seconds),
+        )
+    except IntegrityError:  # a concurrent presentation of the same token stored it first
+        return await RefreshToken.get(token_hash=digest)
+
+
+async def _is_retry(config: AuthConfig, row: RefreshToken, successor: str, now: datetime) -> bool:
+    """A used token comes back soon and its successors are untouched: answer it again."""
     used_at = row.used_at or now  # None: used by a concurrent request this very moment
     if (now - used_at).total_seconds() > config.refresh_reuse_grace_seconds:
         return False
     successors = await RefreshToken.filter(parent_id=row.id)
     if any(s.used_at is not None for s in successors):
         return False
-    await RefreshToken.filter(parent_id=row.id, used_at=None).delete()
+    # a successor issued before successors were derived (random) is dropped, as it was then
+    await (
+        RefreshToken.filter(parent_id=row.id, used_at=None)
+        .exclude(token_hash=hash_refresh_token(successor))
+        .delete()
+    )
     return True

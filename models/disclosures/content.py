@@ -6,7 +6,7 @@ from typing import Any
 
 from models.disclosures import PERIODIC, CatalogueItem, Category, Disclosure, Frequency
 from models.disclosures.periods import parse_period
-from models.disclosures.tables import clean_tables
+from models.disclosures.tables import clean_tables, mask_id_numbers
 from models.errors import ErrorCode, UserError, UserErrors
 from models.media import Media
 from models.regions import Region, covers
@@ -32,11 +32,11 @@ async def apply_content(
         title = " ".join(content["title"].split())
         if not 1 <= len(title) <= TITLE_MAX:
             errors.append(UserError(ErrorCode.INVALID_TITLE, "title", {"max": TITLE_MAX}))
-        disclosure.title = title
+        disclosure.title = mask_id_numbers(title)
     if content.get("body") is not None:
         if len(content["body"]) > BODY_MAX:
             errors.append(UserError(ErrorCode.BODY_TOO_LONG, "body", {"max": BODY_MAX}))
-        disclosure.body = content["body"].strip()
+        disclosure.body = mask_id_numbers(content["body"].strip())
     if content.get("tables") is not None:
         disclosure.tables = clean_tables(content["tables"], errors)
     if content.get("must_read") is not None:

@@ -1,7 +1,9 @@
 """Structured tables inside a disclosure (e.g. subsidy recipients), masked on the server.
 
 ID numbers and phone numbers are masked before anything is stored, so the unmasked value
-never reaches the database, the hash chain or an export.
+never reaches the database, the hash chain or an export: in the columns declared as such,
+and wherever else one appears in a cell (an 18-digit number with a valid GB 11643 check
+digit, a mainland mobile number). `mask_id_numbers` does the same for a disclosure's text.
 """
 
 from __future__ import annotations
@@ -39,6 +41,39 @@ def mask_any_phone(value: str) -> str:
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
+# GB 11643-1999: 17 digits, then a check digit (ISO 7064 MOD 11-2; 10 is written X)
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+ID_NUMBER_RE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9Xx])")
+MOBILE_RE = re.compile(r"(?<![0-9])(?:(?:\+|00)?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9])")
+
+
+def id_check_digit(first17: str) -> str:
+    return ID_CHECK[sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
+
+
+def is_id_number(value: str) -> bool:
+    return bool(ID_NUMBER_RE.fullmatch(value)) and id_check_digit(value[:17]) == value[17].upper()
+
+
+def mask_id_numbers(text: str) -> str:
+    """Every valid 18-digit ID number in `text` masked; other long numbers are left alone."""
+    if len(text) < 18:
+        return text
+    return ID_NUMBER_RE.sub(lambda m: mask_id_number(m[0]) if is_id_number(m[0]) else m[0], text)
+
+
+def mask_mobiles(text: str) -> str:
+    """Every mainland mobile number in `text` masked (138****5678)."""
+    if len(text) < 11:
+        return text
+    return MOBILE_RE.sub(lambda m: _masked_mobile(re.sub(r"[^0-9]", "", m[0])[-11:]), text)
+
+
+def _masked_mobile(digits: str) -> str:
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
 def clean_cell(kind: ColumnKind, raw: Any) -> str | int | None:
     """The stored value, or None when the cell is invalid for its column."""
     text = "" if raw is None else str(raw).strip()
@@ -55,7 +90,8 @@ def clean_cell(kind: ColumnKind, raw: Any) -> str | int | None:
             Decimal(text)
         except InvalidOperation:
             return None
-    return text
+    # whatever the column says it holds, no ID or mobile number is stored in clear
+    return mask_mobiles(mask_id_numbers(text))
 
 
 def clean_tables(
