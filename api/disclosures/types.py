@@ -329,3 +329,11 @@ class LedgerVerification(graphene.ObjectType):
     length = graphene.Int(required=True)
     head_hash = graphene.String()
     first_broken_at = graphene.Int(description="第一个不符的链条序号；完好时为空")
+    contains_known_head = graphene.Boolean(
+        description="今天的链条是否仍包含客户端此前见到的链头（knownHead）；未提供时为空"
+    )
+
+
+class LedgerHeadInput(graphene.InputObjectType):
+    length = graphene.Int(required=True, description="此前见到的链长（条目数）")
+    hash = graphene.String(description="此前见到的链头哈希（链长为 0 时为空）")
