@@ -246,7 +246,7 @@ DISCLOSURE_TAMPERING = {
     "title": "UPDATE disclosure SET title = '修路预算八万元' WHERE id = {d}",
     "body": "UPDATE disclosure SET body = '修路预算八万元。' WHERE id = {d}",
     "tables": "UPDATE disclosure SET tables = '[]' WHERE id = {d}",
-    "table cell": "UPDATE disclosure SET tables = REPLACE(tables, '45000', '95000') WHERE id = {d}",
+    "table cell": "UPDATE disclosure SET tables = '{cell_changed}' WHERE id = {d}",
     "period": "UPDATE disclosure SET period = '2026-Q2' WHERE id = {d}",
     "category": "UPDATE disclosure SET category = 'PARTY' WHERE id = {d}",
     "catalogue item": "UPDATE disclosure SET catalogue_item_id = {other_item} WHERE id = {d}",
@@ -298,6 +298,9 @@ async def test_each_served_column_of_a_published_disclosure_is_covered(client, g
             other_path=demo.villages[1].path,
             fake_sha="f" * 64,
             admin=demo.users["ADMIN"].id,
+            cell_changed=orjson.dumps((await Disclosure.get(id=pk(d["id"]))).tables)
+            .decode()
+            .replace("45000", "95000"),
         )
     )
     broken = await verdict(gql, village)
