@@ -196,6 +196,11 @@ async def test_a_finance_correction_waits_for_a_supervisor_who_did_not_make_it(g
     )
     assert staged["errors"] == [] and staged["disclosure"]["version"] == 1
     assert await gql.data(read, {"id": d}) == before  # the public sees no change
+    pending = "query($id: ID!) { disclosure(id: $id) { stagedCorrection { body reason } } }"
+    assert (await gql.data(pending, {"id": d}))["disclosure"]["stagedCorrection"] is None
+    assert (await gql.data(pending, {"id": d}, token=supervisor))["disclosure"][
+        "stagedCorrection"
+    ] == {"body": "本月收到补助四万元。", "reason": "金额笔误"}
     feed = await gql.data('query { disclosures(search: "四万元") { edges { node { id } } } }')
     assert feed["disclosures"]["edges"] == []
     # The clerk cannot approve it (not a supervisor); the supervisor can.
@@ -209,6 +214,8 @@ async def test_a_finance_correction_waits_for_a_supervisor_who_did_not_make_it(g
     after = await gql.data(read, {"id": d})
     assert after["disclosure"]["body"] == "本月收到补助四万元。"
     assert after["disclosure"]["versions"][-1] == {"version": 2, "reason": "金额笔误"}
+    done = await gql.data(pending, {"id": d}, token=supervisor)
+    assert done["disclosure"]["stagedCorrection"] is None
     assert (await verdict(gql, village))["ok"]
 
 
