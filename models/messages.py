@@ -160,6 +160,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "财务公开须经村务监督委员会审核后发布",
         "Finance disclosures must be approved before publication",
     ),
+    "CORRECT_THROUGH_MONTH": (
+        "月度账目的公开事项只能通过更正该月账目来更正",
+        "A month's disclosure is corrected only by correcting the month's accounts",
+    ),
+    "INVALID_KNOWN_HEAD": ("链头的长度不能为负数", "A known head's length cannot be negative"),
     "SEARCH_TOO_SHORT": (
         "请输入至少两个汉字或一个词",
         "Search for at least two Chinese characters or one word",

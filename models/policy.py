@@ -314,6 +314,11 @@ def require_draft_viewer(viewer: Viewer, region_path: str) -> None:
     viewer.require(Action.DISCLOSURE_VIEW_DRAFT, region_path)
 
 
+def sees_staged_correction(viewer: Viewer, region_path: str) -> bool:
+    """A FINANCE correction awaiting its supervisor is, like a draft, for staff only."""
+    return viewer.can(Action.DISCLOSURE_VIEW_DRAFT, region_path)
+
+
 def require_disclosure_readable(viewer: Viewer, status: str, region_path: str) -> None:
     """Published and retracted items are public; the others are drafts (see above)."""
     if status not in PUBLIC_DISCLOSURE_STATUSES:

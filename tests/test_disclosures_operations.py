@@ -8,7 +8,16 @@ import pytest
 
 from models.accounts import Role, RoleGrant, User
 from models.audit import AuditEntry
-from models.disclosures import CatalogueItem, Category, DueDay, Follow, Frequency, Status, ledger
+from models.disclosures import (
+    CatalogueItem,
+    Category,
+    Disclosure,
+    DueDay,
+    Follow,
+    Frequency,
+    Status,
+    ledger,
+)
 from models.disclosures.catalogue import save_catalogue_item, set_due_day
 from models.disclosures.compliance import ComplianceStatus, compliance, publication_status
 from models.disclosures.following import follow_region, mark_read, unfollow_region
@@ -95,9 +104,17 @@ async def test_finance_goes_through_two_people_then_onto_the_chain(demo):
         ), action
     assert (await audit("disclosure.publish", d.id)).after == {"version": 1}
 
-    corrected = await correct_disclosure(clerk, d.id, "金额笔误", {"body": "更正后的明细。"})
-    assert corrected.version == 2
-    assert (await audit("disclosure.correct", d.id)).after["reason"] == "金额笔误"
+    # A FINANCE correction is staged: the public keeps version 1 until a second person approves.
+    staged = await correct_disclosure(clerk, d.id, "金额笔误", {"body": "更正后的明细。"})
+    assert (
+        staged.version == 1 and (await Disclosure.get(id=d.id)).body == "收支明细见附表（已更正）。"
+    )
+    with pytest.raises(Forbidden):
+        await approve_disclosure(both, d.id)  # its own author may not approve it
+    corrected = await approve_disclosure(supervisor, d.id)
+    assert corrected.version == 2 and corrected.body == "更正后的明细。"
+    entry = await audit("disclosure.correct", d.id)
+    assert entry.after["reason"] == "金额笔误" and entry.actor_id == supervisor.user_id
     retracted = await retract_disclosure(clerk, d.id, "重复发布")
     assert retracted.status == Status.RETRACTED
     check = await ledger.verify_region(village)

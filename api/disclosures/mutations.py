@@ -171,7 +171,10 @@ class SubmitDisclosure(DisclosurePayload):
 class ApproveDisclosure(DisclosurePayload):
     class Meta:
         name = "ApproveDisclosurePayload"
-        description = "村务监督委员会成员审核通过（不能审核自己起草的）"
+        description = (
+            "村务监督委员会成员审核通过（不能审核自己起草的）；"
+            "对已发布的财务公开，审核他人提交的更正并作为新版本发布"
+        )
 
     class Arguments:
         input = ApproveDisclosureInput(required=True)
@@ -208,7 +211,10 @@ class PublishDisclosure(DisclosurePayload):
 class CorrectDisclosure(DisclosurePayload):
     class Meta:
         name = "CorrectDisclosurePayload"
-        description = "更正已发布的事项：发布带原因的新版本，旧版本仍可查看"
+        description = (
+            "更正已发布的事项：发布带原因的新版本，旧版本仍可查看；"
+            "财务公开的更正须经监督委员会审核后才公开，月度账目须更正该月账目"
+        )
 
     class Arguments:
         input = CorrectDisclosureInput(required=True)

@@ -26,6 +26,7 @@ from api.disclosures.types import (
     DisclosureConnection,
     DisclosureStatus,
     Frequency,
+    LedgerHeadInput,
     LedgerVerification,
     VillageCompliance,
     prefetch,
@@ -114,7 +115,11 @@ class DisclosureQueries(graphene.ObjectType):
         LedgerVerification,
         required=True,
         village_id=graphene.ID(required=True),
-        description="重新计算该村（或乡镇）哈希链，报告第一个断裂处",
+        known_head=graphene.Argument(LedgerHeadInput),
+        description=(
+            "重新计算该村（或乡镇）哈希链并与公开内容逐项核对，报告第一个断裂处；"
+            "给出此前见到的链头时，还报告今天的链条是否仍包含它（被截断或改写则否）"
+        ),
     )
 
     @staticmethod
@@ -200,9 +205,16 @@ class DisclosureQueries(graphene.ObjectType):
         return page
 
     @staticmethod
-    async def resolve_verify_ledger(root: Any, info: Info, village_id: str) -> Any:
+    async def resolve_verify_ledger(
+        root: Any, info: Info, village_id: str, known_head: Any = None
+    ) -> Any:
         region = await load_region_by_global_id(info, village_id)
-        return await ledger.verify_region(region)
+        known = None
+        if known_head is not None:
+            if known_head.length < 0:
+                raise BadUserInput("INVALID_KNOWN_HEAD")
+            known = ledger.KnownHead(known_head.length, known_head.hash)
+        return await ledger.verify_region(region, known)
 
 
 class FollowRegionInput(graphene.InputObjectType):

@@ -29,10 +29,11 @@ from models.disclosures import Category as CategoryEnum
 from models.disclosures import Disclosure as DisclosureModel
 from models.disclosures import DisclosureVersion as VersionModel
 from models.disclosures import Frequency as FrequencyEnum
+from models.disclosures import StagedCorrection as StagedModel
 from models.disclosures import Status as StatusEnum
 from models.disclosures.compliance import ComplianceStatus as ComplianceStatusEnum
 from models.disclosures.tables import ColumnKind as ColumnKindEnum
-from models.policy import require_disclosure_readable
+from models.policy import require_disclosure_readable, sees_staged_correction
 
 Category = graphene.Enum.from_enum(CategoryEnum, description="财务、党务、村务、农技、通知")
 Frequency = graphene.Enum.from_enum(FrequencyEnum)
@@ -141,6 +142,28 @@ class DisclosureVersion(graphene.ObjectType):
         return await load_attachments(info, [a["id"] for a in root.attachments])
 
 
+class StagedCorrection(graphene.ObjectType):
+    class Meta:
+        description = "待监督委员会审核的财务公开更正：审核通过后才作为新版本公开（仅工作人员可见）"
+
+    title = graphene.String(required=True)
+    body = graphene.String(required=True)
+    tables = graphene.List(graphene.NonNull(DisclosureTable), required=True)
+    period = graphene.String()
+    attachments = graphene.List(graphene.NonNull(Media), required=True)
+    reason = graphene.String(required=True)
+    author = graphene.Field(User)
+    created_at = graphene.DateTime(required=True)
+
+    @staticmethod
+    async def resolve_attachments(root: StagedModel, info: Info) -> list[Any]:
+        return await load_attachments(info, root.attachment_ids)
+
+    @staticmethod
+    def resolve_author(root: StagedModel, info: Info) -> Any:
+        return info.context.loaders[UserLoader].load(root.author_id)
+
+
 @register_node
 class Disclosure(graphene.ObjectType):
     class Meta:
@@ -178,10 +201,20 @@ class Disclosure(graphene.ObjectType):
     )
     created_at = graphene.DateTime(required=True)
     updated_at = graphene.DateTime(required=True)
+    staged_correction = graphene.Field(
+        StagedCorrection,
+        description="待审核的财务公开更正（仅工作人员可见；公众看到的仍是已发布版本）",
+    )
 
     @classmethod
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, DisclosureModel)
+
+    @staticmethod
+    async def resolve_staged_correction(root: DisclosureModel, info: Info) -> Any:
+        if not sees_staged_correction(info.context.viewer, root.region_path):
+            return None
+        return await StagedModel.get_or_none(disclosure_id=root.id)
 
     @classmethod
     async def get_node(cls, info: Info, pk: str) -> Any:
@@ -329,3 +362,11 @@ class LedgerVerification(graphene.ObjectType):
     length = graphene.Int(required=True)
     head_hash = graphene.String()
     first_broken_at = graphene.Int(description="第一个不符的链条序号；完好时为空")
+    contains_known_head = graphene.Boolean(
+        description="今天的链条是否仍包含客户端此前见到的链头（knownHead）；未提供时为空"
+    )
+
+
+class LedgerHeadInput(graphene.InputObjectType):
+    length = graphene.Int(required=True, description="此前见到的链长（条目数）")
+    hash = graphene.String(description="此前见到的链头哈希（链长为 0 时为空）")

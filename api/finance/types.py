@@ -15,6 +15,7 @@ from api.regions.types import Region
 from api.relay import connection_args, keyset_page, to_global_id
 from models.finance import AccountLine as LineModel
 from models.finance import AccountStatus as StatusEnum
+from models.finance import AccountVersion as VersionModel
 from models.finance import Direction as DirectionEnum
 from models.finance import MonthlyAccount as AccountModel
 from models.finance import RiskHit as RiskHitModel
@@ -33,15 +34,15 @@ async def shown_version(ctx: Context, account: AccountModel) -> int:
     return shown_account_version(ctx.viewer, path, account.version, account.published_version)
 
 
-async def shown_totals(ctx: Context, account: AccountModel) -> tuple[int, int]:
-    version = await shown_version(ctx, account)
-    if version == account.version:
-        return account.income_fen, account.expense_fen
-    lines = await LineModel.filter(account_id=account.id, version=version).values_list(
-        "direction", "amount_fen"
-    )
-    income = sum(a for d, a in lines if d == "INCOME")
-    return income, sum(a for d, a in lines if d == "EXPENSE")
+async def shown_figures(ctx: Context, account: AccountModel) -> Any:
+    """The balances, totals, chart and source of the version the viewer is shown: the
+    public reads the published version's, never a staged correction's (read once per row)."""
+    memo = account.__dict__.get("_shown_figures")
+    if memo is None:
+        version = await shown_version(ctx, account)
+        figures = await VersionModel.get_or_none(account_id=account.id, version=version)
+        memo = account.__dict__["_shown_figures"] = (version, figures or account)
+    return memo[1]
 
 
 class AccountLine(graphene.ObjectType):
@@ -130,17 +131,32 @@ class MonthlyAccount(graphene.ObjectType):
         return info.context.loaders[RegionLoader].load(root.village_id)
 
     @staticmethod
+    async def resolve_chart_version(root: AccountModel, info: Info) -> str:
+        return (await shown_figures(info.context, root)).chart_version
+
+    @staticmethod
+    async def resolve_opening_balance_fen(root: AccountModel, info: Info) -> int:
+        return (await shown_figures(info.context, root)).opening_balance_fen
+
+    @staticmethod
     async def resolve_income_fen(root: AccountModel, info: Info) -> int:
-        return (await shown_totals(info.context, root))[0]
+        return (await shown_figures(info.context, root)).income_fen
 
     @staticmethod
     async def resolve_expense_fen(root: AccountModel, info: Info) -> int:
-        return (await shown_totals(info.context, root))[1]
+        return (await shown_figures(info.context, root)).expense_fen
 
     @staticmethod
     async def resolve_closing_balance_fen(root: AccountModel, info: Info) -> int:
-        income, expense = await shown_totals(info.context, root)
-        return root.opening_balance_fen + income - expense
+        return (await shown_figures(info.context, root)).closing_balance_fen
+
+    @staticmethod
+    async def resolve_version(root: AccountModel, info: Info) -> int:
+        return await shown_version(info.context, root)
+
+    @staticmethod
+    async def resolve_source(root: AccountModel, info: Info) -> str:
+        return (await shown_figures(info.context, root)).source
 
     @staticmethod
     async def resolve_status(root: AccountModel, info: Info) -> str:

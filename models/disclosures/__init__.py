@@ -163,6 +163,31 @@ class DisclosureVersion(Model):
         unique_together = (("disclosure", "version"),)
 
 
+# A FINANCE correction waiting for a supervisor: the public keeps the published version.
+class StagedCorrection(Model):
+    id = fields.IntField(primary_key=True)
+    disclosure: fields.ForeignKeyRelation[Disclosure] = fields.ForeignKeyField(
+        "cunwu.Disclosure", related_name=False, on_delete=fields.CASCADE
+    )
+    title = fields.CharField(max_length=200)
+    body = fields.TextField()
+    tables: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
+    period = fields.CharField(max_length=10, null=True)
+    attachment_ids: fields.JSONField[list[int]] = fields.JSONField(default=list)
+    reason = fields.TextField()
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    disclosure_id: int
+    author_id: int
+
+    class Meta:
+        table = "staged_correction"
+        unique_together = (("disclosure",),)
+
+
 class LedgerEntry(Model):
     id = fields.IntField(primary_key=True)
     region: fields.ForeignKeyRelation[Region] = fields.ForeignKeyField(
@@ -178,6 +203,9 @@ class LedgerEntry(Model):
     )
     reason = fields.TextField(null=True)  # a retraction's
     at = fields.DatetimeField()
+    # How its content is recomputed (models.disclosures.ledger.FORMAT): 1 before the month's
+    # figures, author and must-read were chained. Changing it changes the hash's input.
+    format = fields.SmallIntField(default=1)
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64)
 

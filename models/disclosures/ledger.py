@@ -3,6 +3,14 @@
 hash = sha256(prev_hash ‖ canonical JSON of the entry's content). Verification recomputes
 every entry from the rows it describes, so changing a published row in the database breaks
 the chain at exactly that entry. The same check runs offline on an exported JSON file.
+
+What readers are served comes from the working rows (`disclosure`, and a month's published
+`account_version` and lines), not from the chain: the feed reads `disclosure` in one
+hand-written statement. So verification also compares every served column of those rows
+with the content of the latest entry that covers them (`served_breaks`), and names that
+entry as broken; a public item without any entry (its entry deleted) breaks the chain at
+the position after its end. `known_head` says whether today's chain still holds the head
+(length and hash) a client saw before: a truncated or rewritten chain does not.
 """
 
 from __future__ import annotations
@@ -14,13 +22,16 @@ from typing import Any
 
 import orjson
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models.disclosures import Disclosure, DisclosureVersion, LedgerEntry
+from models.disclosures import Disclosure, DisclosureVersion, LedgerEntry, Status
 from models.media import Media
 from models.regions import Region
 
 GENESIS = "0" * 64
+# Content format of new entries: 2 adds a month's figures, the author and must-read.
+FORMAT = 2
 
 
 def canonical(content: dict[str, Any]) -> bytes:
@@ -74,12 +85,39 @@ async def account_lines(
     return out
 
 
+async def account_figures(
+    published: list[tuple[int, int | None]],
+) -> dict[tuple[int, int | None], dict[str, Any]]:
+    """The figures (balances, totals, chart, source) of the month versions these
+    (disclosure, source version) pairs published, from today's `account_version` rows."""
+    from models.finance import AccountVersion, MonthlyAccount
+
+    wanted = {(d, v) for d, v in published if v is not None}
+    if not wanted:
+        return {}
+    accounts = {
+        a.id: a for a in await MonthlyAccount.filter(disclosure_id__in=[d for d, _ in wanted])
+    }
+    out: dict[tuple[int, int | None], dict[str, Any]] = {}
+    for row in await AccountVersion.filter(
+        account_id__in=list(accounts), version__in=list({v for _, v in wanted})
+    ):
+        account = accounts[row.account_id]
+        key = (account.disclosure_id, row.version)
+        if key in wanted:
+            out[key] = figures_content(account, row)
+    return out
+
+
 def publish_content(
     region: Region,
     disclosure: Disclosure,
     version: DisclosureVersion,
     catalogue_code: str | None,
     lines: list[dict[str, Any]] | None = None,
+    *,
+    figures: dict[str, Any] | None = None,
+    format: int = FORMAT,
 ) -> dict[str, Any]:
     content = {
         "kind": "PUBLISH",
@@ -98,6 +136,12 @@ def publish_content(
     }
     if lines is not None:  # a monthly account: every line and receipt hash is chained
         content["lines"] = lines
+    if format >= 2:
+        content["format"] = format
+        content["author"] = disclosure.author_id
+        content["mustRead"] = disclosure.must_read
+        if version.source_version is not None:  # and its balances and totals
+            content["figures"] = figures
     return content
 
 
@@ -120,6 +164,7 @@ async def append(region: Region, kind: str, content: dict[str, Any], **fields: A
             async with in_transaction():
                 return await LedgerEntry.create(
                     region=region,
+                    format=FORMAT,
                     seq=seq,
                     kind=kind,
                     prev_hash=prev,
@@ -137,6 +182,24 @@ class Verification:
     length: int
     head_hash: str | None
     first_broken_at: int | None
+    # Whether the chain still holds a head the client saw before (None: none given).
+    contains_known_head: bool | None = None
+
+
+@dataclass
+class KnownHead:
+    length: int
+    hash: str | None
+
+
+def contains_head(entries: list[dict[str, Any]], known: KnownHead) -> bool:
+    """Whether entry `known.length` is still there with the hash the client saw (an empty
+    chain's head is the genesis hash, or none)."""
+    if known.length == 0:
+        return known.hash in (None, "", GENESIS)
+    if not 0 < known.length <= len(entries):
+        return False
+    return entries[known.length - 1]["hash"] == (known.hash or "").strip().lower()
 
 
 def verify_entries(entries: list[dict[str, Any]]) -> Verification:
@@ -164,21 +227,26 @@ async def export_entries(region: Region) -> list[dict[str, Any]]:
             "catalogue_item"
         )
     }
-    lines = await account_lines(
-        [(e.disclosure_id, versions[e.version_id].source_version) for e in entries if e.version_id]
-    )
+    published = [
+        (e.disclosure_id, versions[e.version_id].source_version) for e in entries if e.version_id
+    ]
+    lines = await account_lines(published)
+    figures = await account_figures(published)
     out = []
     for entry in entries:
         if entry.kind == "PUBLISH":
             assert entry.version_id is not None  # every PUBLISH entry names its version
             disclosure = disclosures[entry.disclosure_id]
             item = disclosure.catalogue_item
+            key = (disclosure.id, versions[entry.version_id].source_version)
             content = publish_content(
                 region,
                 disclosure,
                 versions[entry.version_id],
                 item.code if item else None,
-                lines.get((disclosure.id, versions[entry.version_id].source_version)),
+                lines.get(key),
+                figures=figures.get(key),
+                format=entry.format,
             )
         else:
             content = retract_content(region, entry)
@@ -188,5 +256,151 @@ async def export_entries(region: Region) -> list[dict[str, Any]]:
     return out
 
 
-async def verify_region(region: Region) -> Verification:
-    return verify_entries(await export_entries(region))
+def public(disclosure: Disclosure) -> bool:
+    """Whether anyone may read it: what the feeds and the detail serve."""
+    return (
+        disclosure.published_at is not None
+        or disclosure.first_published_at is not None
+        or disclosure.status in (Status.PUBLISHED, Status.RETRACTED)
+    )
+
+
+async def served_breaks(region: Region, entries: list[dict[str, Any]]) -> int | None:
+    """The first entry whose content differs from what readers are served today: every
+    served column of the region's disclosures (title, body, tables, period, category,
+    catalogue item, region, attachments with their files' hashes, version, author,
+    must-read, publication and retraction) and of their months (the published version,
+    its figures — and the working row's while no correction is staged). A public item
+    with no entry at all breaks at the position after the chain's end."""
+    from models.finance import FIGURES, AccountVersion, MonthlyAccount
+
+    end = len(entries) + 1
+    rows = {e.id: e for e in await LedgerEntry.filter(region_id=region.id).order_by("seq")}
+    by_seq = {e.seq: e for e in rows.values()}
+    disclosures = await Disclosure.filter(
+        Q(region_id=region.id) | Q(id__in={e.disclosure_id for e in rows.values()})
+    ).select_related("catalogue_item")
+    latest: dict[int, dict[str, Any]] = {}  # disclosure → its last entry
+    latest_publish: dict[int, dict[str, Any]] = {}
+    first_publish: dict[int, dict[str, Any]] = {}
+    for entry in entries:
+        row = by_seq.get(entry["seq"])
+        if row is None:
+            continue
+        latest[row.disclosure_id] = entry
+        if row.kind == "PUBLISH":
+            latest_publish[row.disclosure_id] = entry
+            first_publish.setdefault(row.disclosure_id, entry)
+    media_ids = {m for d in disclosures for m in d.attachment_ids}
+    shas = dict(await Media.filter(id__in=list(media_ids)).values_list("id", "sha256"))
+    accounts = {
+        a.disclosure_id: a
+        for a in await MonthlyAccount.filter(disclosure_id__in=[d.id for d in disclosures])
+    }
+    figures = {
+        (f.account_id, f.version): f
+        for f in await AccountVersion.filter(account_id__in=[a.id for a in accounts.values()])
+    }
+    versions = {
+        v.id: v
+        for v in await DisclosureVersion.filter(
+            id__in=[r.version_id for r in rows.values() if r.version_id]
+        )
+    }
+    broken: list[int] = []
+    for d in disclosures:
+        last, shown = latest.get(d.id), latest_publish.get(d.id)
+        if last is None or shown is None:
+            if public(d) or d.id in accounts and accounts[d.id].published_version is not None:
+                broken.append(end if last is None else last["seq"])
+            continue
+        content = shown["content"]
+        item = d.catalogue_item
+        served = {
+            "region": region.code or str(region.id),
+            "category": str(d.category),
+            "catalogueItem": item.code if item else None,
+            "title": d.title,
+            "body": d.body,
+            "tables": d.tables,
+            "period": d.period,
+            "attachments": [shas.get(m) for m in d.attachment_ids],
+            "version": d.version,
+            "publishedAt": iso(d.published_at) if d.published_at else None,
+        }
+        if content.get("format", 1) >= 2:
+            served.update(author=d.author_id, mustRead=d.must_read)
+        first = first_publish[d.id]["content"]["publishedAt"]
+        differs = (
+            d.region_id != region.id
+            or d.region_path != region.path
+            or d.first_published_at is None
+            or iso(d.first_published_at) != first
+            or any(content.get(key) != value for key, value in served.items())
+        )
+        account = accounts.get(d.id)
+        if account is not None:
+            version = versions[by_seq[shown["seq"]].version_id or 0]
+            published = figures.get((account.id, account.published_version or 0))
+            differs = differs or (
+                account.published_version != version.source_version
+                or account.village_id != region.id
+                or f"{account.year}-{account.month:02d}" != d.period
+                or published is None
+                or content.get("format", 1) >= 2
+                and content.get("figures") != figures_content(account, published)
+                or account.version == account.published_version
+                and any(getattr(account, name) != getattr(published, name) for name in FIGURES)
+            )
+        if differs:
+            broken.append(shown["seq"])
+            continue
+        row = by_seq[last["seq"]]
+        if row.kind == "RETRACT":
+            retraction_differs = (
+                d.status != Status.RETRACTED
+                or d.retraction_reason != last["content"]["reason"]
+                or d.retracted_at is None
+                or iso(d.retracted_at) != last["content"]["retractedAt"]
+            )
+        else:
+            retraction_differs = (
+                d.status != Status.PUBLISHED
+                or d.retracted_at is not None
+                or d.retraction_reason is not None
+            )
+        if retraction_differs:
+            broken.append(last["seq"])
+    return min(broken, default=None)
+
+
+def figures_content(account: Any, row: Any) -> dict[str, Any]:
+    return {
+        "year": account.year,
+        "month": account.month,
+        "chart": row.chart_version,
+        "openingFen": row.opening_balance_fen,
+        "incomeFen": row.income_fen,
+        "expenseFen": row.expense_fen,
+        "closingFen": row.closing_balance_fen,
+        "source": row.source,
+    }
+
+
+async def check_region(
+    region: Region, known_head: KnownHead | None = None
+) -> tuple[list[dict[str, Any]], Verification]:
+    """The exported entries and the full verdict: the chain itself, what is served against
+    it, and whether it still holds `known_head`."""
+    entries = await export_entries(region)
+    result = verify_entries(entries)
+    served = await served_breaks(region, entries)
+    if served is not None and (result.first_broken_at is None or served < result.first_broken_at):
+        result = Verification(False, result.length, result.head_hash, served)
+    if known_head is not None:
+        result.contains_known_head = contains_head(entries, known_head)
+    return entries, result
+
+
+async def verify_region(region: Region, known_head: KnownHead | None = None) -> Verification:
+    return (await check_region(region, known_head))[1]

@@ -70,8 +70,9 @@ async def publish(
     )
     key = (disclosure.id, source_version)
     lines = (await ledger.account_lines([key])).get(key)
+    figures = (await ledger.account_figures([key])).get(key)
     content = ledger.publish_content(
-        region, disclosure, version, item.code if item else None, lines
+        region, disclosure, version, item.code if item else None, lines, figures=figures
     )
     await ledger.append(region, "PUBLISH", content, disclosure=disclosure, version=version, at=at)
     await search.index(disclosure.id, disclosure.title, disclosure.body, disclosure.tables, at)

@@ -9,7 +9,14 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from models.audit import record
-from models.disclosures import Category, Disclosure, Status, publishing
+from models.disclosures import (
+    Category,
+    Disclosure,
+    DisclosureVersion,
+    StagedCorrection,
+    Status,
+    publishing,
+)
 from models.disclosures.content import VILLAGE_ONLY, apply_content, check_period, edit_content
 from models.errors import ErrorCode, UserError, UserErrors, fail
 from models.policy import Action, Viewer, require_draft_viewer, require_second_person
@@ -116,9 +123,15 @@ async def submit_disclosure(viewer: Viewer, disclosure_id: int) -> Disclosure:
 
 
 async def approve_disclosure(viewer: Viewer, disclosure_id: int) -> Disclosure:
-    """A supervision committee member approves a submitted disclosure someone else wrote."""
+    """A supervision committee member approves a submitted disclosure someone else wrote —
+    or a staged correction of a published FINANCE item someone else made, which then
+    publishes as its next version."""
     async with in_transaction():
         disclosure = await load_disclosure(viewer, disclosure_id, Action.DISCLOSURE_APPROVE)
+        if disclosure.status == Status.PUBLISHED:
+            staged = await StagedCorrection.get_or_none(disclosure_id=disclosure.id)
+            if staged is not None:
+                return await publish_staged(viewer, disclosure, staged)
         require_second_person(viewer, disclosure.author_id)
         require_status(disclosure, Status.PENDING_REVIEW)
         disclosure.status = Status.APPROVED
@@ -170,16 +183,58 @@ async def publish_disclosure(
     return disclosure
 
 
+async def publish_staged(
+    viewer: Viewer, disclosure: Disclosure, staged: StagedCorrection
+) -> Disclosure:
+    """The supervisor's approval of a staged FINANCE correction: it becomes the next version
+    (call inside a transaction, after the DISCLOSURE_APPROVE check)."""
+    require_second_person(viewer, staged.author_id)
+    approver_id = viewer.require_user().id
+    before = snapshot(disclosure)
+    disclosure.title, disclosure.body = staged.title, staged.body
+    disclosure.tables, disclosure.period = staged.tables, staged.period
+    disclosure.attachment_ids = staged.attachment_ids
+    disclosure.approved_by_id = approver_id
+    disclosure.approved_at = datetime.now(UTC)
+    version = await publishing.publish(disclosure, approver_id, reason=staged.reason)
+    await staged.delete()
+    await record(
+        viewer,
+        "disclosure.correct",
+        disclosure,
+        region_id=disclosure.region_id,
+        before=before,
+        after={
+            **snapshot(disclosure),
+            "reason": staged.reason,
+            "version": version.version,
+            "staged_by": staged.author_id,
+        },
+    )
+    return disclosure
+
+
 async def correct_disclosure(
     viewer: Viewer, disclosure_id: int, reason: str | None, content: dict[str, Any]
 ) -> Disclosure:
     """Publish a new version with the reason for the correction; older versions stay
-    readable (`content` as for `create_disclosure`, without catalogue item and must-read)."""
+    readable (`content` as for `create_disclosure`, without catalogue item and must-read).
+
+    FINANCE follows the two-person rule: the correction is staged, the public keeps the
+    published version until a supervisor other than its author approves it
+    (`approve_disclosure`). A month's own disclosure is corrected only by correcting the
+    month (CORRECT_THROUGH_MONTH)."""
     async with in_transaction():
         disclosure = await load_disclosure(viewer, disclosure_id, Action.DISCLOSURE_EDIT)
         require_status(disclosure, Status.PUBLISHED)
+        if await DisclosureVersion.exists(
+            disclosure_id=disclosure.id, source_version__not_isnull=True
+        ):
+            raise fail(ErrorCode.CORRECT_THROUGH_MONTH, "id")
         reason = clean_reason(reason)
         before = snapshot(disclosure)
+        if disclosure.category == Category.FINANCE:
+            return await stage_correction(viewer, disclosure, reason, content, before)
         region = await edit_content(disclosure, content)
         version = await publishing.publish(disclosure, viewer.require_user().id, reason=reason)
         await record(
@@ -191,6 +246,39 @@ async def correct_disclosure(
             after={**snapshot(disclosure), "reason": reason, "version": version.version},
         )
     return disclosure
+
+
+async def stage_correction(
+    viewer: Viewer,
+    disclosure: Disclosure,
+    reason: str,
+    content: dict[str, Any],
+    before: dict[str, Any],
+) -> Disclosure:
+    """Check a FINANCE correction and keep it for the supervisor (a newer one replaces it);
+    the disclosure itself, what readers are served, does not change."""
+    published = {k: getattr(disclosure, k) for k in STAGED_FIELDS}
+    await edit_content(disclosure, content)  # checks it; the row is not saved
+    staged = {k: getattr(disclosure, k) for k in STAGED_FIELDS}
+    for key, value in published.items():
+        setattr(disclosure, key, value)
+    await StagedCorrection.filter(disclosure_id=disclosure.id).delete()
+    await StagedCorrection.create(
+        disclosure_id=disclosure.id, reason=reason, author_id=viewer.require_user().id, **staged
+    )
+    await record(
+        viewer,
+        "disclosure.correct_stage",
+        disclosure,
+        region_id=disclosure.region_id,
+        before=before,
+        after={"title": staged["title"], "period": staged["period"], "reason": reason},
+    )
+    return disclosure
+
+
+# What a correction may change (catalogue item and must-read stay).
+STAGED_FIELDS = ("title", "body", "tables", "period", "attachment_ids")
 
 
 async def retract_disclosure(viewer: Viewer, disclosure_id: int, reason: str | None) -> Disclosure:

@@ -116,6 +116,39 @@ class AccountLine(Model):
         unique_together = (("account", "version", "line_no"),)
 
 
+# A version's figures, kept like its lines: what the public reads and what the chain covers
+# are those of the published version, whatever a staged correction holds.
+class AccountVersion(Model):
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[MonthlyAccount] = fields.ForeignKeyField(
+        "cunwu.MonthlyAccount", related_name="versions", on_delete=fields.CASCADE
+    )
+    version = fields.IntField()
+    chart_version = fields.CharField(max_length=8)
+    opening_balance_fen = fields.BigIntField()
+    income_fen = fields.BigIntField()
+    expense_fen = fields.BigIntField()
+    closing_balance_fen = fields.BigIntField()
+    source = fields.CharField(max_length=16)
+
+    account_id: int
+
+    class Meta:
+        table = "account_version"
+        unique_together = (("account", "version"),)
+
+
+# What each version keeps of its month.
+FIGURES = (
+    "chart_version",
+    "opening_balance_fen",
+    "income_fen",
+    "expense_fen",
+    "closing_balance_fen",
+    "source",
+)
+
+
 class RiskRule(StrEnum):
     DUPLICATE_RECEIPT = "DUPLICATE_RECEIPT"
     DUPLICATE_PAYMENT = "DUPLICATE_PAYMENT"

@@ -46,13 +46,20 @@ def yuan(fen: int) -> str:
     return f"{fen / 100:,.2f}"
 
 
+def head_label(head: dict[str, Any] | None) -> str:
+    """The chain head a picture or an export was made from: length and short hash."""
+    if not head or not head.get("length"):
+        return "链头 0"
+    return f"链头 {head['length']}:{head['hash'][:12]}"
+
+
 def content_key(content: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def render(content: dict[str, Any], font_path: str) -> bytes:
     """content: village, year, month, opening/income/expense/closing (fen), subjects
-    [(name, direction, fen)], chain_hash."""
+    [(name, direction, fen)], chain_hash, head {length, hash} of the chain it was made from."""
 
     def font(size: int) -> ImageFont.FreeTypeFont:
         return ImageFont.truetype(font_path, size)
@@ -89,7 +96,7 @@ def render(content: dict[str, Any], font_path: str) -> bytes:
     draw.line((60, height - 90, WIDTH - 60, height - 90), fill=MUTED, width=2)
     draw.text(
         (60, height - 72),
-        f"哈希链 {content['chain_hash'][:16]} · 村务公开 cunwu",
+        f"哈希链 {content['chain_hash'][:16]} · {head_label(content.get('head'))} · 村务公开 cunwu",
         font=font(26),
         fill=MUTED,
     )

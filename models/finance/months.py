@@ -9,7 +9,14 @@ from typing import Any
 
 from models.chart_data import chart_for
 from models.errors import ErrorCode, UserError, UserErrors
-from models.finance import AccountLine, AccountStatus, AccountSubject, MonthlyAccount
+from models.finance import (
+    FIGURES,
+    AccountLine,
+    AccountStatus,
+    AccountSubject,
+    AccountVersion,
+    MonthlyAccount,
+)
 from models.finance.parsing import LineProblem, ParsedLine
 from models.media import Media
 from models.regions import Region, covers
@@ -124,14 +131,22 @@ async def store_month(
         account = await MonthlyAccount.create(village=village, year=year, month=month, **fields)
     else:  # unpublished lines are replaced; published versions stay for the chain
         stale = AccountLine.filter(account_id=existing.id)
+        stale_figures = AccountVersion.filter(account_id=existing.id)
         if existing.published_version is not None:
             stale = stale.filter(version__gt=existing.published_version)
+            stale_figures = stale_figures.filter(version__gt=existing.published_version)
         await stale.delete()
+        await stale_figures.delete()
         for key, value in fields.items():
             setattr(existing, key, value)
         existing.version += 1
         await existing.save()
         account = existing
+    await AccountVersion.create(
+        account=account,
+        version=account.version,
+        **{key: fields[key] for key in FIGURES},
+    )
     await AccountLine.bulk_create(
         [
             AccountLine(

@@ -11,7 +11,7 @@ from tortoise import Tortoise
 
 from models.disclosures import LedgerEntry
 from models.errors import AppError, BadUserInput, NotFound
-from models.finance import AccountLine, AccountSubject, Direction, MonthlyAccount
+from models.finance import AccountLine, AccountSubject, AccountVersion, Direction, MonthlyAccount
 from models.finance.image import FontMissing, content_key, find_font, render
 from models.regions import Region, subtree_range
 from models.sql import Params, is_postgres
@@ -110,32 +110,40 @@ async def year_summary(region: Region, year: int) -> YearSummary:
 
 
 async def picture_content(village: Region, account: MonthlyAccount) -> dict[str, Any]:
-    """What the picture of a published month shows, down to its chain hash."""
+    """What the picture of a published month shows: the published version's figures (never
+    a staged correction's), the hash of the entry that published them, and the head of the
+    village's chain it was made from (length and hash)."""
     entry = (
         await LedgerEntry.filter(disclosure_id=account.disclosure_id, kind="PUBLISH")
         .order_by("-seq")
         .first()
     )
+    head = await LedgerEntry.filter(region_id=village.id).order_by("-seq").first()
+    figures = await AccountVersion.get_or_none(
+        account_id=account.id, version=account.published_version
+    )
+    shown: Any = figures or account
     totals: dict[tuple[str, str], int] = {}
     for line in await AccountLine.filter(account_id=account.id, version=account.published_version):
         key = (line.subject_code, str(line.direction))
         totals[key] = totals.get(key, 0) + line.amount_fen
     names = dict(
-        await AccountSubject.filter(chart_version=account.chart_version).values_list("code", "name")
+        await AccountSubject.filter(chart_version=shown.chart_version).values_list("code", "name")
     )
     return {
         "village": village.name,
         "year": account.year,
         "month": account.month,
-        "opening": account.opening_balance_fen,
-        "income": account.income_fen,
-        "expense": account.expense_fen,
-        "closing": account.closing_balance_fen,
+        "opening": shown.opening_balance_fen,
+        "income": shown.income_fen,
+        "expense": shown.expense_fen,
+        "closing": shown.closing_balance_fen,
         "subjects": sorted(
             ((names.get(code, code), direction, fen) for (code, direction), fen in totals.items()),
             key=lambda s: -s[2],
         ),
         "chain_hash": entry.hash if entry else "",
+        "head": {"length": head.seq, "hash": head.hash} if head else {"length": 0, "hash": ""},
     }
 
 
