@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, cast
 
 from models.accounts import Role, RoleGrant, User
-from models.errors import AppError, ErrorCode, Forbidden, Unauthenticated, fail
+from models.errors import AppError, ErrorCode, Forbidden, NotFound, Unauthenticated, fail
 from models.media import Media, MediaPurpose
 from models.regions import Region, covers
 
@@ -314,10 +314,22 @@ def require_draft_viewer(viewer: Viewer, region_path: str) -> None:
     viewer.require(Action.DISCLOSURE_VIEW_DRAFT, region_path)
 
 
-def require_disclosure_readable(viewer: Viewer, status: str, region_path: str) -> None:
+def may_read_disclosure(viewer: Viewer, status: str, region_path: str) -> bool:
     """Published and retracted items are public; the others are drafts (see above)."""
-    if status not in PUBLIC_DISCLOSURE_STATUSES:
-        require_draft_viewer(viewer, region_path)
+    return status in PUBLIC_DISCLOSURE_STATUSES or viewer.can(
+        Action.DISCLOSURE_VIEW_DRAFT, region_path
+    )
+
+
+def require_disclosure_readable(
+    viewer: Viewer, status: str, region_path: str, field: str | None = None
+) -> None:
+    """A draft answers like a missing id to anyone who may not read it (NOT_FOUND: on
+    `field` as a user error, else top-level): whether a draft id exists is not public."""
+    if not may_read_disclosure(viewer, status, region_path):
+        if field is not None:
+            raise fail(ErrorCode.NOT_FOUND, field)
+        raise NotFound()
 
 
 def require_second_person(viewer: Viewer, author_id: int) -> None:
@@ -350,6 +362,13 @@ def require_residency_verifier(viewer: Viewer, village_path: str) -> None:
     viewer.require(Action.RESIDENCY_VERIFY, village_path)
 
 
+def require_not_self(viewer: Viewer, user_id: int) -> None:
+    """Nobody grants a role to themselves: not even an admin may widen their own grants (an
+    admin making themself OFFICIAL or INSPECTOR would read flaggers)."""
+    if not viewer.system and viewer.user_id == user_id:
+        raise Forbidden()
+
+
 def require_operator(viewer: Viewer) -> None:
     """A system-wide admin is made only by the operators' script: no grant covers that."""
     if not viewer.system:
@@ -367,11 +386,17 @@ def may_upload_media(
     return purpose == MediaPurpose.EVIDENCE and viewer.is_verified_resident(region_id)
 
 
+def media_is_public(media: Media) -> bool:
+    """A file the public sees: attached to something published (a published disclosure or
+    month, a submitted flag: `attached_at`), and not an unredacted original."""
+    return media.attached_at is not None and not media.restricted
+
+
 def may_see_media(viewer: Viewer, media: Media, region_path: str) -> bool:
-    """An unredacted original, once a redacted copy exists: its uploader and staff covering
-    its region only."""
-    if not media.restricted:
+    """Public media (above) to anyone; an unattached upload, a draft's or an unapproved
+    month's file, or an unredacted original: its uploader and staff covering its region."""
+    if media_is_public(media):
         return True
-    if viewer.user_id == media.uploaded_by_id:
+    if viewer.user_id is not None and viewer.user_id == media.uploaded_by_id:
         return True
     return viewer.can(Action.MEDIA_VIEW_RESTRICTED, region_path)

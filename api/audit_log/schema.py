@@ -1,11 +1,13 @@
 """The audit log, readable by inspectors and admins over their regions.
 
-Whistleblower protection applies here too: on a flag's entries the actor and IP address
-are removed for anyone who may not see who flagged (admins, for instance).
+Whistleblower protection applies here too: on a flag's entries the actor, IP address and
+request id are removed, and the time rounded to the day, for anyone who may not see who
+flagged (admins, for instance).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import graphene
@@ -70,6 +72,18 @@ class AuditEntry(graphene.ObjectType):
     @staticmethod
     async def resolve_ip(root: AuditEntryModel, info: Info) -> str | None:
         return None if await hides_identity(info.context, root) else root.ip
+
+    @staticmethod
+    async def resolve_request_id(root: AuditEntryModel, info: Info) -> str | None:
+        # The client's request id is logged with its IP and other requests: it leads back.
+        return None if await hides_identity(info.context, root) else root.request_id
+
+    @staticmethod
+    async def resolve_at(root: AuditEntryModel, info: Info) -> datetime:
+        # The exact time matches the flagger's login a few milliseconds earlier: the day only.
+        if await hides_identity(info.context, root):
+            return root.at.replace(hour=0, minute=0, second=0, microsecond=0)
+        return root.at
 
 
 class AuditEntryConnection(relay.Connection):

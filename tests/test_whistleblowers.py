@@ -1,0 +1,264 @@
+"""Whistleblowers and authorization against an adversary (issue 11): nobody grants
+themselves a role, identity viewings are recorded and listed to the county's inspectors,
+flag evidence takes the flag's region, PDFs and JPEGs lose their metadata, the audit log
+does not lead back to a flagger, media are public only once published, and a draft id
+answers like a missing one."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.relay import to_global_id
+from models.accounts import Role, User
+from models.accounts.auth import Passwords
+from models.accounts.operations import create_user, grant_role, verify_residency
+from models.policy import Viewer
+from scripts.seed_demo import DEMO_PASSWORD
+from tests import media_files
+from tests.client import GRANT_ROLE, error_codes
+from tests.test_disclosures import (
+    ADMIN,
+    CLERK,
+    VILLAGER,
+    draft,
+    published,
+)
+from tests.test_finance import SAVE, line
+from tests.test_flags import FLAG_FIELDS, FLAG_ISSUE, raise_flag
+from tests.test_media import REDACT, uploaded
+
+SYSTEM = Viewer.for_system("test:attacks")
+
+
+FLAG = f"query($id: ID!) {{ flag(id: $id) {{ {FLAG_FIELDS} }} }}"
+
+
+NODE_FLAG = "query($id: ID!) { node(id: $id) { ... on Flag { flagger { id } supporters { id } } } }"
+
+
+DISCLOSURE_FLAGS = """query($id: ID!) { disclosure(id: $id) { flags { id status
+  flagger { id phone } supporters { id } } } }"""
+
+
+SIMILAR = "query($t: ID!) { similarFlags(targetId: $t) { id flagger { id } supporters { id } } }"
+
+
+AUDIT = """query($r: ID!, $a: String) { auditLog(regionId: $r, action: $a, first: 50) {
+  edges { node { action objectType actor { id } ip } } } }"""
+
+
+DISCLOSURE = "query($id: ID!) { disclosure(id: $id) { id status title } }"
+
+
+MONTH = """query($v: ID!) { monthlyAccount(villageId: $v, year: 2026, month: 5) {
+  status version openingBalanceFen incomeFen expenseFen closingBalanceFen lineCount } }"""
+
+
+def gid(kind: str, pk: int) -> str:
+    return to_global_id(kind, pk)
+
+
+async def person(settings, phone, name, role=None, region=None, home=None) -> User:
+    """A user made by the operators; verified in `home` and granted `role` on `region`."""
+    user = await create_user(
+        SYSTEM,
+        Passwords(settings.auth),
+        phone=phone,
+        password=DEMO_PASSWORD,
+        name=name,
+        village_id=home.id if home else None,
+    )
+    if home:
+        user = await verify_residency(SYSTEM, user.id)
+    if role is not None:
+        await grant_role(SYSTEM, user.id, role, region.id)
+    return user
+
+
+@pytest.fixture
+async def others(settings, demo):
+    """Staff and a villager of ANOTHER village (柳塘村, same township) and another township
+    (南岭乡), and an admin of the home township."""
+    home_township, other_township = demo.townships[0], demo.townships[1]
+    neighbour = demo.villages[1]
+    people = {
+        "CLERK2": ("13900000011", "外村文书", Role.CLERK, neighbour, None),
+        "SUPERVISOR2": ("13900000012", "外村监委", Role.SUPERVISOR, neighbour, None),
+        "VILLAGER2": ("13900000013", "外村村民", None, None, neighbour),
+        "OFFICIAL2": ("13900000014", "外乡干部", Role.OFFICIAL, other_township, None),
+        "TOWNADMIN": ("13900000015", "镇管理员", Role.ADMIN, home_township, None),
+        "TOWNADMIN2": ("13900000016", "外乡管理员", Role.ADMIN, other_township, None),
+    }
+    for phone, name, role, region, home in people.values():
+        await person(settings, phone, name, role, region, home)
+    return {key: value[0] for key, value in people.items()}
+
+
+@pytest.fixture
+async def item(gql, demo):
+    d = await published(gql, await gql.login(CLERK), demo.villages[0], title="修路工程决算公示")
+    return d["id"]
+
+
+async def tokens(gql, *phones):
+    return [await gql.login(p) for p in phones]
+
+
+async def test_a_curious_admin_cannot_make_themself_an_inspector_to_see_flaggers(gql, demo, item):
+    """Admins hold ROLE_GRANT on the county; the whistleblower rule keeps them from flaggers.
+    Granting themselves INSPECTOR (or OFFICIAL) must not be the way round it."""
+    flag = await raise_flag(gql, await gql.login(VILLAGER), item)
+    admin = await gql.login(ADMIN)
+    body = await gql(
+        GRANT_ROLE,
+        {
+            "input": {
+                "userId": gid("User", demo.users["ADMIN"].id),
+                "role": "INSPECTOR",
+                "regionId": gid("Region", demo.county.id),
+            }
+        },
+        token=admin,
+    )
+    granted = not error_codes(body) and body["data"]["grantRole"]["errors"] == []
+    seen = (await gql.data(FLAG, {"id": flag["id"]}, token=await gql.login(ADMIN)))["flag"]
+    assert not granted and seen["flagger"] is None, body
+
+
+async def test_the_unredacted_original_is_not_made_public_by_a_reupload(client, gql, demo):
+    """Redaction restricts every row with the clean file's sha256; a re-upload of the same
+    photo with other metadata (a different upload hash, the same clean file) must not make
+    the original public again."""
+    clerk = await gql.login(CLERK)
+    receipt = media_files.phone_jpeg(orientation=1, size=(800, 600))
+    source = (await uploaded(client, clerk, receipt))["media"]
+    rect = {"x": 100, "y": 100, "w": 300, "h": 200}
+    payload = await gql.mutate(
+        "redactMedia", REDACT, {"mediaId": source["id"], "rectangles": [rect]}, token=clerk
+    )
+    assert payload["errors"] == []
+    plain = f"/media/{source['sha256']}/original.jpg"
+    assert (await client.get(plain)).status_code == 404
+    again = receipt.replace(b"shot at home", b"shot at work")
+    assert again != receipt
+    second = (await uploaded(client, clerk, again))["media"]
+    assert second["sha256"] == source["sha256"]  # the same clean file
+    assert (await client.get(plain)).status_code == 404
+    villager = await gql.login(VILLAGER)
+    node = await gql(
+        "query($id: ID!) { node(id: $id) { ... on Media { url } } }",
+        {"id": second["id"]},
+        token=villager,
+    )
+    assert node.get("data", {}).get("node") in (None, {"url": None}), node
+
+
+async def test_a_draft_id_answers_like_a_missing_id_for_the_public(gql, demo):
+    """markDisclosureRead and flagIssue on a draft must not say more than on a missing id."""
+    d = await draft(gql, await gql.login(CLERK), demo.villages[0], title="秘密草稿")
+    missing = gid("Disclosure", 999_999)
+    villager = await gql.login(VILLAGER)
+    read = """mutation($input: MarkDisclosureReadInput!) { markDisclosureRead(input: $input) {
+      errors { code field } } }"""
+
+    async def answer(body, name):
+        return error_codes(body) or body["data"][name]["errors"]
+
+    a = await answer(
+        await gql(read, {"input": {"id": d["id"]}}, token=villager), "markDisclosureRead"
+    )
+    b = await answer(
+        await gql(read, {"input": {"id": missing}}, token=villager), "markDisclosureRead"
+    )
+    assert a == b, (a, b)
+    data = {"reasonCode": "AMOUNT_QUESTIONED", "body": "这个草稿的数字不对吧。"}
+    a = await answer(
+        await gql(FLAG_ISSUE, {"input": {**data, "targetId": d["id"]}}, token=villager), "flagIssue"
+    )
+    b = await answer(
+        await gql(FLAG_ISSUE, {"input": {**data, "targetId": missing}}, token=villager), "flagIssue"
+    )
+    assert a == b, (a, b)
+
+
+async def test_a_township_admin_cannot_make_themself_the_townships_official(
+    gql, demo, others, item
+):
+    flag = await raise_flag(gql, await gql.login(VILLAGER), item)
+    townadmin = await gql.login(others["TOWNADMIN"])
+    me = (await gql.data("{ me { id } }", token=townadmin))["me"]["id"]
+    body = await gql(
+        GRANT_ROLE,
+        {
+            "input": {
+                "userId": me,
+                "role": "OFFICIAL",
+                "regionId": gid("Region", demo.townships[0].id),
+            }
+        },
+        token=townadmin,
+    )
+    granted = not error_codes(body) and body["data"]["grantRole"]["errors"] == []
+    again = await gql.login(others["TOWNADMIN"])
+    seen = (await gql.data(FLAG, {"id": flag["id"]}, token=again))["flag"]
+    assert not granted and seen["flagger"] is None, (body, seen["flagger"])
+
+
+async def test_the_audit_request_id_of_a_flag_entry_does_not_lead_back_to_the_flagger(
+    client, gql, demo, item
+):
+    """The client's X-Request-ID is stored with each entry and logged with the client's IP;
+    on a flag's entries it must be hidden like the actor and IP, or an admin links the flag
+    to the same phone's other requests (its logins name the user)."""
+    villager = await gql.login(VILLAGER)
+    response = await client.post(
+        "/graphql",
+        json={
+            "query": FLAG_ISSUE,
+            "variables": {
+                "input": {
+                    "targetId": item,
+                    "reasonCode": "AMOUNT_QUESTIONED",
+                    "body": "决算比预算多出两万元，没有说明原因。",
+                }
+            },
+        },
+        headers={"Authorization": f"Bearer {villager}", "X-Request-ID": "zhao-phone-000002"},
+    )
+    assert response.json()["data"]["flagIssue"]["errors"] == []
+    log = await gql.data(
+        """query($r: ID!) { auditLog(regionId: $r, action: "flag.submit") {
+          edges { node { actor { id } ip requestId } } } }""",
+        {"r": gid("Region", demo.county.id)},
+        token=await gql.login(ADMIN),
+    )
+    row = log["auditLog"]["edges"][0]["node"]
+    assert row["actor"] is None and row["ip"] is None
+    assert row["requestId"] is None, row
+
+
+async def test_media_of_drafts_and_unpublished_months_is_not_public(client, gql, demo):
+    """A receipt on a month awaiting review, or an attachment of a draft, is not yet public:
+    anyone enumerating Media ids through `node` must not get its file."""
+    clerk = await gql.login(CLERK)
+    receipt_jpeg = media_files.phone_jpeg(orientation=1, size=(300, 200))
+    media = (await uploaded(client, clerk, receipt_jpeg))["media"]
+    v = gid("Region", demo.villages[0].id)
+    data = {
+        "villageId": v,
+        "year": 2026,
+        "month": 5,
+        "openingBalanceFen": 1_000_000,
+        "lines": [line(3, 120, "东溪文具店", media["id"])],
+    }
+    assert (await gql.mutate("saveMonthlyAccount", SAVE, data, token=clerk))["errors"] == []
+    await draft(gql, clerk, demo.villages[0], title="带附件的草稿", attachmentIds=[media["id"]])
+    for phone in (None, VILLAGER):
+        token = await gql.login(phone) if phone else None
+        body = await gql(
+            "query($id: ID!) { node(id: $id) { ... on Media { url sha256 } } }",
+            {"id": media["id"]},
+            token=token,
+        )
+        node = (body.get("data") or {}).get("node")
+        assert node is None or node["url"] is None, (phone, body)
