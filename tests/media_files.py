@@ -60,9 +60,10 @@ def pixel_bomb() -> bytes:
     return out.getvalue()
 
 
-PDF = (
+PDF = (  # one empty A4 page
     b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-    b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+    b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+    b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj\n"
     b"trailer << /Root 1 0 R >>\n%%EOF\n"
 )
 

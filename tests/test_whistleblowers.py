@@ -6,9 +6,15 @@ answers like a missing one."""
 
 from __future__ import annotations
 
+import io
+import struct
+
+import pikepdf
 import pytest
+from PIL import Image, ImageCms
 
 from api.relay import to_global_id
+from media.storage import media_key
 from models.accounts import Role, User
 from models.accounts.auth import Passwords
 from models.accounts.operations import create_user, grant_role, verify_residency
@@ -19,6 +25,7 @@ from tests.client import GRANT_ROLE, error_codes
 from tests.test_disclosures import (
     ADMIN,
     CLERK,
+    OFFICIAL,
     VILLAGER,
     draft,
     published,
@@ -262,3 +269,117 @@ async def test_media_of_drafts_and_unpublished_months_is_not_public(client, gql,
         )
         node = (body.get("data") or {}).get("node")
         assert node is None or node["url"] is None, (phone, body)
+
+
+# --- evidence, PDFs and JPEGs --------------------------------------------------------------
+
+
+async def test_a_flags_evidence_takes_the_flags_region_not_the_flaggers_village(client, gql, demo):
+    """The photo was uploaded from the villager's home village; flagged on a township item,
+    its public region must be the township's, or it points at the flagger's village."""
+    official = await gql.login(OFFICIAL)
+    township = demo.townships[0]
+    d = await published(gql, official, township, category="NOTICE", title="镇道路养护通知")
+    villager = await gql.login(VILLAGER)
+    photo = (await uploaded(client, villager, media_files.phone_jpeg(), purpose="EVIDENCE"))[
+        "media"
+    ]
+    assert photo["region"]["name"] == demo.villages[0].name
+    await raise_flag(gql, villager, d["id"], mediaIds=[photo["id"]])
+    body = await gql.data(
+        "query($id: ID!) { node(id: $id) { ... on Media { url region { id name } } } }",
+        {"id": photo["id"]},
+    )
+    assert body["node"]["region"] == {"id": gid("Region", township.id), "name": township.name}
+    assert body["node"]["url"] is not None  # attached to a flag: public, in the township
+
+
+def secret_pdf() -> bytes:
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    pdf.add_blank_page(page_size=(595, 842))
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:creator"] = ["xmp-zhao-dashan"]
+    pdf.trailer.Info = pdf.make_indirect(
+        pikepdf.Dictionary(Author=pikepdf.String("info-zhao"), Creator=pikepdf.String("ZPhone"))
+    )
+    script = pdf.make_stream(b"app.alert('names-script')")
+    pdf.Root.OpenAction = pikepdf.Dictionary(
+        S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert('open-script')")
+    )
+    pdf.Root.Names = pikepdf.Dictionary(
+        JavaScript=pikepdf.Dictionary(
+            Names=pikepdf.Array(
+                [pikepdf.String("x"), pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=script)]
+            )
+        )
+    )
+    pdf.attachments["home.txt"] = pikepdf.AttachedFileSpec(pdf, b"embedded-home-address")
+    link = pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot,
+        Subtype=pikepdf.Name.Link,
+        Rect=[0, 0, 10, 10],
+        A=pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("annot-script")),
+    )
+    pdf.pages[0].Annots = pdf.make_indirect(pikepdf.Array([pdf.make_indirect(link)]))
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
+PDF_SECRETS = (
+    b"xmp-zhao-dashan",
+    b"info-zhao",
+    b"ZPhone",
+    b"names-script",
+    b"open-script",
+    b"embedded-home-address",
+    b"annot-script",
+)
+
+
+async def test_a_pdf_is_stored_without_metadata_scripts_files_or_actions(
+    client, gql, demo, settings
+):
+    data = secret_pdf()
+    assert all(secret in data for secret in PDF_SECRETS)
+    clerk = await gql.login(CLERK)
+    media = (
+        await uploaded(client, clerk, data, purpose="DOCUMENT", content_type="application/pdf")
+    )["media"]
+    stored = (settings.media_root / media_key(media["sha256"], "original.pdf")).read_bytes()
+    served = (await client.get(media["url"])).content
+    assert served == stored
+    for secret in (*PDF_SECRETS, b"/JavaScript", b"/OpenAction", b"/EmbeddedFile", b"/Metadata"):
+        assert secret not in stored, secret
+    with pikepdf.open(io.BytesIO(stored)) as pdf:
+        assert len(pdf.pages) == 2  # the pages are kept
+        assert "/Info" not in pdf.trailer and "/Metadata" not in pdf.Root
+        assert len(pdf.attachments) == 0
+        assert not {"/OpenAction", "/Names", "/AA", "/AF"} & set(pdf.Root.keys())
+        for annot in pdf.pages[0].get("/Annots", []):
+            assert "/A" not in annot and "/AA" not in annot
+
+
+def with_app2(jpeg: bytes, *bodies: bytes) -> bytes:
+    segments = b"".join(b"\xff\xe2" + struct.pack(">H", len(b) + 2) + b for b in bodies)
+    return jpeg[:2] + segments + jpeg[2:]
+
+
+async def test_a_jpeg_keeps_only_a_standard_icc_profile_in_app2(client, gql, demo, settings):
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = io.BytesIO()
+    Image.new("RGB", (200, 100), (200, 30, 30)).save(out, "JPEG", icc_profile=srgb)
+    clean = out.getvalue()
+    hidden = with_app2(
+        media_files.phone_jpeg(orientation=1),
+        b"ICC_PROFILE\x00\x01\x01" + "村民赵大山 13800000006".encode(),
+        b"NOTE\x00app2-text-secret",
+    )
+    clerk = await gql.login(CLERK)
+    for data, profile in ((clean, srgb), (hidden, None)):
+        media = (await uploaded(client, clerk, data))["media"]
+        path = settings.media_root / media_key(media["sha256"], "original.jpg")
+        stored = path.read_bytes()
+        assert "赵大山".encode() not in stored and b"app2-text-secret" not in stored
+        assert Image.open(io.BytesIO(stored)).info.get("icc_profile") == profile
