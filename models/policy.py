@@ -50,6 +50,7 @@ class Action(StrEnum):
     FLAG_HANDLE = "flag.handle"
     FLAG_HANDLE_ESCALATED = "flag.handle_escalated"
     FLAG_SEE_IDENTITY = "flag.see_identity"
+    IDENTITY_VIEWS_READ = "identity_views.read"
     DUE_DAY_SET = "due_day.set"
 
 
@@ -81,6 +82,9 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.FLAG_HANDLE_ESCALATED: frozenset({Role.OFFICIAL, Role.INSPECTOR}),
     # Whistleblower protection: never the village's clerk or supervisors, never admins.
     Action.FLAG_SEE_IDENTITY: frozenset({Role.OFFICIAL, Role.INSPECTOR}),
+    # Who saw a flagger's identity: the county's inspectors watch the officials (and
+    # each other); nobody else, admins least of all.
+    Action.IDENTITY_VIEWS_READ: frozenset({Role.INSPECTOR}),
     Action.DUE_DAY_SET: frozenset({Role.OFFICIAL, Role.ADMIN}),
 }
 
@@ -239,6 +243,19 @@ def may_see_flag_identity(viewer: Viewer, path: str, person_id: int | None = Non
     if person_id is not None and viewer.user_id == person_id:
         return True
     return viewer.can(Action.FLAG_SEE_IDENTITY, path)
+
+
+def reveals_flag_identity(viewer: Viewer, path: str, person_id: int | None = None) -> bool:
+    """`may_see_flag_identity` answered yes to someone other than the person named: that
+    showing is recorded (an identity view)."""
+    if viewer.user_id is None:
+        return False
+    return person_id is None or viewer.user_id != person_id
+
+
+def require_identity_views_reader(viewer: Viewer, path: str) -> None:
+    """The record of who saw flaggers' identities in a region: its inspectors only."""
+    viewer.require(Action.IDENTITY_VIEWS_READ, path)
 
 
 def require_flag_queue_reader(viewer: Viewer, path: str) -> None:

@@ -13,19 +13,23 @@ import pikepdf
 import pytest
 from PIL import Image, ImageCms
 
-from api.relay import to_global_id
+from api.relay import from_global_id, to_global_id
 from media.storage import media_key
 from models.accounts import Role, User
 from models.accounts.auth import Passwords
 from models.accounts.operations import create_user, grant_role, verify_residency
+from models.flags import IdentityView
 from models.policy import Viewer
 from scripts.seed_demo import DEMO_PASSWORD
 from tests import media_files
 from tests.client import GRANT_ROLE, error_codes
+from tests.test_comments import resident
 from tests.test_disclosures import (
     ADMIN,
     CLERK,
+    INSPECTOR,
     OFFICIAL,
+    SUPERVISOR,
     VILLAGER,
     draft,
     published,
@@ -383,3 +387,86 @@ async def test_a_jpeg_keeps_only_a_standard_icc_profile_in_app2(client, gql, dem
         stored = path.read_bytes()
         assert "赵大山".encode() not in stored and b"app2-text-secret" not in stored
         assert Image.open(io.BytesIO(stored)).info.get("icc_profile") == profile
+
+
+# --- identity views -------------------------------------------------------------------------
+
+VIEWS = """query($r: ID!, $first: Int, $after: String) {
+  identityViews(regionId: $r, first: $first, after: $after) {
+    edges { cursor node { shown viewer { id } flag { id } at } }
+    pageInfo { hasNextPage endCursor } } }"""
+FLAGS_QUEUE = """query($r: ID!) { flags(regionId: $r) { edges { node {
+  id flagger { id } supporters { id } } } } }"""
+
+
+async def test_every_showing_of_a_flaggers_identity_is_recorded_for_the_countys_inspectors(
+    gql, demo, item
+):
+    villager = await gql.login(VILLAGER)
+    first = await raise_flag(gql, villager, item)
+    second = await raise_flag(
+        gql, villager, item, reasonCode="RECEIPT_MISSING", body="这笔支出没有附发票。"
+    )
+    official, inspector = await gql.login(OFFICIAL), await gql.login(INSPECTOR)
+    county = gid("Region", demo.county.id)
+    assert (await gql.data(VIEWS, {"r": county}, token=inspector))["identityViews"]["edges"] == []
+    # The flagger seeing their own name, and staff who may not see it, record nothing.
+    await gql.data(FLAG, {"id": first["id"]}, token=villager)
+    for phone in (ADMIN, CLERK, SUPERVISOR):
+        seen = await gql.data(FLAG, {"id": first["id"]}, token=await gql.login(phone))
+        assert seen["flag"]["flagger"] is None
+    assert await IdentityView.all().count() == 0
+    # The official's queue names both flaggers: two views, written in one batch.
+    queue = await gql.data(FLAGS_QUEUE, {"r": gid("Region", demo.villages[0].id)}, token=official)
+    assert len(queue["flags"]["edges"]) == 2
+    assert all(e["node"]["flagger"] for e in queue["flags"]["edges"])
+    # The admin's audit log shows no actor; the inspector's names the flagger: a view too.
+    audit = """query($r: ID!) { auditLog(regionId: $r, action: "flag.submit") {
+      edges { node { actor { id } } } } }"""
+    log = await gql.data(audit, {"r": county}, token=inspector)
+    assert all(e["node"]["actor"] for e in log["auditLog"]["edges"])
+    rows = await IdentityView.all().order_by("id").values("viewer_id", "flag_id", "shown")
+    official_id, inspector_id = demo.users["OFFICIAL"].id, demo.users["INSPECTOR"].id
+    ids = {int(from_global_id(f["id"])[1]) for f in (first, second)}
+    assert {(r["viewer_id"], r["flag_id"], r["shown"]) for r in rows} == {
+        *((official_id, i, "FLAGGER") for i in ids),
+        *((inspector_id, i, "AUDIT_ACTOR") for i in ids),
+    }
+    listed = (await gql.data(VIEWS, {"r": county, "first": 3}, token=inspector))["identityViews"]
+    assert len(listed["edges"]) == 3 and listed["pageInfo"]["hasNextPage"]
+    assert listed["edges"][0]["node"]["viewer"]["id"] == gid("User", inspector_id)  # newest first
+    rest = await gql.data(
+        VIEWS, {"r": county, "after": listed["pageInfo"]["endCursor"]}, token=inspector
+    )
+    assert len(rest["identityViews"]["edges"]) == 1
+    assert rest["identityViews"]["edges"][0]["node"]["viewer"]["id"] == gid("User", official_id)
+    assert {e["node"]["flag"]["id"] for e in listed["edges"]} <= {first["id"], second["id"]}
+
+
+async def test_only_the_inspectors_covering_the_region_list_identity_views(gql, demo, item):
+    await raise_flag(gql, await gql.login(VILLAGER), item)
+    county = gid("Region", demo.county.id)
+    village = gid("Region", demo.villages[0].id)
+    assert error_codes(await gql(VIEWS, {"r": county})) == ["UNAUTHENTICATED"]
+    for phone in (ADMIN, OFFICIAL, CLERK, SUPERVISOR, VILLAGER):
+        token = await gql.login(phone)
+        for region in (county, village):
+            assert error_codes(await gql(VIEWS, {"r": region}, token=token)) == ["FORBIDDEN"]
+    inspector = await gql.login(INSPECTOR)
+    assert "identityViews" in await gql.data(VIEWS, {"r": village}, token=inspector)
+
+
+async def test_supporters_shown_to_an_official_are_a_recorded_view(gql, demo, item):
+    flag = await raise_flag(gql, await gql.login(VILLAGER), item)
+    out = await gql.mutate(
+        "supportFlag",
+        "mutation($input: SupportFlagInput!) { supportFlag(input: $input) { errors { code } } }",
+        {"id": flag["id"]},
+        token=await resident(gql, demo, "13911115501"),
+    )
+    assert out["errors"] == []
+    official = await gql.login(OFFICIAL)
+    seen = await gql.data(FLAG, {"id": flag["id"]}, token=official)
+    assert seen["flag"]["supporters"]
+    shown = set(await IdentityView.all().values_list("shown", flat=True))
+    assert shown == {"FLAGGER", "SUPPORTERS"}
