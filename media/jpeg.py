@@ -40,8 +40,9 @@ ICC_TAGS_MAX = 100
 def standard_icc(chunks: list[bytes]) -> bool:
     """Whether the APP2 `ICC_PROFILE` chunks (bodies, in file order) are one complete, well
     formed ICC profile: numbered 1..n of n, the declared size, the `acsp` signature, a known
-    class and colour space, and a tag table whose tags all lie inside the profile without
-    gaps that could carry other bytes. Anything else is arbitrary data in APP2: dropped."""
+    class and colour space, zero reserved header bytes, and a tag table whose tags all lie
+    inside the profile without gaps that could carry other bytes. Anything else is arbitrary
+    data in APP2: dropped. (Text inside a standard tag, a description say, is not caught.)"""
     if not chunks or len(chunks) > 255:
         return False
     count = len(chunks)
@@ -53,7 +54,7 @@ def standard_icc(chunks: list[bytes]) -> bool:
         return False
     if profile[36:40] != b"acsp" or profile[12:16] not in ICC_CLASSES:
         return False
-    if profile[16:20] not in ICC_SPACES:
+    if profile[16:20] not in ICC_SPACES or any(profile[100:128]):  # reserved: zero
         return False
     tags = struct.unpack(">I", profile[128:132])[0]
     if tags > ICC_TAGS_MAX or 132 + 12 * tags > len(profile):

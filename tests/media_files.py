@@ -68,6 +68,11 @@ PDF = (  # one empty A4 page
 )
 
 
+def pdf(n: int = 0) -> bytes:
+    """A one-page PDF, a different page size for each `n` (so a different clean file)."""
+    return PDF.replace(b"595 842", f"595 {842 + n}".encode())
+
+
 def noisy_jpeg(size=(1600, 1200)) -> bytes:
     """Sensor noise compresses badly: a big file from a small image."""
     out = io.BytesIO()

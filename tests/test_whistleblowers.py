@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import struct
+from datetime import datetime
 
 import pikepdf
 import pytest
@@ -23,12 +24,13 @@ from models.policy import Viewer
 from scripts.seed_demo import DEMO_PASSWORD
 from tests import media_files
 from tests.client import GRANT_ROLE, error_codes
-from tests.test_comments import resident
+from tests.test_comments import ADD, resident
 from tests.test_disclosures import (
     ADMIN,
     CLERK,
     INSPECTOR,
     OFFICIAL,
+    STEP,
     SUPERVISOR,
     VILLAGER,
     draft,
@@ -470,3 +472,55 @@ async def test_supporters_shown_to_an_official_are_a_recorded_view(gql, demo, it
     assert seen["flag"]["supporters"]
     shown = set(await IdentityView.all().values_list("shown", flat=True))
     assert shown == {"FLAGGER", "SUPPORTERS"}
+
+
+async def test_a_flag_entry_shows_admins_only_the_day_inspectors_the_exact_time(gql, demo, item):
+    await raise_flag(gql, await gql.login(VILLAGER), item)
+    query = """query($r: ID!) { auditLog(regionId: $r, action: "flag.submit") {
+      edges { node { at requestId } } } }"""
+    county = gid("Region", demo.county.id)
+    rows = {}
+    for phone in (ADMIN, INSPECTOR):
+        log = await gql.data(query, {"r": county}, token=await gql.login(phone))
+        rows[phone] = log["auditLog"]["edges"][0]["node"]
+    day = datetime.fromisoformat(rows[ADMIN]["at"])
+    exact = datetime.fromisoformat(rows[INSPECTOR]["at"])
+    assert (day.hour, day.minute, day.second, day.microsecond) == (0, 0, 0, 0)
+    assert day.date() == exact.date() and exact != day
+    assert rows[ADMIN]["requestId"] is None and rows[INSPECTOR]["requestId"] is not None
+    # Entries of other objects keep their exact time for admins.
+    other = await gql.data(
+        """query($r: ID!) { auditLog(regionId: $r, action: "disclosure.publish") {
+          edges { node { at requestId } } } }""",
+        {"r": county},
+        token=await gql.login(ADMIN),
+    )
+    assert datetime.fromisoformat(other["auditLog"]["edges"][0]["node"]["at"]).microsecond
+
+
+async def test_a_draft_answers_like_a_missing_id_on_every_path(gql, demo, others):
+    d = await draft(gql, await gql.login(CLERK), demo.villages[0], title="秘密草稿")
+    missing = gid("Disclosure", 999_999)
+    queries = [
+        ("query($id: ID!) { node(id: $id) { id } }", "node", None),
+        ("query($id: ID!) { disclosure(id: $id) { id } }", "disclosure", None),
+        (STEP % ("PublishDisclosure", "publishDisclosure"), "publishDisclosure", "id"),
+        (STEP % ("SubmitDisclosure", "submitDisclosure"), "submitDisclosure", "id"),
+        (ADD, "addComment", "targetId"),
+    ]
+    tokens_ = [None, await gql.login(VILLAGER)]
+    tokens_ += [await gql.login(others[k]) for k in ("CLERK2", "OFFICIAL2", "VILLAGER2")]
+    for token in tokens_:
+        for query, name, field in queries:
+            answers = []
+            for target in (d["id"], missing):
+                if field is None:
+                    variables = {"id": target}
+                elif name == "addComment":
+                    variables = {"input": {"targetId": target, "body": "这是什么？"}}
+                else:
+                    variables = {"input": {"id": target}}
+                body = await gql(query, variables, token=token)
+                payload = (body.get("data") or {}).get(name)
+                answers.append((error_codes(body), payload and payload.get("errors")))
+            assert answers[0] == answers[1], (name, token, answers)
