@@ -40,31 +40,8 @@ from tests.test_finance import SAVE, line
 from tests.test_flags import FLAG_FIELDS, FLAG_ISSUE, raise_flag
 from tests.test_media import REDACT, uploaded
 
-SYSTEM = Viewer.for_system("test:attacks")
-
-
+SYSTEM = Viewer.for_system("test:whistleblowers")
 FLAG = f"query($id: ID!) {{ flag(id: $id) {{ {FLAG_FIELDS} }} }}"
-
-
-NODE_FLAG = "query($id: ID!) { node(id: $id) { ... on Flag { flagger { id } supporters { id } } } }"
-
-
-DISCLOSURE_FLAGS = """query($id: ID!) { disclosure(id: $id) { flags { id status
-  flagger { id phone } supporters { id } } } }"""
-
-
-SIMILAR = "query($t: ID!) { similarFlags(targetId: $t) { id flagger { id } supporters { id } } }"
-
-
-AUDIT = """query($r: ID!, $a: String) { auditLog(regionId: $r, action: $a, first: 50) {
-  edges { node { action objectType actor { id } ip } } } }"""
-
-
-DISCLOSURE = "query($id: ID!) { disclosure(id: $id) { id status title } }"
-
-
-MONTH = """query($v: ID!) { monthlyAccount(villageId: $v, year: 2026, month: 5) {
-  status version openingBalanceFen incomeFen expenseFen closingBalanceFen lineCount } }"""
 
 
 def gid(kind: str, pk: int) -> str:
@@ -111,10 +88,6 @@ async def others(settings, demo):
 async def item(gql, demo):
     d = await published(gql, await gql.login(CLERK), demo.villages[0], title="修路工程决算公示")
     return d["id"]
-
-
-async def tokens(gql, *phones):
-    return [await gql.login(p) for p in phones]
 
 
 async def test_a_curious_admin_cannot_make_themself_an_inspector_to_see_flaggers(gql, demo, item):
