@@ -1,10 +1,12 @@
 """Lossless JPEG clean-up: drop metadata segments without re-encoding a single pixel.
 
-Kept: APP0 (JFIF), APP2 ICC_PROFILE (colour), APP14 (Adobe colour transform) and every
-segment the decoder needs. Dropped: APP1 (EXIF, XMP), APP13 (IPTC/Photoshop), COM,
-APP2 MPF and all other APPn, and anything after the end-of-image marker (a second
-embedded image, vendor trailers). The orientation survives as a minimal EXIF with only
-that one tag, so no other metadata — GPS above all — can remain.
+Kept: APP0 (JFIF), APP2 ICC_PROFILE (colour) when its chunks form one well-formed
+standard ICC profile, APP14 (Adobe colour transform) and every segment the decoder needs.
+Dropped: APP1 (EXIF, XMP), APP13 (IPTC/Photoshop), COM, APP2 MPF, any other or malformed
+APP2 (arbitrary text behind an `ICC_PROFILE` prefix) and all other APPn, and anything
+after the end-of-image marker (a second embedded image, vendor trailers). The orientation
+survives as a minimal EXIF with only that one tag, so no other metadata — GPS above all —
+can remain.
 """
 
 from __future__ import annotations
@@ -28,11 +30,53 @@ def minimal_exif(orientation: int) -> bytes:
     return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
 
 
+ICC_PREFIX = b"ICC_PROFILE\x00"
+# ICC.1 profile classes and data colour spaces a photo's profile may declare.
+ICC_CLASSES = {b"scnr", b"mntr", b"prtr", b"link", b"spac", b"abst", b"nmcl"}
+ICC_SPACES = {b"RGB ", b"GRAY", b"CMYK", b"YCbr", b"Lab ", b"XYZ ", b"CMY ", b"HSV ", b"HLS "}
+ICC_TAGS_MAX = 100
+
+
+def standard_icc(chunks: list[bytes]) -> bool:
+    """Whether the APP2 `ICC_PROFILE` chunks (bodies, in file order) are one complete, well
+    formed ICC profile: numbered 1..n of n, the declared size, the `acsp` signature, a known
+    class and colour space, zero reserved header bytes, and a tag table whose tags all lie
+    inside the profile without gaps that could carry other bytes. Anything else is arbitrary
+    data in APP2: dropped. (Text inside a standard tag, a description say, is not caught.)"""
+    if not chunks or len(chunks) > 255:
+        return False
+    count = len(chunks)
+    for number, body in enumerate(chunks, start=1):
+        if len(body) < 14 or body[12] != number or body[13] != count:
+            return False
+    profile = b"".join(body[14:] for body in chunks)
+    if len(profile) < 132 or struct.unpack(">I", profile[:4])[0] != len(profile):
+        return False
+    if profile[36:40] != b"acsp" or profile[12:16] not in ICC_CLASSES:
+        return False
+    if profile[16:20] not in ICC_SPACES or any(profile[100:128]):  # reserved: zero
+        return False
+    tags = struct.unpack(">I", profile[128:132])[0]
+    if tags > ICC_TAGS_MAX or 132 + 12 * tags > len(profile):
+        return False
+    end = 132 + 12 * tags
+    spans = []
+    for t in range(tags):
+        offset, size = struct.unpack(">II", profile[136 + 12 * t : 144 + 12 * t])
+        if offset < end or offset + size > len(profile):
+            return False
+        spans.append((offset, offset + size))
+    covered = end  # every byte after the tag table belongs to a tag (4-byte padding aside)
+    for start, stop in sorted(set(spans)):
+        if start - covered > 3:
+            return False
+        covered = max(covered, stop)
+    return len(profile) - covered <= 3
+
+
 def keep_segment(marker: int, body: bytes) -> bool:
     if 0xE0 <= marker <= 0xEF:
-        if marker == APP2:
-            return body.startswith(b"ICC_PROFILE\x00")
-        return marker in (APP0, APP14)
+        return marker in (APP0, APP14)  # APP2 ICC profiles are judged as a whole, below
     return marker != 0xFE  # COM
 
 
@@ -41,6 +85,8 @@ def strip_metadata(data: bytes, orientation: int = 1) -> bytes:
         raise NotAJpeg("no SOI marker")
     out = [b"\xff\xd8"]
     exif = minimal_exif(orientation) if orientation != 1 else b""
+    icc: list[bytes] = []  # APP2 ICC_PROFILE chunk bodies, kept only if standard
+    icc_at: int | None = None
     i, n = 2, len(data)
     while i < n:
         if data[i] != 0xFF:
@@ -51,6 +97,9 @@ def strip_metadata(data: bytes, orientation: int = 1) -> bytes:
             continue
         if marker == EOI:
             out.append(b"\xff\xd9")
+            if icc_at is not None and standard_icc(icc):
+                segments = [b"\xff\xe2" + struct.pack(">H", len(b) + 2) + b for b in icc]
+                out[icc_at:icc_at] = segments
             return b"".join(out)
         if marker in STANDALONE:
             out.append(data[i : i + 2])
@@ -62,7 +111,12 @@ def strip_metadata(data: bytes, orientation: int = 1) -> bytes:
         end = i + 2 + length
         if end > n:
             raise NotAJpeg("truncated segment")
-        if keep_segment(marker, data[i + 4 : end]):
+        body = data[i + 4 : end]
+        if marker == APP2 and body.startswith(ICC_PREFIX):
+            if icc_at is None:
+                icc_at = len(out)
+            icc.append(body)
+        elif keep_segment(marker, body):
             out.append(data[i:end])
         if exif and marker == APP0:  # EXIF goes right after JFIF
             out.append(exif)

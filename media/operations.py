@@ -112,7 +112,9 @@ async def upload_media(
             raise fail(exc.code, "file") from None
         sha = await store.save_files(processed)
         variant_bytes = {name: len(blob) for name, blob in processed.variants.items()}
-        restricted = False
+        # Other bytes (other metadata) can clean to an original already redacted: it stays
+        # restricted, or a re-upload would make the unredacted file public again.
+        restricted = await Media.exists(sha256=sha, restricted=True)
     return await Media.create(
         sha256=sha,
         upload_sha256=upload_sha,

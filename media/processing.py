@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw, ImageFile, ImageOps
 
-from media import jpeg
+from media import jpeg, pdf
 from models.errors import ErrorCode
 
 THUMB_SIDE = 320
@@ -93,10 +93,15 @@ def process(data: bytes, max_pixels: int) -> Processed:
 
 
 def process_pdf(data: bytes) -> Processed:
-    # Stored as they are; a PDF without its end marker was cut off in transit.
+    # A PDF without its end marker was cut off in transit. The rest is rewritten without
+    # document metadata, XMP, JavaScript, embedded files or actions (media/pdf.py).
     if b"%%EOF" not in data[-2048:]:
         raise MediaRejected(ErrorCode.CORRUPT_FILE)
-    return Processed(kind="PDF", mime_type=MIME["pdf"], variants={"original.pdf": data})
+    try:
+        clean = pdf.clean_pdf(data)
+    except pdf.NotAPdf:
+        raise MediaRejected(ErrorCode.CORRUPT_FILE) from None
+    return Processed(kind="PDF", mime_type=MIME["pdf"], variants={"original.pdf": clean})
 
 
 def open_image(data: bytes, kind: str, max_pixels: int) -> Image.Image:

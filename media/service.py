@@ -54,7 +54,8 @@ class MediaStore:
 
 
 async def mark_attached(media_ids: Iterable[int]) -> None:
-    """Something now links to these media: the orphan clean-up leaves them alone."""
+    """Something published now links to these media: they become public (unless restricted)
+    and the orphan clean-up leaves them alone."""
     await Media.filter(id__in=list(media_ids), attached_at=None).update(
         attached_at=datetime.now(UTC)
     )

@@ -52,7 +52,9 @@ class Media(Model):
     )
     # Set once a redacted copy exists: the unredacted file is then for staff eyes only.
     restricted = fields.BooleanField(default=False)
-    attached_at = fields.DatetimeField(null=True)  # set when something links to it
+    # Set when something published links to it (a published disclosure or month, a submitted
+    # flag): from then on the public sees it (unless restricted); before, only staff.
+    attached_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     region_id: int

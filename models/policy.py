@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, cast
 
 from models.accounts import Role, RoleGrant, User
-from models.errors import AppError, ErrorCode, Forbidden, Unauthenticated, fail
+from models.errors import AppError, ErrorCode, Forbidden, NotFound, Unauthenticated, fail
 from models.media import Media, MediaPurpose
 from models.regions import Region, covers
 
@@ -50,6 +50,7 @@ class Action(StrEnum):
     FLAG_HANDLE = "flag.handle"
     FLAG_HANDLE_ESCALATED = "flag.handle_escalated"
     FLAG_SEE_IDENTITY = "flag.see_identity"
+    IDENTITY_VIEWS_READ = "identity_views.read"
     DUE_DAY_SET = "due_day.set"
 
 
@@ -81,6 +82,9 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.FLAG_HANDLE_ESCALATED: frozenset({Role.OFFICIAL, Role.INSPECTOR}),
     # Whistleblower protection: never the village's clerk or supervisors, never admins.
     Action.FLAG_SEE_IDENTITY: frozenset({Role.OFFICIAL, Role.INSPECTOR}),
+    # Who saw a flagger's identity: the county's inspectors watch the officials (and
+    # each other); nobody else, admins least of all.
+    Action.IDENTITY_VIEWS_READ: frozenset({Role.INSPECTOR}),
     Action.DUE_DAY_SET: frozenset({Role.OFFICIAL, Role.ADMIN}),
 }
 
@@ -241,6 +245,19 @@ def may_see_flag_identity(viewer: Viewer, path: str, person_id: int | None = Non
     return viewer.can(Action.FLAG_SEE_IDENTITY, path)
 
 
+def reveals_flag_identity(viewer: Viewer, path: str, person_id: int | None = None) -> bool:
+    """`may_see_flag_identity` answered yes to someone other than the person named: that
+    showing is recorded (an identity view)."""
+    if viewer.user_id is None:
+        return False
+    return person_id is None or viewer.user_id != person_id
+
+
+def require_identity_views_reader(viewer: Viewer, path: str) -> None:
+    """The record of who saw flaggers' identities in a region: its inspectors only."""
+    viewer.require(Action.IDENTITY_VIEWS_READ, path)
+
+
 def require_flag_queue_reader(viewer: Viewer, path: str) -> None:
     """The officials' queue names flaggers: only those who may see them read it."""
     if not may_see_flag_identity(viewer, path):
@@ -319,10 +336,22 @@ def sees_staged_correction(viewer: Viewer, region_path: str) -> bool:
     return viewer.can(Action.DISCLOSURE_VIEW_DRAFT, region_path)
 
 
-def require_disclosure_readable(viewer: Viewer, status: str, region_path: str) -> None:
+def may_read_disclosure(viewer: Viewer, status: str, region_path: str) -> bool:
     """Published and retracted items are public; the others are drafts (see above)."""
-    if status not in PUBLIC_DISCLOSURE_STATUSES:
-        require_draft_viewer(viewer, region_path)
+    return status in PUBLIC_DISCLOSURE_STATUSES or viewer.can(
+        Action.DISCLOSURE_VIEW_DRAFT, region_path
+    )
+
+
+def require_disclosure_readable(
+    viewer: Viewer, status: str, region_path: str, field: str | None = None
+) -> None:
+    """A draft answers like a missing id to anyone who may not read it (NOT_FOUND: on
+    `field` as a user error, else top-level): whether a draft id exists is not public."""
+    if not may_read_disclosure(viewer, status, region_path):
+        if field is not None:
+            raise fail(ErrorCode.NOT_FOUND, field)
+        raise NotFound()
 
 
 def require_second_person(viewer: Viewer, author_id: int) -> None:
@@ -355,6 +384,13 @@ def require_residency_verifier(viewer: Viewer, village_path: str) -> None:
     viewer.require(Action.RESIDENCY_VERIFY, village_path)
 
 
+def require_not_self(viewer: Viewer, user_id: int) -> None:
+    """Nobody grants a role to themselves: not even an admin may widen their own grants (an
+    admin making themself OFFICIAL or INSPECTOR would read flaggers)."""
+    if not viewer.system and viewer.user_id == user_id:
+        raise Forbidden()
+
+
 def require_operator(viewer: Viewer) -> None:
     """A system-wide admin is made only by the operators' script: no grant covers that."""
     if not viewer.system:
@@ -372,11 +408,17 @@ def may_upload_media(
     return purpose == MediaPurpose.EVIDENCE and viewer.is_verified_resident(region_id)
 
 
+def media_is_public(media: Media) -> bool:
+    """A file the public sees: attached to something published (a published disclosure or
+    month, a submitted flag: `attached_at`), and not an unredacted original."""
+    return media.attached_at is not None and not media.restricted
+
+
 def may_see_media(viewer: Viewer, media: Media, region_path: str) -> bool:
-    """An unredacted original, once a redacted copy exists: its uploader and staff covering
-    its region only."""
-    if not media.restricted:
+    """Public media (above) to anyone; an unattached upload, a draft's or an unapproved
+    month's file, or an unredacted original: its uploader and staff covering its region."""
+    if media_is_public(media):
         return True
-    if viewer.user_id == media.uploaded_by_id:
+    if viewer.user_id is not None and viewer.user_id == media.uploaded_by_id:
         return True
     return viewer.can(Action.MEDIA_VIEW_RESTRICTED, region_path)

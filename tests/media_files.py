@@ -60,11 +60,17 @@ def pixel_bomb() -> bytes:
     return out.getvalue()
 
 
-PDF = (
+PDF = (  # one empty A4 page
     b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-    b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+    b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+    b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj\n"
     b"trailer << /Root 1 0 R >>\n%%EOF\n"
 )
+
+
+def pdf(n: int = 0) -> bytes:
+    """A one-page PDF, a different page size for each `n` (so a different clean file)."""
+    return PDF.replace(b"595 842", f"595 {842 + n}".encode())
 
 
 def noisy_jpeg(size=(1600, 1200)) -> bytes:

@@ -170,7 +170,7 @@ async def test_following_and_read_marks_need_a_readable_disclosure(demo):
     d = await create_disclosure(
         clerk, demo.villages[0].id, Category.NOTICE, {"title": "通知", "body": "内容"}
     )
-    with pytest.raises(Forbidden):  # a draft
+    with pytest.raises(UserErrors):  # a draft: NOT_FOUND, like a missing id
         await mark_read(villager, d.id)
     await publish_disclosure(clerk, d.id)
     assert (await mark_read(villager, d.id)).id == d.id

@@ -13,6 +13,7 @@ from api.relay import from_global_id, to_global_id
 from models.disclosures import Disclosure
 from models.finance import AccountLine, MonthlyAccount
 from models.finance.parsing import parse_amount, parse_date
+from tests import media_files
 from tests.client import error_codes
 from tests.test_disclosures import CLERK, OFFICIAL, SUPERVISOR, VILLAGER
 
@@ -245,7 +246,7 @@ async def test_approval_publishes_every_fen_into_the_chain(client, gql, demo):
         await uploaded(
             client,
             clerk,
-            b"%PDF-1.4 receipt\n%%EOF\n",
+            media_files.pdf(),
             purpose="RECEIPT",
             filename="r.pdf",
             content_type="application/pdf",
@@ -364,7 +365,7 @@ SAVE = """mutation($input: SaveMonthlyAccountInput!) { saveMonthlyAccount(input:
 async def receipt(client, token, n: int) -> str:
     from tests.test_media import uploaded
 
-    pdf = f"%PDF-1.4 receipt {n}\n%%EOF\n".encode()
+    pdf = media_files.pdf(n)
     media = await uploaded(
         client, token, pdf, purpose="RECEIPT", filename="r.pdf", content_type="application/pdf"
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import struct
 
-from PIL import Image
+from PIL import Image, ImageCms
 
 from media import jpeg
 from tests import media_files
+
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def segment(marker: int, payload: bytes) -> bytes:
@@ -33,7 +35,7 @@ def loaded_jpeg(data: bytes) -> bytes:
         segment(0xED, b"Photoshop 3.0\x008BIM iptc-city")
         + segment(0xFE, b"camera owner: Zhang San")
         + segment(0xE2, b"MPF\x00" + b"\x00" * 16)
-        + segment(0xE2, b"ICC_PROFILE\x00\x01\x01" + b"\x00" * 32)
+        + segment(0xE2, b"ICC_PROFILE\x00\x01\x01" + SRGB)
         + segment(0xE5, b"vendor-private")
     )
     return data[:2] + extra + data[2:] + b"\xff\xd8 second embedded image \xff\xd9 trailer"
@@ -48,7 +50,7 @@ def test_metadata_segments_and_trailers_are_dropped():
     assert clean.endswith(b"\xff\xd9") and b"trailer" not in clean
     assert b"Zhang San" not in clean and b"iptc-city" not in clean and b"MPF\x00" not in clean
     assert b"secret-location" not in clean and b"shot at home" not in clean
-    assert b"ICC_PROFILE" in clean  # colour, not metadata
+    assert b"ICC_PROFILE" in clean and SRGB in clean  # colour, not metadata
     img = Image.open(io.BytesIO(clean))
     assert dict(img.getexif()) == {0x0112: 8}
     assert not img.getexif().get_ifd(0x8825)
@@ -69,3 +71,22 @@ def test_progressive_jpegs_keep_all_their_scans():
     assert b"note" not in clean
     assert clean.count(b"\xff\xda") == data.count(b"\xff\xda") > 1
     assert Image.open(io.BytesIO(clean)).tobytes() == Image.open(io.BytesIO(data)).tobytes()
+
+
+def test_an_app2_icc_prefix_that_is_no_standard_profile_is_dropped():
+    plain = media_files.phone_jpeg(orientation=1)
+    for body in (
+        b"\x00" * 32,  # too short for a profile header
+        "村民 13800000006".encode(),  # arbitrary text behind the prefix
+        SRGB[:100] + b"secret" + SRGB[106:],  # a header that is no profile's
+        SRGB + b"hidden text after the tags",  # bytes outside every tag
+    ):
+        data = plain[:2] + segment(0xE2, b"ICC_PROFILE\x00\x01\x01" + body) + plain[2:]
+        clean = jpeg.strip_metadata(data)
+        assert b"ICC_PROFILE" not in clean, body[:20]
+    two = [SRGB[:300], SRGB[300:]]
+    data = plain[:2]
+    for n, chunk in enumerate(two, start=1):
+        data += segment(0xE2, b"ICC_PROFILE\x00" + bytes([n, 2]) + chunk)
+    clean = jpeg.strip_metadata(data + plain[2:])
+    assert Image.open(io.BytesIO(clean)).info["icc_profile"] == SRGB  # chunked: kept whole

@@ -1,11 +1,13 @@
 """The audit log, readable by inspectors and admins over their regions.
 
-Whistleblower protection applies here too: on a flag's entries the actor and IP address
-are removed for anyone who may not see who flagged (admins, for instance).
+Whistleblower protection applies here too: on a flag's entries the actor, IP address and
+request id are removed, and the time rounded to the day, for anyone who may not see who
+flagged (admins, for instance).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import graphene
@@ -15,17 +17,21 @@ from tortoise.expressions import Subquery
 
 from api.accounts.types import User
 from api.context import Context, Info
+from api.flags.types import identity_shown
 from api.loaders import RegionLoader, UserLoader
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import Region
 from api.relay import connection_args, keyset_page
 from models.audit import AuditEntry as AuditEntryModel
-from models.policy import SYSTEM, Action, may_see_flag_identity
+from models.flags import IdentityShown
+from models.policy import SYSTEM, Action, may_see_flag_identity, reveals_flag_identity
 from models.regions import Region as RegionModel
 from models.regions import subtree_range
 
 # Entries whose actor is a villager raising or following up a flag.
 IDENTITY_OBJECTS = frozenset({"Flag"})
+# Their actions by the flagger or a supporter: showing the actor is an identity view.
+FLAGGER_ACTIONS = frozenset({"flag.submit", "flag.support", "flag.confirm", "flag.reopen"})
 
 
 async def hides_identity(ctx: Context, entry: AuditEntryModel) -> bool:
@@ -63,13 +69,31 @@ class AuditEntry(graphene.ObjectType):
 
     @staticmethod
     async def resolve_actor(root: AuditEntryModel, info: Info) -> Any:
-        if root.actor_id is None or await hides_identity(info.context, root):
+        ctx = info.context
+        if root.actor_id is None or await hides_identity(ctx, root):
             return None
-        return await info.context.loaders[UserLoader].load(root.actor_id)
+        if root.action in FLAGGER_ACTIONS and root.object_id.isdigit():
+            region = await ctx.loaders[RegionLoader].load(root.region_id)
+            path = region.path if region else SYSTEM
+            if reveals_flag_identity(ctx.viewer, path, root.actor_id):
+                await identity_shown(ctx, int(root.object_id), path, IdentityShown.AUDIT_ACTOR)
+        return await ctx.loaders[UserLoader].load(root.actor_id)
 
     @staticmethod
     async def resolve_ip(root: AuditEntryModel, info: Info) -> str | None:
         return None if await hides_identity(info.context, root) else root.ip
+
+    @staticmethod
+    async def resolve_request_id(root: AuditEntryModel, info: Info) -> str | None:
+        # The client's request id is logged with its IP and other requests: it leads back.
+        return None if await hides_identity(info.context, root) else root.request_id
+
+    @staticmethod
+    async def resolve_at(root: AuditEntryModel, info: Info) -> datetime:
+        # The exact time matches the flagger's login a few milliseconds earlier: the day only.
+        if await hides_identity(info.context, root):
+            return root.at.replace(hour=0, minute=0, second=0, microsecond=0)
+        return root.at
 
 
 class AuditEntryConnection(relay.Connection):

@@ -33,7 +33,7 @@ from models.disclosures import StagedCorrection as StagedModel
 from models.disclosures import Status as StatusEnum
 from models.disclosures.compliance import ComplianceStatus as ComplianceStatusEnum
 from models.disclosures.tables import ColumnKind as ColumnKindEnum
-from models.policy import require_disclosure_readable, sees_staged_correction
+from models.policy import may_read_disclosure, sees_staged_correction
 
 Category = graphene.Enum.from_enum(CategoryEnum, description="财务、党务、村务、农技、通知")
 Frequency = graphene.Enum.from_enum(FrequencyEnum)
@@ -219,10 +219,10 @@ class Disclosure(graphene.ObjectType):
     @classmethod
     async def get_node(cls, info: Info, pk: str) -> Any:
         disclosure = await DisclosureModel.get_or_none(id=int(pk)) if pk.isdigit() else None
-        if disclosure is not None:
-            require_disclosure_readable(
-                info.context.viewer, disclosure.status, disclosure.region_path
-            )
+        if disclosure is not None and not may_read_disclosure(
+            info.context.viewer, disclosure.status, disclosure.region_path
+        ):
+            return None  # like a missing id
         return disclosure
 
     @staticmethod

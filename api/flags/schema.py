@@ -24,6 +24,7 @@ from api.flags.types import (
     FlagConnection,
     FlagReason,
     FlagStatus,
+    IdentityViewConnection,
     RegionStatsConnection,
     StatsSort,
 )
@@ -41,12 +42,14 @@ from api.relay import (
     decode_cursor,
     decode_int_cursor,
     encode_cursor,
+    keyset_page,
     page_size,
 )
 from models.errors import BadUserInput
 from models.flags import OPEN_STATUSES, Holiday
 from models.flags import Flag as FlagModel
 from models.flags.calendar import set_holiday
+from models.flags.identity import identity_views_below
 from models.policy import Action, require_flag_queue_reader
 from models.regions import RegionKind as RegionKindEnum
 from models.regions import subtree_range
@@ -65,6 +68,13 @@ class FlagQueries(graphene.ObjectType):
         description="乡镇干部、县纪委的待办：辖区内的质疑，最早到期的在前",
     )
     flag = graphene.Field(Flag, id=graphene.ID(required=True), description="质疑及其公开进程")
+    identity_views = graphene.Field(
+        IdentityViewConnection,
+        required=True,
+        region_id=graphene.ID(required=True),
+        **connection_args(),
+        description="县纪委：辖区内谁在何时看到了质疑提出人或附议人的身份，最新在前",
+    )
     similar_flags = graphene.List(
         graphene.NonNull(Flag),
         required=True,
@@ -110,6 +120,14 @@ class FlagQueries(graphene.ObjectType):
             qs = qs.filter(Q(due_at__gt=due) | Q(due_at=due, id__gt=last))
         rows = await qs.order_by("due_at", "id").limit(size + 1)
         return build_connection(rows, size, key=lambda f: f"{f.due_at.isoformat()}|{f.id}")
+
+    @staticmethod
+    async def resolve_identity_views(
+        root: Any, info: Info, region_id: str, first: int | None = None, after: str | None = None
+    ) -> Any:
+        region = await load_region_by_global_id(info, region_id)
+        qs = identity_views_below(info.context.viewer, region)
+        return await keyset_page(qs, first, after, descending=True)
 
     @staticmethod
     async def resolve_flag(root: Any, info: Info, id: str) -> Any:  # noqa: A002

@@ -11,20 +11,22 @@ from aiodataloader import DataLoader
 from graphene import relay
 
 from api.accounts.types import User
-from api.context import Info
-from api.loaders import MediaLoader, RegionLoader, UserLoader
+from api.context import Context, Info
+from api.loaders import MediaLoader, ModelByIdLoader, RegionLoader, UserLoader
 from api.media.types import Media
 from api.regions.types import Region
 from api.relay import Node, register_node, to_global_id
 from api.rows import is_row_of
 from models.accounts import User as UserModel
-from models.flags import OPEN_STATUSES, FlagSupport
+from models.flags import OPEN_STATUSES, FlagSupport, IdentityShown
 from models.flags import Flag as FlagModel
 from models.flags import FlagEvent as FlagEventModel
 from models.flags import FlagEventKind as FlagEventKindEnum
 from models.flags import FlagReason as FlagReasonEnum
 from models.flags import FlagStatus as FlagStatusEnum
-from models.policy import may_see_flag_identity
+from models.flags import IdentityView as IdentityViewModel
+from models.flags.identity import record_identity_views
+from models.policy import Viewer, may_see_flag_identity, reveals_flag_identity
 
 FlagReason = graphene.Enum.from_enum(FlagReasonEnum, description="质疑理由")
 FlagStatus = graphene.Enum.from_enum(FlagStatusEnum)
@@ -42,6 +44,27 @@ class SupportersLoader(DataLoader):
         for support in await supports:
             grouped[support.flag_id].append(support.user)
         return [grouped[i] for i in ids]
+
+
+class IdentityViewRecorder(DataLoader):
+    """Records the identity showings of one request's viewer: every (flag id, region path,
+    what) a response shows gathers into one insert per batch, not one per flag."""
+
+    def __init__(self, viewer: Viewer) -> None:
+        super().__init__()
+        self.viewer = viewer
+
+    async def batch_load_fn(self, keys: list[tuple[int, str, IdentityShown]]) -> list[None]:
+        await record_identity_views(self.viewer, keys)
+        return [None] * len(keys)
+
+
+async def identity_shown(ctx: Context, flag_id: int, path: str, what: IdentityShown) -> None:
+    """Note that this response shows a flag's flagger or supporters to its viewer."""
+    recorder = ctx.loaders.get_or_create(
+        IdentityViewRecorder, lambda: IdentityViewRecorder(ctx.viewer)
+    )
+    await recorder.load((flag_id, path, what))
 
 
 class EventsLoader(DataLoader):
@@ -141,17 +164,23 @@ class Flag(graphene.ObjectType):
         return info.context.loaders[EventsLoader].load(root.id)
 
     @staticmethod
-    def resolve_flagger(root: FlagModel, info: Info) -> Any:
-        if not may_see_flag_identity(info.context.viewer, root.region_path, root.flagger_id):
+    async def resolve_flagger(root: FlagModel, info: Info) -> Any:
+        ctx = info.context
+        if not may_see_flag_identity(ctx.viewer, root.region_path, root.flagger_id):
             return None
-        return info.context.loaders[UserLoader].load(root.flagger_id)
+        if reveals_flag_identity(ctx.viewer, root.region_path, root.flagger_id):
+            await identity_shown(ctx, root.id, root.region_path, IdentityShown.FLAGGER)
+        return await ctx.loaders[UserLoader].load(root.flagger_id)
 
     @staticmethod
     async def resolve_supporters(root: FlagModel, info: Info) -> list[Any]:
         ctx = info.context
         if not may_see_flag_identity(ctx.viewer, root.region_path):
             return []
-        return await ctx.loaders[SupportersLoader].load(root.id)
+        supporters = await ctx.loaders[SupportersLoader].load(root.id)
+        if supporters and reveals_flag_identity(ctx.viewer, root.region_path):
+            await identity_shown(ctx, root.id, root.region_path, IdentityShown.SUPPORTERS)
+        return supporters
 
 
 class FlagConnection(relay.Connection):
@@ -241,3 +270,42 @@ class StatsSort(graphene.Enum):
     FLAGS_OVERDUE = "flags_overdue"
     MEDIAN_RESPONSE = "median_hours_to_first_response"
     NAME = "name"
+
+
+IdentityShownEnum = graphene.Enum.from_enum(
+    IdentityShown,
+    name="IdentityShown",
+    description="显示了谁的身份：提出人、附议人、审计日志中的操作人",
+)
+
+
+class IdentityView(graphene.ObjectType):
+    class Meta:
+        description = "一次身份查看：谁在何时看到了哪条质疑的提出人或附议人（县纪委可查）"
+
+    id = graphene.ID(required=True)
+    at = graphene.DateTime(required=True)
+    viewer = graphene.Field(User, description="看到身份的人")
+    flag = graphene.Field(Flag, required=True)
+    shown = graphene.Field(IdentityShownEnum, required=True)
+
+    @staticmethod
+    def resolve_id(root: IdentityViewModel, info: Info) -> str:
+        return str(root.id)
+
+    @staticmethod
+    def resolve_viewer(root: IdentityViewModel, info: Info) -> Any:
+        return info.context.loaders[UserLoader].load(root.viewer_id)
+
+    @staticmethod
+    def resolve_flag(root: IdentityViewModel, info: Info) -> Any:
+        return info.context.loaders[FlagLoader].load(root.flag_id)
+
+
+class FlagLoader(ModelByIdLoader):
+    model = FlagModel
+
+
+class IdentityViewConnection(relay.Connection):
+    class Meta:
+        node = IdentityView

@@ -43,11 +43,13 @@ async def serve_media(request: Request) -> Response:
     sha, variant = request.path_params["sha256"], request.path_params["variant"]
     if not SHA_RE.match(sha) or variant not in TYPES:
         return Response(status_code=404)
-    restricted_flags = await Media.filter(sha256=sha).values_list("restricted", flat=True)
-    if not restricted_flags:
+    rows = await Media.filter(sha256=sha).values_list("restricted", "attached_at")
+    if not rows:
         return Response(status_code=404)
     services: Services = request.app.state.services
-    public = not all(restricted_flags)
+    # Public only when no row holding these bytes is an unredacted original and one of them
+    # is attached to something published; otherwise a signed URL is needed.
+    public = not any(r for r, _ in rows) and any(a is not None for _, a in rows)
     if not public:
         params = request.query_params
         if not signature_valid(

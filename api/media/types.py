@@ -13,11 +13,10 @@ from api.relay import Node, register_node
 from api.rows import is_row_of
 from media.service import original_name
 from media.urls import media_url
-from models.errors import Forbidden
 from models.media import Media as MediaModel
 from models.media import MediaKind as MediaKindEnum
 from models.media import MediaPurpose as MediaPurposeEnum
-from models.policy import may_see_media
+from models.policy import may_see_media, media_is_public
 
 MediaKind = graphene.Enum.from_enum(MediaKindEnum)
 MediaPurpose = graphene.Enum.from_enum(MediaPurposeEnum, description="用途")
@@ -59,8 +58,7 @@ class Media(graphene.ObjectType):
     async def get_node(cls, info: Info, pk: str) -> MediaModel | None:
         media = await MediaModel.get_or_none(id=int(pk)) if pk.isdigit() else None
         if media is not None and not await may_see(info.context, media):
-            info.context.viewer.require_user()
-            raise Forbidden()
+            return None  # like a missing id: ids are sequential, existence says too much
         return media
 
     @staticmethod
@@ -69,7 +67,7 @@ class Media(graphene.ObjectType):
         a signed URL for those who may see them, nothing for others."""
         if variant not in root.variant_bytes:
             return None
-        if not root.restricted:
+        if media_is_public(root):
             return media_url(root.sha256, variant)
         return Media._signed_url(root, info, variant)
 

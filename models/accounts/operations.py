@@ -27,6 +27,7 @@ from models.policy import (
     ROLE_KINDS,
     Action,
     Viewer,
+    require_not_self,
     require_operator,
     require_residency_verifier,
 )
@@ -236,6 +237,7 @@ async def grant_role(viewer: Viewer, user_id: int, role: Role, region_id: int) -
         if errors or user is None or region is None:
             raise UserErrors(*errors)
         viewer.require(Action.ROLE_GRANT, region.path)
+        require_not_self(viewer, user.id)
         role = Role(role)
         kinds = ROLE_KINDS[role]
         if region.kind not in kinds:

@@ -52,7 +52,7 @@ async def add_comment(
     """Comment on a published item, or reply to one of its top-level comments (replies go
     one level deep); staff covering the item write official answers."""
     async with in_transaction():
-        target = await load_published_target(target_id)
+        target = await load_published_target(viewer, target_id)
         await require_participant(viewer, target.region_path)
         text = clean_body(body)
         parent = None

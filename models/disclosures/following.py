@@ -47,7 +47,7 @@ async def mark_read(viewer: Viewer, disclosure_id: int) -> Disclosure:
     disclosure = await Disclosure.get_or_none(id=disclosure_id)
     if disclosure is None:
         raise fail(ErrorCode.NOT_FOUND, "id")
-    require_disclosure_readable(viewer, disclosure.status, disclosure.region_path)
+    require_disclosure_readable(viewer, disclosure.status, disclosure.region_path, "id")
     try:
         await ReadMark.get_or_create(user_id=user.id, disclosure_id=disclosure.id)
     except IntegrityError:

@@ -19,7 +19,13 @@ from models.disclosures import (
 )
 from models.disclosures.content import VILLAGE_ONLY, apply_content, check_period, edit_content
 from models.errors import ErrorCode, UserError, UserErrors, fail
-from models.policy import Action, Viewer, require_draft_viewer, require_second_person
+from models.policy import (
+    Action,
+    Viewer,
+    require_disclosure_readable,
+    require_draft_viewer,
+    require_second_person,
+)
 from models.regions import Region, RegionKind, subtree_range
 from models.text import clean_reason
 
@@ -32,6 +38,7 @@ async def load_disclosure(viewer: Viewer, disclosure_id: int, action: Action) ->
     disclosure = await Disclosure.get_or_none(id=disclosure_id)
     if disclosure is None:
         raise fail(ErrorCode.NOT_FOUND, "id")
+    require_disclosure_readable(viewer, disclosure.status, disclosure.region_path, "id")
     viewer.require(action, disclosure.region_path)
     return disclosure
 

@@ -143,6 +143,36 @@ class FlagEvent(Model):
         table = "flag_event"
 
 
+class IdentityShown(StrEnum):
+    """What of a flag named someone to a viewer other than that person."""
+
+    FLAGGER = "FLAGGER"
+    SUPPORTERS = "SUPPORTERS"
+    AUDIT_ACTOR = "AUDIT_ACTOR"  # the actor of a flag's audit entry
+
+
+# Every showing of a flagger's or supporters' identity to someone else: who saw which
+# flag's, when. Listed to the inspectors covering the flag's village.
+class IdentityView(Model):
+    id = fields.BigIntField(primary_key=True)
+    viewer: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    flag: fields.ForeignKeyRelation[Flag] = fields.ForeignKeyField(
+        "cunwu.Flag", related_name=False, on_delete=fields.RESTRICT
+    )
+    region_path = fields.CharField(max_length=128)  # the flag's: inspectors read a subtree
+    shown = fields.CharEnumField(IdentityShown, max_length=16)
+    at = fields.DatetimeField(auto_now_add=True)
+
+    viewer_id: int
+    flag_id: int
+
+    class Meta:
+        table = "identity_view"
+        indexes = (("region_path", "id"),)
+
+
 # Public holidays: days that do not count towards a response deadline.
 class Holiday(Model):
     id = fields.IntField(primary_key=True)

@@ -49,7 +49,7 @@ async def submit_flag(
     """Question a published item; the township's officials must answer within
     `response_days` working days."""
     async with in_transaction():
-        target = await load_published_target(target_id)
+        target = await load_published_target(viewer, target_id)
         await require_participant(viewer, target.region_path)
         user_id = viewer.user_id
         text = clean_text(body, "body", BODY_MIN, BODY_MAX, ErrorCode.INVALID_FLAG_BODY)
@@ -72,6 +72,9 @@ async def submit_flag(
             due_at=await due_after(datetime.now(UTC), response_days),
         )
         await FlagEvent.create(flag=flag, kind=FlagEventKind.SUBMITTED, actor_id=user_id)
+        # The evidence is the flag's: its public region is the flag's, not the uploader's
+        # home village (which would point at the flagger).
+        await Media.filter(id__in=photo_ids).update(region_id=flag.region_id)
         await mark_attached(photo_ids)
         await record(
             viewer,
