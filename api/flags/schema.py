@@ -38,6 +38,7 @@ from api.relay import (
     argument_id,
     build_connection,
     connection_args,
+    cursor_key,
     decode_cursor,
     decode_int_cursor,
     encode_cursor,
@@ -104,7 +105,7 @@ class FlagQueries(graphene.ObjectType):
         if after:
             try:
                 stamp, pk = decode_cursor(after).split("|")
-                due, last = datetime.fromisoformat(stamp), int(pk)
+                due, last = datetime.fromisoformat(stamp), cursor_key(pk)
             except ValueError:
                 raise BadUserInput("INVALID_CURSOR") from None
             qs = qs.filter(Q(due_at__gt=due) | Q(due_at=due, id__gt=last))

@@ -1,0 +1,185 @@
+"""Bad input gets a clear code and changes nothing: ids and cursors past the database's
+integer range or written in other scripts' digits, out-of-range years, huge amounts, NUL
+bytes, an unknown region to follow, an upload with an Idempotency-Key. Each answered
+INTERNAL_SERVER_ERROR (or a plain-text 500) before; each is sent here as a client would."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from api.relay import encode_cursor, to_global_id
+from models.audit import AuditEntry
+from models.comments import Comment
+from models.disclosures import Disclosure
+from models.finance import MonthlyAccount
+from models.flags import Flag
+from tests.client import error_codes
+from tests.test_comments import ADD
+from tests.test_disclosures import CLERK, VILLAGER, published
+from tests.test_flags import raise_flag
+
+
+def raw_id(kind: str, key: str) -> str:
+    """A global ID of any key text, as a hostile client would make one."""
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode().rstrip("=")
+
+
+def raw_cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(f"k:{text}".encode()).decode().rstrip("=")
+
+
+# past PostgreSQL's integer, past SQLite's 64-bit integer, other scripts' digits, a sign
+BAD_KEYS = [str(2**31), str(2**63), str(2**64), "²", "٣", "+1"]
+
+CODES = {"BAD_USER_INPUT", "NOT_FOUND"}
+
+
+def clear(body: dict, *allowed: str) -> list[str]:
+    """The body's top-level codes, asserted to be clear (not INTERNAL_SERVER_ERROR)."""
+    codes = error_codes(body)
+    assert codes, body
+    assert set(codes) <= (set(allowed) or CODES), body
+    return codes
+
+
+async def counts() -> tuple[int, ...]:
+    return (
+        await Comment.all().count(),
+        await Flag.all().count(),
+        await AuditEntry.all().count(),
+        await Disclosure.all().count(),
+        await MonthlyAccount.all().count(),
+    )
+
+
+@pytest.fixture
+async def item(gql, demo):
+    return await published(gql, await gql.login(CLERK), demo.villages[0])
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+async def test_ids_out_of_range_or_not_ascii_are_not_found_or_invalid_in_queries(
+    gql, demo, item, key
+):
+    token = await gql.login(VILLAGER)
+    queries = {
+        "node": ("query($id: ID!) { node(id: $id) { id } }", "Disclosure"),
+        "disclosure": ("query($id: ID!) { disclosure(id: $id) { id } }", "Disclosure"),
+        "flag": ("query($id: ID!) { flag(id: $id) { id } }", "Flag"),
+        "region": ("query($id: ID!) { region(id: $id) { id } }", "Region"),
+        "comments": (
+            "query($id: ID!) { comments(targetId: $id) { edges { node { id } } } }",
+            "Disclosure",
+        ),
+        "similarFlags": ("query($id: ID!) { similarFlags(targetId: $id) { id } }", "Disclosure"),
+        "disclosures": (
+            "query($id: ID) { disclosures(regionId: $id) { edges { node { id } } } }",
+            "Region",
+        ),
+        "monthlyAccount": (
+            "query($id: ID!) { monthlyAccount(villageId: $id, year: 2026, month: 5) { id } }",
+            "Region",
+        ),
+    }
+    for name, (query, kind) in queries.items():
+        for node_kind in {kind, "Media", "User", "Comment", "CatalogueItem", "RoleGrant"}:
+            if name != "node" and node_kind != kind:
+                continue
+            for viewer in (None, token):
+                body = await gql(query, {"id": raw_id(node_kind, key)}, token=viewer)
+                clear(body)
+                if name == "node":
+                    assert error_codes(body) == ["NOT_FOUND"], (node_kind, body)
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+async def test_ids_out_of_range_in_mutation_inputs_are_user_errors_and_change_nothing(
+    gql, demo, item, key
+):
+    token = await gql.login(VILLAGER)
+    flag = await raise_flag(gql, token, item["id"])
+    before = await counts()
+    cases = [
+        (ADD, "addComment", {"targetId": raw_id("Disclosure", key), "body": "好"}),
+        (
+            ADD,
+            "addComment",
+            {"targetId": item["id"], "body": "好", "parentId": raw_id("Comment", key)},
+        ),
+        (SUPPORT, "supportFlag", {"id": raw_id("Flag", key)}),
+        (FOLLOW, "followRegion", {"regionId": raw_id("Region", key)}),
+        (MARK_READ, "markDisclosureRead", {"id": raw_id("Disclosure", key)}),
+    ]
+    for query, name, data in cases:
+        body = await gql(query, {"input": data}, token=token)
+        assert "errors" not in body, (name, body)
+        codes = [e["code"] for e in body["data"][name]["errors"]]
+        assert codes in (["INVALID_ID"], ["NOT_FOUND"]), (name, body)
+    assert await counts() == before
+    assert flag["id"]
+
+
+SUPPORT = """mutation($input: SupportFlagInput!) { supportFlag(input: $input) {
+  flag { id } errors { code field } } }"""
+FOLLOW = """mutation($input: FollowRegionInput!) { followRegion(input: $input) {
+  region { id } following errors { code field } } }"""
+MARK_READ = """mutation($input: MarkDisclosureReadInput!) { markDisclosureRead(input: $input) {
+  disclosure { id } errors { code field } } }"""
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+async def test_cursors_out_of_range_or_not_ascii_are_invalid(gql, demo, item, key):
+    token = await gql.login(VILLAGER)
+    region = to_global_id("Region", demo.villages[0].id)
+    stamp = "2026-05-01T00:00:00+00:00"
+    county = to_global_id("Region", demo.county.id)
+    cursors = {
+        "comments": (
+            "query($t: ID!, $a: String) { comments(targetId: $t, after: $a) { edges { cursor } } }",
+            {"t": item["id"]},
+            [raw_cursor(key)],
+        ),
+        "feed": (
+            "query($r: ID, $a: String) { disclosures(regionId: $r, after: $a) { edges { cursor } } }",
+            {"r": region},
+            [raw_cursor(f"0|{stamp}|{key}"), raw_cursor(f"{key}|{stamp}|1")],
+        ),
+        "search": (
+            'query($a: String) { disclosures(search: "会议", after: $a) { edges { cursor } } }',
+            {},
+            [raw_cursor(f"0|{stamp}|{key}"), raw_cursor(f"{key}|{stamp}|1")],
+        ),
+        "stats": (
+            """query($r: ID!, $a: String) { supervisionStats(regionId: $r, from: "2026-01-01",
+              to: "2026-06-01", after: $a) { edges { cursor } } }""",
+            {"r": county},
+            [raw_cursor(key)],
+        ),
+    }
+    for name, (query, variables, values) in cursors.items():
+        for value in values:
+            body = await gql(query, {**variables, "a": value}, token=token)
+            assert clear(body) == ["BAD_USER_INPUT"], (name, body)
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+async def test_flag_queue_cursor_out_of_range_is_invalid(gql, demo, key):
+    from tests.test_disclosures import OFFICIAL
+
+    token = await gql.login(OFFICIAL)
+    query = """query($r: ID!, $a: String) { flags(regionId: $r, after: $a) {
+      edges { cursor } } }"""
+    region = to_global_id("Region", demo.townships[0].id)
+    cursor = raw_cursor(f"2026-05-01T00:00:00+00:00|{key}")
+    body = await gql(query, {"r": region, "a": cursor}, token=token)
+    assert clear(body) == ["BAD_USER_INPUT"], body
+
+
+async def test_a_cursor_that_was_handed_out_still_works(gql, demo, item):
+    body = await gql(
+        "query($t: ID!, $a: String) { comments(targetId: $t, after: $a) { edges { cursor } } }",
+        {"t": item["id"], "a": encode_cursor(2**31 - 1)},
+    )
+    assert "errors" not in body, body
