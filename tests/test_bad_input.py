@@ -18,6 +18,7 @@ from models.flags import Flag
 from tests.client import error_codes
 from tests.test_comments import ADD
 from tests.test_disclosures import CLERK, VILLAGER, published
+from tests.test_finance import SAVE, line
 from tests.test_flags import raise_flag
 
 
@@ -183,3 +184,81 @@ async def test_a_cursor_that_was_handed_out_still_works(gql, demo, item):
         {"t": item["id"], "a": encode_cursor(2**31 - 1)},
     )
     assert "errors" not in body, body
+
+
+@pytest.mark.parametrize(
+    ("year", "month"), [(0, 5), (-1, 5), (10_000, 5), (2**31 - 1, 5), (2026, 0), (2026, 13)]
+)
+async def test_years_and_months_out_of_range_are_bad_input(gql, demo, year, month):
+    village = to_global_id("Region", demo.villages[0].id)
+    token = await gql.login(CLERK)
+    queries = [
+        ("query($y: Int!) { holidays(year: $y) { day } }", {"y": year}, month == 5),
+        (
+            "query($r: ID!, $y: Int!) { financeSummary(regionId: $r, year: $y) { year } }",
+            {"r": village, "y": year},
+            month == 5,
+        ),
+        (
+            "query($r: ID!, $y: Int!, $m: Int!) { monthlyAccount(villageId: $r, year: $y,"
+            " month: $m) { id } }",
+            {"r": village, "y": year, "m": month},
+            True,
+        ),
+        (
+            "query($r: ID!, $y: Int!, $m: Int!) { financeSummaryImage(villageId: $r, year: $y,"
+            " month: $m) }",
+            {"r": village, "y": year, "m": month},
+            True,
+        ),
+    ]
+    for query, variables, refused in queries:
+        for viewer in (None, token):
+            body = await gql(query, variables, token=viewer)
+            if refused:
+                assert clear(body) == ["BAD_USER_INPUT"], (query, body)
+            else:
+                assert "INTERNAL_SERVER_ERROR" not in error_codes(body), body
+
+
+@pytest.mark.parametrize("amount", [1e20, 1e13 + 1, 1e300, 9.3e18])
+async def test_manual_amounts_past_the_cap_are_refused_like_the_file_import(gql, demo, amount):
+    token = await gql.login(CLERK)
+    village = to_global_id("Region", demo.villages[0].id)
+    before = await counts()
+    good = line(3, 100, "张三")
+    data = {
+        "villageId": village,
+        "year": 2026,
+        "month": 5,
+        "openingBalanceFen": 10_000_000,
+        "lines": [good, {**good, "amountFen": amount}],
+    }
+    out = await gql.mutate("saveMonthlyAccount", SAVE, data, token=token)
+    assert out["errors"] == [{"code": "AMOUNT_TOO_LARGE", "field": "amountFen", "line": 2}]
+    for opening in (amount, -amount):
+        out = await gql.mutate(
+            "saveMonthlyAccount",
+            SAVE,
+            {**data, "lines": [good], "openingBalanceFen": opening},
+            token=token,
+        )
+        assert out["errors"] == [
+            {"code": "AMOUNT_TOO_LARGE", "field": "openingBalanceFen", "line": None}
+        ]
+    assert await counts() == before
+
+
+async def test_an_amount_literal_too_large_for_a_float_is_refused(gql, demo):
+    token = await gql.login(CLERK)
+    village = to_global_id("Region", demo.villages[0].id)
+    query = """mutation { saveMonthlyAccount(input: {villageId: "%s", year: 2026, month: 5,
+      openingBalanceFen: 1e400, lines: []}) { errors { code field } } }""".replace("%s", village)
+    body = await gql(query, token=token)
+    assert body == {
+        "data": {
+            "saveMonthlyAccount": {
+                "errors": [{"code": "AMOUNT_TOO_LARGE", "field": "openingBalanceFen"}]
+            }
+        }
+    }

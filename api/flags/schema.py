@@ -27,7 +27,7 @@ from api.flags.types import (
     RegionStatsConnection,
     StatsSort,
 )
-from api.inputs import enum_value
+from api.inputs import enum_value, year_arg
 from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import RegionKind
@@ -196,6 +196,7 @@ class CalendarQueries(graphene.ObjectType):
 
     @staticmethod
     async def resolve_holidays(root: Any, info: Info, year: int) -> list[Any]:
+        year = year_arg(year)
         return await Holiday.filter(
             day__gte=date(year, 1, 1), day__lt=date(year + 1, 1, 1)
         ).order_by("day")
