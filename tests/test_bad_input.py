@@ -6,6 +6,7 @@ INTERNAL_SERVER_ERROR (or a plain-text 500) before; each is sent here as a clien
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
@@ -15,6 +16,7 @@ from models.comments import Comment
 from models.disclosures import Disclosure
 from models.finance import MonthlyAccount
 from models.flags import Flag
+from tests import media_files
 from tests.client import error_codes
 from tests.test_comments import ADD
 from tests.test_disclosures import CLERK, VILLAGER, published
@@ -262,3 +264,109 @@ async def test_an_amount_literal_too_large_for_a_float_is_refused(gql, demo):
             }
         }
     }
+
+
+NUL_CASES = [
+    (ADD, lambda item: {"input": {"targetId": item["id"], "body": "有\x00空字符"}}),
+    (FOLLOW, lambda item: {"input": {"regionId": "UmVnaW9uOjE\x00"}}),
+    (
+        "query($s: String) { disclosures(search: $s) { edges { cursor } } }",
+        lambda item: {"s": "会议\x00"},
+    ),
+    (
+        "query($s: String) { disclosures(after: $s) { edges { cursor } } }",
+        lambda item: {"s": "\x00"},
+    ),
+    (ADD, lambda item: {"input": {"targetId": item["id"], "body": "好", "x\x00": 1}}),
+]
+
+
+@pytest.mark.parametrize("case", range(len(NUL_CASES)))
+async def test_nul_in_any_variable_is_bad_input_and_changes_nothing(gql, demo, item, case):
+    token = await gql.login(VILLAGER)
+    query, variables = NUL_CASES[case]
+    before = await counts()
+    body = await gql(query, variables(item), token=token)
+    assert clear(body) == ["BAD_USER_INPUT"], body
+    assert body["errors"][0]["extensions"]["reason"] == "NUL_CHARACTER"
+    english = await gql(query, variables(item), token=token, lang="en")
+    assert "NUL" in english["errors"][0]["message"]
+    assert await counts() == before
+
+
+async def test_nul_in_a_string_literal_is_bad_input_and_changes_nothing(gql, demo, item):
+    token = await gql.login(VILLAGER)
+    before = await counts()
+    comment = (
+        'mutation { addComment(input: {targetId: "ID", body: "a\\u0000b"}) { errors { code } } }'
+    )
+    for query in (
+        comment.replace("ID", item["id"]),
+        '{ disclosures(search: "会议\\u0000") { edges { cursor } } }',
+        '{ disclosures(search: """会议\\u0000""") { edges { cursor } } }',  # no escapes: fine
+    ):
+        body = await gql(query, token=token)
+        if '"""' in query:
+            assert "errors" not in body, body
+            continue
+        assert clear(body) == ["BAD_USER_INPUT"], body
+        assert body["errors"][0]["extensions"]["reason"] == "NUL_CHARACTER"
+    assert await counts() == before
+
+
+async def test_nul_over_get_and_in_an_operation_name_is_bad_input(client, demo):
+    response = await client.get(
+        "/graphql",
+        params={
+            "query": "query($s: String) { disclosures(search: $s) { edges { cursor } } }",
+            "variables": json.dumps({"s": "会议\x00"}),
+        },
+    )
+    assert response.status_code == 200
+    assert error_codes(response.json()) == ["BAD_USER_INPUT"]
+    response = await client.post(
+        "/graphql", json={"query": "query Q { me { id } }", "operationName": "Q\x00"}
+    )
+    assert error_codes(response.json()) == ["BAD_USER_INPUT"]
+
+
+def multipart(parts: list[tuple[str, bytes, str | None]]) -> tuple[bytes, str]:
+    """A multipart body written byte by byte (httpx escapes what a hostile client would not)."""
+    boundary = "cunwu-test-boundary"
+    out = b""
+    for name, value, filename in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
+        if filename is not None:
+            out += b"Content-Type: image/jpeg\r\n"
+        out += b"\r\n" + value + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return out, f"multipart/form-data; boundary={boundary}"
+
+
+async def test_nul_in_multipart_fields_is_bad_input_and_stores_nothing(client, gql, demo):
+    from models.media import Media
+    from tests.test_media import UPLOAD
+
+    token = await gql.login(CLERK)
+    for filename, purpose in (("a\x00.jpg", "RECEIPT"), ("a.jpg", "RECEIPT\x00")):
+        variables = {"input": {"file": None, "purpose": purpose}}
+        operations = json.dumps({"query": UPLOAD, "variables": variables}).encode()
+        body, content_type = multipart(
+            [
+                ("operations", operations, None),
+                ("map", b'{"0": ["variables.input.file"]}', None),
+                ("0", media_files.phone_jpeg(), filename),
+            ]
+        )
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "GraphQL-Preflight": "1",
+            "Content-Type": content_type,
+        }
+        response = await client.post("/graphql", content=body, headers=headers)
+        assert response.headers["content-type"].startswith("application/json"), response.text
+        assert error_codes(response.json()) == ["BAD_USER_INPUT"], response.text
+    assert await Media.all().count() == 0
