@@ -259,7 +259,7 @@ async def post_params(request: Request) -> dict[str, Any]:
     if content_type not in ("application/json", "application/graphql-response+json"):
         raise RequestError(415, "UNSUPPORTED_CONTENT_TYPE")
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise RequestError(413, "BODY_TOO_LARGE")
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -370,3 +370,86 @@ async def test_nul_in_multipart_fields_is_bad_input_and_stores_nothing(client, g
         assert response.headers["content-type"].startswith("application/json"), response.text
         assert error_codes(response.json()) == ["BAD_USER_INPUT"], response.text
     assert await Media.all().count() == 0
+
+
+async def upload_with_key(client, token, key: str, data: bytes):
+    from tests.test_media import UPLOAD
+
+    variables = {"input": {"file": None, "purpose": "RECEIPT"}}
+    form = {
+        "operations": json.dumps({"query": UPLOAD, "variables": variables}),
+        "map": json.dumps({"0": ["variables.input.file"]}),
+    }
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "GraphQL-Preflight": "1",
+        "Idempotency-Key": key,
+    }
+    return await client.post(
+        "/graphql", data=form, files={"0": ("a.jpg", data, "image/jpeg")}, headers=headers
+    )
+
+
+async def test_an_upload_with_an_idempotency_key_is_stored_once_and_replayed(client, gql, demo):
+    from models.media import Media
+
+    token = await gql.login(CLERK)
+    photo = media_files.phone_jpeg()
+    first = await upload_with_key(client, token, "upload-key-0001", photo)
+    assert first.status_code == 200, first.text
+    assert first.json()["data"]["uploadMedia"]["errors"] == [], first.text
+    again = await upload_with_key(client, token, "upload-key-0001", photo)
+    assert again.status_code == 200, again.text
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == first.json()
+    assert await Media.all().count() == 1
+    other = await upload_with_key(client, token, "upload-key-0001", media_files.phone_jpeg(1))
+    assert other.status_code == 422, other.text
+    assert error_codes(other.json()) == ["BAD_USER_INPUT"]
+    assert await Media.all().count() == 1
+
+
+def assert_json_error(response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    request_id = response.headers["x-request-id"]
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == code, error
+    assert error["extensions"].get("requestId", request_id) == request_id
+
+
+async def test_every_layer_answers_errors_in_json_with_a_code_and_the_request_id(
+    client, gql, demo, monkeypatch
+):
+    assert_json_error(await client.get("/nowhere"), 404, "NOT_FOUND")
+    assert_json_error(await client.put("/graphql", json={}), 405, "BAD_USER_INPUT")
+    assert_json_error(await client.get("/media/" + "0" * 64 + "/thumb.webp"), 404, "NOT_FOUND")
+    assert_json_error(await client.get("/media/nothing/else"), 404, "NOT_FOUND")
+    assert_json_error(await client.get("/summaries/x.png"), 404, "NOT_FOUND")
+    english = await client.get("/nowhere", headers={"Accept-Language": "en"})
+    assert english.json()["errors"][0]["message"] == "Not found"
+    head = await client.head("/media/nothing/else")
+    assert (head.status_code, head.content) == (404, b"")
+
+    # a crash below the endpoint (as the upload with an Idempotency-Key was) is a JSON 500
+    from api import idempotency
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(idempotency, "request_hash", broken)
+    token = await gql.login(CLERK)
+    response = await upload_with_key(client, token, "upload-key-0002", media_files.phone_jpeg())
+    assert_json_error(response, 500, "INTERNAL_SERVER_ERROR")
+    assert "boom" not in response.text
+    assert response.json()["errors"][0]["extensions"]["requestId"] in response.text
+
+
+async def test_a_content_length_in_other_digits_is_not_a_crash(client, demo):
+    response = await client.post(
+        "/graphql",
+        content=b'{"query": "{ me { id } }"}',
+        headers={"Content-Type": "application/json", "Content-Length": "²".encode("latin-1")},
+    )
+    assert response.status_code in (200, 400, 413), response.text
+    assert response.headers["content-type"].startswith("application/json")
