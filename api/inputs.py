@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from models.errors import BadUserInput
@@ -28,3 +29,10 @@ def month_arg(year: int, month: int) -> tuple[int, int]:
     if not 1 <= month <= 12:
         raise BadUserInput("INVALID_MONTH")
     return year_arg(year), month
+
+
+def date_arg(day: date) -> date:
+    """A date given as a query argument: a day a time zone can still be applied to."""
+    if not 1900 <= day.year <= MAX_YEAR:
+        raise BadUserInput("INVALID_DATE")
+    return day

@@ -453,3 +453,51 @@ async def test_a_content_length_in_other_digits_is_not_a_crash(client, demo):
     )
     assert response.status_code in (200, 400, 413), response.text
     assert response.headers["content-type"].startswith("application/json")
+
+
+EDGE_DATES = [("0001-01-01", "0001-02-01"), ("9999-11-01", "9999-12-31")]
+
+
+@pytest.mark.parametrize(("start", "end"), EDGE_DATES)
+async def test_dates_at_the_ends_of_the_calendar_are_not_a_crash(gql, demo, item, start, end):
+    token = await gql.login(CLERK)
+    county = to_global_id("Region", demo.county.id)
+    village = to_global_id("Region", demo.villages[0].id)
+    queries = [
+        (
+            """query($r: ID!, $f: Date!, $t: Date!) { supervisionStats(regionId: $r, from: $f,
+              to: $t) { edges { node { flagsReceived } } } }""",
+            {"r": county, "f": start, "t": end},
+        ),
+        (
+            "query($r: ID, $u: DateTime) { disclosures(regionId: $r, updatedSince: $u) {"
+            " edges { cursor } } }",
+            {"r": village, "u": start + "T00:00:00+00:00"},
+        ),
+        (
+            "query($r: ID, $u: DateTime) { disclosures(regionId: $r, updatedSince: $u) {"
+            " edges { cursor } } }",
+            {"r": village, "u": end + "T23:59:59"},
+        ),
+        (
+            "query($r: ID!, $p: String!) { disclosureCompliance(regionId: $r, period: $p) {"
+            " __typename } }",
+            {"r": village, "p": start[:4]},
+        ),
+        (
+            "query($r: ID!, $p: String!) { disclosureCompliance(regionId: $r, period: $p) {"
+            " __typename } }",
+            {"r": village, "p": "٢٠٢٦"},
+        ),
+        ("query($d: Int!) { holidays(year: $d) { day } }", {"d": int(start[:4])}),
+    ]
+    for query, variables in queries:
+        for viewer in (None, token):
+            body = await gql(query, variables, token=viewer)
+            assert "INTERNAL_SERVER_ERROR" not in error_codes(body), (query, body)
+    stamp = f"{start}T00:00:00+00:00"
+    for cursor in (raw_cursor(f"0|{stamp}|1"), raw_cursor("0|not a time|1")):
+        body = await gql(
+            "query($a: String) { disclosures(after: $a) { edges { cursor } } }", {"a": cursor}
+        )
+        assert "INTERNAL_SERVER_ERROR" not in error_codes(body), body

@@ -27,7 +27,7 @@ from api.flags.types import (
     RegionStatsConnection,
     StatsSort,
 )
-from api.inputs import enum_value, year_arg
+from api.inputs import date_arg, enum_value, year_arg
 from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import RegionKind
@@ -164,6 +164,7 @@ class StatsQueries(graphene.ObjectType):
         first: int | None = None,
         after: str | None = None,
     ) -> Any:
+        from_, to = date_arg(from_), date_arg(to)
         if not from_ < to or (to - from_).days > 366:
             raise BadUserInput("BAD_USER_INPUT")
         region = await load_region_by_global_id(info, region_id)
