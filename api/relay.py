@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import graphene
@@ -140,6 +141,18 @@ def cursor_key(text: str) -> int:
     try:
         return parse_key(text)
     except ValueError:
+        raise BadUserInput("INVALID_CURSOR") from None
+
+
+def cursor_time(text: str) -> datetime:
+    """A time part of a cursor, as written by `isoformat()` of an aware time: in UTC, and
+    BAD_USER_INPUT for a naive time or one that leaves the calendar in UTC."""
+    try:
+        stamp = datetime.fromisoformat(text)
+        if stamp.tzinfo is None:
+            raise ValueError(text)
+        return stamp.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise BadUserInput("INVALID_CURSOR") from None
 
 

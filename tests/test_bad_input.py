@@ -501,3 +501,31 @@ async def test_dates_at_the_ends_of_the_calendar_are_not_a_crash(gql, demo, item
             "query($a: String) { disclosures(after: $a) { edges { cursor } } }", {"a": cursor}
         )
         assert "INTERNAL_SERVER_ERROR" not in error_codes(body), body
+
+
+ODD_STAMPS = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-05-01T00:00:00", "x"]
+
+
+@pytest.mark.parametrize("stamp", ODD_STAMPS)
+async def test_cursors_with_odd_times_are_not_a_crash(gql, demo, item, stamp):
+    from tests.test_disclosures import OFFICIAL
+
+    token = await gql.login(OFFICIAL)
+    township = to_global_id("Region", demo.townships[0].id)
+    queries = [
+        (
+            "query($r: ID!, $a: String) { flags(regionId: $r, after: $a) { edges { cursor } } }",
+            raw_cursor(f"{stamp}|1"),
+        ),
+        (
+            "query($r: ID, $a: String) { disclosures(regionId: $r, after: $a) { edges { cursor } } }",
+            raw_cursor(f"0|{stamp}|1"),
+        ),
+        (
+            'query($r: ID, $a: String) { disclosures(search: "会议", after: $a) { edges { cursor } } }',
+            raw_cursor(f"1|{stamp}|1"),
+        ),
+    ]
+    for query, cursor in queries:
+        body = await gql(query, {"r": township, "a": cursor}, token=token)
+        assert "INTERNAL_SERVER_ERROR" not in error_codes(body), (query, body)

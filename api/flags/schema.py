@@ -39,6 +39,7 @@ from api.relay import (
     build_connection,
     connection_args,
     cursor_key,
+    cursor_time,
     decode_cursor,
     decode_int_cursor,
     encode_cursor,
@@ -105,7 +106,7 @@ class FlagQueries(graphene.ObjectType):
         if after:
             try:
                 stamp, pk = decode_cursor(after).split("|")
-                due, last = datetime.fromisoformat(stamp), cursor_key(pk)
+                due, last = cursor_time(stamp), cursor_key(pk)
             except ValueError:
                 raise BadUserInput("INVALID_CURSOR") from None
             qs = qs.filter(Q(due_at__gt=due) | Q(due_at=due, id__gt=last))
