@@ -529,3 +529,15 @@ async def test_cursors_with_odd_times_are_not_a_crash(gql, demo, item, stamp):
     for query, cursor in queries:
         body = await gql(query, {"r": township, "a": cursor}, token=token)
         assert "INTERNAL_SERVER_ERROR" not in error_codes(body), (query, body)
+
+
+async def test_following_an_unknown_region_keeps_its_user_error(gql, demo):
+    token = await gql.login(VILLAGER)
+    unfollow = FOLLOW.replace("followRegion(", "unfollowRegion(")
+    for query, name in ((FOLLOW, "followRegion"), (unfollow, "unfollowRegion")):
+        for region in (to_global_id("Region", 99_999), to_global_id("Disclosure", 1)):
+            body = await gql(query, {"input": {"regionId": region}}, token=token)
+            assert "errors" not in body, body
+            payload = body["data"][name]
+            assert payload["following"] is False and payload["region"] is None, body
+            assert [e["code"] for e in payload["errors"]] in (["NOT_FOUND"], ["WRONG_KIND"])
