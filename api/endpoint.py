@@ -32,6 +32,7 @@ from api.compat import is_token_limit
 from api.context import Context, build_context
 from api.errors import graphql_error
 from api.execution import execute_options
+from api.input_text import NUL_KEY, NoNulInStrings, has_nul
 from api.limits import query_limits_rule
 from api.services import Services
 from api.settings import Settings
@@ -114,6 +115,7 @@ class GraphQLEndpoint:
         self.rules = (
             *specified_rules,
             query_limits_rule(settings.max_query_depth, settings.max_query_cost),
+            NoNulInStrings,
         )
         self.documents = DocumentCache(settings.document_cache_size)
         self.execute_options = execute_options(settings.fast_paths)
@@ -156,6 +158,10 @@ class GraphQLEndpoint:
             return graphql_response({"errors": [plain_error("BAD_USER_INPUT", lang)]})
         if operation_name is not None and not isinstance(operation_name, str):
             return graphql_response({"errors": [plain_error("BAD_USER_INPUT", lang)]})
+        if (variables and has_nul(variables)) or (operation_name and has_nul(operation_name)):
+            error = plain_error("BAD_USER_INPUT", lang, NUL_KEY)
+            error["extensions"]["reason"] = NUL_KEY
+            return graphql_response({"errors": [error]})
 
         document, errors = self.document(query)
         if errors or document is None:
@@ -258,7 +264,7 @@ async def post_params(request: Request) -> dict[str, Any]:
     if content_type not in ("application/json", "application/graphql-response+json"):
         raise RequestError(415, "UNSUPPORTED_CONTENT_TYPE")
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise RequestError(413, "BODY_TOO_LARGE")
     chunks, size = [], 0
     async for chunk in request.stream():

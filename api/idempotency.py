@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from tortoise.exceptions import IntegrityError
 
+from api.uploads import UploadedFile
 from models.idempotency import IdempotentRequest
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_.:\-]{8,128}$")
@@ -35,9 +36,23 @@ class Claim:
     replay: bytes | None = None
 
 
+def file_digest(value: object) -> object:
+    """An uploaded file in a request's hash: its bytes' digest and its names."""
+    if isinstance(value, UploadedFile):
+        return {
+            "sha256": hashlib.sha256(value.data).hexdigest(),
+            "filename": value.filename,
+            "contentType": value.content_type,
+            "tooLarge": value.too_large,
+        }
+    raise TypeError(type(value).__name__)
+
+
 def request_hash(query: str, variables: object, operation_name: object) -> str:
     payload = orjson.dumps(
-        {"q": query, "v": variables, "o": operation_name}, option=orjson.OPT_SORT_KEYS
+        {"q": query, "v": variables, "o": operation_name},
+        default=file_digest,
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS,
     )
     return hashlib.sha256(payload).hexdigest()
 

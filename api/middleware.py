@@ -9,15 +9,47 @@ import uuid
 from contextvars import ContextVar
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from models.messages import pick_language, translate
+
 access_log = logging.getLogger("cunwu.access")
+error_log = logging.getLogger("cunwu.errors")
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+STATUS_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 429: "RATE_LIMITED"}
+
+
+def status_code_name(status: int) -> str:
+    if status >= 500:
+        return "INTERNAL_SERVER_ERROR"
+    return STATUS_CODES.get(status, "BAD_USER_INPUT")
+
+
+def error_body(status: int, request_id: str, accept_language: str | None) -> bytes:
+    """What an error answers when the layer that made it said nothing in JSON: a GraphQL
+    error with its code and the request id (Starlette's 404/405, a bare media 404, a crash)."""
+    code = status_code_name(status)
+    lang = pick_language(accept_language)
+    message = translate(code, lang, request_id=request_id, retry_after=1)
+    error = {"message": message, "extensions": {"code": code, "requestId": request_id}}
+    return orjson.dumps({"errors": [error]})
+
+
+def is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return b"json" in value.lower()
+    return False
 
 
 class RequestIdMiddleware:
-    """Give each request an id (the client's X-Request-ID if sane), echo it, log one line."""
+    """Give each request an id (the client's X-Request-ID if sane), echo it, log one line.
+
+    Every error leaves as JSON with a code and the request id: an error response without a
+    JSON body gets one, and an exception no inner layer handled answers a JSON 500 (its
+    traceback logged with the id) instead of Starlette's plain text."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -26,26 +58,53 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if SAFE_ID.match(incoming) else uuid.uuid4().hex
+        accept_language = headers.get(b"accept-language", b"").decode("latin-1") or None
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 0
+        replace = False  # an error without a JSON body: its body is swapped for ours
+        head = scope.get("method") == "HEAD"
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, replace
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode()),
-                ]
+                response_headers = [*message.get("headers", [])]
+                if status >= 400 and scope["type"] == "http" and not is_json(response_headers):
+                    replace = True
+                    body = b"" if head else error_body(status, request_id, accept_language)
+                    kept = [
+                        (k, v)
+                        for k, v in response_headers
+                        if k.lower()
+                        not in (b"content-type", b"content-length", b"content-encoding")
+                    ]
+                    response_headers = [
+                        *kept,
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ]
+                    message = {**message, "headers": response_headers}
+                    message["headers"].append((b"x-request-id", request_id.encode()))
+                    await send(message)
+                    await send({"type": "http.response.body", "body": body})
+                    return
+                message["headers"] = [*response_headers, (b"x-request-id", request_id.encode())]
+            elif message["type"] == "http.response.body" and replace:
+                return  # the original body of a replaced error
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            error_log.exception("unhandled error rid=%s", request_id)
+            if status or scope["type"] != "http":
+                raise  # the response has begun: nothing else can be said
+            await send_with_id({"type": "http.response.start", "status": 500, "headers": []})
         finally:
             client = scope.get("client")
             access_log.info(

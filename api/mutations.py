@@ -56,6 +56,8 @@ class BaseMutation(graphene.Mutation):
     login_required: ClassVar[bool] = False
     public: ClassVar[bool] = False
     atomic: ClassVar[bool] = True
+    # What a payload's other non-null fields say when the operation answered user errors.
+    error_defaults: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def __init_subclass_with_meta__(cls, **options: Any) -> None:
@@ -84,7 +86,7 @@ class BaseMutation(graphene.Mutation):
             else:
                 result = await cls.checked_perform(ctx, input)
         except UserErrors as exc:
-            return cls(errors=exc.errors)
+            return cls(errors=exc.errors, **cls.error_defaults)
         return cls(errors=[], **result)
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import graphene
@@ -30,7 +31,25 @@ def to_global_id(type_name: str, pk: int | str) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
 
+# Keys fit a 32-bit signed integer on every database (PostgreSQL's `integer`); a larger
+# number cannot name a row, and sent to the database it would fail there, not here.
+MAX_KEY = 2**31 - 1
+
+
+def parse_key(text: str) -> int:
+    """A key written in canonical ASCII digits (no sign, space, `_`, leading zero or other
+    script's digits, all of which `int()` accepts) within 0..MAX_KEY; ValueError otherwise."""
+    if not text.isascii() or not text.isdigit() or (len(text) > 1 and text[0] == "0"):
+        raise ValueError(text)
+    value = int(text)
+    if value > MAX_KEY:
+        raise ValueError(text)
+    return value
+
+
 def from_global_id(global_id: str) -> tuple[str, str]:
+    """(type, key) of a global ID; the key is canonical digits within MAX_KEY (ValueError
+    otherwise), so every caller may read it with `int()`."""
     try:
         raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -38,6 +57,7 @@ def from_global_id(global_id: str) -> tuple[str, str]:
     type_name, sep, pk = raw.partition(":")
     if not sep or not type_name or not pk:
         raise ValueError(global_id)
+    parse_key(pk)
     return type_name, pk
 
 
@@ -48,7 +68,7 @@ def argument_id(global_id: str, expected: str | None = None) -> tuple[str, int]:
         type_name, pk = from_global_id(global_id)
     except ValueError:
         raise BadUserInput("INVALID_ID") from None
-    if not pk.isdigit() or (expected is not None and type_name != expected):
+    if expected is not None and type_name != expected:
         raise BadUserInput("INVALID_ID")
     return type_name, int(pk)
 
@@ -116,13 +136,30 @@ def decode_cursor(cursor: str) -> str:
     return raw[2:]
 
 
+def cursor_key(text: str) -> int:
+    """An integer part of a cursor (a key or an offset), BAD_USER_INPUT unless canonical."""
+    try:
+        return parse_key(text)
+    except ValueError:
+        raise BadUserInput("INVALID_CURSOR") from None
+
+
+def cursor_time(text: str) -> datetime:
+    """A time part of a cursor, as written by `isoformat()` of an aware time: in UTC, and
+    BAD_USER_INPUT for a naive time or one that leaves the calendar in UTC."""
+    try:
+        stamp = datetime.fromisoformat(text)
+        if stamp.tzinfo is None:
+            raise ValueError(text)
+        return stamp.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise BadUserInput("INVALID_CURSOR") from None
+
+
 def decode_int_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
-    value = decode_cursor(cursor)
-    if not value.isdigit():
-        raise BadUserInput("INVALID_CURSOR")
-    return int(value)
+    return cursor_key(decode_cursor(cursor))
 
 
 def page_size(first: int | None) -> int:

@@ -40,6 +40,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "MUTATION_OVER_GET": ("修改操作必须使用 POST 请求", "Mutations must be sent with POST"),
     "PAGE_SIZE": ("每页数量须在 0 到 {limit} 之间", "Page size must be between 0 and {limit}"),
     "INVALID_CURSOR": ("无效的分页游标", "Invalid pagination cursor"),
+    "NUL_CHARACTER": (
+        "文本中不能含有空字符（\\u0000）",
+        "Text must not contain the NUL character (\\u0000)",
+    ),
     "IDEMPOTENCY_KEY_INVALID": (
         "Idempotency-Key 须为8到128个字母、数字或 _.:-",
         "Idempotency-Key must be 8 to 128 letters, digits or _.:-",

@@ -159,6 +159,7 @@ class Logout(BaseMutation):
 
     ok = graphene.Boolean(required=True)
     login_required = True
+    error_defaults = {"ok": False}
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:

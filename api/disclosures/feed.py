@@ -11,7 +11,8 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from api.compat import db_columns
-from api.relay import build_connection, decode_cursor, page_size
+from api.relay import build_connection, cursor_time, decode_cursor, page_size
+from api.relay import cursor_key as cursor_int
 from api.rows import fetch_rows, query_rows, row_class, rows_by_id, shortcuts, stored
 from models.accounts import User
 from models.disclosures import Category, Disclosure, Status, search
@@ -57,7 +58,7 @@ def parse_cursor(after: str | None) -> tuple[int, datetime, int] | None:
         return None
     try:
         bucket, stamp, pk = decode_cursor(after).split("|")
-        return int(bucket), datetime.fromisoformat(stamp), int(pk)
+        return cursor_int(bucket), cursor_time(stamp), cursor_int(pk)
     except ValueError:
         raise BadUserInput("INVALID_CURSOR") from None
 

@@ -232,6 +232,7 @@ class FollowRegion(BaseMutation):
     region = graphene.Field(Region)
     following = graphene.Boolean(required=True)
     login_required = True
+    error_defaults = {"following": False}  # an unknown region is not followed
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import graphene
 from api.context import Context, Info
 from api.finance.summary import FinanceSummary
 from api.finance.types import Direction, MonthlyAccount
-from api.inputs import enum_value
+from api.inputs import enum_value, month_arg, year_arg
 from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
 from api.relay import decode_id
@@ -212,12 +212,13 @@ class FinanceQueries(graphene.ObjectType):
     @staticmethod
     async def resolve_finance_summary(root: Any, info: Info, region_id: str, year: int) -> Any:
         region = await load_region_by_global_id(info, region_id)
-        return await year_summary(region, year)
+        return await year_summary(region, year_arg(year))
 
     @staticmethod
     async def resolve_finance_summary_image(
         root: Any, info: Info, village_id: str, year: int, month: int
     ) -> str:
+        year, month = month_arg(year, month)
         village = await load_region_by_global_id(info, village_id)
         ctx = info.context
         return await summary_picture(
@@ -228,6 +229,7 @@ class FinanceQueries(graphene.ObjectType):
     async def resolve_monthly_account(
         root: Any, info: Info, village_id: str, year: int, month: int
     ) -> Any:
+        year, month = month_arg(year, month)
         village = await load_region_by_global_id(info, village_id)
         return await readable_month(info.context.viewer, village, year, month)
 

@@ -28,7 +28,7 @@ from api.flags.types import (
     RegionStatsConnection,
     StatsSort,
 )
-from api.inputs import enum_value
+from api.inputs import date_arg, enum_value, year_arg
 from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import RegionKind
@@ -39,6 +39,8 @@ from api.relay import (
     argument_id,
     build_connection,
     connection_args,
+    cursor_key,
+    cursor_time,
     decode_cursor,
     decode_int_cursor,
     encode_cursor,
@@ -114,7 +116,7 @@ class FlagQueries(graphene.ObjectType):
         if after:
             try:
                 stamp, pk = decode_cursor(after).split("|")
-                due, last = datetime.fromisoformat(stamp), int(pk)
+                due, last = cursor_time(stamp), cursor_key(pk)
             except ValueError:
                 raise BadUserInput("INVALID_CURSOR") from None
             qs = qs.filter(Q(due_at__gt=due) | Q(due_at=due, id__gt=last))
@@ -181,6 +183,7 @@ class StatsQueries(graphene.ObjectType):
         first: int | None = None,
         after: str | None = None,
     ) -> Any:
+        from_, to = date_arg(from_), date_arg(to)
         if not from_ < to or (to - from_).days > 366:
             raise BadUserInput("BAD_USER_INPUT")
         region = await load_region_by_global_id(info, region_id)
@@ -213,6 +216,7 @@ class CalendarQueries(graphene.ObjectType):
 
     @staticmethod
     async def resolve_holidays(root: Any, info: Info, year: int) -> list[Any]:
+        year = year_arg(year)
         return await Holiday.filter(
             day__gte=date(year, 1, 1), day__lt=date(year + 1, 1, 1)
         ).order_by("day")

@@ -12,10 +12,10 @@ from models.disclosures import Frequency
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PATTERNS = {
-    Frequency.MONTHLY: re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"),
-    Frequency.QUARTERLY: re.compile(r"^(\d{4})-Q([1-4])$"),
-    Frequency.HALF_YEARLY: re.compile(r"^(\d{4})-H([12])$"),
-    Frequency.YEARLY: re.compile(r"^(\d{4})$"),
+    Frequency.MONTHLY: re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$", re.ASCII),
+    Frequency.QUARTERLY: re.compile(r"^(\d{4})-Q([1-4])$", re.ASCII),
+    Frequency.HALF_YEARLY: re.compile(r"^(\d{4})-H([12])$", re.ASCII),
+    Frequency.YEARLY: re.compile(r"^(\d{4})$", re.ASCII),
 }
 # Defaults where no region sets its own: the 10th of the next month for monthly accounts,
 # the 20th of the month after a quarter or half year, the end of January for the year.
@@ -41,6 +41,8 @@ def parse_period(text: str) -> Period | None:
         if not match:
             continue
         year = int(match.group(1))
+        if not 1900 <= year <= 9998:  # its due date must still be a date, in any time zone
+            return None
         if frequency == Frequency.MONTHLY:
             start, months = int(match.group(2)), 1
         elif frequency == Frequency.QUARTERLY:

@@ -27,7 +27,14 @@ from models.finance import (
     RiskStatus,
 )
 from models.finance.months import problem_errors, store_month
-from models.finance.parsing import LineProblem, ParsedLine, ParseFailed, parse_lines, rows_from_file
+from models.finance.parsing import (
+    MAX_AMOUNT_FEN,
+    LineProblem,
+    ParsedLine,
+    ParseFailed,
+    parse_lines,
+    rows_from_file,
+)
 from models.finance.risk import run_rules
 from models.media import Media
 from models.policy import Action, Viewer, require_account_readable, require_second_person
@@ -51,8 +58,11 @@ class EnteredLine:
 
 
 def whole_fen(value: float | None, field: str) -> int | None:
+    """A balance typed in: whole fen, within the cap a file's amounts have."""
     if value is None:
         return None
+    if abs(value) > MAX_AMOUNT_FEN:
+        raise fail(ErrorCode.AMOUNT_TOO_LARGE, field)
     if value != int(value):
         raise fail(ErrorCode.INVALID_AMOUNT, field)
     return int(value)
@@ -179,6 +189,9 @@ async def save_month(
     lines, receipts, errors = [], {}, []
     for number, item in enumerate(entered, start=1):
         amount = item.amount_fen
+        if amount > MAX_AMOUNT_FEN:  # as an uploaded file's amounts are capped
+            errors.append(UserError(ErrorCode.AMOUNT_TOO_LARGE, "amountFen", line=number))
+            continue
         if amount != int(amount) or amount <= 0:
             code = ErrorCode.NON_POSITIVE_AMOUNT if amount <= 0 else ErrorCode.INVALID_AMOUNT
             errors.append(UserError(code, "amountFen", line=number))
