@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from models.errors import BadUserInput
@@ -36,3 +36,14 @@ def date_arg(day: date) -> date:
     if not 1900 <= day.year <= MAX_YEAR:
         raise BadUserInput("INVALID_DATE")
     return day
+
+
+def datetime_arg(at: datetime | None) -> datetime | None:
+    """A time given as a query argument, in UTC: one without a zone is taken as UTC, and one
+    whose year cannot be stored is refused (as `date_arg`)."""
+    if at is None:
+        return None
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    if not 1900 <= at.year <= MAX_YEAR:
+        raise BadUserInput("INVALID_DATE")
+    return at.astimezone(UTC)

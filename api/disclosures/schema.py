@@ -31,7 +31,7 @@ from api.disclosures.types import (
     VillageCompliance,
     prefetch,
 )
-from api.inputs import enum_value
+from api.inputs import datetime_arg, enum_value
 from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import Region
@@ -141,7 +141,7 @@ class DisclosureQueries(graphene.ObjectType):
             category=category,
             catalogue_item_id=int_id(catalogue_item_id, "CatalogueItem"),
             text=search,
-            updated_since=updated_since,
+            updated_since=datetime_arg(updated_since),
             first=first,
             after=after,
         )
