@@ -72,12 +72,14 @@ COMPLEX_QUERIES = {
 
 @pytest.mark.parametrize("name", sorted(COMPLEX_QUERIES))
 async def test_complex_queries_are_refused_in_milliseconds(gql, name):
+    assert "errors" not in await gql("{ __typename }")  # the first request warms up
     started = time.perf_counter()
     body = await gql(COMPLEX_QUERIES[name])
     elapsed = time.perf_counter() - started
     assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
-    # before: 7 s for 20 fragments, minutes for 30, 0.2-1.4 s for the others
-    assert elapsed < 0.25, elapsed
+    # before: 7 s for 20 fragments, minutes for 30, 0.2-1.4 s for the others; now a few ms
+    # (the margin is for a loaded CI machine)
+    assert elapsed < 0.5, elapsed
 
 
 async def test_every_fragment_is_measured_once(gql, settings):
@@ -108,8 +110,9 @@ def png(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def dimension_bomb() -> bytes:
-    """A small XLSX whose sheet declares A1:XFD6000 (16,384 columns, 6,000 rows)."""
+def dimension_bomb(far_cell: bool = True) -> bytes:
+    """A small XLSX whose sheet declares A1:XFD6000 (16,384 columns, 6,000 rows), and
+    with `far_cell` holds one cell at XFD6000: every row between is padded by the reader."""
     book = Workbook()
     sheet = book.active
     sheet.append(["日期", "收支", "科目代码", "金额", "对方单位", "摘要"])
@@ -123,18 +126,30 @@ def dimension_bomb() -> bytes:
             if item.filename == "xl/worksheets/sheet1.xml":
                 data = data.replace(b'<dimension ref="A1:F2"/>', b'<dimension ref="A1:XFD6000"/>')
                 assert b"A1:XFD6000" in data
+                if far_cell:
+                    far = b'<row r="6000"><c r="XFD6000" t="inlineStr"><is><t>x</t></is></c></row>'
+                    data = data.replace(b"</sheetData>", far + b"</sheetData>")
             dst.writestr(item, data)
     return out.getvalue()
 
 
 def test_an_xlsx_is_read_as_far_as_its_cells_not_its_declared_dimension():
+    data = dimension_bomb(far_cell=False)
+    rows = rows_from_xlsx(data)
+    assert len(rows) == 2 and all(len(r) <= 64 for r in rows)  # before: 16,384 cells a row
+    assert rows[1][:4] == ["2026-03-02", "收入", "503", "30000.00"]
+
+
+def test_an_xlsx_padded_to_6000_rows_of_16384_cells_is_refused_quickly():
+    from models.finance.parsing import ParseFailed
+
     data = dimension_bomb()
     assert len(data) < 8_000
     started = time.perf_counter()
-    rows = rows_from_xlsx(data)
+    with pytest.raises(ParseFailed) as refused:
+        rows_from_xlsx(data)
     elapsed = time.perf_counter() - started
-    assert len(rows) == 2 and all(len(r) <= 64 for r in rows)
-    assert rows[1][:4] == ["2026-03-02", "收入", "503", "30000.00"]
+    assert [p.code for p in refused.value.problems] == ["TOO_MANY_LINES"]
     assert elapsed < 1.0, elapsed  # before: 6,000 rows of 16,384 cells, 835 MB, 9 s
 
 
@@ -227,20 +242,24 @@ async def live_url(app):
         sock.close()
 
 
-async def poll_healthz(url: str, latencies: list[float], stop: asyncio.Event) -> None:
-    async with httpx.AsyncClient(base_url=url) as http:
-        while not stop.is_set():
-            started = time.perf_counter()
-            response = await http.get("/healthz")
-            latencies.append(time.perf_counter() - started)
-            assert response.status_code == 200
-            await asyncio.sleep(0.005)
+async def poll_healthz(probe: httpx.AsyncClient, latencies: list[float], stop: asyncio.Event):
+    """GET /healthz every 5 ms on a kept-alive connection, each answer's latency recorded."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        response = await probe.get("/healthz")
+        latencies.append(time.perf_counter() - started)
+        assert response.status_code == 200
+        await asyncio.sleep(0.005)
 
 
 async def test_healthz_keeps_answering_while_each_worst_case_runs(live_url, demo):
-    async with httpx.AsyncClient(base_url=live_url, timeout=60) as http:
+    async with (
+        httpx.AsyncClient(base_url=live_url, timeout=60) as http,
+        httpx.AsyncClient(base_url=live_url) as probe,
+    ):
         from tests.client import GQL
 
+        assert (await probe.get("/healthz")).status_code == 200  # connected once, kept alive
         token = await GQL(http).login(CLERK)
         bomb_png, bomb_xlsx = png(10_000, 10_000), dimension_bomb()
         big_persisted = "{ " + "__typename " * 80_000 + "}"
@@ -271,11 +290,14 @@ async def test_healthz_keeps_answering_while_each_worst_case_runs(live_url, demo
         attacks |= {"10,000×10,000 PNG": huge_png, "XLSX A1:XFD6000": xlsx_bomb}
         attacks["900 KB persisted query"] = persisted_bomb
 
+        async def nothing() -> None:
+            await asyncio.sleep(0.05)
+
         worst: dict[str, float] = {}
-        for name, attack in attacks.items():
+        for name, attack in {"idle": nothing, **attacks}.items():
             latencies: list[float] = []
             stop = asyncio.Event()
-            poller = asyncio.create_task(poll_healthz(live_url, latencies, stop))
+            poller = asyncio.create_task(poll_healthz(probe, latencies, stop))
             await asyncio.sleep(0.05)  # the poller is under way
             for _ in range(3):
                 await attack()
@@ -288,5 +310,8 @@ async def test_healthz_keeps_answering_while_each_worst_case_runs(live_url, demo
             "worst /healthz latency per attack (ms):",
             {k: round(v * 1000, 1) for k, v in worst.items()},
         )
-        slow = {name: v for name, v in worst.items() if v > HEALTHZ_BUDGET}
+        # 100 ms, plus whatever the machine's own scheduling costs /healthz when nothing runs
+        # (a few ms on an idle machine; tens on a loaded CI runner)
+        budget = HEALTHZ_BUDGET + worst.pop("idle")
+        slow = {name: v for name, v in worst.items() if v > budget}
         assert not slow, slow
