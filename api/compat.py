@@ -81,8 +81,13 @@ def has_middleware(ec: Any) -> bool:
 
 
 def is_token_limit(error: Any) -> bool:
-    """graphql-core 3.2's parser says "token limit" when `max_tokens` is exceeded."""
-    return "token limit" in error.message
+    """The parser gave up on the document's size: graphql-core 3.2 up to 3.2.6 says "token
+    limit", later ones "Document contains more than N tokens. Parsing aborted." (and "is
+    nested too deeply" past the recursion limit)."""
+    message = error.message
+    return "token limit" in message or message.endswith(
+        ("tokens. Parsing aborted.", "nested too deeply. Parsing aborted.")
+    )
 
 
 # --- graphene -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import hashlib
 import inspect
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -33,7 +34,7 @@ from api.context import Context, build_context
 from api.errors import graphql_error
 from api.execution import execute_options
 from api.input_text import NUL_KEY, NoNulInStrings, has_nul
-from api.limits import query_limits_rule
+from api.limits import QueryLimits, check_document
 from api.services import Services
 from api.settings import Settings
 from api.uploads import UploadRefused, multipart_params
@@ -88,8 +89,13 @@ def is_transient(body: dict[str, Any]) -> bool:
     return any(e["extensions"]["code"] in TRANSIENT for e in body.get("errors", []))
 
 
-async def persisted_query(services: Services, params: dict[str, Any]) -> Any:
-    """The query text, from the request or from its automatic-persisted-query hash."""
+async def persisted_query(
+    services: Services, params: dict[str, Any], admissible: Callable[[str], bool]
+) -> Any:
+    """The query text, from the request or from its automatic-persisted-query hash.
+
+    A query sent with its hash is stored only when `admissible` (within the size, token and
+    complexity limits, and valid): anything else is answered with its errors, never kept."""
     query = params.get("query")
     extensions = params.get("extensions")
     if not isinstance(extensions, dict) or not isinstance(extensions.get("persistedQuery"), dict):
@@ -100,7 +106,8 @@ async def persisted_query(services: Services, params: dict[str, Any]) -> Any:
     if isinstance(query, str):
         if services.persisted.digest(query) != sha256:
             raise RequestError(200, "PERSISTED_QUERY_HASH_MISMATCH")
-        await services.persisted.put(sha256, query)
+        if admissible(query):
+            await services.persisted.put(sha256, query)
         return query
     stored = await services.persisted.get(sha256)
     if stored is None:
@@ -112,10 +119,12 @@ class GraphQLEndpoint:
     def __init__(self, schema: GraphQLSchema, settings: Settings) -> None:
         self.schema = schema
         self.settings = settings
-        self.rules = (
-            *specified_rules,
-            query_limits_rule(settings.max_query_depth, settings.max_query_cost),
-            NoNulInStrings,
+        self.rules = (*specified_rules, NoNulInStrings)
+        self.limits = QueryLimits(
+            max_depth=settings.max_query_depth,
+            max_cost=settings.max_query_cost,
+            max_selections=settings.max_query_selections,
+            max_same_name=settings.max_query_same_name,
         )
         self.documents = DocumentCache(settings.document_cache_size)
         self.execute_options = execute_options(settings.fast_paths)
@@ -149,7 +158,7 @@ class GraphQLEndpoint:
         services: Services = request.app.state.services
         variables, operation_name = params.get("variables"), params.get("operationName")
         try:
-            query = await persisted_query(services, params)
+            query = await persisted_query(services, params, self.admissible)
         except RequestError as exc:
             return graphql_response({"errors": [plain_error(exc.code, lang, exc.key)]})
         if not isinstance(query, str) or not query.strip():
@@ -215,6 +224,11 @@ class GraphQLEndpoint:
             await idempotency.finish(claim.row, payload, keep=not is_transient(body))
         return Response(payload, media_type="application/json")
 
+    def admissible(self, query: str) -> bool:
+        """Parsed, within every limit and valid: fit to be kept as a persisted query."""
+        document, errors = self.document(query)
+        return document is not None and not errors
+
     def document(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
         if len(query) > self.settings.max_query_chars:
             return None, [graphql_error(QueryTooComplex("QUERY_TOO_COMPLEX"))]
@@ -232,8 +246,13 @@ class GraphQLEndpoint:
             else:
                 item = (None, [exc])
         else:
-            errors = validate(self.schema, document, self.rules)
-            item = (None if errors else document, list(errors))
+            # The limits first, in linear time: only a bounded document reaches validation.
+            too_complex = check_document(document, self.limits)
+            if too_complex is not None:
+                item = (None, [graphql_error(too_complex)])
+            else:
+                errors = validate(self.schema, document, self.rules)
+                item = (None if errors else document, list(errors))
         self.documents.put(query, item)
         return item
 

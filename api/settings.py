@@ -61,9 +61,11 @@ class Settings:
     media_daily_quota_bytes: int = 500 * 1024 * 1024
     media_uploads_per_hour: int = 60
     max_query_chars: int = 20_000
-    max_query_tokens: int = 3_000
+    max_query_tokens: int = 1_000  # GraphiQL's introspection query has 165
     max_query_depth: int = 12
     max_query_cost: int = 10_000
+    max_query_selections: int = 50  # fields and fragment spreads in one selection set
+    max_query_same_name: int = 10  # fields answering under one name in one selection set
     document_cache_size: int = 512
     # The short cuts (api.execution, api.compiled, api.rows, api.sqlite_reads and the pool
     # without reset); off, graphql-core and tortoise do everything their documented way.

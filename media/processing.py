@@ -7,6 +7,7 @@ applied and no metadata: a thumbnail and a medium WebP, and a clean original JPE
 from __future__ import annotations
 
 import io
+import math
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -32,6 +33,12 @@ try:  # HEIC/HEIF from iPhones, only when pillow-heif is installed
     HEIF = True
 except ImportError:  # pragma: no cover - depends on the installation
     HEIF = False
+
+# PNG, WebP and HEIC decode at full size (JPEG decodes reduced, see make_variants): at four
+# bytes a pixel this cap keeps one decode under 100 MB, so two concurrent uploads fit in a few
+# hundred. It admits a 24-megapixel phone photo (5712×4284) and refuses before decoding.
+FULL_DECODE_MAX_PIXELS = 25_000_000
+REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "I", "F")
 
 PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "heif": "HEIF"}
 
@@ -114,6 +121,8 @@ def open_image(data: bytes, kind: str, max_pixels: int) -> Image.Image:
     except (OSError, SyntaxError, ValueError):
         raise MediaRejected(ErrorCode.CORRUPT_FILE) from None
     width, height = img.size
+    if kind != "jpeg":
+        max_pixels = min(max_pixels, FULL_DECODE_MAX_PIXELS)
     if width * height > max_pixels or width < 1 or height < 1:
         img.close()
         raise MediaRejected(ErrorCode.IMAGE_TOO_LARGE)
@@ -154,11 +163,13 @@ def make_variants(data: bytes, img: Image.Image, kind: str, max_pixels: int) -> 
         scale = min(1.0, MEDIUM_SIDE / longest)
         img.draft("RGB", (max(1, int(img.size[0] * scale)), max(1, int(img.size[1] * scale))))
     img.load()
-    base = to_rgb(ImageOps.exif_transpose(img))
-    medium = base.copy()
-    medium.thumbnail((MEDIUM_SIDE, MEDIUM_SIDE), RESAMPLE, reducing_gap=2.0)
-    thumb = medium.copy()
-    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), RESAMPLE, reducing_gap=2.0)
+    source = reduced(img)
+    # exif_transpose copies even an upright image: only turn what needs turning.
+    base = to_rgb(ImageOps.exif_transpose(source) if orientation != 1 else source)
+    if base is not img:
+        img.close()  # the decoded pixels are not needed past this point
+    medium = shrunk(base, MEDIUM_SIDE, RESAMPLE, 2.0)
+    thumb = shrunk(medium, THUMB_SIDE, RESAMPLE, 2.0)
     variants = {
         "thumb.webp": encode(thumb, "WEBP", quality=THUMB_QUALITY, method=WEBP_METHOD),
         "medium.webp": encode(medium, "WEBP", quality=MEDIUM_QUALITY, method=WEBP_METHOD),
@@ -194,13 +205,47 @@ def clean_original(
             raise MediaRejected(ErrorCode.CORRUPT_FILE) from None
         finally:
             full.close()
-    original = base
-    if max(original.size) > ORIGINAL_SIDE:
-        original = original.copy()
-        original.thumbnail(
-            (ORIGINAL_SIDE, ORIGINAL_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0
-        )
+    original = shrunk(base, ORIGINAL_SIDE, Image.Resampling.LANCZOS, 3.0)
     return encode(original, "JPEG", quality=JPEG_QUALITY, optimize=True)
+
+
+def reduced(img: Image.Image) -> Image.Image:
+    """A decoded image larger than twice the original variant, reduced by an integer factor
+    (box averaging, cheap) so that it still covers ORIGINAL_SIDE, and the full-size pixels
+    released at once: nothing after this holds more than a quarter of them."""
+    factor = max(img.size) // ORIGINAL_SIDE
+    if factor < 2:
+        return img
+    source = img if img.mode in REDUCIBLE_MODES else to_rgb(img)
+    small = source.reduce(factor)
+    small.info = dict(img.info)
+    small.getexif().update(img.getexif())  # orientation, applied by exif_transpose next
+    if source is not img:
+        source.close()
+    img.close()  # frees the full-size pixels; the caller's close() is then a no-op
+    return small
+
+
+def shrunk(img: Image.Image, side: int, resample: Image.Resampling, gap: float) -> Image.Image:
+    """`img` fitted within side×side like Image.thumbnail, without first copying it whole."""
+    if max(img.size) <= side:
+        return img
+    out = img.resize(thumbnail_size(img.size, side), resample, reducing_gap=gap)
+    return out
+
+
+def thumbnail_size(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """The size Image.thumbnail((side, side)) gives an image of `size` (its rounding)."""
+    width, height = size
+    x, y = side, side
+    aspect = width / height
+    if x / y >= aspect:
+        candidates = (math.floor(y * aspect), math.ceil(y * aspect))
+        x = max(min(candidates, key=lambda n: abs(aspect - n / y)), 1)
+    else:
+        candidates = (math.floor(x / aspect), math.ceil(x / aspect))
+        y = max(min(candidates, key=lambda n: 0 if n == 0 else abs(aspect - x / n)), 1)
+    return x, y
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -208,7 +253,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
     if img.mode == "RGB":
         return img
     if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
+        rgba = img if img.mode == "RGBA" else img.convert("RGBA")
         flat = Image.new("RGB", rgba.size, (255, 255, 255))
         flat.paste(rgba, mask=rgba.getchannel("A"))
         return flat

@@ -19,6 +19,9 @@ from typing import Any
 from models.errors import ErrorCode
 
 MAX_LINES = 5000
+MAX_COLUMNS = 64  # an account sheet has six; cells to the right of this are never read
+MAX_BLANK_ROWS = MAX_LINES  # empty rows (present or skipped over) read before giving up
+MAX_XLSX_UNPACKED = 32 * 1024 * 1024  # all parts of the archive, as they will be inflated
 MAX_AMOUNT_FEN = 10**13  # a hundred billion yuan: anything above is a typing slip
 
 COLUMNS = {
@@ -130,15 +133,48 @@ def rows_from_csv(data: bytes) -> list[list[Any]]:
 
 
 def rows_from_xlsx(data: bytes) -> list[list[Any]]:
+    """The first sheet's rows, streamed: the declared dimension is ignored, at most
+    MAX_COLUMNS cells a row are kept, and reading stops once the sheet is known to be too
+    long, so the work is bounded by the line limit whatever the file declares."""
+    import zipfile
+
     from openpyxl import load_workbook
 
+    unreadable = ParseFailed([LineProblem(1, None, ErrorCode.UNREADABLE_FILE)])
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            # zipfile never inflates a member beyond its declared size, so this bounds it.
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_XLSX_UNPACKED:
+            raise unreadable
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except ParseFailed:
+        raise
     except Exception:  # openpyxl raises many kinds for a broken archive
-        raise ParseFailed([LineProblem(1, None, ErrorCode.UNREADABLE_FILE)]) from None
+        raise unreadable from None
+    too_long = ParseFailed([LineProblem(1, None, ErrorCode.TOO_MANY_LINES, {"max": MAX_LINES})])
     try:
         sheet = book.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+        if hasattr(sheet, "reset_dimensions"):
+            sheet.reset_dimensions()  # the <dimension> element is the file's claim, not a fact
+        rows: list[list[Any]] = []
+        filled = blank = 0
+        for row in sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True):
+            if any(row) and any(str(c or "").strip() for c in row):  # any(row): at C speed
+                filled += 1
+                if filled > MAX_LINES + 1:  # the header and MAX_LINES lines
+                    raise too_long
+            else:
+                blank += 1
+                if blank > MAX_BLANK_ROWS:
+                    raise too_long
+                continue
+            rows.append(list(row))
+        return rows
+    except ParseFailed:
+        raise
+    except Exception:
+        raise unreadable from None
     finally:
         book.close()
 
@@ -147,6 +183,14 @@ def rows_from_file(data: bytes) -> tuple[str, list[list[Any]]]:
     if data[:4] == b"PK\x03\x04":
         return "XLSX", rows_from_xlsx(data)
     return "CSV", rows_from_csv(data)
+
+
+def read_sheet(data: bytes) -> tuple[str, list[ParsedLine], list[LineProblem]]:
+    """The file's source kind, its readable lines and the problems of the others: all the
+    work of a sheet in one call, for a worker thread."""
+    source, rows = rows_from_file(data)
+    lines, problems = parse_lines(rows)
+    return source, lines, problems
 
 
 def header_map(header: list[Any]) -> tuple[dict[str, int], list[LineProblem]]:

@@ -27,14 +27,7 @@ from models.finance import (
     RiskStatus,
 )
 from models.finance.months import problem_errors, store_month
-from models.finance.parsing import (
-    MAX_AMOUNT_FEN,
-    LineProblem,
-    ParsedLine,
-    ParseFailed,
-    parse_lines,
-    rows_from_file,
-)
+from models.finance.parsing import MAX_AMOUNT_FEN, LineProblem, ParsedLine, ParseFailed, read_sheet
 from models.finance.risk import run_rules
 from models.media import Media
 from models.policy import Action, Viewer, require_account_readable, require_second_person
@@ -154,8 +147,7 @@ async def import_month(
     if too_large:
         raise fail(ErrorCode.FILE_TOO_LARGE, "file", max_mb=UPLOAD_MAX_MB)
     try:  # spreadsheets are parsed off the event loop
-        source, rows = await anyio.to_thread.run_sync(rows_from_file, data)
-        lines, problems = parse_lines(rows)
+        source, lines, problems = await anyio.to_thread.run_sync(read_sheet, data)
     except ParseFailed as exc:
         raise problem_errors(exc.problems) from None
     return await store_and_check(
