@@ -270,6 +270,14 @@ DISCLOSURE_TAMPERING = {
     ),
     "author": "UPDATE disclosure SET author_id = {admin} WHERE id = {d}",
     "must read": "UPDATE disclosure SET must_read = NOT must_read WHERE id = {d}",
+    "approved by": "UPDATE disclosure SET approved_by_id = {admin} WHERE id = {d}",
+    "approved at": (
+        "UPDATE disclosure SET approved_at = '2020-01-01 00:00:00+00:00' WHERE id = {d}"
+    ),
+    "version's approval": (
+        "UPDATE disclosure_version SET approved_at = '2020-01-01 00:00:00+00:00'"
+        " WHERE disclosure_id = {d}"
+    ),
     "status": "UPDATE disclosure SET status = 'RETRACTED' WHERE id = {d}",
     "retracted at": (
         "UPDATE disclosure SET retracted_at = '2026-01-01 00:00:00+00:00' WHERE id = {d}"

@@ -154,6 +154,9 @@ class DisclosureVersion(Model):
     published_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "cunwu.User", related_name=False, on_delete=fields.RESTRICT
     )
+    # The approval this version was published under, as served and chained.
+    approved_by_id = fields.IntField(null=True)
+    approved_at = fields.DatetimeField(null=True)
 
     disclosure_id: int
     published_by_id: int

@@ -30,7 +30,7 @@ from models.media import Media
 from models.regions import Region
 
 GENESIS = "0" * 64
-# Content format of new entries: 2 adds a month's figures, the author and must-read.
+# Content format of new entries: 2 adds a month's figures, the author, must-read and approval.
 FORMAT = 2
 
 
@@ -140,6 +140,8 @@ def publish_content(
         content["format"] = format
         content["author"] = disclosure.author_id
         content["mustRead"] = disclosure.must_read
+        content["approvedBy"] = version.approved_by_id
+        content["approvedAt"] = iso(version.approved_at) if version.approved_at else None
         if version.source_version is not None:  # and its balances and totals
             content["figures"] = figures
     return content
@@ -329,7 +331,12 @@ async def served_breaks(region: Region, entries: list[dict[str, Any]]) -> int | 
             "publishedAt": iso(d.published_at) if d.published_at else None,
         }
         if content.get("format", 1) >= 2:
-            served.update(author=d.author_id, mustRead=d.must_read)
+            served.update(
+                author=d.author_id,
+                mustRead=d.must_read,
+                approvedBy=d.approved_by_id,
+                approvedAt=iso(d.approved_at) if d.approved_at else None,
+            )
         first = first_publish[d.id]["content"]["publishedAt"]
         differs = (
             d.region_id != region.id

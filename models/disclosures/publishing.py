@@ -55,6 +55,8 @@ async def publish(
         source_version=source_version,
         published_at=at,
         published_by_id=actor_id,
+        approved_by_id=disclosure.approved_by_id,
+        approved_at=disclosure.approved_at,
     )
     disclosure.version = version.version
     disclosure.status = Status.PUBLISHED
