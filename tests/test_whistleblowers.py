@@ -14,16 +14,12 @@ import pikepdf
 import pytest
 from PIL import Image, ImageCms
 
-from api.relay import from_global_id, to_global_id
+from api.relay import from_global_id
 from media.storage import media_key
-from models.accounts import Role, User
-from models.accounts.auth import Passwords
-from models.accounts.operations import create_user, grant_role, verify_residency
 from models.flags import IdentityView
-from models.policy import Viewer
-from scripts.seed_demo import DEMO_PASSWORD
-from tests import media_files
+from tests import media_files, test_attacks
 from tests.client import GRANT_ROLE, error_codes
+from tests.test_attacks import gid
 from tests.test_comments import ADD, resident
 from tests.test_disclosures import (
     ADMIN,
@@ -40,48 +36,8 @@ from tests.test_finance import SAVE, line
 from tests.test_flags import FLAG_FIELDS, FLAG_ISSUE, raise_flag
 from tests.test_media import REDACT, uploaded
 
-SYSTEM = Viewer.for_system("test:whistleblowers")
+others = test_attacks.others  # the same outsiders as the attack tests
 FLAG = f"query($id: ID!) {{ flag(id: $id) {{ {FLAG_FIELDS} }} }}"
-
-
-def gid(kind: str, pk: int) -> str:
-    return to_global_id(kind, pk)
-
-
-async def person(settings, phone, name, role=None, region=None, home=None) -> User:
-    """A user made by the operators; verified in `home` and granted `role` on `region`."""
-    user = await create_user(
-        SYSTEM,
-        Passwords(settings.auth),
-        phone=phone,
-        password=DEMO_PASSWORD,
-        name=name,
-        village_id=home.id if home else None,
-    )
-    if home:
-        user = await verify_residency(SYSTEM, user.id)
-    if role is not None:
-        await grant_role(SYSTEM, user.id, role, region.id)
-    return user
-
-
-@pytest.fixture
-async def others(settings, demo):
-    """Staff and a villager of ANOTHER village (柳塘村, same township) and another township
-    (南岭乡), and an admin of the home township."""
-    home_township, other_township = demo.townships[0], demo.townships[1]
-    neighbour = demo.villages[1]
-    people = {
-        "CLERK2": ("13900000011", "外村文书", Role.CLERK, neighbour, None),
-        "SUPERVISOR2": ("13900000012", "外村监委", Role.SUPERVISOR, neighbour, None),
-        "VILLAGER2": ("13900000013", "外村村民", None, None, neighbour),
-        "OFFICIAL2": ("13900000014", "外乡干部", Role.OFFICIAL, other_township, None),
-        "TOWNADMIN": ("13900000015", "镇管理员", Role.ADMIN, home_township, None),
-        "TOWNADMIN2": ("13900000016", "外乡管理员", Role.ADMIN, other_township, None),
-    }
-    for phone, name, role, region, home in people.values():
-        await person(settings, phone, name, role, region, home)
-    return {key: value[0] for key, value in people.items()}
 
 
 @pytest.fixture
