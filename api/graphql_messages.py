@@ -134,10 +134,12 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "没有名字的操作必须是请求中唯一的操作。",
     ),
     "field_conflict": (
-        "Fields {r} conflict because {w:text}. "
+        "Fields {r} conflict because {w:msg}. "
         "Use different aliases on the fields to fetch both if this was intentional.",
-        "字段 {r} 相互冲突（{w}）。如需同时获取，请给它们不同的别名。",
+        "字段 {r} 相互冲突：{w}。如需同时获取，请给它们不同的别名。",
     ),
+    "conflict_different_fields": ("{a} and {b} are different fields", "{a} 和 {b} 是不同的字段"),
+    "conflict_arguments": ("they have differing arguments", "它们的参数不同"),
     "fragment_cycle_via": (
         "Cannot spread fragment {f} within itself via {p:text}.",
         "片段 {f} 不能（经由 {p}）展开自身。",
@@ -201,7 +203,15 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "类型 {t} 的值不能为 null。",
     ),
     "expected_type_because": ("Expected type {t}. {m:msg}", "此处应为 {t} 类型：{m}"),
-    # --- scalars (graphql/type/scalars.py, graphene's Date and DateTime) ---
+    # --- scalars (graphql/type/scalars.py, graphene's Date and DateTime, api/uploads.py) ---
+    "upload_literal": (
+        "Upload values come from multipart files, not literals",
+        "文件须作为 multipart 请求的文件部分上传，不能写在查询里",
+    ),
+    "upload_not_a_file": (
+        "Upload must be a file part of a multipart request",
+        "文件须作为 multipart 请求的文件部分上传",
+    ),
     "int_not_integer": (
         "Int cannot represent non-integer value: {v:text}",
         "Int 须为整数，不能是 {v}",
