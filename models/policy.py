@@ -247,7 +247,7 @@ class Viewer:
         role does not cover, or the role itself."""
         if self.holds(action):
             national = path is None or path == SYSTEM
-            return Forbidden(ForbiddenReason.NATIONAL_ONLY if national else R.OUTSIDE_REGION)
+            return Forbidden(R.NATIONAL_ONLY if national else R.OUTSIDE_REGION)
         return Forbidden(NEEDS_ROLE.get(action, R.NO_PERMISSION))
 
 
