@@ -214,3 +214,21 @@ async def test_queries_without_connections_keep_the_plain_refusal(gql, settings)
     body = await gql(f'{{ region(id: "x") {{ {inner} }} }}')
     assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
     assert "suggestedFirst" not in body["errors"][0]["extensions"]
+
+
+def test_the_documentation_stands_alone():
+    """README and docs/ link only to files in the repository, and every such file exists."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert {p.name for p in pages} >= {
+        "product.md",
+        "roles.md",
+        "workflows.md",
+        "api.md",
+        "operations.md",
+    }
+    for page in pages:
+        text = page.read_text()
+        assert "../" not in text and "shared/" not in text and "DESIGN.md" not in text, page
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text):
+            assert not target.startswith(("http:", "https:")), (page, target)
+            assert (page.parent / target).exists(), (page, target)
