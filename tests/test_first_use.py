@@ -62,6 +62,8 @@ async def test_graphiql_loads_only_its_own_vendored_assets(client):
         # the exact published file recorded in the manifest, gzipped on the wire
         assert hashlib.sha256(response.content).hexdigest() in manifest, url
         assert response.headers["content-encoding"] == "gzip"
+        plain = await client.get(url, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.content == response.content
         again = await client.get(url, headers={"If-None-Match": response.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
 
