@@ -16,6 +16,8 @@ from starlette.routing import Route
 
 from api.database import close_db, open_db, ping_db
 from api.endpoint import GraphQLEndpoint
+from api.graphiql import serve_static
+from api.home import home
 from api.media.files import serve_media, serve_summary
 from api.middleware import ProxyHeadersMiddleware, RequestIdMiddleware
 from api.schema import schema
@@ -77,11 +79,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = GraphQLEndpoint(schema.graphql_schema, settings)
     app = Starlette(
         routes=[
+            Route("/", home, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             Route("/media/{sha256}/{variant}", serve_media, methods=["GET", "HEAD"]),
             Route("/summaries/{name}", serve_summary, methods=["GET", "HEAD"]),
+            Route("/static/{path:path}", serve_static, methods=["GET", "HEAD"]),
         ],
         middleware=[
             # X-Forwarded-For only from TRUSTED_PROXIES (none by default): outermost, so the
