@@ -121,7 +121,7 @@ async def upload_media(
     async with in_transaction():
         # The rows sharing these files, locked: an orphan sweep deleting them either finished
         # (its files are gone: written again below) or waits until this row is committed.
-        await Media.filter(sha256=sha).select_for_update().values_list("id", flat=True)
+        await Media.filter(sha256=sha).select_for_update().only("id")  # (values() would not lock)
         if not await store.has_files(sha, variant_bytes):
             processed = shown = processed or await clean(store, data)
             sha = await store.save_files(processed)

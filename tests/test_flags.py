@@ -406,9 +406,8 @@ async def test_league_tables_equal_hand_counts(gql, demo):
 
 
 async def test_league_tables_are_cached_and_refreshed(app, gql, demo):
-    from models.regions import RegionKind
-
     from models.flags import StatsSnapshot
+    from models.regions import RegionKind
 
     stats = app.state.services.stats
     assert await stats.refresh() == 1  # one county, both levels

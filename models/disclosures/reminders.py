@@ -20,7 +20,7 @@ from models.accounts import Role, RoleGrant
 from models.audit import record_many
 from models.disclosures.compliance import ComplianceStatus, ItemStatus, compliance
 from models.disclosures.periods import SHANGHAI
-from models.flags.stats import periods_due_between
+from models.flags.stats import local_start, periods_due_between
 from models.notifications import ScheduledNotice
 from models.policy import Viewer
 from models.regions import Region, RegionKind
@@ -49,14 +49,18 @@ async def owed_this_month(
 ) -> tuple[str, list[Owed]]:
     """Villages with required items due this month that `wanted` picks (not yet published)."""
     month, start, end = this_month(now)
-    periods = periods_due_between(start, end)
+    periods = periods_due_between(start, end)  # a superset: each deadline is checked below
+    # a deadline is the end of its due day: midnight on the 1st closes last month's day
+    after, until = local_start(start), local_start(end)
     villages = await Region.filter(kind=RegionKind.VILLAGE).order_by("id")
     owed: dict[int, Owed] = {}
     for i in range(0, len(villages), CHUNK):
         chunk = villages[i : i + CHUNK]
         for period in periods:
             for entry in await compliance(chunk, period, now):
-                items = [(period.text, s) for s in entry.items if wanted(s)]
+                items = [
+                    (period.text, s) for s in entry.items if after < s.due_at <= until and wanted(s)
+                ]
                 if items:
                     owed.setdefault(entry.village.id, Owed(entry.village, [])).items += items
     return month, list(owed.values())
