@@ -19,8 +19,7 @@ from tortoise.transactions import in_transaction
 from models.accounts import Role, RoleGrant
 from models.audit import record_many
 from models.disclosures.compliance import ComplianceStatus, ItemStatus, compliance
-from models.disclosures.periods import SHANGHAI
-from models.flags.stats import local_start, periods_due_between
+from models.disclosures.periods import SHANGHAI, local_start, periods_due_between
 from models.notifications import ScheduledNotice
 from models.policy import Viewer
 from models.regions import Region, RegionKind

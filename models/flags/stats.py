@@ -12,7 +12,7 @@ import json
 import statistics
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -30,7 +30,7 @@ from models.disclosures.compliance import (
     earliest_answers,
     publication_status,
 )
-from models.disclosures.periods import SHANGHAI, Period, due_at, parse_period
+from models.disclosures.periods import SHANGHAI, due_at, local_start, periods_due_between
 from models.flags import StatsSnapshot
 from models.redis_guard import REDIS_DOWN, RedisGuard, as_text
 from models.regions import Region, RegionKind, path_ids, subtree_range
@@ -89,25 +89,6 @@ def as_datetime(value: object) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
-
-
-def local_start(day: date) -> datetime:
-    return datetime.combine(day, time(), SHANGHAI).astimezone(UTC)
-
-
-def periods_due_between(start: date, end: date) -> list[Period]:
-    """Periods that may fall due in [start, end) for some due day (each village's exact
-    deadline is checked against the range later)."""
-    found = []
-    for year in range(start.year - 1, end.year + 1):
-        texts = [f"{year}-{m:02d}" for m in range(1, 13)] + [f"{year}-Q{q}" for q in range(1, 5)]
-        texts += [f"{year}-H1", f"{year}-H2", str(year)]
-        for text in texts:
-            period = parse_period(text)
-            assert period is not None
-            if due_at(period, 1) < local_start(end) and due_at(period, 31) >= local_start(start):
-                found.append(period)
-    return found
 
 
 # Reads a queryset's rows: model instances by default; the API passes its plain-row reader
