@@ -146,17 +146,21 @@ async def remind_clerks(*, now: datetime | None = None) -> int:
     items due this month that the village has not published yet."""
     now = now or datetime.now(UTC)
     month, owed = await owed_this_month(now, unpublished)
-    clerks = await grants_on(Role.CLERK, [o.village.id for o in owed])
-    notices = {
-        o.village.id: (
-            o.village,
-            clerks[o.village.id],
-            {"month": month, "items": item_names(o), "count": len(o.items)},
-        )
-        for o in owed
-        if clerks.get(o.village.id)
-    }
-    return await send_once(CLERK_REMINDER, month, now, notices, "job:remind_clerks")
+    sent = 0
+    for start in range(0, len(owed), CHUNK):  # each batch claimed and sent on its own
+        batch = owed[start : start + CHUNK]
+        clerks = await grants_on(Role.CLERK, [o.village.id for o in batch])
+        notices = {
+            o.village.id: (
+                o.village,
+                clerks[o.village.id],
+                {"month": month, "items": item_names(o), "count": len(o.items)},
+            )
+            for o in batch
+            if clerks.get(o.village.id)
+        }
+        sent += await send_once(CLERK_REMINDER, month, now, notices, "job:remind_clerks")
+    return sent
 
 
 async def report_missing_items(*, now: datetime | None = None) -> int:
