@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,6 +25,7 @@ from api.schema import schema
 from api.services import Services
 from api.settings import Settings
 
+log = logging.getLogger("cunwu.app")
 READY_TIMEOUT = 2.0
 REDIS_TIMEOUT = 1.0
 
@@ -49,6 +51,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            # views buffered in process would die with it (Redis's wait for the next flush)
+            try:
+                await app.state.services.views.flush()
+            except Exception:  # shutting down regardless: say what was lost
+                log.exception("view counts not flushed at shutdown")
             if redis is not None:
                 await redis.aclose()
             await close_db(orm)
