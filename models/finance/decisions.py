@@ -40,11 +40,14 @@ async def decide_risk_hits(
         raise fail(ErrorCode.NOT_FOUND, "ids")
     if len(ids) > MAX_DECISIONS:
         raise fail(ErrorCode.TOO_MANY_ITEMS, "ids", max=MAX_DECISIONS)
-    hits = await RiskHit.filter(id__in=ids).select_for_update().order_by("id")
-    if len(hits) != len(ids):
-        raise fail(ErrorCode.NOT_FOUND, "ids")
-    months = MonthlyAccount.filter(id__in={h.account_id for h in hits}).select_for_update()
+    account_ids = set(await RiskHit.filter(id__in=ids).values_list("account_id", flat=True))
+    # Months first, then hits: the order approval takes them in, so the two never deadlock
+    # and a decision never slips in between approval's check and its publication.
+    months = MonthlyAccount.filter(id__in=account_ids).select_for_update().order_by("id")
     accounts = {a.id: a for a in await months}
+    hits = await RiskHit.filter(id__in=ids).select_for_update().order_by("id")
+    if len(hits) != len(ids) or any(h.account_id not in accounts for h in hits):
+        raise fail(ErrorCode.NOT_FOUND, "ids")
     paths = dict(
         await Region.filter(id__in={a.village_id for a in accounts.values()}).values_list(
             "id", "path"

@@ -241,7 +241,11 @@ async def approve_month(
         if village is None:
             raise fail(ErrorCode.NOT_FOUND, "villageId")
         viewer.require(Action.DISCLOSURE_APPROVE, village.path)
-        account = await MonthlyAccount.get_or_none(village_id=village.id, year=year, month=month)
+        account = (  # locked: a concurrent decision on its hits waits for the publication
+            await MonthlyAccount.select_for_update()
+            .filter(village_id=village.id, year=year, month=month)
+            .first()
+        )
         if account is None:
             raise fail(ErrorCode.NOT_FOUND, "month")
         require_second_person(viewer, account.uploaded_by_id)
