@@ -20,7 +20,7 @@ from tests.test_flags import FLAG_ISSUE
 others = test_attacks.others  # the same outsiders as the attack tests
 
 HITS = """query($v: ID!, $m: Int!) { monthlyAccount(villageId: $v, year: 2026, month: $m) {
-  riskHits { id lineNo rule status message note } } }"""
+  riskHits { id lineNo version rule status message note } } }"""
 DECIDE_MANY = """mutation($input: DecideRiskHitsInput!) { decideRiskHits(input: $input) {
   accounts { month riskHits { id status note } } errors { code field } } }"""
 LINES = """query($v: ID!, $m: Int!) { monthlyAccount(villageId: $v, year: 2026, month: $m) {
@@ -369,7 +369,7 @@ async def test_a_correction_keeps_the_published_problem_and_raises_no_second_fla
     ]
     # Staff see the staged lines, and their new hit, still open; nobody may re-decide the old one.
     found = await hits(gql, village, supervisor)
-    assert sorted(h["status"] for h in found) == ["CONFIRMED", "OPEN"]
+    assert sorted((h["version"], h["status"]) for h in found) == [(1, "CONFIRMED"), (2, "OPEN")]
     staged_ids = [h["id"] for h in found if h["status"] == "OPEN"]
     # Confirming a quiet "cleared" on the staged version then approving is public as well.
     await gql.mutate(

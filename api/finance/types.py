@@ -190,6 +190,9 @@ class RiskHit(graphene.ObjectType):
 
     id = graphene.ID(required=True)
     line_no = graphene.Int(required=True)
+    version = graphene.Int(
+        required=True, description="所在账目版本：已公开版本的结论不能再改，更正另有自己的提示"
+    )
     rule = graphene.Field(RiskRule, required=True)
     message = graphene.String(
         required=True,
