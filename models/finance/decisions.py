@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from models.audit import record
+from models.audit import record_many
 from models.errors import ErrorCode, fail
 from models.finance import AccountLine, MonthlyAccount, RiskHit, RiskRule, RiskStatus
 from models.finance.risk_text import hit_message
@@ -61,18 +61,22 @@ async def decide_risk_hits(
     text = clean_reason(note, "note")
     user_id, now = viewer.require_user().id, datetime.now(UTC)
     status = RiskStatus.CONFIRMED if confirmed else RiskStatus.CLEARED
-    for hit in hits:
-        before = {"status": str(hit.status), "note": hit.note}
-        hit.status, hit.note, hit.decided_by_id, hit.decided_at = status, text, user_id, now
-        await hit.save(update_fields=["status", "note", "decided_by_id", "decided_at"])
-        await record(
-            viewer,
-            "accounts.risk_decide",
-            hit,
-            region_id=accounts[hit.account_id].village_id,
-            before=before,
-            after={"rule": str(hit.rule), "status": str(status), "note": text, "batch": len(ids)},
-        )
+    await RiskHit.filter(id__in=ids).update(
+        status=status, note=text, decided_by_id=user_id, decided_at=now
+    )
+    await record_many(
+        viewer,
+        "accounts.risk_decide",
+        [
+            (
+                hit,
+                accounts[hit.account_id].village_id,
+                {"status": str(hit.status), "note": hit.note},
+                {"rule": str(hit.rule), "status": str(status), "note": text, "batch": len(ids)},
+            )
+            for hit in hits
+        ],
+    )
     return sorted(accounts.values(), key=lambda a: a.id)
 
 
