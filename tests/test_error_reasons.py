@@ -398,3 +398,9 @@ def test_every_reason_has_both_texts():
     ]:
         zh, en = translate(reason, ZH), translate(reason, EN)
         assert zh != reason and en != reason and zh != en, reason
+
+
+def test_every_action_says_which_role_it_needs():
+    from models.policy import NEEDS_ROLE, Action
+
+    assert set(NEEDS_ROLE) == set(Action)
