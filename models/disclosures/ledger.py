@@ -69,19 +69,22 @@ async def account_lines(
         key = (account.disclosure_id, line.version)
         if key not in out:
             continue
-        out[key].append(
-            {
-                "line": line.line_no,
-                "date": line.date.isoformat(),
-                "direction": str(line.direction),
-                "chart": account.chart_version,
-                "subject": line.subject_code,
-                "amountFen": line.amount_fen,
-                "counterparty": line.counterparty,
-                "summary": line.summary,
-                "receipt": shas.get(line.receipt_id),
-            }
-        )
+        content = {
+            "line": line.line_no,
+            "date": line.date.isoformat(),
+            "direction": str(line.direction),
+            "chart": account.chart_version,
+            "subject": line.subject_code,
+            "amountFen": line.amount_fen,
+            "counterparty": line.counterparty,
+            "summary": line.summary,
+            "receipt": shas.get(line.receipt_id),
+        }
+        # Only where there is one: entries chained before lines had vouchers stay valid,
+        # and adding, changing or blanking a voucher number breaks the chain all the same.
+        if line.voucher_no:
+            content["voucher"] = line.voucher_no
+        out[key].append(content)
     return out
 
 

@@ -158,6 +158,7 @@ async def store_month(
                 amount_fen=line.amount_fen,
                 counterparty=line.counterparty,
                 summary=line.summary,
+                voucher_no=line.voucher_no,
                 receipt_id=receipts.get(line.line),
                 version=account.version,
             )

@@ -17,6 +17,7 @@ from models.audit import record
 from models.disclosures import CatalogueItem, Category, Disclosure
 from models.disclosures import Status as DisclosureStatus
 from models.disclosures.publishing import publish
+from models.disclosures.returns import require_not_returned
 from models.errors import ErrorCode, NotFound, UserError, UserErrors, fail
 from models.finance import (
     AccountLine,
@@ -236,6 +237,7 @@ async def approve_month(viewer: Viewer, village_id: int, year: int, month: int) 
         require_second_person(viewer, account.uploaded_by_id)
         if account.status == AccountStatus.PUBLISHED:
             raise fail(ErrorCode.ALREADY_PUBLISHED, "month")
+        await require_not_returned("month", account_id=account.id, month_version=account.version)
         if await RiskHit.exists(account_id=account.id, status=RiskStatus.OPEN):
             raise fail(ErrorCode.RISK_HITS_OPEN, "month")
         receipt_ids = list(
