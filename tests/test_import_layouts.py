@@ -59,9 +59,12 @@ def csv_bytes(rows, encoding="gbk") -> bytes:
 
 
 def journal_xlsx() -> bytes:
-    """The same journal as an XLSX export: real date and number cells, numeric vouchers."""
+    """The same journal as an XLSX export: real date and number cells, numeric vouchers, and
+    a title and the unit's name above the header."""
     book = Workbook()
     sheet = book.active
+    sheet.append(["序时账"])
+    sheet.append(["单位：东溪村股份经济合作社", None, None, None, None, "2026年3月"])
     sheet.append(["日期", "凭证号", "摘要", "科目编码", "科目名称", "借方金额", "贷方金额"])
     for row in JOURNAL[1:]:
         day = None
@@ -142,8 +145,8 @@ async def test_a_journal_export_becomes_the_months_income_and_expense(client, gq
     assert payload["errors"] == [], payload
     account = payload["account"]
     expected = EXPECTED
-    if kind == "xlsx":  # the voucher cells are numbers there
-        expected = [(*e[:6], e[6].split("-")[1]) for e in EXPECTED]
+    if kind == "xlsx":  # two title rows above; the voucher cells are numbers there
+        expected = [(e[0] + 2, *e[1:6], e[6].split("-")[1]) for e in EXPECTED]
     assert seen(account) == expected
     assert int(account["incomeFen"]) == 3_120_050 and int(account["expenseFen"]) == 988_050
     assert int(account["closingBalanceFen"]) == 500_000 + 3_120_050 - 988_050

@@ -63,6 +63,7 @@ TOTAL_ROWS = {
     "承前页",
     "过次页",
 }
+TITLE_ROWS_MAX = 5  # title rows an export may put above its header
 # 库存现金 / 现金 and 银行存款: the same first-level codes in the 2004 and 2023 charts.
 CASH_SUBJECTS = ("101", "102")
 DIRECTIONS = {
@@ -262,6 +263,21 @@ def header_map(
     return found, missing
 
 
+def title_rows(rows: list[list[Any]]) -> int:
+    """How many rows above the header to skip: exports often start with a title and the
+    unit's name (序时账 / 单位：东溪村). The header is the first of the top rows that has
+    every required column of its layout; none found, the first row is taken as the header
+    (and its missing columns are reported)."""
+    for index, row in enumerate(rows[:TITLE_ROWS_MAX + 1]):
+        if is_journal(row):
+            found, missing = header_map(row, JOURNAL_COLUMNS, JOURNAL_REQUIRED)
+        else:
+            found, missing = header_map(row)
+        if not missing:
+            return index
+    return 0
+
+
 def is_journal(header: list[Any]) -> bool:
     names = header_names(header)
     aliases = JOURNAL_COLUMNS["debit"] + JOURNAL_COLUMNS["credit"]
@@ -276,8 +292,13 @@ def parse_lines(rows: list[list[Any]]) -> tuple[list[ParsedLine], list[LineProbl
         raise ParseFailed([LineProblem(1, None, ErrorCode.EMPTY_FILE)])
     if len(rows) - 1 > MAX_LINES:
         raise ParseFailed([LineProblem(1, None, ErrorCode.TOO_MANY_LINES, {"max": MAX_LINES})])
+    skip = title_rows(rows)
+    if skip:
+        rows = rows[skip:]
+        if len(rows) < 2:
+            raise ParseFailed([LineProblem(1 + skip, None, ErrorCode.EMPTY_FILE)])
     if is_journal(rows[0]):
-        return journal_lines(rows)
+        return journal_lines(rows, skip)
     columns, problems = header_map(rows[0])
     if problems:
         raise ParseFailed(problems)
@@ -287,7 +308,7 @@ def parse_lines(rows: list[list[Any]]) -> tuple[list[ParsedLine], list[LineProbl
         return row[index] if index is not None and index < len(row) else None
 
     parsed: list[ParsedLine] = []
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in enumerate(rows[1:], start=2 + skip):
         line_problems = []
         day = parse_date(cell(row, "date"))
         if day is None:
@@ -359,7 +380,9 @@ class JournalRow:
     summary: str
 
 
-def journal_lines(rows: list[list[Any]]) -> tuple[list[ParsedLine], list[LineProblem]]:
+def journal_lines(
+    rows: list[list[Any]], skip: int = 0
+) -> tuple[list[ParsedLine], list[LineProblem]]:
     """The month's income and expense from a debit/credit journal.
 
     A village's public month is its money in and out (opening + income − expense = closing,
@@ -387,7 +410,7 @@ def journal_lines(rows: list[list[Any]]) -> tuple[list[ParsedLine], list[LinePro
     entries: list[JournalRow] = []
     last_day: date | None = None
     last_voucher = ""
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in enumerate(rows[1:], start=2 + skip):
         words = {str(cell(row, k) or "").strip().replace(" ", "") for k in ("date", "summary")}
         words.add(voucher_text(cell(row, "voucher")).replace(" ", ""))
         if words & TOTAL_ROWS:
