@@ -339,3 +339,19 @@ async def test_the_clerks_list_has_scheduled_and_due_items(gql, demo):
     await finance_published(gql, clerk, supervisor, village, period=last_month)
     mine = await work(gql, clerk, village)
     assert ("FIN-2", last_month) not in {(x["item"]["code"], x["period"]) for x in mine["due"]}
+
+
+async def test_sending_back_or_approving_a_month_out_of_range_is_a_user_error(gql, demo):
+    supervisor = await gql.login(SUPERVISOR)
+    village = gid("Region", demo.villages[0].id)
+    for year, month in ((40_000, 3), (-1, 3), (2026, 13)):
+        data = {"villageId": village, "year": year, "month": month}
+        out = await gql.mutate(
+            "returnMonthlyAccount", RETURN_MONTH, {**data, "reason": "不对"}, token=supervisor
+        )
+        assert out["errors"][0]["code"] == "INVALID_MONTH", out
+        approve = await gql.mutate("approveMonthlyAccount", APPROVE, data, token=supervisor)
+        assert approve["errors"] == [{"code": "INVALID_MONTH", "field": "month"}]
+    missing = {"villageId": village, "year": 2026, "month": 3, "reason": "没有这个月"}
+    out = await gql.mutate("returnMonthlyAccount", RETURN_MONTH, missing, token=supervisor)
+    assert out["errors"][0] == {"code": "NOT_FOUND", "field": "month", "message": "找不到该对象"}

@@ -268,7 +268,7 @@ def title_rows(rows: list[list[Any]]) -> int:
     unit's name (序时账 / 单位：东溪村). The header is the first of the top rows that has
     every required column of its layout; none found, the first row is taken as the header
     (and its missing columns are reported)."""
-    for index, row in enumerate(rows[:TITLE_ROWS_MAX + 1]):
+    for index, row in enumerate(rows[: TITLE_ROWS_MAX + 1]):
         if is_journal(row):
             found, missing = header_map(row, JOURNAL_COLUMNS, JOURNAL_REQUIRED)
         else:

@@ -27,7 +27,7 @@ from models.finance import (
     RiskHit,
     RiskStatus,
 )
-from models.finance.months import problem_errors, store_month
+from models.finance.months import MAX_YEAR, MIN_YEAR, problem_errors, store_month
 from models.finance.parsing import MAX_AMOUNT_FEN, LineProblem, ParsedLine, ParseFailed, read_sheet
 from models.finance.risk import run_rules
 from models.media import Media
@@ -231,6 +231,8 @@ async def approve_month(viewer: Viewer, village_id: int, year: int, month: int) 
         if village is None:
             raise fail(ErrorCode.NOT_FOUND, "villageId")
         viewer.require(Action.DISCLOSURE_APPROVE, village.path)
+        if not (MIN_YEAR <= year <= MAX_YEAR and 1 <= month <= 12):  # PostgreSQL's smallint
+            raise fail(ErrorCode.INVALID_MONTH, "month")
         account = await MonthlyAccount.get_or_none(village_id=village.id, year=year, month=month)
         if account is None:
             raise fail(ErrorCode.NOT_FOUND, "month")

@@ -11,6 +11,7 @@ from models.disclosures import Disclosure, ReturnKind, ReturnNote, StagedCorrect
 from models.disclosures.workflow import load_disclosure
 from models.errors import ErrorCode, fail
 from models.finance import AccountStatus, MonthlyAccount
+from models.finance.months import MAX_YEAR, MIN_YEAR
 from models.policy import Action, Viewer
 from models.regions import Region
 from models.text import clean_reason
@@ -72,6 +73,8 @@ async def return_month(
         if village is None:
             raise fail(ErrorCode.NOT_FOUND, "villageId")
         viewer.require(Action.DISCLOSURE_APPROVE, village.path)
+        if not (MIN_YEAR <= year <= MAX_YEAR and 1 <= month <= 12):
+            raise fail(ErrorCode.INVALID_MONTH, "month")
         account = await MonthlyAccount.get_or_none(village_id=village.id, year=year, month=month)
         if account is None:
             raise fail(ErrorCode.NOT_FOUND, "month")
