@@ -111,20 +111,26 @@ async def waiting_items(viewer: Viewer, village: Region) -> list[ReviewItem]:
     the clerk's submission; a correction of a published month too), none that was sent
     back and not redone since."""
     items: list[ReviewItem] = []
-    pending = await Disclosure.filter(region_id=village.id, status=Status.PENDING_REVIEW).limit(
-        LIST_MAX
+    pending = (
+        await Disclosure.filter(region_id=village.id, status=Status.PENDING_REVIEW)
+        .order_by("updated_at", "id")
+        .limit(LIST_MAX)
     )
     times = await submitted_times([d.id for d in pending])
     for d in pending:
         items.append(
             ReviewItem(ReviewKind.DISCLOSURE, times.get(d.id, d.updated_at), d.author_id, d)
         )
+    staged_rows = (
+        await StagedCorrection.filter(disclosure__region_id=village.id)
+        .order_by("created_at", "id")
+        .limit(LIST_MAX)
+    )
     returned_staged = set(
         await ReturnNote.filter(
-            village_id=village.id, kind=ReturnKind.CORRECTION, closed_at=None
+            staged_id__in=[s.id for s in staged_rows], closed_at=None
         ).values_list("staged_id", flat=True)
     )
-    staged_rows = await StagedCorrection.filter(disclosure__region_id=village.id).limit(LIST_MAX)
     staged_of = {
         d.id: d for d in await Disclosure.filter(id__in=[s.disclosure_id for s in staged_rows])
     }
@@ -140,8 +146,10 @@ async def waiting_items(viewer: Viewer, village: Region) -> list[ReviewItem]:
                 correction_reason=staged.reason,
             )
         )
-    months = await MonthlyAccount.filter(village_id=village.id, status=AccountStatus.DRAFT).limit(
-        LIST_MAX
+    months = (
+        await MonthlyAccount.filter(village_id=village.id, status=AccountStatus.DRAFT)
+        .order_by("updated_at", "id")
+        .limit(LIST_MAX)
     )
     returned_months = set(
         await ReturnNote.filter(account_id__in=[m.id for m in months], closed_at=None).values_list(
@@ -220,47 +228,64 @@ async def due_items(village: Region, now: datetime) -> list[DueItem]:
     return out
 
 
+async def current_returns(village: Region) -> list[ReturnedItem]:
+    """The send-back notes still current, newest first, read through what is open now (a
+    draft, a staged correction, an unpublished month), so old answered notes cost nothing."""
+    returned: list[ReturnedItem] = []
+    seen: set[int] = set()
+    for note in (
+        await ReturnNote.filter(
+            village_id=village.id,
+            kind=ReturnKind.DISCLOSURE,
+            closed_at=None,
+            disclosure__status=Status.DRAFT,
+        )
+        .order_by("-id")
+        .prefetch_related("disclosure")
+        .limit(LIST_MAX * 2)
+    ):
+        if note.disclosure_id not in seen:  # sent back, fixed, sent back again: the last
+            seen.add(note.disclosure_id or 0)
+            returned.append(ReturnedItem(note, disclosure=note.disclosure))
+    staged = dict(
+        await StagedCorrection.filter(disclosure__region_id=village.id)
+        .limit(LIST_MAX)
+        .values_list("id", "disclosure_id")
+    )
+    for note in (
+        await ReturnNote.filter(staged_id__in=list(staged), closed_at=None)
+        .order_by("-id")
+        .prefetch_related("disclosure")
+    ):
+        returned.append(ReturnedItem(note, disclosure=note.disclosure))
+    months = {
+        m.id: m
+        for m in await MonthlyAccount.filter(
+            village_id=village.id, status=AccountStatus.DRAFT
+        ).limit(LIST_MAX)
+    }
+    for note in await ReturnNote.filter(
+        account_id__in=list(months), kind=ReturnKind.MONTH, closed_at=None
+    ).order_by("-id"):
+        account = months[note.account_id or 0]
+        if account.version == note.month_version:
+            returned.append(ReturnedItem(note, account=account))
+    returned.sort(key=lambda r: r.note.id, reverse=True)
+    return returned[:LIST_MAX]
+
+
 async def clerk_work(viewer: Viewer, village_id: int, now: datetime | None = None) -> ClerkWork:
     """The clerk's list for the village (its officials and admins may read it too)."""
     village = await work_village(village_id)
     require_clerk_work_reader(viewer, village.path)
     now = now or datetime.now(UTC)
     work = ClerkWork(village)
-    notes = await ReturnNote.filter(village_id=village.id, closed_at=None).order_by("-id")
-    disclosures = {
-        d.id: d
-        for d in await Disclosure.filter(id__in=[n.disclosure_id for n in notes if n.disclosure_id])
+    work.returned = await current_returns(village)
+    returned_drafts = {
+        r.disclosure.id
+        for r in work.returned
+        if r.note.kind == ReturnKind.DISCLOSURE and r.disclosure
     }
-    accounts = {
-        a.id: a
-        for a in await MonthlyAccount.filter(id__in=[n.account_id for n in notes if n.account_id])
-    }
-    staged_ids = set(
-        await StagedCorrection.filter(
-            id__in=[n.staged_id for n in notes if n.staged_id]
-        ).values_list("id", flat=True)
-    )
-    returned_drafts: set[int] = set()
-    for note in notes:
-        if note.kind == ReturnKind.DISCLOSURE:
-            d = disclosures.get(note.disclosure_id or 0)
-            if d is None or d.status != Status.DRAFT or d.id in returned_drafts:
-                continue
-            returned_drafts.add(d.id)
-            work.returned.append(ReturnedItem(note, disclosure=d))
-        elif note.kind == ReturnKind.CORRECTION:
-            if note.staged_id in staged_ids:
-                work.returned.append(
-                    ReturnedItem(note, disclosure=disclosures.get(note.disclosure_id or 0))
-                )
-        else:
-            a = accounts.get(note.account_id or 0)
-            if (
-                a is not None
-                and a.status == AccountStatus.DRAFT
-                and a.version == note.month_version
-            ):
-                work.returned.append(ReturnedItem(note, account=a))
     work.returned = work.returned[:LIST_MAX]
     work.drafts = [
         d
