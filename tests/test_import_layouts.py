@@ -243,10 +243,20 @@ async def test_the_import_script_takes_a_journal_export(app, demo, tmp_path):
     (tmp_path / "2026-04.xlsx").write_bytes(
         xlsx(
             [
-                ["日期", "凭证号", "摘要", "科目编码", "科目名称", "借方发生额", "贷方发生额"],
-                [date(2026, 4, 3), "记-1", "村部电费", "513", "管理费用", 356.2, None],
-                [date(2026, 4, 3), "记-1", "村部电费", "102", "银行存款", None, 356.2],
-                [None, None, "合计", None, None, 356.2, 356.2],
+                ["日期", "凭证号", "摘要", "科目编码", "科目名称", "借方发生额", "贷方发生额"]
+                + ["往来单位"],
+                [
+                    date(2026, 4, 3),
+                    "记-1",
+                    "村部电费",
+                    "513",
+                    "管理费用",
+                    356.2,
+                    None,
+                    "县供电公司",
+                ],
+                [date(2026, 4, 3), "记-1", "村部电费", "102", "银行存款", None, 356.2, None],
+                [None, None, "合计", None, None, 356.2, 356.2, None],
             ]
         )
     )
@@ -254,7 +264,12 @@ async def test_the_import_script_takes_a_journal_export(app, demo, tmp_path):
     assert report[0].startswith("2026-03 ok: 4 lines"), report
     assert report[1].startswith("2026-04 ok: 1 lines"), report
     [line] = await AccountLine.filter(voucher_no="记-1", date=date(2026, 4, 3))
-    assert (line.direction, line.subject_code, line.amount_fen) == ("EXPENSE", "513", 35_620)
+    assert (line.direction, line.subject_code, line.amount_fen, line.counterparty) == (
+        "EXPENSE",
+        "513",
+        35_620,
+        "县供电公司",
+    )
 
 
 # --- errors that say what was expected and found --------------------------------------------

@@ -45,7 +45,17 @@ JOURNAL_COLUMNS = {
     "subject": ("科目编码", "科目代码", "科目编号", "subject", "subject_code"),
     "debit": ("借方金额", "借方", "借方发生额", "借方金额（元）", "借方金额(元)", "debit"),
     "credit": ("贷方金额", "贷方", "贷方发生额", "贷方金额（元）", "贷方金额(元)", "credit"),
-    "counterparty": ("对方单位", "往来单位", "收付款人", "counterparty", "payee"),
+    # Optional: without it the payee risk rules have nothing to compare.
+    "counterparty": (
+        "对方单位",
+        "往来单位",
+        "收付款人",
+        "往来单位名称",
+        "辅助核算",
+        "核算项目",
+        "counterparty",
+        "payee",
+    ),
     "summary": ("摘要", "说明", "summary", "memo"),
 }
 JOURNAL_REQUIRED = ("date", "subject", "debit", "credit")
