@@ -276,6 +276,16 @@ class ReadMark(Model):
         unique_together = (("user", "disclosure"),)
 
 
+# One row per batch of view counts taken from Redis and added to the disclosures, written in
+# the same transaction: a batch retried after a crash is never counted twice.
+class ViewFlush(Model):
+    id = fields.CharField(max_length=40, primary_key=True)
+    applied_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "view_flush"
+
+
 class ReturnKind(StrEnum):
     DISCLOSURE = "DISCLOSURE"  # a submitted disclosure, back to DRAFT
     CORRECTION = "CORRECTION"  # a staged FINANCE correction, kept for the clerk to redo
