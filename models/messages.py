@@ -255,6 +255,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A debit/credit file must hold whole vouchers, with their cash or bank lines",
     ),
     "TOO_MANY_LINES": ("每月最多{max}行", "At most {max} lines per month"),
+    "SUPERVISION_COMMITTEE": ("村务监督委员会", "Village supervision committee"),
+    "TOO_MANY_ITEMS": ("一次最多处理{max}项", "At most {max} items at once"),
     "INVALID_DATE": (
         "日期格式不对（例：2026-03-05、2026/3/5、2026年3月5日）",
         "Unreadable date (e.g. 2026-03-05, 2026/3/5)",
@@ -299,6 +301,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "NOT_WAITING": (
         "该事项没有在等待审核，无法退回",
         "This item is not waiting for review, so it cannot be sent back",
+    ),
+    "RISK_HIT_PUBLISHED": (
+        "该风险提示所在的账目已公开，结论不能再改；如有新问题请对该行提出质疑",
+        "The lines of this risk note are published and its decision is final; "
+        "flag the line if you find a new problem",
     ),
     "INVALID_MONTH": ("年月不对", "Invalid year or month"),
     "RISK_HITS_OPEN": (
