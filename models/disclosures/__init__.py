@@ -284,3 +284,48 @@ class ViewFlush(Model):
 
     class Meta:
         table = "view_flush"
+
+
+class ReturnKind(StrEnum):
+    DISCLOSURE = "DISCLOSURE"  # a submitted disclosure, back to DRAFT
+    CORRECTION = "CORRECTION"  # a staged FINANCE correction, kept for the clerk to redo
+    MONTH = "MONTH"  # an uploaded month (or its correction), to upload again
+
+
+# A supervisor's "send back, because…": kept for good (the audit log has it too). A note is
+# current while what it sent back is unchanged: the disclosure not resubmitted
+# (`closed_at`), the month not uploaded again (`month_version`), the staged correction not
+# replaced (`staged_id`).
+class ReturnNote(Model):
+    id = fields.IntField(primary_key=True)
+    village: fields.ForeignKeyRelation[Region] = fields.ForeignKeyField(
+        "cunwu.Region", related_name=False, on_delete=fields.RESTRICT
+    )
+    kind = fields.CharEnumField(ReturnKind, max_length=16)
+    disclosure: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "cunwu.Disclosure", null=True, related_name=False, on_delete=fields.CASCADE
+    )
+    account: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "cunwu.MonthlyAccount", null=True, related_name=False, on_delete=fields.CASCADE
+    )
+    month_version = fields.IntField(null=True)
+    staged_id = fields.IntField(null=True)
+    reason = fields.TextField()
+    returned_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    closed_at = fields.DatetimeField(null=True)
+
+    village_id: int
+    disclosure_id: int | None
+    account_id: int | None
+    returned_by_id: int
+    author_id: int
+
+    class Meta:
+        table = "return_note"
+        indexes = (("village_id", "closed_at"),)

@@ -100,6 +100,10 @@ async def account_lines(
         found = problems.get((line.account_id, line.version, line.line_no))
         if found:
             row["problems"] = found
+        # Only where there is one: entries chained before lines had vouchers stay valid,
+        # and adding, changing or blanking a voucher number breaks the chain all the same.
+        if line.voucher_no:
+            row["voucher"] = line.voucher_no
         out[key].append(row)
     return out
 
