@@ -13,13 +13,15 @@ from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from media.processing import MediaRejected, Processed, Rect
-from media.service import MediaStore
+from media.service import MediaStore, mark_attached
 from models.audit import record
+from models.disclosures.redaction import replace_published
 from models.errors import ErrorCode, Forbidden, fail
 from models.media import Media, MediaKind, MediaPurpose
 from models.policy import Action, Viewer, may_upload_media
 from models.regions import Region
 from models.regions.operations import region_path
+from models.text import clean_reason
 
 MAX_RECTANGLES = 50
 
@@ -145,10 +147,15 @@ def rectangles_fit(rects: list[Rect], width: int, height: int) -> bool:
 
 
 async def redact_media(
-    viewer: Viewer, store: MediaStore, media_id: int, rectangles: list[Rect]
+    viewer: Viewer,
+    store: MediaStore,
+    media_id: int,
+    rectangles: list[Rect],
+    reason: str | None = None,
 ) -> Media:
     """Black out rectangles (in the upright original's pixels) into a new media; from then on
-    every upload of the unredacted bytes is restricted."""
+    every upload of the unredacted bytes is restricted. Where the file is already published,
+    the copy takes its place there, and the chain records why (`reason`, then required)."""
     user = viewer.require_user()  # the redacted copy is theirs
     source = await Media.get_or_none(id=media_id)
     if source is None:
@@ -158,6 +165,8 @@ async def redact_media(
         raise fail(ErrorCode.NOT_AN_IMAGE, "mediaId")
     if not rectangles_fit(rectangles, source.width or 0, source.height or 0):
         raise fail(ErrorCode.INVALID_RECTANGLE, "rectangles", max=MAX_RECTANGLES)
+    published = await Media.exists(sha256=source.sha256, attached_at__not_isnull=True)
+    why = clean_reason(reason) if published or reason else None
     processed = await store.redact(source, rectangles)
     sha = await store.save_files(processed)
     original = processed.variants["original.jpg"]
@@ -177,13 +186,25 @@ async def redact_media(
             uploaded_by_id=user.id,
             redacted_from=source,
         )
-        # Every upload of the same bytes is the same unredacted file: restrict them all.
+        # Every upload of the same bytes is the same unredacted file: restrict them all,
+        # and put the copy in their place wherever one is published.
         await Media.filter(sha256=source.sha256).update(restricted=True)
+        replaced = await replace_published(
+            viewer, await Media.filter(sha256=source.sha256), media, why
+        )
+        if replaced:
+            await mark_attached([media.id])
+            await media.refresh_from_db(fields=["attached_at"])
         await record(
             viewer,
             "media.redact",
             source,
             region_id=source.region_id,
-            after={"redacted_media_id": media.id, "rectangles": [vars(r) for r in rectangles]},
+            after={
+                "redacted_media_id": media.id,
+                "rectangles": [vars(r) for r in rectangles],
+                "reason": why,
+                "replaced_in": replaced,
+            },
         )
     return media
