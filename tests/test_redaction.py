@@ -192,6 +192,33 @@ async def test_redacting_again_after_a_correction_keeps_every_version_and_the_ch
     assert [v["version"] for v in entries[-1]["content"]["versions"]] == [1, 2]
 
 
+async def test_a_retracted_items_photo_is_replaced_and_the_retraction_stays(
+    client, gql, demo, setup
+):
+    village, clerk = setup["village"], setup["clerk"]
+    retract = """mutation($input: RetractDisclosureInput!) { retractDisclosure(input: $input) {
+      errors { code } } }"""
+    out = await gql.mutate(
+        "retractDisclosure",
+        retract,
+        {"id": setup["disclosure"], "reason": "采购未完成"},
+        token=clerk,
+    )
+    assert out["errors"] == []
+    copy = (await redact(gql, clerk, setup["photo"]["id"]))["media"]
+    query = """query($id: ID!) { disclosure(id: $id) { status retractionReason
+      attachments { id } } }"""
+    item = (await gql.data(query, {"id": setup["disclosure"]}))["disclosure"]
+    assert item == {
+        "status": "RETRACTED",
+        "retractionReason": "采购未完成",
+        "attachments": [{"id": copy["id"]}],
+    }
+    assert (await verdict(gql, village))["ok"]
+    await sql(f"UPDATE disclosure SET status = 'PUBLISHED' WHERE id = {pk(setup['disclosure'])}")
+    assert (await verdict(gql, village))["ok"] is False  # the retraction is still covered
+
+
 async def test_a_flags_evidence_is_replaced_too(client, gql, demo, setup):
     villager = await gql.login(VILLAGER)
     data = media_files.phone_jpeg(orientation=1, size=(800, 600), quality=80)

@@ -141,6 +141,8 @@ async def replace_published(
     transaction."""
     by_id = {m.id: m for m in originals}
     changed = 0
+    if all(m.attached_at is None for m in originals):
+        return 0  # never published: nothing to put the copy in the place of
     disclosures = await candidate_disclosures(originals)
     versions: dict[int, list[DisclosureVersion]] = {}
     for version in await DisclosureVersion.filter(
