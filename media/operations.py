@@ -13,7 +13,7 @@ from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from media.processing import MediaRejected, Processed, Rect
-from media.service import MediaStore, mark_attached
+from media.service import MediaStore
 from models.audit import record
 from models.disclosures.redaction import replace_published
 from models.errors import ErrorCode, Forbidden, fail
@@ -193,18 +193,12 @@ async def redact_media(
             viewer, await Media.filter(sha256=source.sha256), media, why
         )
         if replaced:
-            await mark_attached([media.id])
             await media.refresh_from_db(fields=["attached_at"])
-        await record(
-            viewer,
-            "media.redact",
-            source,
-            region_id=source.region_id,
-            after={
-                "redacted_media_id": media.id,
-                "rectangles": [vars(r) for r in rectangles],
-                "reason": why,
-                "replaced_in": replaced,
-            },
-        )
+        after: dict = {
+            "redacted_media_id": media.id,
+            "rectangles": [vars(r) for r in rectangles],
+        }
+        if why is not None or replaced:  # it replaced something published
+            after.update(reason=why, replaced_in=replaced)
+        await record(viewer, "media.redact", source, region_id=source.region_id, after=after)
     return media

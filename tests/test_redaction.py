@@ -219,6 +219,30 @@ async def test_a_retracted_items_photo_is_replaced_and_the_retraction_stays(
     assert (await verdict(gql, village))["ok"] is False  # the retraction is still covered
 
 
+async def test_a_draft_takes_the_copy_which_becomes_public_only_when_published(client, gql, demo):
+    from tests.test_disclosures import STEP, draft
+
+    clerk = await gql.login(CLERK)
+    village = demo.villages[0]
+    original = await photo(client, clerk, (800, 600))
+    d = await draft(gql, clerk, village, title="村务公开草稿", attachmentIds=[original["id"]])
+    copy = (await redact(gql, clerk, original["id"], reason=None))["media"]
+    item = (await gql.data(ITEM, {"id": d["id"]}, token=clerk))["disclosure"]
+    assert [a["id"] for a in item["attachments"]] == [copy["id"]]
+    assert error_codes(await gql(NODE, {"id": copy["id"]})) == ["NOT_FOUND"]  # not yet public
+    out = await gql.mutate(
+        "publishDisclosure",
+        STEP % ("PublishDisclosure", "publishDisclosure"),
+        {"id": d["id"]},
+        token=clerk,
+    )
+    assert out["errors"] == []
+    item = (await gql.data(ITEM, {"id": d["id"]}))["disclosure"]
+    assert [a["id"] for a in item["attachments"]] == [copy["id"]]
+    await assert_blacked_out(client, item["attachments"][0]["url"])
+    assert (await verdict(gql, village))["ok"]
+
+
 async def test_a_flags_evidence_is_replaced_too(client, gql, demo, setup):
     villager = await gql.login(VILLAGER)
     data = media_files.phone_jpeg(orientation=1, size=(800, 600), quality=80)

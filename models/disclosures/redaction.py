@@ -3,6 +3,8 @@ published version of a disclosure that holds it (a month's published lines too),
 disclosure's served attachments, and flags' evidence. Each changed disclosure gets a REDACT
 entry in its region's chain naming which file hash replaced which in which version, and why;
 `media_replacement` keeps the pairs so the chain recomputes the earlier entries as they were.
+Drafts and staged corrections take the copy too, unchained. A month's unpublished lines keep
+the original: its approval refuses a restricted receipt, and the clerk attaches the copy.
 """
 
 from __future__ import annotations
@@ -11,8 +13,15 @@ from typing import cast
 
 from tortoise.expressions import Q
 
+from media.service import mark_attached
 from models.audit import record
-from models.disclosures import Disclosure, DisclosureVersion, MediaReplacement, ledger
+from models.disclosures import (
+    Disclosure,
+    DisclosureVersion,
+    MediaReplacement,
+    StagedCorrection,
+    ledger,
+)
 from models.disclosures.publishing import now_utc
 from models.flags import Flag
 from models.media import Media
@@ -38,9 +47,39 @@ async def candidate_disclosures(originals: list[Media]) -> list[Disclosure]:
     months = await MonthlyAccount.filter(
         id__in=list(set(accounts)), disclosure_id__not_isnull=True
     ).values_list("disclosure_id", flat=True)
-    return await Disclosure.filter(
-        near | Q(id__in=list(months)), first_published_at__not_isnull=True
-    ).order_by("id")
+    return await Disclosure.filter(near | Q(id__in=list(months))).order_by("id")
+
+
+async def replace_in_drafts(
+    viewer: Viewer, disclosures: list[Disclosure], originals: dict[int, Media], copy: Media
+) -> int:
+    """A draft or a staged correction holding an original would publish a file nobody may
+    see: it takes the copy too (nothing published changes, so no chain entry)."""
+    changed = 0
+    staged = {
+        s.disclosure_id: s
+        for s in await StagedCorrection.filter(disclosure_id__in=[d.id for d in disclosures])
+    }
+    for disclosure in disclosures:
+        rows: list[Disclosure | StagedCorrection] = []
+        if disclosure.first_published_at is None:
+            rows.append(disclosure)
+        if disclosure.id in staged:
+            rows.append(staged[disclosure.id])
+        held = [r for r in rows if any(m in originals for m in r.attachment_ids)]
+        for row in held:
+            row.attachment_ids = [copy.id if m in originals else m for m in row.attachment_ids]
+            await row.save(update_fields=["attachment_ids"])
+        if held:
+            await record(
+                viewer,
+                "disclosure.redact_attachment",
+                disclosure,
+                region_id=disclosure.region_id,
+                after={"media_id": copy.id, "unpublished": True},
+            )
+            changed += 1
+    return changed
 
 
 async def replace_in_disclosure(
@@ -137,19 +176,20 @@ async def replace_published(
     viewer: Viewer, originals: list[Media], copy: Media, reason: str | None
 ) -> int:
     """Put the redacted `copy` in the place of `originals` (every row holding the unredacted
-    file) wherever they are published; how many items changed. Call inside the redaction's
-    transaction."""
+    file) wherever they are published (how many published items changed), and in drafts
+    about to be. Call inside the redaction's transaction."""
     by_id = {m.id: m for m in originals}
     changed = 0
-    if all(m.attached_at is None for m in originals):
-        return 0  # never published: nothing to put the copy in the place of
     disclosures = await candidate_disclosures(originals)
     versions: dict[int, list[DisclosureVersion]] = {}
     for version in await DisclosureVersion.filter(
         disclosure_id__in=[d.id for d in disclosures]
     ).order_by("version"):
         versions.setdefault(version.disclosure_id, []).append(version)
+    await replace_in_drafts(viewer, disclosures, by_id, copy)
     for disclosure in disclosures:
+        if disclosure.first_published_at is None:
+            continue
         if await replace_in_disclosure(
             viewer, disclosure, versions.get(disclosure.id, []), by_id, copy, reason
         ):
@@ -168,4 +208,6 @@ async def replace_published(
             after={"media_id": copy.id, "reason": reason},
         )
         changed += 1
+    if changed:
+        await mark_attached([copy.id])  # published now: public like the file it replaces
     return changed
