@@ -6,6 +6,7 @@ Decoding and writing files run outside any transaction (threads and disk), the r
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +16,6 @@ from tortoise.transactions import in_transaction
 from media.processing import MediaRejected, Processed, Rect
 from media.service import MediaStore
 from models.audit import record
-from models.disclosures.redaction import replace_published
 from models.errors import ErrorCode, Forbidden, fail
 from models.media import Media, MediaKind, MediaPurpose
 from models.policy import Action, Viewer, may_upload_media
@@ -134,6 +134,12 @@ async def upload_media(
     )
 
 
+# Puts a redacted copy in the place of the unredacted rows where they are published (the
+# disclosures' `replace_published`, given by the caller: media does not import them);
+# returns how many published items changed.
+Replace = Callable[[Viewer, list[Media], Media, str | None], Awaitable[int]]
+
+
 def rectangles_fit(rects: list[Rect], width: int, height: int) -> bool:
     return 1 <= len(rects) <= MAX_RECTANGLES and all(
         r.x >= 0
@@ -152,10 +158,11 @@ async def redact_media(
     media_id: int,
     rectangles: list[Rect],
     reason: str | None = None,
+    replace: Replace | None = None,
 ) -> Media:
     """Black out rectangles (in the upright original's pixels) into a new media; from then on
-    every upload of the unredacted bytes is restricted. Where the file is already published,
-    the copy takes its place there, and the chain records why (`reason`, then required)."""
+    every upload of the unredacted bytes is restricted. `replace` puts the copy in the
+    original's place where it is published (`reason`, required then, says why)."""
     user = viewer.require_user()  # the redacted copy is theirs
     source = await Media.get_or_none(id=media_id)
     if source is None:
@@ -189,9 +196,10 @@ async def redact_media(
         # Every upload of the same bytes is the same unredacted file: restrict them all,
         # and put the copy in their place wherever one is published.
         await Media.filter(sha256=source.sha256).update(restricted=True)
-        replaced = await replace_published(
-            viewer, await Media.filter(sha256=source.sha256), media, why
-        )
+        replaced = 0
+        if replace is not None:
+            twins = await Media.filter(sha256=source.sha256)
+            replaced = await replace(viewer, twins, media, why)
         if replaced:
             await media.refresh_from_db(fields=["attached_at"])
         after: dict = {

@@ -13,8 +13,9 @@ from api.mutations import BaseMutation
 from api.ratelimit import throttle
 from api.relay import decode_id
 from api.uploads import Upload, UploadedFile
-from media.operations import UploadLimits, redact_media, upload_media, upload_region
+from media.operations import UploadLimits, upload_media, upload_region
 from media.processing import Rect
+from models.disclosures.redaction import redact_everywhere
 from models.media import MediaPurpose as Purpose
 from models.policy import Action
 
@@ -100,5 +101,7 @@ class RedactMedia(BaseMutation):
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         media_id = decode_id(data.media_id, "Media", "mediaId")
         rects = [Rect(r.x, r.y, r.w, r.h) for r in data.rectangles]
-        media = await redact_media(ctx.viewer, ctx.services.media, media_id, rects, data.reason)
+        media = await redact_everywhere(
+            ctx.viewer, ctx.services.media, media_id, rects, data.reason
+        )
         return {"media": media}

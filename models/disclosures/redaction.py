@@ -13,7 +13,9 @@ from typing import cast
 
 from tortoise.expressions import Q
 
-from media.service import mark_attached
+from media.operations import redact_media
+from media.processing import Rect
+from media.service import MediaStore, mark_attached
 from models.audit import record
 from models.disclosures import (
     Disclosure,
@@ -211,3 +213,13 @@ async def replace_published(
     if changed:
         await mark_attached([copy.id])  # published now: public like the file it replaces
     return changed
+
+
+async def redact_everywhere(
+    viewer: Viewer, store: MediaStore, media_id: int, rectangles: list[Rect], reason: str | None
+) -> Media:
+    """`redactMedia`: black out rectangles into a new media, which takes the original's place
+    wherever it is published or about to be."""
+    return await redact_media(
+        viewer, store, media_id, rectangles, reason, replace=replace_published
+    )
