@@ -10,6 +10,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.accounts import User
+from models.media import Media
 from models.regions import Region
 
 
@@ -197,14 +198,14 @@ class LedgerEntry(Model):
         "cunwu.Region", related_name=False, on_delete=fields.RESTRICT
     )
     seq = fields.IntField()
-    kind = fields.CharField(max_length=8)  # PUBLISH or RETRACT
+    kind = fields.CharField(max_length=8)  # PUBLISH, RETRACT or REDACT
     disclosure: fields.ForeignKeyRelation[Disclosure] = fields.ForeignKeyField(
         "cunwu.Disclosure", related_name=False, on_delete=fields.RESTRICT
     )
     version: fields.ForeignKeyNullableRelation[DisclosureVersion] = fields.ForeignKeyField(
         "cunwu.DisclosureVersion", null=True, related_name=False, on_delete=fields.RESTRICT
     )
-    reason = fields.TextField(null=True)  # a retraction's
+    reason = fields.TextField(null=True)  # a retraction's or a redaction's
     at = fields.DatetimeField()
     # How its content is recomputed (models.disclosures.ledger.FORMAT): 1 before the month's
     # figures, author and must-read were chained. Changing it changes the hash's input.
@@ -219,6 +220,33 @@ class LedgerEntry(Model):
     class Meta:
         table = "ledger_entry"
         unique_together = (("region", "seq"),)
+
+
+# A redacted copy put in the place of a published file: in which published version, which
+# media replaced which, under which REDACT entry (it chains both files' hashes). The chain
+# reads these to recompute what each earlier entry covered before the replacement.
+class MediaReplacement(Model):
+    id = fields.IntField(primary_key=True)
+    entry: fields.ForeignKeyRelation[LedgerEntry] = fields.ForeignKeyField(
+        "cunwu.LedgerEntry", related_name=False, on_delete=fields.RESTRICT
+    )
+    version: fields.ForeignKeyRelation[DisclosureVersion] = fields.ForeignKeyField(
+        "cunwu.DisclosureVersion", related_name=False, on_delete=fields.RESTRICT
+    )
+    original: fields.ForeignKeyRelation[Media] = fields.ForeignKeyField(
+        "cunwu.Media", related_name=False, on_delete=fields.RESTRICT
+    )
+    replacement: fields.ForeignKeyRelation[Media] = fields.ForeignKeyField(
+        "cunwu.Media", related_name=False, on_delete=fields.RESTRICT
+    )
+
+    entry_id: int
+    version_id: int
+    original_id: int
+    replacement_id: int
+
+    class Meta:
+        table = "media_replacement"
 
 
 # Bigram index for Chinese search: every two-character window of titles and bodies.
