@@ -28,6 +28,18 @@ class UserErrorType(graphene.ObjectType):
     field = graphene.String(description="出错的输入字段（input 内的名字），导入时为列名")
     line = graphene.Int(description="导入文件中的行号（表头为第1行）")
     message = graphene.String(required=True)
+    expected = graphene.List(
+        graphene.NonNull(graphene.String), description="导入缺列时：可用的列名"
+    )
+    found = graphene.List(graphene.NonNull(graphene.String), description="导入缺列时：文件中的列名")
+
+    @staticmethod
+    def resolve_expected(root: Any, info: Info) -> list[str] | None:
+        return root.params.get("expected_names")
+
+    @staticmethod
+    def resolve_found(root: Any, info: Info) -> list[str] | None:
+        return root.params.get("found_names")
 
     @staticmethod
     def resolve_message(root: Any, info: Info) -> str:

@@ -115,6 +115,13 @@ async def resolve_node(root: Any, info: Info, id: str) -> Any:  # noqa: A002
     return obj
 
 
+async def target_node(info: Info, type_name: str, pk: int) -> Any:
+    """The object a comment or flag is about, as `node(id)` would answer it (None for a
+    kind without a node, a missing row, or one the viewer may not read)."""
+    graphene_type = NODE_TYPES.get(type_name)
+    return None if graphene_type is None else await graphene_type.get_node(info, str(pk))
+
+
 def node_field() -> graphene.Field:
     return graphene.Field(
         Node, id=graphene.ID(required=True), resolver=resolve_node, description="任意对象"

@@ -19,6 +19,7 @@ from api.media.types import Media
 from api.regions.schema import RegionMutations, RegionQueries
 from api.regions.types import Region
 from api.relay import node_field
+from api.worklist.schema import WorklistMutations, WorklistQueries
 
 
 class Query(
@@ -31,6 +32,7 @@ class Query(
     AuditQueries,
     CalendarQueries,
     FinanceQueries,
+    WorklistQueries,
     graphene.ObjectType,
 ):
     node = node_field()
@@ -44,6 +46,7 @@ class Mutation(
     CommentMutations,
     FlagMutations,
     FinanceMutations,
+    WorklistMutations,
     graphene.ObjectType,
 ):
     pass

@@ -6,6 +6,7 @@ Decoding and writing files run outside any transaction (threads and disk), the r
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +21,7 @@ from models.media import Media, MediaKind, MediaPurpose
 from models.policy import Action, Viewer, require_media_uploader
 from models.regions import Region
 from models.regions.operations import region_path
+from models.text import clean_reason
 
 MAX_RECTANGLES = 50
 
@@ -149,6 +151,12 @@ async def clean(store: MediaStore, data: bytes) -> Processed:
         raise fail(exc.code, "file") from None
 
 
+# Puts a redacted copy in the place of the unredacted rows where they are published (the
+# disclosures' `replace_published`, given by the caller: media does not import them);
+# returns how many published items changed.
+Replace = Callable[[Viewer, list[Media], Media, str | None], Awaitable[int]]
+
+
 def rectangles_fit(rects: list[Rect], width: int, height: int) -> bool:
     return 1 <= len(rects) <= MAX_RECTANGLES and all(
         r.x >= 0
@@ -162,10 +170,16 @@ def rectangles_fit(rects: list[Rect], width: int, height: int) -> bool:
 
 
 async def redact_media(
-    viewer: Viewer, store: MediaStore, media_id: int, rectangles: list[Rect]
+    viewer: Viewer,
+    store: MediaStore,
+    media_id: int,
+    rectangles: list[Rect],
+    reason: str | None = None,
+    replace: Replace | None = None,
 ) -> Media:
     """Black out rectangles (in the upright original's pixels) into a new media; from then on
-    every upload of the unredacted bytes is restricted."""
+    every upload of the unredacted bytes is restricted. `replace` puts the copy in the
+    original's place where it is published (`reason`, required then, says why)."""
     user = viewer.require_user()  # the redacted copy is theirs
     source = await Media.get_or_none(id=media_id)
     if source is None:
@@ -175,6 +189,8 @@ async def redact_media(
         raise fail(ErrorCode.NOT_AN_IMAGE, "mediaId")
     if not rectangles_fit(rectangles, source.width or 0, source.height or 0):
         raise fail(ErrorCode.INVALID_RECTANGLE, "rectangles", max=MAX_RECTANGLES)
+    published = await Media.exists(sha256=source.sha256, attached_at__not_isnull=True)
+    why = clean_reason(reason) if published or reason else None
     processed = await store.redact(source, rectangles)
     sha = await store.save_files(processed)
     original = processed.variants["original.jpg"]
@@ -194,13 +210,20 @@ async def redact_media(
             uploaded_by_id=user.id,
             redacted_from=source,
         )
-        # Every upload of the same bytes is the same unredacted file: restrict them all.
+        # Every upload of the same bytes is the same unredacted file: restrict them all,
+        # and put the copy in their place wherever one is published.
         await Media.filter(sha256=source.sha256).update(restricted=True)
-        await record(
-            viewer,
-            "media.redact",
-            source,
-            region_id=source.region_id,
-            after={"redacted_media_id": media.id, "rectangles": [vars(r) for r in rectangles]},
-        )
+        replaced = 0
+        if replace is not None:
+            twins = await Media.filter(sha256=source.sha256)
+            replaced = await replace(viewer, twins, media, why)
+        if replaced:
+            await media.refresh_from_db(fields=["attached_at"])
+        after: dict = {
+            "redacted_media_id": media.id,
+            "rectangles": [vars(r) for r in rectangles],
+        }
+        if why is not None or replaced:  # it replaced something published
+            after.update(reason=why, replaced_in=replaced)
+        await record(viewer, "media.redact", source, region_id=source.region_id, after=after)
     return media

@@ -279,6 +279,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "当前状态（{status}）下不能这样操作",
         "Not possible in the current status ({status})",
     ),
+    # A disclosure's refusal by status says what can be done instead (see `translate`).
+    "WRONG_STATUS:DISCLOSURE_DRAFT": (
+        "这是草稿：可以修改（updateDisclosure），提交审核（submitDisclosure）或直接发布",
+        "This is a draft: edit it (updateDisclosure), submit it (submitDisclosure) or publish it",
+    ),
+    "WRONG_STATUS:DISCLOSURE_PENDING_REVIEW": (
+        "已提交审核：请等待监督委员会审核，或撤回（withdrawDisclosure）后再修改",
+        "Waiting for review: wait for the supervisor, or withdraw it (withdrawDisclosure) "
+        "to edit it",
+    ),
+    "WRONG_STATUS:DISCLOSURE_APPROVED": (
+        "已审核通过：请发布（publishDisclosure），不能再修改",
+        "Already approved: publish it (publishDisclosure); it can no longer be edited",
+    ),
+    "WRONG_STATUS:DISCLOSURE_SCHEDULED": (
+        "已定时发布，到时自动公开；要立即公开请用 publishDisclosure",
+        "Scheduled: it is published at its time; publishDisclosure publishes it now",
+    ),
+    "WRONG_STATUS:DISCLOSURE_PUBLISHED": (
+        "已公开，不能直接修改：请用更正（correctDisclosure）发布新版本并说明原因，"
+        "或撤回（retractDisclosure）",
+        "Already published: publish a correction with a reason (correctDisclosure), "
+        "or retract it (retractDisclosure)",
+    ),
+    "WRONG_STATUS:DISCLOSURE_RETRACTED": (
+        "已撤回，不能再修改；如需重新公开请新建一条",
+        "Retracted: it cannot change again; create a new one to publish again",
+    ),
     "REASON_REQUIRED": ("请填写原因（2到{max}个字符）", "Give a reason (2 to {max} characters)"),
     "NEEDS_APPROVAL": (
         "财务公开须经村务监督委员会审核后发布",
@@ -321,8 +349,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "无法读取文件：请上传 CSV（UTF-8 或 GBK）或 XLSX",
         "Cannot read the file: upload CSV (UTF-8 or GBK) or XLSX",
     ),
-    "EMPTY_FILE": ("文件中没有数据", "The file has no data"),
-    "MISSING_COLUMN": ("缺少必需的列", "A required column is missing"),
+    "EMPTY_FILE": (
+        "文件是空的：没有任何账目行（只有表头或空白）",
+        "The file is empty: no account lines (only a header or blanks)",
+    ),
+    "MISSING_COLUMN": (
+        "缺少“{column}”列（可用列名：{accepted}）；文件中的列：{found}",
+        "The column “{column}” is missing (accepted names: {accepted}); the file has: {found}",
+    ),
+    "DEBIT_AND_CREDIT": (
+        "一行只能有借方或贷方金额，不能两者都有",
+        "A line has either a debit or a credit amount, not both",
+    ),
+    "UNBALANCED_VOUCHER": (
+        "凭证{voucher}借贷不平（借方合计不等于贷方合计）：请导出完整凭证",
+        "Voucher {voucher} does not balance (debits ≠ credits): export whole vouchers",
+    ),
+    "NO_CASH_SIDE": (
+        "借贷格式须导出完整凭证（含库存现金或银行存款分录），才能确定收入和支出",
+        "A debit/credit file must hold whole vouchers, with their cash or bank lines",
+    ),
     "TOO_MANY_LINES": ("每月最多{max}行", "At most {max} lines per month"),
     "SUPERVISION_COMMITTEE": ("村务监督委员会", "Village supervision committee"),
     "TOO_MANY_ITEMS": ("一次最多处理{max}项", "At most {max} items at once"),
@@ -357,8 +403,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The closing balance must be {expected} fen (opening + income − expense)",
     ),
     "ALREADY_PUBLISHED": (
-        "该月账目已公开，只能更正",
-        "This month is published; it can only be corrected",
+        "该月账目已公开，只能更正：重新上传（importMonthlyAccount）或录入"
+        "（saveMonthlyAccount）并填写更正原因 reason，经监督委员会审核后作为新版本公开",
+        "This month is published; it can only be corrected: upload it again "
+        "(importMonthlyAccount) or enter it (saveMonthlyAccount) with a reason, and a "
+        "supervisor approves the new version",
+    ),
+    "RETURNED": (
+        "已退回村文书修改（{reason}）：等其修改后重新提交再审核",
+        "Sent back to the clerk ({reason}): wait until it is submitted again",
+    ),
+    "NOT_WAITING": (
+        "该事项没有在等待审核，无法退回",
+        "This item is not waiting for review, so it cannot be sent back",
     ),
     "RISK_HIT_PUBLISHED": (
         "该风险提示所在的账目已公开，结论不能再改；如有新问题请对该行提出质疑",
@@ -420,6 +477,11 @@ def pick_language(accept_language: str | None) -> str:
 
 
 def translate(key: str, lang: str = ZH, **params: object) -> str:
+    """The text of `key` with `params`; a `variant` param picks a more specific text
+    (`KEY:variant`) when there is one."""
+    variant = params.get("variant")
+    if variant is not None and f"{key}:{variant}" in MESSAGES:
+        key = f"{key}:{variant}"
     zh, en = MESSAGES.get(key, (key, key))
     template = en if lang == EN else zh
     try:

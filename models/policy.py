@@ -53,6 +53,7 @@ class Action(StrEnum):
     FLAG_SEE_IDENTITY = "flag.see_identity"
     IDENTITY_VIEWS_READ = "identity_views.read"
     DUE_DAY_SET = "due_day.set"
+    REVIEW_QUEUE_READ = "review_queue.read"
 
 
 class ForbiddenReason(StrEnum):
@@ -121,6 +122,10 @@ RULES: dict[Action, frozenset[Role]] = {
     # each other); nobody else, admins least of all.
     Action.IDENTITY_VIEWS_READ: frozenset({Role.INSPECTOR}),
     Action.DUE_DAY_SET: frozenset({Role.OFFICIAL, Role.ADMIN}),
+    # What waits for the supervisor: theirs to act on; the staff above read it.
+    Action.REVIEW_QUEUE_READ: frozenset(
+        {Role.SUPERVISOR, Role.OFFICIAL, Role.INSPECTOR, Role.ADMIN}
+    ),
 }
 
 
@@ -336,6 +341,18 @@ async def readable_line(viewer: Viewer, line_id: int) -> ReadableLine | None:
 def sees_risk_hits(viewer: Viewer, village_path: str) -> bool:
     """Risk hits are notes for the supervisors, the township and the county, not the clerk."""
     return viewer.can(Action.RISK_VIEW, village_path)
+
+
+def require_review_queue_reader(viewer: Viewer, village_path: str) -> None:
+    """A village's review queue: its supervisors, and officials, inspectors and admins
+    covering it (who read it; approving stays the supervisors')."""
+    viewer.require(Action.REVIEW_QUEUE_READ, village_path)
+
+
+def require_clerk_work_reader(viewer: Viewer, village_path: str) -> None:
+    """A village's clerk work list (drafts, items sent back, due items): those who write its
+    disclosures — its clerks, and officials and admins covering it."""
+    viewer.require(Action.DISCLOSURE_EDIT, village_path)
 
 
 # --- flags rules ---

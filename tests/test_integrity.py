@@ -370,6 +370,7 @@ MONTH_TAMPERING = {
     "line subject": "UPDATE account_line SET subject_code = '514' WHERE line_no = 2",
     "line payee": "UPDATE account_line SET counterparty = '某某' WHERE line_no = 2",
     "line summary": "UPDATE account_line SET summary = '某某' WHERE line_no = 2",
+    "line voucher": "UPDATE account_line SET voucher_no = '记-99' WHERE line_no = 2",
     "line receipt": "UPDATE account_line SET receipt_id = NULL WHERE line_no = 1",
     "line number": "UPDATE account_line SET line_no = 9 WHERE line_no = 2",
     "line deleted": "DELETE FROM account_line WHERE line_no = 2",

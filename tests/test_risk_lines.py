@@ -29,7 +29,7 @@ LINES = """query($v: ID!, $m: Int!) { monthlyAccount(villageId: $v, year: 2026, 
 NODE = """query($id: ID!) { node(id: $id) { id ... on AccountLine { lineNo amountFen
   counterparty version monthlyAccount { year month status }
   confirmedProblems { rule message note decidedAt flag { id byCommittee } }
-  flagCounts { total open } flags { id byCommittee raisedBy anonymous flagger { id } }
+  flagCounts { total open } flags { id byCommittee raisedBy anonymous flaggerName flagger { id } }
   commentCount comments(first: 10) { edges { node { id body } } } } } }"""
 QUEUE = """query($r: ID!) { flags(regionId: $r, first: 50) { edges { node { id targetId
   byCommittee raisedBy reasonCode body status region { id } flagger { name } } } } }"""
@@ -311,6 +311,7 @@ async def test_a_confirmed_problem_is_public_on_its_line_and_flagged_to_the_town
         "byCommittee": True,
         "raisedBy": "村务监督委员会",
         "anonymous": False,
+        "flaggerName": None,
         "flagger": None,
     }
     assert node["flagCounts"] == {"total": 1, "open": 1}

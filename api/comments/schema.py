@@ -18,6 +18,7 @@ from api.comments.types import CommentConnection
 from api.context import Info
 from api.relay import Page, argument_id, connection_args, keyset_page
 from models.comments import Comment as CommentModel
+from models.comments.workflow import own_comments
 
 
 async def comment_page(
@@ -36,6 +37,19 @@ class CommentQueries(graphene.ObjectType):
         **connection_args(),
         description="某事项的一级评论（最早的在前），每条带其回复",
     )
+
+    my_comments = graphene.Field(
+        CommentConnection,
+        required=True,
+        **connection_args(),
+        description="我的评论：自己写的评论和回复，最新的在前，含被隐藏的（附原因）和已删除的；须登录",
+    )
+
+    @staticmethod
+    async def resolve_my_comments(
+        root: Any, info: Info, first: int | None = None, after: str | None = None
+    ) -> Any:
+        return await keyset_page(own_comments(info.context.viewer), first, after, descending=True)
 
     @staticmethod
     async def resolve_comments(

@@ -12,7 +12,7 @@ from tortoise.functions import Count
 from api.accounts.types import User
 from api.context import Info
 from api.loaders import UserLoader
-from api.relay import Node, register_node, to_global_id
+from api.relay import Node, register_node, target_node, to_global_id
 from api.rows import is_row_of
 from models.comments import Comment as CommentModel
 from models.comments import CommentStatus as CommentStatusEnum
@@ -63,12 +63,15 @@ class Comment(graphene.ObjectType):
         interfaces = (Node,)
         description = "评论。被隐藏的评论只显示公开的隐藏原因；作者删除后留下占位。"
 
-    body = graphene.String(description="隐藏或删除后为空（负责审核的乡镇干部仍可见被隐藏的内容）")
+    body = graphene.String(
+        description="隐藏或删除后为空（作者本人和负责审核的乡镇干部仍可见被隐藏的内容）"
+    )
     author = graphene.Field(User, required=True)
     official = graphene.Boolean(required=True, description="工作人员的答复")
     status = graphene.Field(CommentStatus, required=True)
     hidden_reason = graphene.String()
     target_id = graphene.ID(required=True)
+    target = graphene.Field(Node, description="评论的事项（草稿或无权查看时为空）")
     parent_id = graphene.ID()
     replies = graphene.List(graphene.NonNull(lambda: Comment), required=True)
     created_at = graphene.DateTime(required=True)
@@ -89,6 +92,8 @@ class Comment(graphene.ObjectType):
         if root.status == CommentStatusEnum.DELETED:
             return None
         ctx = info.context
+        if ctx.viewer.user_id == root.author_id:  # their own words, hidden from others
+            return root.body
         path = await ctx.region_path(root.region_id)
         return root.body if may_moderate_comments(ctx.viewer, path) else None
 
@@ -99,6 +104,10 @@ class Comment(graphene.ObjectType):
     @staticmethod
     def resolve_target_id(root: CommentModel, info: Info) -> str:
         return to_global_id(root.target_type, root.target_id)
+
+    @staticmethod
+    async def resolve_target(root: CommentModel, info: Info) -> Any:
+        return await target_node(info, root.target_type, root.target_id)
 
     @staticmethod
     def resolve_parent_id(root: CommentModel, info: Info) -> str | None:

@@ -119,6 +119,9 @@ class AccountLine(graphene.ObjectType):
     amount_fen = graphene.Float(required=True, description="金额（分，整数）")
     counterparty = graphene.String(required=True)
     summary = graphene.String(required=True)
+    voucher_no = graphene.String(
+        required=True, description="记账凭证号（从会计软件导出的借贷格式导入时；否则为空）"
+    )
     receipt = graphene.Field(Media)
     version = graphene.Int(required=True, description="所属账目版本（更正后旧版本的行仍保留）")
     monthly_account = graphene.Field(lambda: MonthlyAccount, required=True)

@@ -50,8 +50,10 @@ from api.relay import (
 from models.errors import BadUserInput
 from models.flags import OPEN_STATUSES, Holiday
 from models.flags import Flag as FlagModel
+from models.flags import FlagStatus as FlagStatusEnum
 from models.flags.calendar import set_holiday
 from models.flags.identity import identity_views_below
+from models.flags.workflow import own_flags
 from models.policy import Action, require_flag_queue_reader
 from models.regions import RegionKind as RegionKindEnum
 from models.regions import subtree_range
@@ -76,6 +78,13 @@ class FlagQueries(graphene.ObjectType):
         region_id=graphene.ID(required=True),
         **connection_args(),
         description="县纪委：辖区内谁在何时看到了质疑提出人或附议人的身份，最新在前",
+    )
+    my_flags = graphene.Field(
+        FlagConnection,
+        required=True,
+        status=graphene.Argument(FlagStatus),
+        **connection_args(),
+        description="我的质疑：自己提出的质疑（可按状态筛选），最新的在前；须登录",
     )
     similar_flags = graphene.List(
         graphene.NonNull(Flag),
@@ -129,6 +138,18 @@ class FlagQueries(graphene.ObjectType):
     ) -> Any:
         region = await load_region_by_global_id(info, region_id)
         qs = identity_views_below(info.context.viewer, region)
+        return await keyset_page(qs, first, after, descending=True)
+
+    @staticmethod
+    async def resolve_my_flags(
+        root: Any,
+        info: Info,
+        status: Any = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Any:
+        wanted = FlagStatusEnum(enum_value(status)) if status is not None else None
+        qs = own_flags(info.context.viewer, wanted)
         return await keyset_page(qs, first, after, descending=True)
 
     @staticmethod

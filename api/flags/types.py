@@ -15,7 +15,7 @@ from api.context import Context, Info
 from api.loaders import MediaLoader, ModelByIdLoader, RegionLoader, UserLoader
 from api.media.types import Media
 from api.regions.types import Region
-from api.relay import Node, register_node, to_global_id
+from api.relay import Node, register_node, target_node, to_global_id
 from api.rows import is_row_of
 from models.accounts import User as UserModel
 from models.flags import OPEN_STATUSES, FlagSupport, IdentityShown
@@ -100,6 +100,7 @@ class Flag(graphene.ObjectType):
         description = "对公开事项的质疑。提出人和附议人的身份只有管辖该村的乡镇干部和县纪委可见。"
 
     target_id = graphene.ID(required=True)
+    target = graphene.Field(Node, description="被质疑的事项（草稿或无权查看时为空）")
     region = graphene.Field(Region, required=True)
     reason_code = graphene.Field(FlagReason, required=True)
     body = graphene.String(required=True)
@@ -122,6 +123,9 @@ class Flag(graphene.ObjectType):
     closed_at = graphene.DateTime()
     created_at = graphene.DateTime(required=True)
     events = graphene.List(graphene.NonNull(FlagEvent), required=True)
+    flagger_name = graphene.String(
+        description="署名：提出人选择不匿名时公开显示的名字；匿名（默认）时对所有人为空"
+    )
     flagger = graphene.Field(User, description="提出人（仅授权的干部和本人可见）")
     supporters = graphene.List(
         graphene.NonNull(User), required=True, description="附议人（仅授权的干部可见）"
@@ -138,6 +142,20 @@ class Flag(graphene.ObjectType):
     @staticmethod
     def resolve_target_id(root: FlagModel, info: Info) -> str:
         return to_global_id(root.target_type, root.target_id)
+
+    @staticmethod
+    async def resolve_target(root: FlagModel, info: Info) -> Any:
+        return await target_node(info, root.target_type, root.target_id)
+
+    @staticmethod
+    async def resolve_flagger_name(root: FlagModel, info: Info) -> str | None:
+        # The flagger chose to stand by it: only their name, never their id or phone, and
+        # no identity view (they made it public themselves). A committee flag speaks for the
+        # committee (raisedBy), never for the member who confirmed the problem.
+        if root.anonymous or root.by_committee:
+            return None
+        user = await info.context.loaders[UserLoader].load(root.flagger_id)
+        return user.name if user is not None else None
 
     @staticmethod
     def resolve_region(root: FlagModel, info: Info) -> Any:

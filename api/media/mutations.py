@@ -13,8 +13,9 @@ from api.mutations import BaseMutation
 from api.ratelimit import throttle
 from api.relay import decode_id
 from api.uploads import Upload, UploadedFile
-from media.operations import UploadLimits, redact_media, upload_media, upload_region
+from media.operations import UploadLimits, upload_media, upload_region
 from media.processing import Rect
+from models.disclosures.redaction import redact_everywhere
 from models.media import MediaPurpose as Purpose
 from models.policy import Action
 
@@ -76,12 +77,18 @@ class RedactMediaInput(graphene.InputObjectType):
         required=True,
         description="要涂黑的区域，按摆正后原图的像素坐标",
     )
+    reason = graphene.String(
+        description="遮挡原因（照片已公开时必填）：遮挡后的副本替换各处已公开的原图，原因记入哈希链"
+    )
 
 
 class RedactMedia(BaseMutation):
     class Meta:
         name = "RedactMediaPayload"
-        description = "涂黑照片上的身份证号、银行账号等，生成新的媒体；原图此后仅工作人员可见"
+        description = (
+            "涂黑照片上的身份证号、银行账号等，生成新的媒体；原图此后仅工作人员可见。"
+            "照片已公开的，副本替换各处公开的原图，并在哈希链上记下替换"
+        )
 
     class Arguments:
         input = RedactMediaInput(required=True)
@@ -94,5 +101,7 @@ class RedactMedia(BaseMutation):
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         media_id = decode_id(data.media_id, "Media", "mediaId")
         rects = [Rect(r.x, r.y, r.w, r.h) for r in data.rectangles]
-        media = await redact_media(ctx.viewer, ctx.services.media, media_id, rects)
+        media = await redact_everywhere(
+            ctx.viewer, ctx.services.media, media_id, rects, data.reason
+        )
         return {"media": media}

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from models.audit import record
@@ -29,6 +30,12 @@ REPORTS_TO_HIDE = 3
 
 def clean_body(text: str | None) -> str:
     return clean_text(text, "body", 1, BODY_MAX, ErrorCode.INVALID_COMMENT)
+
+
+def own_comments(viewer: Viewer) -> QuerySet[Comment]:
+    """The comments and replies the signed-in viewer wrote ("my comments"), whatever became
+    of them: hidden ones show their public reason, deleted ones their tombstone."""
+    return Comment.filter(author_id=viewer.require_user().id)
 
 
 def wrong_status(comment: Comment) -> UserErrors:

@@ -10,6 +10,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.accounts import User
+from models.media import Media
 from models.regions import Region
 
 
@@ -197,14 +198,14 @@ class LedgerEntry(Model):
         "cunwu.Region", related_name=False, on_delete=fields.RESTRICT
     )
     seq = fields.IntField()
-    kind = fields.CharField(max_length=8)  # PUBLISH or RETRACT
+    kind = fields.CharField(max_length=8)  # PUBLISH, RETRACT or REDACT
     disclosure: fields.ForeignKeyRelation[Disclosure] = fields.ForeignKeyField(
         "cunwu.Disclosure", related_name=False, on_delete=fields.RESTRICT
     )
     version: fields.ForeignKeyNullableRelation[DisclosureVersion] = fields.ForeignKeyField(
         "cunwu.DisclosureVersion", null=True, related_name=False, on_delete=fields.RESTRICT
     )
-    reason = fields.TextField(null=True)  # a retraction's
+    reason = fields.TextField(null=True)  # a retraction's or a redaction's
     at = fields.DatetimeField()
     # How its content is recomputed (models.disclosures.ledger.FORMAT): 1 before the month's
     # figures, author and must-read were chained. Changing it changes the hash's input.
@@ -219,6 +220,33 @@ class LedgerEntry(Model):
     class Meta:
         table = "ledger_entry"
         unique_together = (("region", "seq"),)
+
+
+# A redacted copy put in the place of a published file: in which published version, which
+# media replaced which, under which REDACT entry (it chains both files' hashes). The chain
+# reads these to recompute what each earlier entry covered before the replacement.
+class MediaReplacement(Model):
+    id = fields.IntField(primary_key=True)
+    entry: fields.ForeignKeyRelation[LedgerEntry] = fields.ForeignKeyField(
+        "cunwu.LedgerEntry", related_name=False, on_delete=fields.RESTRICT
+    )
+    version: fields.ForeignKeyRelation[DisclosureVersion] = fields.ForeignKeyField(
+        "cunwu.DisclosureVersion", related_name=False, on_delete=fields.RESTRICT
+    )
+    original: fields.ForeignKeyRelation[Media] = fields.ForeignKeyField(
+        "cunwu.Media", related_name=False, on_delete=fields.RESTRICT
+    )
+    replacement: fields.ForeignKeyRelation[Media] = fields.ForeignKeyField(
+        "cunwu.Media", related_name=False, on_delete=fields.RESTRICT
+    )
+
+    entry_id: int
+    version_id: int
+    original_id: int
+    replacement_id: int
+
+    class Meta:
+        table = "media_replacement"
 
 
 # Bigram index for Chinese search: every two-character window of titles and bodies.
@@ -284,3 +312,48 @@ class ViewFlush(Model):
 
     class Meta:
         table = "view_flush"
+
+
+class ReturnKind(StrEnum):
+    DISCLOSURE = "DISCLOSURE"  # a submitted disclosure, back to DRAFT
+    CORRECTION = "CORRECTION"  # a staged FINANCE correction, kept for the clerk to redo
+    MONTH = "MONTH"  # an uploaded month (or its correction), to upload again
+
+
+# A supervisor's "send back, because…": kept for good (the audit log has it too). A note is
+# current while what it sent back is unchanged: the disclosure not resubmitted
+# (`closed_at`), the month not uploaded again (`month_version`), the staged correction not
+# replaced (`staged_id`).
+class ReturnNote(Model):
+    id = fields.IntField(primary_key=True)
+    village: fields.ForeignKeyRelation[Region] = fields.ForeignKeyField(
+        "cunwu.Region", related_name=False, on_delete=fields.RESTRICT
+    )
+    kind = fields.CharEnumField(ReturnKind, max_length=16)
+    disclosure: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "cunwu.Disclosure", null=True, related_name=False, on_delete=fields.CASCADE
+    )
+    account: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "cunwu.MonthlyAccount", null=True, related_name=False, on_delete=fields.CASCADE
+    )
+    month_version = fields.IntField(null=True)
+    staged_id = fields.IntField(null=True)
+    reason = fields.TextField()
+    returned_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    closed_at = fields.DatetimeField(null=True)
+
+    village_id: int
+    disclosure_id: int | None
+    account_id: int | None
+    returned_by_id: int
+    author_id: int
+
+    class Meta:
+        table = "return_note"
+        indexes = (("village_id", "closed_at"),)

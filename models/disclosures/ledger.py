@@ -11,6 +11,12 @@ with the content of the latest entry that covers them (`served_breaks`), and nam
 entry as broken; a public item without any entry (its entry deleted) breaks the chain at
 the position after its end. `known_head` says whether today's chain still holds the head
 (length and hash) a client saw before: a truncated or rewritten chain does not.
+
+A redacted copy put in the place of a published file (`models.disclosures.redaction`)
+changes the published rows in place and appends a REDACT entry naming which file hash
+replaced which in which version, and why, with each changed version's attachments (and a
+month's lines) as they now are. Earlier entries are recomputed with the later replacements
+undone (`media_replacement` keeps them), so they still hash as they did.
 """
 
 from __future__ import annotations
@@ -25,7 +31,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models.disclosures import Disclosure, DisclosureVersion, LedgerEntry, Status
+from models.disclosures import (
+    Disclosure,
+    DisclosureVersion,
+    LedgerEntry,
+    MediaReplacement,
+    Status,
+)
 from models.media import Media
 from models.regions import Region
 
@@ -100,6 +112,10 @@ async def account_lines(
         found = problems.get((line.account_id, line.version, line.line_no))
         if found:
             row["problems"] = found
+        # Only where there is one: entries chained before lines had vouchers stay valid,
+        # and adding, changing or blanking a voucher number breaks the chain all the same.
+        if line.voucher_no:
+            row["voucher"] = line.voucher_no
         out[key].append(row)
     return out
 
@@ -166,6 +182,85 @@ def publish_content(
         if version.source_version is not None:  # and its balances and totals
             content["figures"] = figures
     return content
+
+
+@dataclass(frozen=True)
+class Swap:
+    """One replacement as the chain reads it: at entry `seq`, in a version, file hash
+    `original` was replaced by `replacement`."""
+
+    seq: int
+    original: str | None
+    replacement: str | None
+
+
+def undone(shas: list[str | None], swaps: list[Swap], after: int) -> list[str | None]:
+    """These file hashes as they were at entry `after`: the later replacements reversed."""
+    for swap in sorted((w for w in swaps if w.seq > after), key=lambda w: -w.seq):
+        shas = [swap.original if sha == swap.replacement else sha for sha in shas]
+    return shas
+
+
+def undone_lines(
+    lines: list[dict[str, Any]] | None, swaps: list[Swap], after: int
+) -> list[dict[str, Any]] | None:
+    if lines is None:
+        return None
+    receipts = undone([line["receipt"] for line in lines], swaps, after)
+    return [{**line, "receipt": r} for line, r in zip(lines, receipts, strict=True)]
+
+
+def version_state(
+    version: DisclosureVersion,
+    lines: list[dict[str, Any]] | None,
+    swaps: list[Swap],
+    after: int,
+) -> dict[str, Any]:
+    """What a REDACT entry chains of one version it changed: its attachments (and a month's
+    lines) as they were right after that entry."""
+    state: dict[str, Any] = {
+        "version": version.version,
+        "attachments": undone([a["sha256"] for a in version.attachments], swaps, after),
+    }
+    if version.source_version is not None:
+        state["lines"] = undone_lines(lines or [], swaps, after)
+    return state
+
+
+def redact_content(
+    region: Region,
+    disclosure_id: int,
+    reason: str | None,
+    at: datetime,
+    replaced: list[dict[str, Any]],
+    versions: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        "kind": "REDACT",
+        "region": region.code or str(region.id),
+        "disclosure": disclosure_id,
+        "replaced": sorted(replaced, key=lambda r: (r["version"], r["from"] or "", r["to"] or "")),
+        "versions": sorted(versions, key=lambda v: v["version"]),
+        "reason": reason,
+        "redactedAt": iso(at),
+    }
+
+
+async def swaps_of(entries: list[LedgerEntry]) -> tuple[dict[int, list[Swap]], dict[int, list]]:
+    """The replacements under these entries: by version (for undoing them), and by entry
+    (version id, original hash, replacement hash) for their REDACT content."""
+    seqs = {e.id: e.seq for e in entries}
+    rows = await MediaReplacement.filter(entry_id__in=list(seqs)).order_by("id")
+    media_ids = {r.original_id for r in rows} | {r.replacement_id for r in rows}
+    shas = dict(await Media.filter(id__in=list(media_ids)).values_list("id", "sha256"))
+    by_version: dict[int, list[Swap]] = {}
+    by_entry: dict[int, list] = {}
+    for row in rows:
+        original, replacement = shas.get(row.original_id), shas.get(row.replacement_id)
+        swap = Swap(seqs[row.entry_id], original, replacement)
+        by_version.setdefault(row.version_id, []).append(swap)
+        by_entry.setdefault(row.entry_id, []).append((row.version_id, original, replacement))
+    return by_version, by_entry
 
 
 def retract_content(region: Region, entry: LedgerEntry) -> dict[str, Any]:
@@ -242,17 +337,16 @@ def verify_entries(entries: list[dict[str, Any]]) -> Verification:
 async def export_entries(region: Region) -> list[dict[str, Any]]:
     """Every entry with the content recomputed from today's rows."""
     entries = await LedgerEntry.filter(region_id=region.id).order_by("seq")
-    version_ids = [e.version_id for e in entries if e.version_id]
-    versions = {v.id: v for v in await DisclosureVersion.filter(id__in=version_ids)}
+    swaps, replaced = await swaps_of(entries)
+    version_ids = {e.version_id for e in entries if e.version_id} | set(swaps)
+    versions = {v.id: v for v in await DisclosureVersion.filter(id__in=list(version_ids))}
     disclosures = {
         d.id: d
         for d in await Disclosure.filter(id__in={e.disclosure_id for e in entries}).select_related(
             "catalogue_item"
         )
     }
-    published = [
-        (e.disclosure_id, versions[e.version_id].source_version) for e in entries if e.version_id
-    ]
+    published = [(v.disclosure_id, v.source_version) for v in versions.values()]
     lines = await account_lines(published)
     figures = await account_figures(published)
     out = []
@@ -262,14 +356,37 @@ async def export_entries(region: Region) -> list[dict[str, Any]]:
             disclosure = disclosures[entry.disclosure_id]
             item = disclosure.catalogue_item
             key = (disclosure.id, versions[entry.version_id].source_version)
+            version = versions[entry.version_id]
             content = publish_content(
                 region,
                 disclosure,
-                versions[entry.version_id],
+                version,
                 item.code if item else None,
-                lines.get(key),
+                undone_lines(lines.get(key), swaps.get(version.id, []), entry.seq),
                 figures=figures.get(key),
                 format=entry.format,
+            )
+            content["attachments"] = undone(
+                content["attachments"], swaps.get(version.id, []), entry.seq
+            )
+        elif entry.kind == "REDACT":
+            rows = replaced.get(entry.id, [])
+            changed = [versions[v] for v in dict.fromkeys(v for v, _, _ in rows)]
+            content = redact_content(
+                region,
+                entry.disclosure_id,
+                entry.reason,
+                entry.at,
+                [{"version": versions[v].version, "from": a, "to": b} for v, a, b in rows],
+                [
+                    version_state(
+                        v,
+                        lines.get((v.disclosure_id, v.source_version)),
+                        swaps.get(v.id, []),
+                        entry.seq,
+                    )
+                    for v in changed
+                ],
             )
         else:
             content = retract_content(region, entry)
@@ -291,7 +408,8 @@ def public(disclosure: Disclosure) -> bool:
 async def served_breaks(region: Region, entries: list[dict[str, Any]]) -> int | None:
     """The first entry whose content differs from what readers are served today: every
     served column of the region's disclosures (title, body, tables, period, category,
-    catalogue item, region, attachments with their files' hashes, version, author,
+    catalogue item, region, attachments with their files' hashes — as the last redaction
+    of the current version left them, if any — version, author,
     must-read, publication and retraction) and of their months (the published version,
     its figures — and the working row's while no correction is staged). A public item
     with no entry at all breaks at the position after the chain's end."""
@@ -303,17 +421,26 @@ async def served_breaks(region: Region, entries: list[dict[str, Any]]) -> int | 
     disclosures = await Disclosure.filter(
         Q(region_id=region.id) | Q(id__in={e.disclosure_id for e in rows.values()})
     ).select_related("catalogue_item")
-    latest: dict[int, dict[str, Any]] = {}  # disclosure → its last entry
+    latest: dict[int, dict[str, Any]] = {}  # disclosure → its last PUBLISH or RETRACT
     latest_publish: dict[int, dict[str, Any]] = {}
     first_publish: dict[int, dict[str, Any]] = {}
+    # disclosure → the last entry chaining its current version's files: (seq, hashes)
+    covering: dict[int, tuple[int, list[str | None]]] = {}
     for entry in entries:
         row = by_seq.get(entry["seq"])
         if row is None:
+            continue
+        if row.kind == "REDACT":
+            current = latest_publish.get(row.disclosure_id)
+            for state in entry["content"]["versions"]:
+                if current is not None and state["version"] == current["content"]["version"]:
+                    covering[row.disclosure_id] = (entry["seq"], state["attachments"])
             continue
         latest[row.disclosure_id] = entry
         if row.kind == "PUBLISH":
             latest_publish[row.disclosure_id] = entry
             first_publish.setdefault(row.disclosure_id, entry)
+            covering[row.disclosure_id] = (entry["seq"], entry["content"]["attachments"])
     media_ids = {m for d in disclosures for m in d.attachment_ids}
     shas = dict(await Media.filter(id__in=list(media_ids)).values_list("id", "sha256"))
     accounts = {
@@ -347,7 +474,6 @@ async def served_breaks(region: Region, entries: list[dict[str, Any]]) -> int | 
             "body": d.body,
             "tables": d.tables,
             "period": d.period,
-            "attachments": [shas.get(m) for m in d.attachment_ids],
             "version": d.version,
             "publishedAt": iso(d.published_at) if d.published_at else None,
         }
@@ -382,6 +508,10 @@ async def served_breaks(region: Region, entries: list[dict[str, Any]]) -> int | 
             )
         if differs:
             broken.append(shown["seq"])
+            continue
+        files_seq, files = covering[d.id]  # a redaction's entry, or the publication's
+        if [shas.get(m) for m in d.attachment_ids] != files:
+            broken.append(files_seq)
             continue
         row = by_seq[last["seq"]]
         if row.kind == "RETRACT":

@@ -18,6 +18,7 @@ from models.disclosures import (
     publishing,
 )
 from models.disclosures.content import VILLAGE_ONLY, apply_content, check_period, edit_content
+from models.disclosures.returns import close_return_notes, require_not_returned
 from models.errors import ErrorCode, UserError, UserErrors, fail
 from models.policy import (
     Action,
@@ -44,8 +45,10 @@ async def load_disclosure(viewer: Viewer, disclosure_id: int, action: Action) ->
 
 
 def require_status(disclosure: Disclosure, *allowed: Status) -> None:
+    """WRONG_STATUS, whose text says what can be done in the status it is in."""
     if disclosure.status not in allowed:
-        raise fail(ErrorCode.WRONG_STATUS, "id", status=str(disclosure.status))
+        status = str(disclosure.status)
+        raise fail(ErrorCode.WRONG_STATUS, "id", status=status, variant=f"DISCLOSURE_{status}")
 
 
 def drafts_below(viewer: Viewer, region: Region, status: Status | None = None) -> QuerySet:
@@ -125,7 +128,19 @@ async def submit_disclosure(viewer: Viewer, disclosure_id: int) -> Disclosure:
         require_status(disclosure, Status.DRAFT)
         disclosure.status = Status.PENDING_REVIEW
         await disclosure.save()
+        await close_return_notes(disclosure.id)
         await record(viewer, "disclosure.submit", disclosure, region_id=disclosure.region_id)
+    return disclosure
+
+
+async def withdraw_disclosure(viewer: Viewer, disclosure_id: int) -> Disclosure:
+    """Take a submitted disclosure back to DRAFT before the supervisor has decided."""
+    async with in_transaction():
+        disclosure = await load_disclosure(viewer, disclosure_id, Action.DISCLOSURE_EDIT)
+        require_status(disclosure, Status.PENDING_REVIEW)
+        disclosure.status = Status.DRAFT
+        await disclosure.save()
+        await record(viewer, "disclosure.withdraw", disclosure, region_id=disclosure.region_id)
     return disclosure
 
 
@@ -138,6 +153,7 @@ async def approve_disclosure(viewer: Viewer, disclosure_id: int) -> Disclosure:
         if disclosure.status == Status.PUBLISHED:
             staged = await StagedCorrection.get_or_none(disclosure_id=disclosure.id)
             if staged is not None:
+                await require_not_returned("id", staged_id=staged.id)
                 return await publish_staged(viewer, disclosure, staged)
         require_second_person(viewer, disclosure.author_id)
         require_status(disclosure, Status.PENDING_REVIEW)

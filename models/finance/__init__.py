@@ -101,6 +101,7 @@ class AccountLine(Model):
     amount_fen = fields.BigIntField()
     counterparty = fields.CharField(max_length=100)
     summary = fields.CharField(max_length=200)
+    voucher_no = fields.CharField(max_length=32, default="")  # 凭证号 of an accounting export
     receipt: fields.ForeignKeyNullableRelation[Media] = fields.ForeignKeyField(
         "cunwu.Media", null=True, related_name=False, on_delete=fields.RESTRICT
     )

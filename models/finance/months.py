@@ -21,6 +21,9 @@ from models.finance.parsing import LineProblem, ParsedLine
 from models.media import Media
 from models.regions import Region, covers
 
+# The years a month can be stored for (a SmallIntField; the charts cover these).
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
 
 def problem_errors(problems: list[LineProblem]) -> UserErrors:
     return UserErrors(*(UserError(p.code, p.column, p.params, line=p.line) for p in problems))
@@ -45,7 +48,7 @@ async def store_month(
     reason: str | None = None,
 ) -> MonthlyAccount:
     """Validate everything, then replace the month's lines in one go (call in a transaction)."""
-    if not (2000 <= year <= 2100 and 1 <= month <= 12):
+    if not (MIN_YEAR <= year <= MAX_YEAR and 1 <= month <= 12):
         raise UserErrors(UserError(ErrorCode.INVALID_MONTH, "month"))
     chart = chart_for(year)
     known = set(await AccountSubject.filter(chart_version=chart).values_list("code", flat=True))
@@ -158,6 +161,7 @@ async def store_month(
                 amount_fen=line.amount_fen,
                 counterparty=line.counterparty,
                 summary=line.summary,
+                voucher_no=line.voucher_no,
                 receipt_id=receipts.get(line.line),
                 version=account.version,
             )

@@ -17,6 +17,7 @@ from models.audit import record
 from models.disclosures import CatalogueItem, Category, Disclosure
 from models.disclosures import Status as DisclosureStatus
 from models.disclosures.publishing import publish
+from models.disclosures.returns import require_not_returned
 from models.errors import ErrorCode, NotFound, UserError, UserErrors, fail
 from models.finance import (
     AccountLine,
@@ -27,7 +28,7 @@ from models.finance import (
     RiskStatus,
 )
 from models.finance.decisions import decide_risk_hits, raise_confirmed_problems
-from models.finance.months import problem_errors, store_month
+from models.finance.months import MAX_YEAR, MIN_YEAR, problem_errors, store_month
 from models.finance.parsing import MAX_AMOUNT_FEN, LineProblem, ParsedLine, ParseFailed, read_sheet
 from models.finance.risk import run_rules
 from models.media import Media
@@ -241,6 +242,8 @@ async def approve_month(
         if village is None:
             raise fail(ErrorCode.NOT_FOUND, "villageId")
         viewer.require(Action.DISCLOSURE_APPROVE, village.path)
+        if not (MIN_YEAR <= year <= MAX_YEAR and 1 <= month <= 12):  # PostgreSQL's smallint
+            raise fail(ErrorCode.INVALID_MONTH, "month")
         account = (  # locked: a concurrent decision on its hits waits for the publication
             await MonthlyAccount.select_for_update()
             .filter(village_id=village.id, year=year, month=month)
@@ -251,6 +254,7 @@ async def approve_month(
         require_second_person(viewer, account.uploaded_by_id)
         if account.status == AccountStatus.PUBLISHED:
             raise fail(ErrorCode.ALREADY_PUBLISHED, "month")
+        await require_not_returned("month", account_id=account.id, month_version=account.version)
         if await RiskHit.exists(account_id=account.id, status=RiskStatus.OPEN):
             raise fail(ErrorCode.RISK_HITS_OPEN, "month")
         receipt_ids = list(

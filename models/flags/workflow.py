@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from media.service import mark_attached
@@ -30,6 +31,12 @@ async def get_flag(flag_id: int, field: str = "id") -> Flag:
     if flag is None:
         raise fail(ErrorCode.NOT_FOUND, field)
     return flag
+
+
+def own_flags(viewer: Viewer, status: FlagStatus | None = None) -> QuerySet[Flag]:
+    """The flags the signed-in viewer submitted ("my flags"), in any status or one."""
+    qs = Flag.filter(flagger_id=viewer.require_user().id)
+    return qs if status is None else qs.filter(status=status)
 
 
 def wrong_status(flag: Flag) -> UserErrors:

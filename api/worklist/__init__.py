@@ -1,0 +1,1 @@
+"""Work lists: the supervisor's review queue and the clerk's work."""
