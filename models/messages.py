@@ -93,6 +93,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "只有村文书、村务监督委员会、乡镇干部或管理员可以遮挡照片",
         "Only the clerk, the supervision committee, township officials or administrators redact",
     ),
+    "FORBIDDEN_REVIEWERS_ONLY": (
+        "只有村务监督委员会和上级干部可以查看待审核的事项",
+        "Only the supervision committee and the staff above see what awaits approval",
+    ),
     "FORBIDDEN_OWN_VILLAGE_ONLY": (
         "只能评论或质疑本村的事项",
         "You can only comment on or flag items of your own village",

@@ -124,6 +124,7 @@ async def test_a_bad_token_still_reads_public_data_and_fails_only_where_a_viewer
 # --- FORBIDDEN ---
 
 RESIDENTS = "query($v: ID!) { residents(villageId: $v) { edges { cursor } } }"
+REVIEW_QUEUE = "query($v: ID!) { reviewQueue(villageId: $v) { edges { cursor } } }"
 AUDIT = "query($r: ID!) { auditLog(regionId: $r) { edges { cursor } } }"
 VIEWS = "query($r: ID!) { identityViews(regionId: $r) { edges { cursor } } }"
 QUEUE = "query($r: ID!) { flags(regionId: $r) { edges { cursor } } }"
@@ -200,6 +201,7 @@ async def test_role_and_region_reasons(gql, demo):
         clerk,
     )
     await check(R.AUDITORS_ONLY, AUDIT, {"r": v}, official)
+    await check(R.REVIEWERS_ONLY, REVIEW_QUEUE, {"v": v}, clerk)
     await check(R.INSPECTORS_ONLY, VIEWS, {"r": county}, official)
     await check(R.FLAGGERS_PROTECTED, QUEUE, {"r": v}, clerk)
     await check(
@@ -245,7 +247,7 @@ async def test_role_and_region_reasons(gql, demo):
     assert seen == {
         R.OUTSIDE_REGION, R.EDITORS_ONLY, R.SUPERVISION_COMMITTEE_ONLY, R.ADMIN_ONLY,
         R.NATIONAL_ONLY, R.STAFF_ONLY, R.CLERK_ONLY, R.RISK_REVIEWERS_ONLY,
-        R.DUE_DAY_SETTERS_ONLY, R.AUDITORS_ONLY, R.INSPECTORS_ONLY, R.FLAGGERS_PROTECTED,
+        R.DUE_DAY_SETTERS_ONLY, R.AUDITORS_ONLY, R.REVIEWERS_ONLY, R.INSPECTORS_ONLY, R.FLAGGERS_PROTECTED,
         R.RESIDENCY_VERIFIERS_ONLY, R.REDACTORS_ONLY, R.ACCOUNT_PRIVATE, R.NOT_FOR_YOURSELF,
         R.AUTHOR_CANNOT_APPROVE,
     }  # fmt: skip
