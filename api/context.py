@@ -13,7 +13,7 @@ from api.services import Services
 from api.settings import Settings
 from models.accounts import Session
 from models.accounts.auth import AuthConfig, decode_access_token
-from models.errors import AppError, Unauthenticated
+from models.errors import AppError, AuthReason, Unauthenticated
 from models.messages import pick_language
 from models.policy import SYSTEM, Viewer, viewer_for_user
 
@@ -66,7 +66,7 @@ async def load_viewer(auth: AuthConfig, authorization: str | None) -> Viewer:
         return Viewer()
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return Viewer(auth_error=Unauthenticated("INVALID_TOKEN"))
+        return Viewer(auth_error=Unauthenticated(AuthReason.TOKEN_INVALID))
     try:
         claims = decode_access_token(auth, token.strip())
     except AppError as exc:
@@ -75,9 +75,9 @@ async def load_viewer(auth: AuthConfig, authorization: str | None) -> Viewer:
         id=claims.session_id, user_id=claims.user_id, revoked_at=None
     ).select_related("user")
     if session is None:
-        return Viewer(auth_error=Unauthenticated("TOKEN_REVOKED"))
+        return Viewer(auth_error=Unauthenticated(AuthReason.TOKEN_REVOKED))
     if not session.user.is_active:
-        return Viewer(auth_error=Unauthenticated("ACCOUNT_DISABLED"))
+        return Viewer(auth_error=Unauthenticated(AuthReason.ACCOUNT_DISABLED))
     return await viewer_for_session(session)
 
 

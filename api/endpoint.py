@@ -34,6 +34,7 @@ from api.context import Context, build_context
 from api.errors import graphql_error
 from api.execution import execute_options
 from api.graphiql import GRAPHIQL_HTML
+from api.graphql_messages import graphql_message
 from api.input_text import NUL_KEY, NoNulInStrings, has_nul
 from api.limits import QueryLimits, check_document
 from api.services import Services
@@ -317,14 +318,18 @@ def format_error(error: GraphQLError, lang: str, request_id: str) -> dict[str, A
             "message": translate(app_error.key, lang, **app_error.params),
             "extensions": dict(app_error.extensions or {}),
         }
-    elif original is not None and not isinstance(original, GraphQLError):
+    elif original is not None and not isinstance(original, GraphQLError) and error.path:
+        # a resolver's crash; without a path it is a literal a scalar refused (validation)
         log.error("unhandled error rid=%s", request_id, exc_info=original)
         out = {
             "message": translate("INTERNAL_SERVER_ERROR", lang, request_id=request_id),
             "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
         }
-    else:  # syntax, validation and variable coercion errors: graphql-core's own words
-        out = {"message": error.message, "extensions": {"code": BadUserInput.code}}
+    else:  # syntax, validation and variable coercion errors: graphql-core's, translated
+        out = {
+            "message": graphql_message(error.message, lang),
+            "extensions": {"code": BadUserInput.code},
+        }
     if error.locations:
         out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
     if error.path:

@@ -8,7 +8,7 @@ import graphene
 from tortoise.transactions import in_transaction
 
 from api.context import Context, Info
-from models.errors import ErrorCode, Forbidden, UserErrors
+from models.errors import ErrorCode, UserErrors
 from models.messages import translate
 from models.policy import Action
 
@@ -89,7 +89,7 @@ class BaseMutation(graphene.Mutation):
         if not cls.public:
             viewer.require_user()
         if cls.permission is not None and not viewer.holds(cls.permission):
-            raise Forbidden()
+            raise viewer.refusal(cls.permission)
         viewer.checked.clear()
         try:
             if cls.atomic:

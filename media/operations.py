@@ -16,9 +16,9 @@ from tortoise.transactions import in_transaction
 from media.processing import MediaRejected, Processed, Rect
 from media.service import MediaStore
 from models.audit import record
-from models.errors import ErrorCode, Forbidden, fail
+from models.errors import ErrorCode, fail
 from models.media import Media, MediaKind, MediaPurpose
-from models.policy import Action, Viewer, may_upload_media
+from models.policy import Action, Viewer, require_media_uploader
 from models.regions import Region
 from models.regions.operations import region_path
 from models.text import clean_reason
@@ -46,8 +46,7 @@ async def upload_region(viewer: Viewer, region_id: int | None, purpose: MediaPur
         if not candidates:
             raise fail(ErrorCode.REGION_REQUIRED, "regionId")
         region = await Region.get(id=candidates[0])
-    if not may_upload_media(viewer, region.id, region.path, purpose):
-        raise Forbidden()
+    require_media_uploader(viewer, region.id, region.path, purpose)
     return region
 
 

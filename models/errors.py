@@ -121,12 +121,35 @@ class AppError(Exception):
         super().__init__(self.key)
 
 
+class AuthReason(StrEnum):
+    """Why a request is UNAUTHENTICATED (`extensions.reason`): whether an app refreshes its
+    access token (TOKEN_EXPIRED) or asks the person to sign in (the others)."""
+
+    LOGIN_REQUIRED = "LOGIN_REQUIRED"  # no token was sent
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_INVALID = "TOKEN_INVALID"  # malformed, forged, tampered with, not an access token
+    TOKEN_REVOKED = "TOKEN_REVOKED"  # its session ended: logout, reuse, password changed
+    ACCOUNT_DISABLED = "ACCOUNT_DISABLED"
+
+
 class Unauthenticated(AppError):
     code = "UNAUTHENTICATED"
 
+    def __init__(self, reason: AuthReason = AuthReason.LOGIN_REQUIRED) -> None:
+        super().__init__(f"AUTH_{reason}")
+        self.reason = reason
+        self.extensions["reason"] = str(reason)
+
 
 class Forbidden(AppError):
+    """`reason` is a `models.policy.ForbiddenReason`: the rule that refused."""
+
     code = "FORBIDDEN"
+
+    def __init__(self, reason: str = "NO_PERMISSION") -> None:
+        super().__init__(f"FORBIDDEN_{reason}")
+        self.reason = str(reason)
+        self.extensions["reason"] = self.reason
 
 
 class NotFound(AppError):

@@ -8,12 +8,131 @@ EN = "en"
 MESSAGES: dict[str, tuple[str, str]] = {
     # top-level error codes
     "UNAUTHENTICATED": ("请先登录", "Please sign in"),
+    # UNAUTHENTICATED by its reason (models.errors.AuthReason)
+    "AUTH_LOGIN_REQUIRED": ("请先登录", "Please sign in"),
+    "AUTH_TOKEN_EXPIRED": (
+        "登录已过期，请刷新令牌或重新登录",
+        "Your session has expired; refresh or sign in again",
+    ),
+    "AUTH_TOKEN_INVALID": ("登录凭证无效，请重新登录", "Invalid access token; sign in again"),
+    "AUTH_TOKEN_REVOKED": (
+        "该登录已失效（已退出登录或密码已修改），请重新登录",
+        "This session has ended (signed out or password changed); sign in again",
+    ),
+    "AUTH_ACCOUNT_DISABLED": ("该账号已停用", "This account is disabled"),
     "TOKEN_EXPIRED": (
         "登录已过期，请刷新令牌或重新登录",
         "Your session has expired; refresh or sign in again",
     ),
     "INVALID_TOKEN": ("无效的令牌", "Invalid token"),
     "FORBIDDEN": ("您没有权限执行此操作", "You are not allowed to do this"),
+    # FORBIDDEN by its reason (models.policy.ForbiddenReason)
+    "FORBIDDEN_NO_PERMISSION": ("您没有权限执行此操作", "You are not allowed to do this"),
+    "FORBIDDEN_OUTSIDE_REGION": (
+        "没有该地区的权限：您的职务不管辖这里",
+        "Your role does not cover this region",
+    ),
+    "FORBIDDEN_NATIONAL_ONLY": (
+        "这是全国通用的设置，只有全系统的管理员可以修改",
+        "This is national: only a system-wide administrator can change it",
+    ),
+    "FORBIDDEN_ADMIN_ONLY": ("只有管理员可以这样做", "Only an administrator can do this"),
+    "FORBIDDEN_STAFF_ONLY": (
+        "只有村干部和乡镇、县里的工作人员可以这样做",
+        "Only village, township and county staff can do this",
+    ),
+    "FORBIDDEN_EDITORS_ONLY": (
+        "只有村文书、乡镇干部或管理员可以编写公开事项",
+        "Only the village clerk, township officials or administrators write disclosures",
+    ),
+    "FORBIDDEN_SUPERVISION_COMMITTEE_ONLY": (
+        "需要村务监督委员会审核",
+        "This needs the approval of the village supervision committee",
+    ),
+    "FORBIDDEN_CLERK_ONLY": (
+        "只有村文书可以上报本村账目",
+        "Only the village clerk submits the village's accounts",
+    ),
+    "FORBIDDEN_RISK_REVIEWERS_ONLY": (
+        "只有村务监督委员会和乡镇干部可以处理风险提示",
+        "Only the supervision committee and township officials handle risk notes",
+    ),
+    "FORBIDDEN_FLAG_HANDLERS_ONLY": (
+        "只有乡镇干部可以处理质疑（逾期或重新打开后由县纪委处理）",
+        "Only township officials handle flags (the county's inspectors once overdue or reopened)",
+    ),
+    "FORBIDDEN_FLAG_NOT_ESCALATED": (
+        "该质疑还由乡镇干部处理，逾期或重新打开后才转到县纪委",
+        "Township officials handle this flag; it goes to the county only once overdue or reopened",
+    ),
+    "FORBIDDEN_COMMENT_MODERATORS_ONLY": (
+        "只有乡镇干部可以处理被举报的评论",
+        "Only township officials moderate comments",
+    ),
+    "FORBIDDEN_FLAGGERS_PROTECTED": (
+        "为保护质疑人，只有乡镇干部和县纪委可以查看",
+        "To protect the people who flag, only township officials and county inspectors see this",
+    ),
+    "FORBIDDEN_INSPECTORS_ONLY": (
+        "只有县纪委可以查看谁看过质疑人的身份",
+        "Only county inspectors see who saw a flagger's identity",
+    ),
+    "FORBIDDEN_AUDITORS_ONLY": (
+        "只有县纪委和管理员可以查看操作记录",
+        "Only county inspectors and administrators read the audit log",
+    ),
+    "FORBIDDEN_RESIDENCY_VERIFIERS_ONLY": (
+        "只有村文书、乡镇干部或管理员可以核实村民身份",
+        "Only the village clerk, township officials or administrators verify residents",
+    ),
+    "FORBIDDEN_DUE_DAY_SETTERS_ONLY": (
+        "只有乡镇干部或管理员可以设置公开期限",
+        "Only township officials or administrators set due days",
+    ),
+    "FORBIDDEN_REDACTORS_ONLY": (
+        "只有村文书、村务监督委员会、乡镇干部或管理员可以遮挡照片",
+        "Only the clerk, the supervision committee, township officials or administrators redact",
+    ),
+    "FORBIDDEN_REVIEWERS_ONLY": (
+        "只有村务监督委员会和上级干部可以查看待审核的事项",
+        "Only the supervision committee and the staff above see what awaits approval",
+    ),
+    "FORBIDDEN_OWN_VILLAGE_ONLY": (
+        "只能评论或质疑本村的事项",
+        "You can only comment on or flag items of your own village",
+    ),
+    "FORBIDDEN_RESIDENCY_NOT_VERIFIED": (
+        "需要先由村文书核实村民身份",
+        "Your residency must first be verified by the village clerk",
+    ),
+    "FORBIDDEN_EVIDENCE_ONLY": (
+        "村民只能上传质疑本村事项的证据",
+        "Villagers upload only evidence for a flag about their own village",
+    ),
+    "FORBIDDEN_AUTHOR_CANNOT_APPROVE": (
+        "审核人不能是作者：须由另一人审核",
+        "The approver cannot be the author: someone else must approve",
+    ),
+    "FORBIDDEN_FLAGGER_ONLY": (
+        "只有提出质疑的人可以回应处理结果",
+        "Only the person who raised the flag can answer its resolution",
+    ),
+    "FORBIDDEN_COMMENT_AUTHOR_ONLY": (
+        "只能修改或删除自己的评论",
+        "You can only edit or delete your own comments",
+    ),
+    "FORBIDDEN_ACCOUNT_PRIVATE": (
+        "他人的账号只有管辖其所在地区的工作人员可以查看",
+        "Other people's accounts are visible only to staff covering their region",
+    ),
+    "FORBIDDEN_NOT_FOR_YOURSELF": (
+        "不能给自己授予角色",
+        "You cannot grant a role to yourself",
+    ),
+    "FORBIDDEN_OPERATORS_ONLY": (
+        "只有运维人员可以在服务器上这样做",
+        "Only the operators can do this, on the server",
+    ),
     "NOT_FOUND": ("找不到该对象", "Not found"),
     "BAD_USER_INPUT": ("请求参数有误", "Invalid input"),
     "RATE_LIMITED": (

@@ -56,6 +56,41 @@ class Action(StrEnum):
     REVIEW_QUEUE_READ = "review_queue.read"
 
 
+class ForbiddenReason(StrEnum):
+    """Why a request is FORBIDDEN (`extensions.reason`), from the rule that refused; each has
+    a zh and an en text in `models.messages` (key FORBIDDEN_<reason>). None may tell more
+    than the refused person may know (not whether a draft exists, nor who flagged)."""
+
+    NO_PERMISSION = "NO_PERMISSION"  # only where nothing more specific applies
+    OUTSIDE_REGION = "OUTSIDE_REGION"  # the right role, but no grant covering the region
+    NATIONAL_ONLY = "NATIONAL_ONLY"  # a national table: system-wide admins only
+    ADMIN_ONLY = "ADMIN_ONLY"
+    STAFF_ONLY = "STAFF_ONLY"
+    EDITORS_ONLY = "EDITORS_ONLY"
+    SUPERVISION_COMMITTEE_ONLY = "SUPERVISION_COMMITTEE_ONLY"
+    CLERK_ONLY = "CLERK_ONLY"
+    RISK_REVIEWERS_ONLY = "RISK_REVIEWERS_ONLY"
+    FLAG_HANDLERS_ONLY = "FLAG_HANDLERS_ONLY"
+    FLAG_NOT_ESCALATED = "FLAG_NOT_ESCALATED"
+    COMMENT_MODERATORS_ONLY = "COMMENT_MODERATORS_ONLY"
+    FLAGGERS_PROTECTED = "FLAGGERS_PROTECTED"
+    INSPECTORS_ONLY = "INSPECTORS_ONLY"
+    AUDITORS_ONLY = "AUDITORS_ONLY"
+    RESIDENCY_VERIFIERS_ONLY = "RESIDENCY_VERIFIERS_ONLY"
+    DUE_DAY_SETTERS_ONLY = "DUE_DAY_SETTERS_ONLY"
+    REDACTORS_ONLY = "REDACTORS_ONLY"
+    REVIEWERS_ONLY = "REVIEWERS_ONLY"
+    OWN_VILLAGE_ONLY = "OWN_VILLAGE_ONLY"
+    RESIDENCY_NOT_VERIFIED = "RESIDENCY_NOT_VERIFIED"
+    EVIDENCE_ONLY = "EVIDENCE_ONLY"
+    AUTHOR_CANNOT_APPROVE = "AUTHOR_CANNOT_APPROVE"
+    FLAGGER_ONLY = "FLAGGER_ONLY"
+    COMMENT_AUTHOR_ONLY = "COMMENT_AUTHOR_ONLY"
+    ACCOUNT_PRIVATE = "ACCOUNT_PRIVATE"
+    NOT_FOR_YOURSELF = "NOT_FOR_YOURSELF"
+    OPERATORS_ONLY = "OPERATORS_ONLY"
+
+
 STAFF = frozenset({Role.CLERK, Role.SUPERVISOR, Role.OFFICIAL, Role.INSPECTOR, Role.ADMIN})
 
 RULES: dict[Action, frozenset[Role]] = {
@@ -92,6 +127,39 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.REVIEW_QUEUE_READ: frozenset(
         {Role.SUPERVISOR, Role.OFFICIAL, Role.INSPECTOR, Role.ADMIN}
     ),
+}
+
+
+R = ForbiddenReason
+# Why someone holding no role that may do an action (anywhere) is refused it.
+NEEDS_ROLE: dict[Action, ForbiddenReason] = {
+    Action.REGION_CREATE: R.ADMIN_ONLY,
+    Action.ROLE_GRANT: R.ADMIN_ONLY,
+    Action.ROLE_REVOKE: R.ADMIN_ONLY,
+    Action.ROLE_VIEW: R.ACCOUNT_PRIVATE,
+    Action.USER_VIEW: R.STAFF_ONLY,
+    Action.USER_VIEW_PHONE: R.ACCOUNT_PRIVATE,
+    Action.RESIDENCY_VERIFY: R.RESIDENCY_VERIFIERS_ONLY,
+    Action.AUDIT_READ: R.AUDITORS_ONLY,
+    Action.MEDIA_UPLOAD: R.STAFF_ONLY,
+    Action.MEDIA_REDACT: R.REDACTORS_ONLY,
+    Action.MEDIA_VIEW_RESTRICTED: R.STAFF_ONLY,
+    Action.DISCLOSURE_EDIT: R.EDITORS_ONLY,
+    Action.DISCLOSURE_APPROVE: R.SUPERVISION_COMMITTEE_ONLY,
+    Action.DISCLOSURE_VIEW_DRAFT: R.STAFF_ONLY,
+    Action.CATALOGUE_EDIT: R.NATIONAL_ONLY,
+    Action.CALENDAR_EDIT: R.NATIONAL_ONLY,
+    Action.ACCOUNTS_UPLOAD: R.CLERK_ONLY,
+    Action.RISK_VIEW: R.RISK_REVIEWERS_ONLY,
+    Action.RISK_DECIDE: R.RISK_REVIEWERS_ONLY,
+    Action.COMMENT_AS_STAFF: R.STAFF_ONLY,
+    Action.COMMENT_MODERATE: R.COMMENT_MODERATORS_ONLY,
+    Action.FLAG_HANDLE: R.FLAG_HANDLERS_ONLY,
+    Action.FLAG_HANDLE_ESCALATED: R.FLAG_HANDLERS_ONLY,
+    Action.FLAG_SEE_IDENTITY: R.FLAGGERS_PROTECTED,
+    Action.IDENTITY_VIEWS_READ: R.INSPECTORS_ONLY,
+    Action.DUE_DAY_SET: R.DUE_DAY_SETTERS_ONLY,
+    Action.REVIEW_QUEUE_READ: R.REVIEWERS_ONLY,
 }
 
 
@@ -180,7 +248,15 @@ class Viewer:
             return
         self.require_user()
         if not self.can(action, path):
-            raise Forbidden()
+            raise self.refusal(action, path)
+
+    def refusal(self, action: Action, path: str | None = None) -> Forbidden:
+        """Why this viewer may not do `action` on `path`: a national table, a region their
+        role does not cover, or the role itself."""
+        if self.holds(action):
+            national = path is None or path == SYSTEM
+            return Forbidden(R.NATIONAL_ONLY if national else R.OUTSIDE_REGION)
+        return Forbidden(NEEDS_ROLE.get(action, R.NO_PERMISSION))
 
 
 # Which region kinds each role may be granted on.
@@ -220,9 +296,10 @@ def sees_account_drafts(viewer: Viewer, village_path: str) -> bool:
 
 
 def require_account_readable(viewer: Viewer, village_path: str, published: bool) -> None:
-    """A month ever published is public (its published version); a draft is for staff."""
-    if not published:
-        viewer.require(Action.DISCLOSURE_VIEW_DRAFT, village_path)
+    """A month ever published is public (its published version); a draft is for staff and
+    answers anyone else like a month never uploaded (NOT_FOUND)."""
+    if not published and not viewer.can(Action.DISCLOSURE_VIEW_DRAFT, village_path):
+        raise NotFound()
 
 
 def shown_account_version(
@@ -309,27 +386,34 @@ def require_flag_queue_reader(viewer: Viewer, path: str) -> None:
     """The officials' queue names flaggers: only those who may see them read it."""
     if not may_see_flag_identity(viewer, path):
         viewer.require_user()  # nobody signed in: say so rather than "forbidden"
-        raise Forbidden()
+        raise viewer.refusal(Action.FLAG_SEE_IDENTITY, path)
 
 
 def require_calendar_editor(viewer: Viewer) -> None:
     """The holiday table is national: system-wide admins, or the system itself, keep it."""
     if not viewer.can(Action.CALENDAR_EDIT, SYSTEM):
         viewer.require_user()
-        raise Forbidden()
+        raise viewer.refusal(Action.CALENDAR_EDIT, SYSTEM)
 
 
 def require_flag_handler(viewer: Viewer, flag: Flag) -> None:
     """An official's step on a flag: the township's officials, and once it has gone to the
     county (overdue or reopened) its inspectors too."""
     action = Action.FLAG_HANDLE_ESCALATED if flag.escalated_at else Action.FLAG_HANDLE
+    if (
+        action == Action.FLAG_HANDLE
+        and viewer.user is not None
+        and not viewer.can(action, flag.region_path)
+        and viewer.can(Action.FLAG_HANDLE_ESCALATED, flag.region_path)
+    ):
+        raise Forbidden(R.FLAG_NOT_ESCALATED)  # an inspector, before the county's turn
     viewer.require(action, flag.region_path)
 
 
 def require_flagger(viewer: Viewer, flag: Flag) -> None:
     """Only the flagger answers the officials' resolution."""
     if viewer.user_id != flag.flagger_id:
-        raise Forbidden()
+        raise Forbidden(R.FLAGGER_ONLY)  # the same to everyone else: it names nobody
 
 
 # --- comments rules ---
@@ -348,7 +432,7 @@ async def require_participant(viewer: Viewer, path: str, field: str = "targetId"
     if not viewer.can_participate(path, home):
         if home and covers(path, home) and not user.residency_verified_at:
             raise fail(ErrorCode.RESIDENCY_REQUIRED, field)  # one step away
-        raise Forbidden()
+        raise Forbidden(R.OWN_VILLAGE_ONLY)
 
 
 def may_moderate_comments(viewer: Viewer, path: str) -> bool:
@@ -359,13 +443,13 @@ def may_moderate_comments(viewer: Viewer, path: str) -> bool:
 def require_comment_moderator(viewer: Viewer, path: str) -> None:
     if not may_moderate_comments(viewer, path):
         viewer.require_user()
-        raise Forbidden()
+        raise viewer.refusal(Action.COMMENT_MODERATE, path)
 
 
 def require_comment_author(viewer: Viewer, comment: Comment) -> None:
     """Only its author edits or deletes a comment."""
     if viewer.user_id != comment.author_id:
-        raise Forbidden()
+        raise Forbidden(R.COMMENT_AUTHOR_ONLY)
 
 
 # --- disclosures rules ---
@@ -404,7 +488,7 @@ def require_disclosure_readable(
 def require_second_person(viewer: Viewer, author_id: int) -> None:
     """The two-person rule: nobody approves a disclosure or a month they wrote or uploaded."""
     if author_id == viewer.user_id:
-        raise Forbidden()
+        raise Forbidden(R.AUTHOR_CANNOT_APPROVE)
 
 
 # --- accounts rules ---
@@ -435,13 +519,13 @@ def require_not_self(viewer: Viewer, user_id: int) -> None:
     """Nobody grants a role to themselves: not even an admin may widen their own grants (an
     admin making themself OFFICIAL or INSPECTOR would read flaggers)."""
     if not viewer.system and viewer.user_id == user_id:
-        raise Forbidden()
+        raise Forbidden(R.NOT_FOR_YOURSELF)
 
 
 def require_operator(viewer: Viewer) -> None:
     """A system-wide admin is made only by the operators' script: no grant covers that."""
     if not viewer.system:
-        raise Forbidden()
+        raise Forbidden(R.OPERATORS_ONLY)
 
 
 # --- media rules ---
@@ -453,6 +537,22 @@ def may_upload_media(
     if viewer.can(Action.MEDIA_UPLOAD, region_path):
         return True
     return purpose == MediaPurpose.EVIDENCE and viewer.is_verified_resident(region_id)
+
+
+def require_media_uploader(
+    viewer: Viewer, region_id: int, region_path: str, purpose: MediaPurpose
+) -> None:
+    """`may_upload_media`, refusing with the step that is missing."""
+    if may_upload_media(viewer, region_id, region_path, purpose):
+        return
+    user = viewer.require_user()
+    if viewer.holds(Action.MEDIA_UPLOAD):
+        raise Forbidden(R.OUTSIDE_REGION)
+    if purpose != MediaPurpose.EVIDENCE:
+        raise Forbidden(R.EVIDENCE_ONLY)
+    if user.village_id != region_id:
+        raise Forbidden(R.OWN_VILLAGE_ONLY)
+    raise Forbidden(R.RESIDENCY_NOT_VERIFIED)
 
 
 def media_is_public(media: Media) -> bool:

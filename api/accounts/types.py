@@ -16,7 +16,13 @@ from models.accounts import RoleGrant as RoleGrantModel
 from models.accounts import User as UserModel
 from models.accounts.auth import mask_phone
 from models.errors import Forbidden
-from models.policy import SYSTEM, can_see_grant, can_see_phone, can_see_user
+from models.policy import (
+    SYSTEM,
+    ForbiddenReason,
+    can_see_grant,
+    can_see_phone,
+    can_see_user,
+)
 
 Role = graphene.Enum.from_enum(RoleEnum, description="授予在某个区划上的角色")
 
@@ -71,7 +77,7 @@ class User(graphene.ObjectType):
         if user is None:
             return None
         if not can_see_user(ctx.viewer, user, await user_scope_paths(ctx, user)):
-            raise Forbidden()
+            raise Forbidden(ForbiddenReason.ACCOUNT_PRIVATE)
         return user
 
     @staticmethod
@@ -127,7 +133,7 @@ class RoleGrant(graphene.ObjectType):
         if grant is None:
             return None
         if not can_see_grant(viewer, grant, await ctx.region_path(grant.region_id)):
-            raise Forbidden()
+            raise Forbidden(ForbiddenReason.ACCOUNT_PRIVATE)
         return grant
 
     @staticmethod

@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 
 from models.accounts import RefreshToken, Session, User
-from models.errors import Unauthenticated
+from models.errors import AuthReason, Unauthenticated
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 ALGORITHM = "HS256"
@@ -106,11 +106,11 @@ def decode_access_token(config: AuthConfig, token: str) -> AccessClaims:
             options={"require": ["exp", "sub", "sid"]},
         )
     except jwt.ExpiredSignatureError:
-        raise Unauthenticated("TOKEN_EXPIRED") from None
+        raise Unauthenticated(AuthReason.TOKEN_EXPIRED) from None
     except jwt.PyJWTError:
-        raise Unauthenticated("INVALID_TOKEN") from None
+        raise Unauthenticated(AuthReason.TOKEN_INVALID) from None
     if claims.get("typ") != "access":
-        raise Unauthenticated("INVALID_TOKEN")
+        raise Unauthenticated(AuthReason.TOKEN_INVALID)
     return AccessClaims(user_id=int(claims["sub"]), session_id=str(claims["sid"]))
 
 

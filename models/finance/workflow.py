@@ -342,8 +342,8 @@ async def decide_many(
 
 
 async def readable_month(viewer: Viewer, village: Region, year: int, month: int) -> MonthlyAccount:
-    """The month as `viewer` may read it: NotFound when there is none, Forbidden for a draft
-    outside staff."""
+    """The month as `viewer` may read it: NotFound when there is none, or it is a draft and
+    `viewer` is not staff covering the village."""
     account = await MonthlyAccount.get_or_none(village_id=village.id, year=year, month=month)
     if account is None:
         raise NotFound()
