@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
@@ -196,7 +197,7 @@ async def redact_media(
     shown_in = await Media.filter(sha256=source.sha256, attached_at__not_isnull=True).values_list(
         "region_id", flat=True
     )
-    for region_id in set(shown_in):
+    for region_id in set(cast(list[int], shown_in)):
         viewer.require(Action.MEDIA_REDACT, await region_path(region_id))
     published = bool(shown_in)
     why = clean_reason(reason) if published or reason else None
