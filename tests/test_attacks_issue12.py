@@ -11,14 +11,28 @@ import json
 import pytest
 
 from models.finance import AccountLine, MonthlyAccount
+from models.flags import Flag
 from tests import test_attacks
 from tests.client import error_codes
-from tests.test_disclosures import CLERK, OFFICIAL
-from tests.test_finance import line
+from tests.test_disclosures import CLERK, OFFICIAL, SUPERVISOR, VILLAGER
+from tests.test_finance import APPROVE, SAVE, line, receipt, save_month
+from tests.test_flags import FLAG_ISSUE
 from tests.test_import_layouts import HEADER, IMPORT, csv_bytes, xlsx
 from tests.test_integrity import approved_month, gid, verdict
 from tests.test_media import REDACT, uploaded
 from tests.test_redaction import MONTH, photo, redact
+from tests.test_risk_lines import (
+    HITS,
+    NODE,
+    QUEUE,
+    decide_all,
+    lines_of,
+    month_input,
+    published_month,
+)
+from tests.test_risk_lines import hits as risk_hits
+from tests.test_worklist import QUEUE as WORK_QUEUE
+from tests.test_worklist import WORK as MY_WORK
 
 others = test_attacks.others  # the same outsiders as the attack tests
 
@@ -185,3 +199,103 @@ async def test_a_voucher_number_is_never_cut_short(client, gql, demo):
         ("TOO_LONG", "voucher", 2),
         ("TOO_LONG", "voucher", 3),
     ]
+
+
+# --- drafts: never shown through a published line, a hit's sentence or a work list ---
+
+
+async def test_a_confirmed_problem_does_not_reveal_a_later_draft_month(client, gql, demo):
+    """A receipt reused in June's draft must not make May's public problem name June: the
+    rule speaks of months before this one, and June's own hit names May."""
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    r = await receipt(client, clerk, 0)
+    may = [line(3, 120, "甲", r)]
+    await save_month(gql, clerk, village, may)
+    await save_month(gql, clerk, village, [line(4, 50, "乙", r, month=6)], month=6)
+    await save_month(gql, clerk, village, may)  # May again: its rules run with June present
+    await decide_all(gql, supervisor, village, confirmed=True, note="同一凭证重复入账")
+    out = await gql.mutate("approveMonthlyAccount", APPROVE, month_input(village), token=supervisor)
+    assert out["errors"] == [], out
+    public = await lines_of(gql, village)
+    assert "2026-06" not in json.dumps(public, ensure_ascii=False)
+    flags = await Flag.all().values_list("body", flat=True)
+    assert not any("2026-06" in body for body in flags)
+    # June's own hit still names May, for the supervisors.
+    [june] = await risk_hits(gql, village, supervisor, month=6)
+    assert june["message"] == "第1行的凭证图片已在2026-05的账目中使用过"
+
+
+async def test_a_published_months_lines_answer_as_they_were_after_a_correction(gql, demo):
+    """A correction being prepared is not shown through the published lines' ids, and the
+    published lines, their flags and problems stay readable as they were."""
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    await published_month(gql, village, [line(3, 120, "甲"), line(4, 80, "乙")])
+    old = await lines_of(gql, village)
+    villager = await gql.login(VILLAGER)
+    flag = await gql.mutate(
+        "flagIssue",
+        FLAG_ISSUE,
+        {"targetId": old[0]["id"], "reasonCode": "AMOUNT_QUESTIONED", "body": "这笔钱付给谁了？"},
+        token=villager,
+    )
+    assert flag["errors"] == [], flag
+    fix = [line(3, 999, "甲改"), line(4, 80, "乙")]
+    data = {
+        **month_input(village),
+        "openingBalanceFen": 10_000_000,
+        "lines": fix,
+        "reason": "金额录错",
+    }
+    assert (await gql.mutate("saveMonthlyAccount", SAVE, data, token=clerk))["errors"] == []
+    # the public: the month and the old ids as published, the new lines nowhere
+    assert await lines_of(gql, village) == old
+    staged = await AccountLine.filter(version=2).values_list("id", flat=True)
+    for pk in staged:
+        for token in (None, villager):
+            body = await gql(NODE, {"id": gid("AccountLine", pk)}, token=token)
+            assert body["data"]["node"] is None and error_codes(body) == ["NOT_FOUND"]
+    node = (await gql.data(NODE, {"id": old[0]["id"]}))["node"]
+    assert node["amountFen"] == old[0]["amountFen"] and node["flagCounts"]["total"] == 1
+    # the flag is in the township's queue whatever happens to the month
+    out = await gql.mutate("approveMonthlyAccount", APPROVE, month_input(village), token=supervisor)
+    assert out["errors"] == [], out
+    official = await gql.login(OFFICIAL)
+    queue = await gql.data(QUEUE, {"r": gid("Region", demo.townships[0].id)}, token=official)
+    ids = [e["node"]["id"] for e in queue["flags"]["edges"]]
+    assert flag["flag"]["id"] in ids
+    node = (await gql.data(NODE, {"id": old[0]["id"]}))["node"]
+    assert node["version"] == 1 and node["flagCounts"]["total"] == 1
+
+
+async def test_work_lists_and_hits_stay_with_the_villages_staff(gql, demo, others):
+    clerk = await gql.login(CLERK)
+    village = demo.villages[0]
+    await save_month(gql, clerk, village, [line(3, 1200, "张三"), line(4, 1200, "张三")])
+    v = gid("Region", village.id)
+    for phone in (
+        VILLAGER,
+        others["VILLAGER2"],
+        others["CLERK2"],
+        others["SUPERVISOR2"],
+        others["OFFICIAL2"],
+        others["TOWNADMIN2"],
+    ):
+        token = await gql.login(phone)
+        assert error_codes(await gql(WORK_QUEUE, {"v": v}, token=token)) == ["FORBIDDEN"], phone
+        body = await gql(MY_WORK, {"v": v}, token=token)
+        assert error_codes(body) == ["FORBIDDEN"], phone
+        body = await gql(HITS, {"v": v, "m": 5}, token=token)
+        assert error_codes(body) == ["NOT_FOUND"], phone  # a draft month: as if missing
+        missing = await gql(HITS, {"v": v, "m": 7}, token=token)
+        assert error_codes(missing) == ["NOT_FOUND"], phone
+    for query in (WORK_QUEUE, MY_WORK):
+        assert error_codes(await gql(query, {"v": v})) in (["UNAUTHENTICATED"], ["FORBIDDEN"])
+    # A township's or another kind's id is not a village's list.
+    for bad in (gid("Region", demo.townships[0].id), gid("Flag", 1), "garbage"):
+        body = await gql(WORK_QUEUE, {"v": bad}, token=await gql.login(SUPERVISOR))
+        codes = error_codes(body) or [
+            e["code"] for e in (body["data"]["reviewQueue"] or {}).get("errors", [])
+        ]
+        assert "INTERNAL_SERVER_ERROR" not in codes, body

@@ -9,7 +9,7 @@ import pytest
 
 from models.audit import AuditEntry
 from models.disclosures import Disclosure, DisclosureVersion
-from models.errors import Forbidden, UserErrors
+from models.errors import Forbidden, NotFound, UserErrors
 from models.finance import AccountLine, AccountStatus, Direction, MonthlyAccount, RiskHit
 from models.finance.summary import year_summary
 from models.finance.workflow import (
@@ -188,7 +188,7 @@ async def test_a_published_month_is_corrected_only_with_a_reason_and_review(app,
 async def test_a_draft_is_read_by_staff_only(app, demo):
     await import_march(demo)
     village = demo.villages[0]
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         await readable_month(await as_user(demo, "VILLAGER"), village, 2026, 3)
     account = await readable_month(await as_user(demo, "SUPERVISOR"), village, 2026, 3)
     assert account.status == AccountStatus.DRAFT

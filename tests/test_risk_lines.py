@@ -278,7 +278,7 @@ async def test_a_confirmed_problem_is_public_on_its_line_and_flagged_to_the_town
     # Before publication: nothing public, no flag yet, and the staff's draft lines show none.
     assert await Flag.all().count() == 0
     body = await gql(LINES, {"v": v, "m": 5}, token=await gql.login(VILLAGER))
-    assert error_codes(body) == ["FORBIDDEN"]
+    assert error_codes(body) == ["NOT_FOUND"]  # a draft month answers like a missing one
     staff_view = await lines_of(gql, village, supervisor)
     assert all(n["confirmedProblems"] == [] for n in staff_view)
 

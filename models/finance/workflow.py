@@ -342,7 +342,7 @@ async def decide_many(
 
 
 async def readable_month(viewer: Viewer, village: Region, year: int, month: int) -> MonthlyAccount:
-    """The month as `viewer` may read it: NotFound when there is none, Forbidden for a draft
+    """The month as `viewer` may read it: NotFound when there is none, and for a draft
     outside staff."""
     account = await MonthlyAccount.get_or_none(village_id=village.id, year=year, month=month)
     if account is None:
