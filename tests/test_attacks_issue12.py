@@ -10,11 +10,13 @@ import json
 
 import pytest
 
-from models.finance import AccountLine, MonthlyAccount
+from models.disclosures import ReturnNote
+from models.finance import AccountLine, MonthlyAccount, RiskHit
 from models.flags import Flag
 from tests import test_attacks
 from tests.client import error_codes
-from tests.test_disclosures import CLERK, OFFICIAL, SUPERVISOR, VILLAGER
+from tests.test_attacks import DISCLOSURE
+from tests.test_disclosures import CLERK, OFFICIAL, SUPERVISOR, VILLAGER, published
 from tests.test_finance import APPROVE, SAVE, line, receipt, save_month
 from tests.test_flags import FLAG_ISSUE
 from tests.test_import_layouts import HEADER, IMPORT, csv_bytes, xlsx
@@ -22,6 +24,7 @@ from tests.test_integrity import approved_month, gid, verdict
 from tests.test_media import REDACT, uploaded
 from tests.test_redaction import MONTH, photo, redact
 from tests.test_risk_lines import (
+    DECIDE_MANY,
     HITS,
     NODE,
     QUEUE,
@@ -31,7 +34,9 @@ from tests.test_risk_lines import (
     published_month,
 )
 from tests.test_risk_lines import hits as risk_hits
+from tests.test_villager import MY_FLAGS
 from tests.test_worklist import QUEUE as WORK_QUEUE
+from tests.test_worklist import RETURN, RETURN_MONTH
 from tests.test_worklist import WORK as MY_WORK
 
 others = test_attacks.others  # the same outsiders as the attack tests
@@ -299,3 +304,225 @@ async def test_work_lists_and_hits_stay_with_the_villages_staff(gql, demo, other
             e["code"] for e in (body["data"]["reviewQueue"] or {}).get("errors", [])
         ]
         assert "INTERNAL_SERVER_ERROR" not in codes, body
+
+
+# --- deciding hits: bad batches refused whole, nothing after publication ---
+
+
+async def test_bad_batches_of_decisions_change_nothing(gql, demo, others):
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    await save_month(gql, clerk, village, [line(3, 1200, "张三"), line(4, 1200, "张三")])
+    ids = [h["id"] for h in await risk_hits(gql, village, supervisor)]
+    state = await RiskHit.all().order_by("id").values("status", "note", "decided_by_id")
+
+    async def refused(token, hit_ids, note="经查无问题"):
+        body = await gql(
+            DECIDE_MANY, {"input": {"ids": hit_ids, "confirmed": True, "note": note}}, token=token
+        )
+        codes = error_codes(body) or [e["code"] for e in body["data"]["decideRiskHits"]["errors"]]
+        assert codes and "INTERNAL_SERVER_ERROR" not in codes, body
+        assert await RiskHit.all().order_by("id").values("status", "note", "decided_by_id") == (
+            state
+        )
+        return codes
+
+    assert await refused(supervisor, ids * 5000) in (["TOO_MANY_ITEMS"], ["BAD_USER_INPUT"])
+    many = [gid("RiskHit", n) for n in range(1, 10_001)]
+    assert await refused(supervisor, many) in (["TOO_MANY_ITEMS"], ["BAD_USER_INPUT"])
+    assert await refused(supervisor, [*ids, gid("Flag", 1)]) in (["WRONG_KIND"], ["INVALID_ID"])
+    assert await refused(supervisor, [*ids, "not-an-id"]) in (["INVALID_ID"], ["NOT_FOUND"])
+    assert await refused(supervisor, [*ids, gid("RiskHit", 999_999)]) == ["NOT_FOUND"]
+    assert await refused(supervisor, [*ids, gid("RiskHit", 2**63)]) in (
+        ["INVALID_ID"],
+        ["NOT_FOUND"],
+    )
+    assert await refused(supervisor, []) in (["NOT_FOUND"], ["BAD_USER_INPUT"])
+    assert await refused(supervisor, ids, note="") == ["REASON_REQUIRED"]
+    assert await refused(supervisor, ids, note="x" * 5000) == ["REASON_REQUIRED"]
+    for phone in (CLERK, VILLAGER, others["SUPERVISOR2"], others["OFFICIAL2"], others["CLERK2"]):
+        assert await refused(await gql.login(phone), ids) == ["FORBIDDEN"], phone
+    assert error_codes(
+        await gql(DECIDE_MANY, {"input": {"ids": ids, "confirmed": True, "note": "说明"}})
+    ) == ["UNAUTHENTICATED"]
+
+
+async def test_a_published_months_hits_cannot_be_decided_again_even_in_a_mixed_batch(gql, demo):
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    await published_month(gql, village, [line(3, 1200, "张三"), line(4, 1200, "张三")])
+    published_ids = [h["id"] for h in await risk_hits(gql, village, supervisor)]
+    before = await lines_of(gql, village)
+    chain = await verdict(gql, village)
+    # a correction brings new hits of its own; a batch mixing both is refused whole
+    data = {
+        **month_input(village),
+        "openingBalanceFen": 10_000_000,
+        "lines": [line(3, 1200, "张三"), line(4, 1200, "张三"), line(5, 10, "李四")],
+        "reason": "补录一笔",
+    }
+    assert (await gql.mutate("saveMonthlyAccount", SAVE, data, token=clerk))["errors"] == []
+    fresh = [h["id"] for h in await risk_hits(gql, village, supervisor)]
+    fresh = [i for i in fresh if i not in published_ids]
+    assert fresh
+    state = await RiskHit.all().order_by("id").values("status", "note")
+    out = await gql.mutate(
+        "decideRiskHits",
+        DECIDE_MANY,
+        {"ids": [*fresh, published_ids[0]], "confirmed": True, "note": "改为确认"},
+        token=supervisor,
+    )
+    assert [e["code"] for e in out["errors"]] == ["RISK_HIT_PUBLISHED"]
+    assert await RiskHit.all().order_by("id").values("status", "note") == state
+    assert await lines_of(gql, village) == before
+    assert await verdict(gql, village) == chain
+
+
+# --- sending back and withdrawing: never a published item ---
+
+
+async def test_sending_back_or_withdrawing_a_published_item_changes_nothing(gql, demo):
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    d = await published(gql, clerk, village, title="修路工程决算公示")
+    await published_month(gql, village, [line(3, 120, "甲")])
+    chain = await verdict(gql, village)
+    lines = await lines_of(gql, village)
+    month = {**month_input(village), "reason": "请补充合同"}
+    out = await gql.mutate("returnMonthlyAccount", RETURN_MONTH, month, token=supervisor)
+    assert [e["code"] for e in out["errors"]] == ["NOT_WAITING"]
+    out = await gql.mutate(
+        "returnDisclosure", RETURN, {"id": d["id"], "reason": "请补充合同"}, token=supervisor
+    )
+    assert [e["code"] for e in out["errors"]] == ["NOT_WAITING"]
+    withdraw = """mutation($input: WithdrawDisclosureInput!) { withdrawDisclosure(input: $input) {
+      disclosure { status } errors { code } } }"""
+    for token in (clerk, supervisor):
+        body = await gql(withdraw, {"input": {"id": d["id"]}}, token=token)
+        codes = error_codes(body) or [
+            e["code"] for e in body["data"]["withdrawDisclosure"]["errors"]
+        ]
+        assert codes and "INTERNAL_SERVER_ERROR" not in codes, body
+    public = await gql.data(DISCLOSURE, {"id": d["id"]})
+    assert public["disclosure"]["status"] == "PUBLISHED"
+    assert await lines_of(gql, village) == lines
+    assert await verdict(gql, village) == chain
+    assert await ReturnNote.all().count() == 0
+
+
+# --- flaggers: anonymous stays anonymous on a line; the committee never names its member ---
+
+
+async def test_an_anonymous_line_flag_and_a_committee_flag_name_nobody(gql, demo, others):
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    await save_month(gql, clerk, village, [line(5, 5200, "丁工程队")])
+    await decide_all(gql, supervisor, village, confirmed=True, note="无发票，已责令补交")
+    out = await gql.mutate("approveMonthlyAccount", APPROVE, month_input(village), token=supervisor)
+    assert out["errors"] == [], out
+    [target] = await lines_of(gql, village)
+    villager = await gql.login(VILLAGER)
+    filed = await gql.mutate(
+        "flagIssue",
+        FLAG_ISSUE,
+        {"targetId": target["id"], "reasonCode": "AMOUNT_QUESTIONED", "body": "工程款太高了"},
+        token=villager,
+    )
+    assert filed["errors"] == [], filed
+    me = demo.users["VILLAGER"]
+    member = demo.users["SUPERVISOR"]
+    names = {me.name, me.phone, member.name, member.phone}
+    ids = {gid("User", me.id), gid("User", member.id)}
+    readers = [
+        None,
+        VILLAGER,
+        CLERK,
+        SUPERVISOR,
+        others["VILLAGER2"],
+        others["CLERK2"],
+        others["SUPERVISOR2"],
+        others["TOWNADMIN"],
+        others["OFFICIAL2"],
+    ]
+    for phone in readers:
+        token = await gql.login(phone) if phone else None
+        node = (await gql.data(NODE, {"id": target["id"]}, token=token))["node"]
+        for flag in node["flags"]:
+            assert flag["flaggerName"] is None, (phone, flag)
+            if phone != VILLAGER or flag["byCommittee"]:
+                mine = phone == SUPERVISOR and flag["byCommittee"]
+                assert mine or flag["flagger"] is None, (phone, flag)
+        text = json.dumps(node, ensure_ascii=False)
+        if phone not in (VILLAGER, SUPERVISOR):
+            assert not any(n in text for n in names | ids), (phone, text)
+        # another's list never holds them
+        if phone not in (None, VILLAGER):
+            mine = await gql.data(MY_FLAGS, {"status": None, "first": 50}, token=token)
+            held = {e["node"]["id"] for e in mine["myFlags"]["edges"]}
+            assert filed["flag"]["id"] not in held, phone
+    # the audit log names nobody for the villager's flag, to the township's admin too
+    log = await gql.data(
+        """query($r: ID!) { auditLog(regionId: $r, action: "flag.submit", first: 50) {
+          edges { node { actor { id } ip requestId } } } }""",
+        {"r": gid("Region", demo.townships[0].id)},
+        token=await gql.login(others["TOWNADMIN"]),
+    )
+    assert log["auditLog"]["edges"]
+    assert all(e["node"]["actor"] is None for e in log["auditLog"]["edges"])
+
+
+# --- the vendored GraphiQL and GET / ---
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/graphiql/graphiql-3.9.0/../../graphiql.py",
+        "/static/graphiql/graphiql-3.9.0/%2e%2e/%2e%2e/%2e%2e/settings.py",
+        "/static/graphiql/graphiql-3.9.0%2fgraphiql.min.js%00.py",
+        "/static/graphiql/graphiql-3.9.0\\graphiql.min.js",
+        "/static/graphiql/GRAPHIQL-3.9.0/graphiql.min.js",
+        "/static//graphiql/graphiql-3.9.0/graphiql.min.js",
+        "/static/graphiql/graphiql-3.9.0/graphiql.min.js/",
+        "/static/%2Fetc%2Fpasswd",
+        "/static/" + "a/" * 2000,
+        "/static/graphiql/graphiql-3.9.0/graphiql.min.js?../../x",
+    ],
+)
+async def test_nothing_but_the_vendored_files_is_served(client, path):
+    response = await client.get(path)
+    if path.endswith("?../../x"):  # a query string is not part of the name
+        assert response.status_code == 200
+        return
+    assert response.status_code in (404, 400), (path, response.status_code)
+    assert "import" not in response.text and "root:" not in response.text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Accept": ""},
+        {"Accept": "*/*"},
+        {"Accept": "text/html;q=0, application/json"},
+        {"Accept": "x" * 8000},
+        {"Accept-Language": ("ü" * 200).encode()},
+        {"Accept-Language": ",,;q=abc,en;q=NaN"},
+        {"Accept-Language": "*"},
+        {"Accept": "text/html", "Accept-Language": "en;q=1e999"},
+    ],
+)
+async def test_the_root_answers_any_accept_header(client, headers):
+    response = await client.get("/", headers=headers)
+    assert response.status_code == 200, response.text
+    assert "accept" in response.headers.get("vary", "").lower()
+    if response.headers["content-type"].startswith("application/json"):
+        assert response.json()["graphql"] == "/graphql"
+    else:
+        assert "/graphql" in response.text
+
+
+async def test_the_root_takes_nothing_but_get(client):
+    for method in ("POST", "PUT", "DELETE"):
+        response = await client.request(method, "/", content=b"{}")
+        assert response.status_code in (404, 405), method
+        assert "errors" in response.json()
