@@ -6,11 +6,12 @@ where it succeeded, the fix is in the domain layer and the test keeps it fixed."
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 
-from models.disclosures import ReturnNote
+from models.disclosures import LedgerEntry, ReturnNote
 from models.finance import AccountLine, MonthlyAccount, RiskHit
 from models.flags import Flag
 from tests import test_attacks
@@ -34,7 +35,7 @@ from tests.test_risk_lines import (
     published_month,
 )
 from tests.test_risk_lines import hits as risk_hits
-from tests.test_villager import MY_FLAGS
+from tests.test_villager import MY_COMMENTS, MY_FLAGS
 from tests.test_worklist import QUEUE as WORK_QUEUE
 from tests.test_worklist import RETURN, RETURN_MONTH
 from tests.test_worklist import WORK as MY_WORK
@@ -226,7 +227,9 @@ async def test_a_confirmed_problem_does_not_reveal_a_later_draft_month(client, g
     assert "2026-06" not in json.dumps(public, ensure_ascii=False)
     flags = await Flag.all().values_list("body", flat=True)
     assert not any("2026-06" in body for body in flags)
-    # June's own hit still names May, for the supervisors.
+    problems = [p for ln in public for p in ln["confirmedProblems"]]
+    assert {p["message"] for p in problems} == {"第1行的凭证图片在本村另一个月的账目中也使用过"}
+    # The supervisors' own hits still name the month.
     [june] = await risk_hits(gql, village, supervisor, month=6)
     assert june["message"] == "第1行的凭证图片已在2026-05的账目中使用过"
 
@@ -526,3 +529,114 @@ async def test_the_root_takes_nothing_but_get(client):
         response = await client.request(method, "/", content=b"{}")
         assert response.status_code in (404, 405), method
         assert "errors" in response.json()
+
+
+def b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+CURSORS = [
+    "!!!",
+    b64("r:"),
+    b64("r:2026-01-01T00:00:00+00:00|MONTH|99999999999999999999999999"),
+    b64("r:2026-01-01T00:00:00|MONTH|1"),
+    b64("r:9999-12-31T23:59:59-14:00|MONTH|1"),
+    b64("r:2026-01-01T00:00:00+00:00|NOPE|1"),
+    b64("k:99999999999999999999999999"),
+    b64("k:-1"),
+    b64("k:1e5"),
+    b64("\x00"),
+]
+
+
+@pytest.mark.parametrize("cursor", CURSORS)
+async def test_forged_cursors_on_the_new_lists_are_refused_cleanly(gql, demo, cursor):
+    clerk = await gql.login(CLERK)
+    village = demo.villages[0]
+    await save_month(gql, clerk, village, [line(3, 120, "甲")])
+    v = gid("Region", village.id)
+    queries = [
+        (WORK_QUEUE, {"v": v, "after": cursor}, await gql.login(SUPERVISOR)),
+        (MY_FLAGS, {"status": None, "first": 5, "after": cursor}, await gql.login(VILLAGER)),
+        (MY_COMMENTS, {"first": 5, "after": cursor}, await gql.login(VILLAGER)),
+    ]
+    for query, variables, token in queries:
+        body = await gql(query, variables, token=token)
+        codes = error_codes(body)
+        assert "INTERNAL_SERVER_ERROR" not in codes, body
+        if codes:
+            assert codes == ["BAD_USER_INPUT"], body
+
+
+async def test_a_confirmed_problem_never_names_an_earlier_draft_month(client, gql, demo):
+    """June published while May (whose receipt June reuses) is still a draft: June's public
+    problem must not describe May's unpublished lines."""
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    r = await receipt(client, clerk, 0)
+    await save_month(gql, clerk, village, [line(3, 120, "甲", r)])
+    await save_month(gql, clerk, village, [line(4, 50, "乙", r, month=6)], month=6)
+    await decide_all(gql, supervisor, village, confirmed=True, note="同一凭证重复入账", month=6)
+    out = await gql.mutate(
+        "approveMonthlyAccount", APPROVE, month_input(village, 6), token=supervisor
+    )
+    if out["errors"]:  # June waits for May: nothing about May can be public
+        assert await Flag.all().count() == 0
+        return
+    public = await lines_of(gql, village, month=6)
+    assert "2026-05" not in json.dumps(public, ensure_ascii=False)
+    assert not any("2026-05" in body for body in await Flag.all().values_list("body", flat=True))
+    # Once May is published, June's problem names it.
+    await decide_all(gql, supervisor, village)
+    out = await gql.mutate("approveMonthlyAccount", APPROVE, month_input(village), token=supervisor)
+    assert out["errors"] == [], out
+    [problem] = (await lines_of(gql, village, month=6))[0]["confirmedProblems"]
+    assert problem["message"] == "第1行的凭证图片已在2026-05的账目中使用过"
+
+
+async def test_a_redaction_with_bad_rectangles_changes_nothing(client, gql, demo, public_receipt):
+    village, receipt_ = public_receipt["village"], public_receipt["receipt"]
+    chain = await verdict(gql, village)
+    clerk = await gql.login(CLERK)
+    for rects in (
+        [],
+        [{"x": 0, "y": 0, "w": 0, "h": 10}],
+        [{"x": -1, "y": 0, "w": 10, "h": 10}],
+        [{"x": 0, "y": 0, "w": 821, "h": 620}],
+        [{"x": 2**31, "y": 0, "w": 10, "h": 10}],
+        [{"x": 10, "y": 10, "w": 10, "h": 10}] * 1000,
+    ):
+        body = await gql(
+            REDACT,
+            {"input": {"mediaId": receipt_["id"], "rectangles": rects, "reason": "遮挡"}},
+            token=clerk,
+        )
+        codes = error_codes(body) or [e["code"] for e in body["data"]["redactMedia"]["errors"]]
+        assert codes and "INTERNAL_SERVER_ERROR" not in codes, (rects[:1], body)
+    assert await month_receipts(gql, village) == [receipt_]
+    assert await verdict(gql, village) == chain
+    # no reason: a published receipt is not replaced quietly
+    out = await redact(gql, clerk, receipt_["id"], reason=None)
+    assert [e["code"] for e in out["errors"]] == ["REASON_REQUIRED"]
+    assert await month_receipts(gql, village) == [receipt_]
+
+
+async def test_blacking_out_a_whole_receipt_is_never_quiet(client, gql, demo, public_receipt):
+    """The village's own clerk may black out all of it (a receipt that is all ID card), but
+    the public sees a redacted copy and the chain says who changed it, when and why."""
+    village, receipt_ = public_receipt["village"], public_receipt["receipt"]
+    before = await verdict(gql, village)
+    out = await redact(
+        gql,
+        await gql.login(CLERK),
+        receipt_["id"],
+        reason="整张为身份证复印件",
+        rect={"x": 0, "y": 0, "w": 820, "h": 620},
+    )
+    assert out["errors"] == [], out
+    [shown] = await month_receipts(gql, village)
+    assert shown["redacted"] and shown["sha256"] != receipt_["sha256"]
+    after = await verdict(gql, village)
+    assert after["ok"] and after["length"] == before["length"] + 1
+    entry = await LedgerEntry.filter(kind="REDACT").first()
+    assert entry is not None and entry.reason == "整张为身份证复印件"

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, cast
 
-from tortoise.expressions import Q
-
 from models.accounts import RoleGrant, User
 from models.finance import AccountLine, MonthlyAccount, RiskHit, RiskRule
 from models.media import Media
@@ -56,12 +54,6 @@ async def run_rules(account: MonthlyAccount, village: Region) -> list[RiskHit]:
                 account__village_id=village.id, receipt__sha256__in=list(by_sha)
             )
             .exclude(account_id=account.id)
-            # Only months before this one: a later month (maybe a draft) would be named on
-            # this month's public problem; the later month's own hit names this one.
-            .filter(
-                Q(account__year__lt=account.year)
-                | Q(account__year=account.year, account__month__lt=account.month)
-            )
             .values("receipt__sha256", "account__year", "account__month")
         )
         for row in earlier:
