@@ -11,15 +11,16 @@ import json
 
 import pytest
 
+from models.audit import AuditEntry
 from models.disclosures import LedgerEntry, ReturnNote
 from models.finance import AccountLine, MonthlyAccount, RiskHit
 from models.flags import Flag
-from tests import test_attacks
+from tests import media_files, test_attacks
 from tests.client import error_codes
 from tests.test_attacks import DISCLOSURE
 from tests.test_disclosures import CLERK, OFFICIAL, SUPERVISOR, VILLAGER, published
 from tests.test_finance import APPROVE, SAVE, line, receipt, save_month
-from tests.test_flags import FLAG_ISSUE
+from tests.test_flags import FLAG_ISSUE, raise_flag
 from tests.test_import_layouts import HEADER, IMPORT, csv_bytes, xlsx
 from tests.test_integrity import approved_month, gid, verdict
 from tests.test_media import REDACT, uploaded
@@ -640,3 +641,36 @@ async def test_blacking_out_a_whole_receipt_is_never_quiet(client, gql, demo, pu
     assert after["ok"] and after["length"] == before["length"] + 1
     entry = await LedgerEntry.filter(kind="REDACT").first()
     assert entry is not None and entry.reason == "整张为身份证复印件"
+
+
+async def test_the_village_cannot_black_out_the_evidence_of_a_flag_against_it(
+    client, gql, demo, others
+):
+    """A flag's evidence is public from submission and lies in the village's region: the
+    village's own clerk and supervisors (whom flags are about) must not replace it with a
+    black copy; the township that handles the flag may redact it (a face, an ID number)."""
+    clerk = await gql.login(CLERK)
+    village = demo.villages[0]
+    item = (await published(gql, clerk, village, title="修路工程决算公示"))["id"]
+    villager = await gql.login(VILLAGER)
+    data = media_files.phone_jpeg(orientation=1, size=(800, 600), quality=80)
+    evidence = (await uploaded(client, villager, data, purpose="EVIDENCE"))["media"]
+    flag = await raise_flag(gql, villager, item, mediaIds=[evidence["id"]])
+    query = "query($id: ID!) { flag(id: $id) { attachments { id sha256 redacted } } }"
+    before = (await gql.data(query, {"id": flag["id"]}))["flag"]["attachments"]
+    whole = {"x": 0, "y": 0, "w": 800, "h": 600}
+    for phone in (CLERK, SUPERVISOR, others["CLERK2"], others["TOWNADMIN"]):
+        token = await gql.login(phone)
+        body = await gql(
+            REDACT,
+            {"input": {"mediaId": evidence["id"], "rectangles": [whole], "reason": "遮挡"}},
+            token=token,
+        )
+        assert error_codes(body) == ["FORBIDDEN"], (phone, body)
+        assert (await gql.data(query, {"id": flag["id"]}))["flag"]["attachments"] == before
+        assert (await client.get(evidence["url"])).status_code == 200
+    assert not await AuditEntry.exists(action="flag.redact_evidence")
+    out = await redact(gql, await gql.login(OFFICIAL), evidence["id"], "遮挡照片中的人脸")
+    assert out["errors"] == [], out
+    [shown] = (await gql.data(query, {"id": flag["id"]}))["flag"]["attachments"]
+    assert shown["redacted"]

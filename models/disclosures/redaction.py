@@ -202,7 +202,9 @@ async def replace_published(
     for flag in await Flag.filter(region_id__in={m.region_id for m in originals}).order_by("id"):
         if not any(m in by_id for m in flag.media_ids):
             continue
-        viewer.require(Action.MEDIA_REDACT, flag.region_path)
+        # Evidence of a complaint: only those who handle flags there may change it, never
+        # the village's clerk or supervisors, whom a flag is about.
+        viewer.require(Action.FLAG_HANDLE, flag.region_path)
         flag.media_ids = [copy.id if m in by_id else m for m in flag.media_ids]
         await flag.save(update_fields=["media_ids"])
         await record(
