@@ -18,6 +18,7 @@ from models.flags import Flag
 from tests import media_files, test_attacks
 from tests.client import error_codes
 from tests.test_attacks import DISCLOSURE
+from tests.test_comments import ADD
 from tests.test_disclosures import CLERK, OFFICIAL, SUPERVISOR, VILLAGER, published
 from tests.test_finance import APPROVE, SAVE, line, receipt, save_month
 from tests.test_flags import FLAG_ISSUE, raise_flag
@@ -674,3 +675,35 @@ async def test_the_village_cannot_black_out_the_evidence_of_a_flag_against_it(
     assert out["errors"] == [], out
     [shown] = (await gql.data(query, {"id": flag["id"]}))["flag"]["attachments"]
     assert shown["redacted"]
+
+
+async def test_outsiders_cannot_flag_or_comment_a_line_and_similar_flags_name_nobody(
+    gql, demo, others
+):
+    village = demo.villages[0]
+    await published_month(gql, village, [line(3, 120, "甲")])
+    [target] = await lines_of(gql, village)
+    attempt = {"targetId": target["id"], "reasonCode": "AMOUNT_QUESTIONED", "body": "这笔钱？"}
+    for phone in (others["VILLAGER2"], others["CLERK2"]):
+        token = await gql.login(phone)
+        out = await gql(FLAG_ISSUE, {"input": attempt}, token=token)
+        codes = error_codes(out) or [e["code"] for e in out["data"]["flagIssue"]["errors"]]
+        assert codes and "INTERNAL_SERVER_ERROR" not in codes, (phone, out)
+        comment = await gql(
+            ADD, {"input": {"targetId": target["id"], "body": "外村人评论"}}, token=token
+        )
+        codes = error_codes(comment) or [e["code"] for e in comment["data"]["addComment"]["errors"]]
+        assert codes, (phone, comment)
+    assert await Flag.all().count() == 0
+    villager = await gql.login(VILLAGER)
+    flag = await raise_flag(gql, villager, target["id"])
+    similar = """query($t: ID!) { similarFlags(targetId: $t) { id anonymous flaggerName
+      flagger { id } supporters { id } } }"""
+    for phone in (None, VILLAGER, others["VILLAGER2"], CLERK, SUPERVISOR):
+        token = await gql.login(phone) if phone else None
+        body = await gql(similar, {"t": target["id"]}, token=token)
+        for found in (body.get("data") or {}).get("similarFlags") or []:
+            assert found["flaggerName"] is None and found["supporters"] == []
+            if phone != VILLAGER:
+                assert found["flagger"] is None, (phone, found)
+    assert flag["id"]
