@@ -27,8 +27,10 @@ POST_HINT = {
 
 async def home(request: Request) -> Response:
     graphiql = bool(request.app.state.settings.graphiql)
+    # One address, two bodies: caches must key on the headers that choose between them.
+    vary = {"vary": "Accept, Accept-Language"}
     if "text/html" in request.headers.get("accept", ""):
-        return HTMLResponse(page(graphiql))
+        return HTMLResponse(page(graphiql), headers=vary)
     lang = pick_language(request.headers.get("accept-language"))
     return JSONResponse(
         {
@@ -40,7 +42,7 @@ async def home(request: Request) -> Response:
             "health": "/healthz",
             "ready": "/readyz",
         },
-        headers={"vary": "Accept, Accept-Language"},
+        headers=vary,
     )
 
 

@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
@@ -189,7 +190,15 @@ async def redact_media(
         raise fail(ErrorCode.NOT_AN_IMAGE, "mediaId")
     if not rectangles_fit(rectangles, source.width or 0, source.height or 0):
         raise fail(ErrorCode.INVALID_RECTANGLE, "rectangles", max=MAX_RECTANGLES)
-    published = await Media.exists(sha256=source.sha256, attached_at__not_isnull=True)
+    # The same bytes are one file (served and restricted by hash): redacting them changes
+    # every place they are published, so the viewer must cover each of those regions, or
+    # another village's staff could black out a receipt they downloaded and uploaded again.
+    shown_in = await Media.filter(sha256=source.sha256, attached_at__not_isnull=True).values_list(
+        "region_id", flat=True
+    )
+    for region_id in set(cast(list[int], shown_in)):
+        viewer.require(Action.MEDIA_REDACT, await region_path(region_id))
+    published = bool(shown_in)
     why = clean_reason(reason) if published or reason else None
     processed = await store.redact(source, rectangles)
     sha = await store.save_files(processed)

@@ -297,8 +297,9 @@ def sees_account_drafts(viewer: Viewer, village_path: str) -> bool:
 
 def require_account_readable(viewer: Viewer, village_path: str, published: bool) -> None:
     """A month ever published is public (its published version); a draft is for staff and
-    answers anyone else like a month never uploaded (NOT_FOUND)."""
-    if not published and not viewer.can(Action.DISCLOSURE_VIEW_DRAFT, village_path):
+    answers like a missing month to everyone else (which months a village is preparing is
+    not public, as with a draft disclosure)."""
+    if not published and not sees_account_drafts(viewer, village_path):
         raise NotFound()
 
 

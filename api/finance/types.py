@@ -26,6 +26,7 @@ from models.finance import MonthlyAccount as AccountModel
 from models.finance import RiskHit as RiskHitModel
 from models.finance import RiskRule as RiskRuleEnum
 from models.finance import RiskStatus as RiskStatusEnum
+from models.finance.decisions import public_details
 from models.finance.risk_text import hit_message
 from models.policy import (
     line_published,
@@ -73,7 +74,10 @@ class ConfirmedProblemsLoader(DataLoader):
             line_no__in={k[2] for k in keys},
             status=RiskStatusEnum.CONFIRMED,
         )
-        for hit in await hits.order_by("id"):
+        found = await hits.order_by("id")
+        details = await public_details(found)
+        for hit in found:
+            hit.detail = details[hit.id]  # shown in public; never saved
             key = (hit.account_id, hit.version, hit.line_no)
             if key in grouped:
                 grouped[key].append(hit)

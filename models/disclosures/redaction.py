@@ -27,7 +27,7 @@ from models.disclosures import (
 from models.disclosures.publishing import now_utc
 from models.flags import Flag
 from models.media import Media
-from models.policy import Viewer
+from models.policy import Action, Viewer
 from models.regions import Region, path_ids, subtree_range
 
 
@@ -116,6 +116,8 @@ async def replace_in_disclosure(
             changed.append((version, list(dict.fromkeys(held))))
     if not changed:
         return False
+    # A file attached from a region above or below: whoever redacts covers this item too.
+    viewer.require(Action.MEDIA_REDACT, disclosure.region_path)
     fresh = {"id": copy.id, "sha256": copy.sha256}
     for version, _ in changed:
         version.attachments = [fresh if a["id"] in originals else a for a in version.attachments]
@@ -200,6 +202,9 @@ async def replace_published(
     for flag in await Flag.filter(region_id__in={m.region_id for m in originals}).order_by("id"):
         if not any(m in by_id for m in flag.media_ids):
             continue
+        # Evidence of a complaint: only those who handle flags there may change it, never
+        # the village's clerk or supervisors, whom a flag is about.
+        viewer.require(Action.FLAG_HANDLE, flag.region_path)
         flag.media_ids = [copy.id if m in by_id else m for m in flag.media_ids]
         await flag.save(update_fields=["media_ids"])
         await record(

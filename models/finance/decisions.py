@@ -80,6 +80,30 @@ async def decide_risk_hits(
     return sorted(accounts.values(), key=lambda a: a.id)
 
 
+async def public_details(hits: Sequence[RiskHit]) -> dict[int, dict]:
+    """Each confirmed hit's detail as the public may read it: a receipt reused in another
+    month names that month only once it is published (a draft's lines are not public, and
+    a month can be published before the one before it)."""
+    named = [h for h in hits if (h.detail or {}).get("earlier")]
+    shown = {h.id: h.detail or {} for h in hits}
+    if not named:
+        return shown
+    villages = dict(
+        await MonthlyAccount.filter(id__in={h.account_id for h in named}).values_list(
+            "id", "village_id"
+        )
+    )
+    rows = await MonthlyAccount.filter(
+        village_id__in=set(villages.values()), published_version__not_isnull=True
+    ).values_list("village_id", "year", "month")
+    published = {(v, f"{y}-{m:02d}") for v, y, m in rows}
+    for hit in named:
+        if (villages[hit.account_id], hit.detail["earlier"]) not in published:
+            rest = {k: v for k, v in hit.detail.items() if k != "earlier"}
+            shown[hit.id] = {**rest, "elsewhere": True}
+    return shown
+
+
 async def raise_confirmed_problems(
     viewer: Viewer, account: MonthlyAccount, village: Region, response_days: int
 ) -> int:
@@ -92,11 +116,12 @@ async def raise_confirmed_problems(
         status=RiskStatus.CONFIRMED,
         flag_id=None,
     ).order_by("id")
+    details = await public_details(hits)  # the flag's body is public
     for hit in hits:
         line = await AccountLine.get(
             account_id=account.id, version=hit.version, line_no=hit.line_no
         )
-        message = hit_message(str(hit.rule), hit.line_no, hit.detail, ZH)
+        message = hit_message(str(hit.rule), hit.line_no, details[hit.id], ZH)
         body = (
             f"村务监督委员会审核{account.year}年{account.month}月账目时确认存在问题：{message}。"
             f"说明：{hit.note}"

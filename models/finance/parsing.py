@@ -24,6 +24,7 @@ from typing import Any
 from models.errors import ErrorCode
 
 MAX_LINES = 5000
+VOUCHER_MAX = 32  # AccountLine.voucher_no
 MAX_COLUMNS = 64  # an account sheet has six; cells to the right of this are never read
 MAX_BLANK_ROWS = MAX_LINES  # empty rows (present or skipped over) read before giving up
 MAX_XLSX_UNPACKED = 32 * 1024 * 1024  # all parts of the archive, as they will be inflated
@@ -170,6 +171,9 @@ def decode_csv(data: bytes) -> str:
 
 def rows_from_csv(data: bytes) -> list[list[Any]]:
     text = decode_csv(data)
+    if "\x00" in text:  # no cell has a use for it, and PostgreSQL cannot store it
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ParseFailed([LineProblem(line, None, ErrorCode.UNREADABLE_FILE)])
     try:
         return [row for row in csv.reader(io.StringIO(text))]
     except csv.Error:
@@ -368,7 +372,7 @@ def first_level(code: Any) -> str:
 def voucher_text(raw: Any) -> str:
     if isinstance(raw, float) and raw == int(raw):
         raw = int(raw)
-    return str(raw or "").strip()[:32]
+    return str(raw or "").strip()
 
 
 def journal_amount(raw: Any) -> int | None:
@@ -444,6 +448,10 @@ def journal_lines(
             line_problems.append(LineProblem(number, "date", ErrorCode.INVALID_DATE))
         voucher = voucher_text(cell(row, "voucher")) or last_voucher
         last_day, last_voucher = day, voucher
+        if len(voucher) > VOUCHER_MAX:  # cut, two vouchers could read as one
+            line_problems.append(
+                LineProblem(number, "voucher", ErrorCode.TOO_LONG, {"max": VOUCHER_MAX})
+            )
         subject = first_level(cell(row, "subject"))
         if not subject:
             line_problems.append(LineProblem(number, "subject", ErrorCode.MISSING_SUBJECT))

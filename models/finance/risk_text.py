@@ -15,6 +15,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{line}的凭证图片已在{earlier}的账目中使用过",
         "The receipt of {line_en} was already used in the accounts of {earlier}",
     ),
+    "DUPLICATE_RECEIPT_ELSEWHERE": (
+        "{line}的凭证图片在本村另一个月的账目中也使用过",
+        "The receipt of {line_en} is also used in another month's accounts of this village",
+    ),
     "DUPLICATE_PAYMENT": (
         "{lines}向同一收款人“{payee}”各支付 ¥{amount}",
         "{Lines} each pay {payee} ¥{amount}",
@@ -77,8 +81,10 @@ def hit_message(rule: str, line_no: int, detail: dict[str, Any] | None, lang: st
     d = detail or {}
     numbers = [n for n in d.get("lines") or [] if isinstance(n, int)] or [line_no]
     key = rule
-    if rule == "DUPLICATE_RECEIPT" and "earlier" in d:
+    if rule == "DUPLICATE_RECEIPT" and d.get("earlier"):
         key = "DUPLICATE_RECEIPT_EARLIER"
+    elif rule == "DUPLICATE_RECEIPT" and d.get("elsewhere"):
+        key = "DUPLICATE_RECEIPT_ELSEWHERE"
     elif rule in ("NO_RECEIPT_ABOVE_THRESHOLD", "PAYEE_IS_OFFICER") and "amountFen" not in d:
         key = f"{rule}_SHORT"
     elif rule == "SPLIT_PAYMENTS" and "totalFen" not in d:
