@@ -47,10 +47,15 @@ async def region_path_of(comment: Comment) -> str:
 
 
 async def add_comment(
-    viewer: Viewer, target_id: int, body: str | None, parent_id: int | None = None
+    viewer: Viewer,
+    target_id: int,
+    body: str | None,
+    parent_id: int | None = None,
+    now: datetime | None = None,
 ) -> Comment:
     """Comment on a published item, or reply to one of its top-level comments (replies go
-    one level deep); staff covering the item write official answers."""
+    one level deep); staff covering the item write official answers (`now`: when, default
+    the real time)."""
     async with in_transaction():
         target = await load_published_target(viewer, target_id)
         await require_participant(viewer, target.region_path)
@@ -70,6 +75,7 @@ async def add_comment(
             author_id=viewer.user_id,
             body=text,
             official=viewer.can(Action.COMMENT_AS_STAFF, target.region_path),
+            created_at=now or datetime.now(UTC),
         )
         await record(
             viewer,

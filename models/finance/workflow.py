@@ -222,9 +222,13 @@ def yuan(fen: int) -> str:
     return f"{fen / 100:,.2f}"  # display only; amounts stay in fen
 
 
-async def approve_month(viewer: Viewer, village_id: int, year: int, month: int) -> MonthlyAccount:
+async def approve_month(
+    viewer: Viewer, village_id: int, year: int, month: int, *, now: datetime | None = None
+) -> MonthlyAccount:
     """A supervisor other than the uploader publishes the month as a FINANCE disclosure (a
-    staged correction as its next version): every line and receipt enters the chain."""
+    staged correction as its next version): every line and receipt enters the chain.
+    `now` is the approval and publication time (default: the real time)."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     async with in_transaction():
         village = await Region.get_or_none(id=village_id)
         if village is None:
@@ -266,7 +270,7 @@ async def approve_month(viewer: Viewer, village_id: int, year: int, month: int) 
                 author_id=account.uploaded_by_id,
                 status=DisclosureStatus.APPROVED,
                 approved_by_id=approver_id,
-                approved_at=datetime.now(UTC),
+                approved_at=now,
                 **content,
             )
         else:  # a correction: the same disclosure gets a new version, with the reason
@@ -281,7 +285,7 @@ async def approve_month(viewer: Viewer, village_id: int, year: int, month: int) 
         account.correction_reason = None  # type: ignore[assignment]  # tortoise types a nullable TextField as str
         await account.save()
         version = await publish(
-            disclosure, approver_id, reason=reason, source_version=account.version
+            disclosure, approver_id, reason=reason, at=now, source_version=account.version
         )
         await record(
             viewer,
@@ -298,10 +302,10 @@ async def approve_month(viewer: Viewer, village_id: int, year: int, month: int) 
 
 
 async def decide_risk_hit(
-    viewer: Viewer, hit_id: int, confirmed: bool, note: str | None
+    viewer: Viewer, hit_id: int, confirmed: bool, note: str | None, now: datetime | None = None
 ) -> MonthlyAccount:
     """Clear (nothing wrong) or confirm (a real problem) a risk hit, with a note; returns
-    its month."""
+    its month. `now`: when it was decided (default: the real time)."""
     async with in_transaction():
         hit = await RiskHit.get_or_none(id=hit_id)
         if hit is None:
@@ -311,7 +315,7 @@ async def decide_risk_hit(
         viewer.require(Action.RISK_DECIDE, village.path)
         hit.status = RiskStatus.CONFIRMED if confirmed else RiskStatus.CLEARED
         hit.note = clean_reason(note, "note")
-        hit.decided_by_id, hit.decided_at = viewer.require_user().id, datetime.now(UTC)
+        hit.decided_by_id, hit.decided_at = viewer.require_user().id, now or datetime.now(UTC)
         await hit.save()
         await record(
             viewer,
