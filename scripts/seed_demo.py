@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
@@ -52,12 +53,15 @@ class Demo:
     people: dict[str, User] = field(default_factory=dict)  # by phone: the content's users
 
 
-async def seed_demo(settings: Settings, content: bool = True) -> Demo | None:
+async def seed_demo(
+    settings: Settings, content: bool = True, now: datetime | None = None
+) -> Demo | None:
     """Seed into an empty database; return None (and change nothing) if regions exist.
 
     `content` adds a year of village life to try every screen with (scripts/demo): more
     villagers and staff, published months with receipts, quarterly items, comments and flags.
-    Tests leave it out: it takes a few seconds.
+    Tests leave it out: it takes a few seconds. `now`: the demo's present (default the
+    real time).
     """
     if await Region.exists():
         return None
@@ -100,7 +104,7 @@ async def seed_demo(settings: Settings, content: bool = True) -> Demo | None:
                 await grant_role(system, user.id, role, where[place].id)
             demo.users[role.value if role else "VILLAGER"] = user
     if content:
-        await seed_content(demo, settings, SOURCE, DEMO_PASSWORD)
+        await seed_content(demo, settings, SOURCE, DEMO_PASSWORD, now)
     return demo
 
 

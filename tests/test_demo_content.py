@@ -14,7 +14,7 @@ from scripts.demo.content import year_of_months
 from scripts.seed_demo import SOURCE, seed_demo
 
 INSPECTOR, OFFICIAL, SUPERVISOR = "13800000002", "13800000003", "13800000005"
-FEATURED = ("东溪村", "柳塘村", "南岭村")
+FEATURED = ("东溪村", "柳塘村", "南岭村", "西坪村")
 
 
 def gid(kind: str, pk: int) -> str:
@@ -140,8 +140,9 @@ async def the_league_table_is_believable(gql, county_id, villages, started):
     stats = {e["node"]["region"]["name"]: e["node"] for e in data["supervisionStats"]["edges"]}
     for name in FEATURED:
         row = stats[name]
-        assert 0.6 < row["onTimeDisclosureRate"] < 1, row  # mostly on time, not all
+        assert 0.5 < row["onTimeDisclosureRate"] < 1, row  # mostly on time, not all
         assert row["disclosuresOnTime"] < row["disclosuresDue"]
+    assert stats["西坪村"]["onTimeDisclosureRate"] < stats["东溪村"]["onTimeDisclosureRate"]
     flagged = [stats["东溪村"], stats["柳塘村"]]
     assert sum(r["flagsReceived"] for r in flagged) == 8
     assert sum(r["flagsOverdue"] for r in flagged) >= 2  # one never answered, one late

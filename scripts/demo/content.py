@@ -69,14 +69,19 @@ PEOPLE = [
     ("13800000014", "监委会 黄海", "柳塘村", Role.SUPERVISOR),
     ("13800000015", "村文书 何静", "南岭村", Role.CLERK),
     ("13800000016", "监委会 罗军", "南岭村", Role.SUPERVISOR),
+    ("13800000017", "村民 唐建军", "西坪村", None),
+    ("13800000018", "村文书 韩雪", "西坪村", Role.CLERK),
+    ("13800000019", "监委会 邓志远", "西坪村", Role.SUPERVISOR),
 ]
 # Which months go wrong, by index in the year (0 = the oldest): published late, the month
 # with a risk hit, the month corrected after publication, the month still a draft.
-LATE = {"东溪村": {3}, "柳塘村": {2, 7}, "南岭村": {5}}
+LATE = {"东溪村": {3}, "柳塘村": {2, 7}, "南岭村": {5}, "西坪村": {1, 4, 6, 9}}
 RISK_MONTH, CORRECTED_MONTH = ("东溪村", 5), ("东溪村", 8)
 DRAFT_MONTH = ("南岭村", 11)
-# Of the quarterly, half-yearly and yearly required items: how many are late or missing.
-LATE_SHARE, MISSING_SHARE = 0.08, 0.07
+# Of the quarterly, half-yearly and yearly required items: how many are late or missing
+# (西坪村 lags behind the others, so the league table has a bottom too).
+SHARES = {"西坪村": (0.2, 0.2)}
+USUAL_SHARES = (0.08, 0.07)
 
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:
@@ -152,9 +157,12 @@ class Context:
         return self.timeline.now
 
 
-async def seed_content(demo: Demo, settings: Settings, source: str, password: str) -> None:
-    """Everything after the regions and base users (see scripts.seed_demo)."""
-    now = datetime.now(UTC).replace(microsecond=0)
+async def seed_content(
+    demo: Demo, settings: Settings, source: str, password: str, now: datetime | None = None
+) -> None:
+    """Everything after the regions and base users (see scripts.seed_demo); `now` is the
+    demo's present (default the real time): every step happens before it."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     by_name = {v.name: v for v in demo.villages}
     people = await add_people(settings, by_name, source, password)
     demo.people = people
@@ -175,6 +183,9 @@ async def seed_content(demo: Demo, settings: Settings, source: str, password: st
         ),
         "南岭村": Village(
             by_name["南岭村"], view["13800000015"], view["13800000016"], [view["13800000012"]]
+        ),
+        "西坪村": Village(
+            by_name["西坪村"], view["13800000018"], view["13800000019"], [view["13800000017"]]
         ),
     }
     context = Context(
@@ -418,10 +429,11 @@ def plan_periodic_items(context: Context, name: str) -> None:
             continue  # answered by the monthly accounts
         for period in periods_due(item.frequency, context.now):
             roll = rng.random()
-            if roll < MISSING_SHARE:
+            late_share, missing_share = SHARES.get(name, USUAL_SHARES)
+            if roll < missing_share:
                 continue
             due = due_at(period, DEFAULT_DUE_DAY[period.frequency])
-            if roll < MISSING_SHARE + LATE_SHARE:
+            if roll < missing_share + late_share:
                 at = due + timedelta(days=rng.randint(2, 20), hours=rng.randint(0, 8))
             else:
                 start = local(period_end(period) + timedelta(days=2), 9)
@@ -489,17 +501,13 @@ def plan_township_notices(context: Context, township: Region) -> None:
 
 
 async def latest_published(region: Region, code: str, before: datetime) -> Disclosure:
-    """The region's newest item under catalogue item `code` published before `before`."""
-    found = (
-        await Disclosure.filter(
-            region_id=region.id,
-            catalogue_item__code=code,
-            first_published_at__lt=before - timedelta(hours=1),
-        )
-        .order_by("-first_published_at")
-        .first()
-    )
-    assert found is not None, f"nothing under {code} in {region.name} to talk about"
+    """The region's newest item under catalogue item `code` published before `before` (its
+    newest item of any kind if that one was never published)."""
+    published = Disclosure.filter(
+        region_id=region.id, first_published_at__lt=before - timedelta(hours=1)
+    ).order_by("-first_published_at")
+    found = await published.filter(catalogue_item__code=code).first() or await published.first()
+    assert found is not None, f"nothing published in {region.name} to talk about"
     return found
 
 
