@@ -103,8 +103,8 @@ async def seed_demo(
             if role is not None:
                 await grant_role(system, user.id, role, where[place].id)
             demo.users[role.value if role else "VILLAGER"] = user
-    if content:
-        await seed_content(demo, settings, SOURCE, DEMO_PASSWORD, now)
+        if content:  # in the same transaction: a failure leaves the database empty
+            await seed_content(demo, settings, SOURCE, DEMO_PASSWORD, now)
     return demo
 
 
