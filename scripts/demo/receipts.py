@@ -18,13 +18,15 @@ class ReceiptPainter:
     """Chinese text when a CJK font is found (as for the summary picture), else ASCII."""
 
     def __init__(self, font_path: str | None = None) -> None:
+        self.big: ImageFont.FreeTypeFont | ImageFont.ImageFont
+        self.small: ImageFont.FreeTypeFont | ImageFont.ImageFont
         try:
             path = find_font(font_path)
             self.big = ImageFont.truetype(path, 30)
             self.small = ImageFont.truetype(path, 22)
             self.chinese = True
-        except (FontMissing, OSError):
-            self.big = self.small = ImageFont.load_default()
+        except (FontMissing, OSError):  # Pillow's own font: Latin letters and digits only
+            self.big, self.small = ImageFont.load_default(36), ImageFont.load_default(26)
             self.chinese = False
 
     def jpeg(
