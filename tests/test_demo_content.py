@@ -116,12 +116,15 @@ async def a_decided_risk_hit_and_a_correction(gql, village_id, started):
     assert {h["rule"] for h in hits} == {"DUPLICATE_PAYMENT"}
     [disclosure_id] = corrected
     data = await gql.data(
-        "query($id: ID!) { disclosure(id: $id) { version versions { version reason publishedAt } } }",
+        """query($id: ID!) { disclosure(id: $id) { approvedAt
+          versions { version reason publishedAt } } }""",
         {"id": disclosure_id},
     )
     first, second = data["disclosure"]["versions"]
     assert first["reason"] is None and "514" in second["reason"]
     assert parse(first["publishedAt"]) < parse(second["publishedAt"]) < started
+    # the correction's approval is the one shown, at the time it was published
+    assert parse(data["disclosure"]["approvedAt"]) == parse(second["publishedAt"])
 
 
 async def the_league_table_is_believable(gql, county_id, villages, started):

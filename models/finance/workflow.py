@@ -223,7 +223,7 @@ def yuan(fen: int) -> str:
 
 
 async def approve_month(
-    viewer: Viewer, village_id: int, year: int, month: int, *, now: datetime | None = None
+    viewer: Viewer, village_id: int, year: int, month: int, now: datetime | None = None
 ) -> MonthlyAccount:
     """A supervisor other than the uploader publishes the month as a FINANCE disclosure (a
     staged correction as its next version): every line and receipt enters the chain.
@@ -277,7 +277,7 @@ async def approve_month(
             disclosure = await Disclosure.get(id=account.disclosure_id)
             for key, value in content.items():
                 setattr(disclosure, key, value)
-            disclosure.approved_by_id = approver_id
+            disclosure.approved_by_id, disclosure.approved_at = approver_id, now
         account.status = AccountStatus.PUBLISHED
         account.approved_by_id = approver_id
         account.disclosure = disclosure
