@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,12 +17,15 @@ from starlette.routing import Route
 
 from api.database import close_db, open_db, ping_db
 from api.endpoint import GraphQLEndpoint
+from api.graphiql import serve_static
+from api.home import home
 from api.media.files import serve_media, serve_summary
 from api.middleware import ProxyHeadersMiddleware, RequestIdMiddleware
 from api.schema import schema
 from api.services import Services
 from api.settings import Settings
 
+log = logging.getLogger("cunwu.app")
 READY_TIMEOUT = 2.0
 REDIS_TIMEOUT = 1.0
 
@@ -47,6 +51,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            # views buffered in process would die with it (Redis's wait for the next flush)
+            try:
+                await app.state.services.views.flush()
+            except Exception:  # shutting down regardless: say what was lost
+                log.exception("view counts not flushed at shutdown")
             if redis is not None:
                 await redis.aclose()
             await close_db(orm)
@@ -77,11 +86,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = GraphQLEndpoint(schema.graphql_schema, settings)
     app = Starlette(
         routes=[
+            Route("/", home, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             Route("/media/{sha256}/{variant}", serve_media, methods=["GET", "HEAD"]),
             Route("/summaries/{name}", serve_summary, methods=["GET", "HEAD"]),
+            Route("/static/{path:path}", serve_static, methods=["GET", "HEAD"]),
         ],
         middleware=[
             # X-Forwarded-For only from TRUSTED_PROXIES (none by default): outermost, so the

@@ -67,6 +67,9 @@ class Flag(Model):
         "cunwu.User", related_name=False, on_delete=fields.RESTRICT
     )
     anonymous = fields.BooleanField(default=True)
+    # Raised for the village's supervision committee by a confirmed risk hit, not by a
+    # villager: `flagger` is then the member who confirmed it.
+    by_committee = fields.BooleanField(default=False)
     reason_code = fields.CharEnumField(FlagReason, max_length=24)
     body = fields.TextField()
     media_ids: fields.JSONField[list[int]] = fields.JSONField(default=list)
@@ -75,6 +78,7 @@ class Flag(Model):
     first_response_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)  # resolved or rejected
     escalated_at = fields.DatetimeField(null=True)  # overdue or reopened: the county's now
+    reminded_at = fields.DatetimeField(null=True)  # the officials were told it is due soon
     reopened = fields.BooleanField(default=False)
     support_count = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -182,3 +186,15 @@ class Holiday(Model):
 
     class Meta:
         table = "holiday"
+
+
+# League tables as computed (models.flags.stats), shared by every API worker when there is
+# no Redis: one row per scope, period and level, overwritten by the refresh job.
+class StatsSnapshot(Model):
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=96, unique=True)
+    data = fields.TextField()  # JSON: numbers per region, nothing personal
+    computed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "stats_snapshot"
