@@ -1,13 +1,15 @@
 """Load demo data into an empty database: `python -m scripts.seed_demo`.
 
 A fictional county (青禾县), 3 townships, 12 villages with 2 villager groups each,
-and one user of every role. All demo users share the password printed below.
+and one user of every role; then (scripts/demo) a year of life in 东溪村, 柳塘村 and
+南岭村. All demo users share the password printed below.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
@@ -16,16 +18,10 @@ from api.settings import Settings
 from models.accounts import Role, User
 from models.accounts.auth import Passwords
 from models.accounts.operations import create_user, grant_role, verify_residency
-from models.disclosures import CatalogueItem, Category
-from models.disclosures.workflow import (
-    approve_disclosure,
-    create_disclosure,
-    publish_disclosure,
-    submit_disclosure,
-)
-from models.policy import Viewer, viewer_for_user
+from models.policy import Viewer
 from models.regions import Region, RegionKind
 from models.regions.operations import create_region
+from scripts.demo.content import PEOPLE, seed_content
 
 DEMO_PASSWORD = "cunwu-demo-2026"
 COUNTY = ("青禾县", "990102000000")
@@ -54,12 +50,18 @@ class Demo:
     townships: list[Region] = field(default_factory=list)
     villages: list[Region] = field(default_factory=list)
     users: dict[str, User] = field(default_factory=dict)
+    people: dict[str, User] = field(default_factory=dict)  # by phone: the content's users
 
 
-async def seed_demo(settings: Settings, content: bool = True) -> Demo | None:
+async def seed_demo(
+    settings: Settings, content: bool = True, now: datetime | None = None
+) -> Demo | None:
     """Seed into an empty database; return None (and change nothing) if regions exist.
 
-    `content` adds a few published disclosures so that a new install has something to read.
+    `content` adds a year of village life to try every screen with (scripts/demo): more
+    villagers and staff, published months with receipts, quarterly items, comments and flags.
+    Tests leave it out: it takes a few seconds. `now`: the demo's present (default the
+    real time).
     """
     if await Region.exists():
         return None
@@ -101,77 +103,9 @@ async def seed_demo(settings: Settings, content: bool = True) -> Demo | None:
             if role is not None:
                 await grant_role(system, user.id, role, where[place].id)
             demo.users[role.value if role else "VILLAGER"] = user
-    if content:
-        await seed_disclosures(demo)
+        if content:  # in the same transaction: a failure leaves the database empty
+            await seed_content(demo, settings, SOURCE, DEMO_PASSWORD, now)
     return demo
-
-
-DISCLOSURES = [  # (category, catalogue code, period, title, body, where)
-    (
-        "FINANCE",
-        "FIN-2",
-        "2026-10",
-        "2026年10月财务收入公开",
-        "本月收到上级专项补助款项3.2万元，用于东段道路硬化；村集体经营收入0.8万元。",
-        "village",
-    ),
-    (
-        "VILLAGE_AFFAIRS",
-        "CW-13",
-        "2026-Q3",
-        "2026年第三季度低保对象名单公示",
-        "经村民代表会议评议、镇政府审核，本季度低保对象共12户。如有异议，请于公示期内向村务监督委员会反映。",
-        "village",
-    ),
-    (
-        "PARTY",
-        "DW-05",
-        "2026-H1",
-        "2026年上半年党费收缴情况",
-        "应缴党员28名，实缴28名，合计党费1860元，已全额上缴镇党委。",
-        "village",
-    ),
-    (
-        "NOTICE",
-        None,
-        None,
-        "关于做好秋冬季森林防火工作的通知",
-        "即日起至明年4月30日为森林防火期，严禁野外用火。发现火情请立即拨打12119。",
-        "township",
-    ),
-    (
-        "FARMING",
-        None,
-        None,
-        "小麦条锈病防治提示",
-        "近期气温回升，请注意田间巡查，发现病叶及时喷施三唑酮。",
-        "township",
-    ),
-]
-
-
-async def seed_disclosures(demo: Demo) -> None:
-    """Each item the way a clerk or official publishes it; finance approved by the supervisor."""
-    clerk, official, supervisor = [
-        await viewer_for_user(demo.users[role], SOURCE)
-        for role in ("CLERK", "OFFICIAL", "SUPERVISOR")
-    ]
-    for category, code, period, title, body, where in DISCLOSURES:
-        region = demo.villages[0] if where == "village" else demo.townships[0]
-        author = clerk if where == "village" else official
-        item = await CatalogueItem.get(code=code) if code else None
-        content = {
-            "title": title,
-            "body": body,
-            "period": period,
-            "catalogue_item_id": item.id if item else None,
-            "must_read": category == "NOTICE",
-        }
-        disclosure = await create_disclosure(author, region.id, Category(category), content)
-        if category == "FINANCE":
-            await submit_disclosure(author, disclosure.id)
-            await approve_disclosure(supervisor, disclosure.id)
-        await publish_disclosure(author, disclosure.id)
 
 
 async def run() -> None:
@@ -191,6 +125,8 @@ async def run() -> None:
     print(f"demo users (password {DEMO_PASSWORD}):")
     for phone, name, role, place in USERS:
         print(f"  {phone}  {name}  {role.value if role else 'VILLAGER'} ({place})")
+    for phone, name, village, role in PEOPLE:
+        print(f"  {phone}  {name}  {role.value if role else 'VILLAGER'} ({village})")
 
 
 if __name__ == "__main__":

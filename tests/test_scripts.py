@@ -34,23 +34,6 @@ async def test_seed_demo_builds_the_county_once(app, settings):
     assert await Region.all().count() == 40
 
 
-async def test_demo_content_is_published_and_chained(app, settings, gql):
-    from api.relay import to_global_id
-
-    demo = await seed_demo(settings)
-    feed = await gql.data(
-        "query($r: ID!) { disclosures(regionId: $r) { edges { node { title category } } } }",
-        {"r": to_global_id("Region", demo.villages[0].id)},
-    )
-    categories = {e["node"]["category"] for e in feed["disclosures"]["edges"]}
-    assert categories == {"FINANCE", "VILLAGE_AFFAIRS", "PARTY", "NOTICE", "FARMING"}
-    check = await gql.data(
-        "query($v: ID!) { verifyLedger(villageId: $v) { ok length } }",
-        {"v": to_global_id("Region", demo.villages[0].id)},
-    )
-    assert check["verifyLedger"] == {"ok": True, "length": 3}
-
-
 async def test_imported_months_are_audited_as_the_clerk_and_read_over_http(
     app, demo, gql, tmp_path
 ):

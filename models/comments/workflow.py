@@ -58,12 +58,13 @@ async def add_comment(
     target_id: int,
     body: str | None,
     parent_id: int | None = None,
+    now: datetime | None = None,
     *,
     target_type: str = "Disclosure",
 ) -> Comment:
     """Comment on a published item (a disclosure or one line of a published month), or reply
     to one of its top-level comments (replies go one level deep); staff covering the item
-    write official answers."""
+    write official answers (`now`: when, default the real time)."""
     async with in_transaction():
         target = await load_published_target(viewer, target_id, target_type=target_type)
         await require_participant(viewer, target.region_path)
@@ -83,6 +84,7 @@ async def add_comment(
             author_id=viewer.user_id,
             body=text,
             official=viewer.can(Action.COMMENT_AS_STAFF, target.region_path),
+            created_at=now or datetime.now(UTC),
         )
         await record(
             viewer,

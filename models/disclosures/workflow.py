@@ -144,32 +144,39 @@ async def withdraw_disclosure(viewer: Viewer, disclosure_id: int) -> Disclosure:
     return disclosure
 
 
-async def approve_disclosure(viewer: Viewer, disclosure_id: int) -> Disclosure:
+async def approve_disclosure(
+    viewer: Viewer, disclosure_id: int, now: datetime | None = None
+) -> Disclosure:
     """A supervision committee member approves a submitted disclosure someone else wrote —
     or a staged correction of a published FINANCE item someone else made, which then
-    publishes as its next version."""
+    publishes as its next version (`now`: when; default the real time)."""
     async with in_transaction():
         disclosure = await load_disclosure(viewer, disclosure_id, Action.DISCLOSURE_APPROVE)
         if disclosure.status == Status.PUBLISHED:
             staged = await StagedCorrection.get_or_none(disclosure_id=disclosure.id)
             if staged is not None:
                 await require_not_returned("id", staged_id=staged.id)
-                return await publish_staged(viewer, disclosure, staged)
+                return await publish_staged(viewer, disclosure, staged, now)
         require_second_person(viewer, disclosure.author_id)
         require_status(disclosure, Status.PENDING_REVIEW)
         disclosure.status = Status.APPROVED
         disclosure.approved_by_id = viewer.require_user().id
-        disclosure.approved_at = datetime.now(UTC)
+        disclosure.approved_at = now or datetime.now(UTC)
         await disclosure.save()
         await record(viewer, "disclosure.approve", disclosure, region_id=disclosure.region_id)
     return disclosure
 
 
 async def publish_disclosure(
-    viewer: Viewer, disclosure_id: int, publish_at: datetime | None = None
+    viewer: Viewer,
+    disclosure_id: int,
+    publish_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> Disclosure:
     """Publish now, or schedule for `publish_at` (naive = UTC) when that is still ahead.
-    Finance needs approval first. Published content joins the village's hash chain."""
+    Finance needs approval first. Published content joins the village's hash chain.
+    `now`: the current time (default the real time), the publication time if not scheduled."""
+    now = now or publishing.now_utc()
     async with in_transaction():
         disclosure = await load_disclosure(viewer, disclosure_id, Action.DISCLOSURE_EDIT)
         require_status(
@@ -183,7 +190,7 @@ async def publish_disclosure(
             raise UserErrors(*errors)
         if publish_at is not None and publish_at.tzinfo is None:
             publish_at = publish_at.replace(tzinfo=UTC)
-        if publish_at is not None and publish_at > datetime.now(UTC) + SCHEDULE_SLACK:
+        if publish_at is not None and publish_at > now + SCHEDULE_SLACK:
             disclosure.status = Status.SCHEDULED
             disclosure.publish_at = publish_at
             await disclosure.save()
@@ -195,7 +202,7 @@ async def publish_disclosure(
                 after={"publish_at": publish_at.isoformat()},
             )
             return disclosure
-        version = await publishing.publish(disclosure, viewer.require_user().id)
+        version = await publishing.publish(disclosure, viewer.require_user().id, at=now)
         await record(
             viewer,
             "disclosure.publish",
@@ -207,7 +214,7 @@ async def publish_disclosure(
 
 
 async def publish_staged(
-    viewer: Viewer, disclosure: Disclosure, staged: StagedCorrection
+    viewer: Viewer, disclosure: Disclosure, staged: StagedCorrection, now: datetime | None = None
 ) -> Disclosure:
     """The supervisor's approval of a staged FINANCE correction: it becomes the next version
     (call inside a transaction, after the DISCLOSURE_APPROVE check)."""
@@ -218,8 +225,8 @@ async def publish_staged(
     disclosure.tables, disclosure.period = staged.tables, staged.period
     disclosure.attachment_ids = staged.attachment_ids
     disclosure.approved_by_id = approver_id
-    disclosure.approved_at = datetime.now(UTC)
-    version = await publishing.publish(disclosure, approver_id, reason=staged.reason)
+    disclosure.approved_at = now = (now or publishing.now_utc()).replace(microsecond=0)
+    version = await publishing.publish(disclosure, approver_id, reason=staged.reason, at=now)
     await staged.delete()
     await record(
         viewer,

@@ -28,13 +28,17 @@ FLAG_REASONS = {
 
 
 async def decide_risk_hits(
-    viewer: Viewer, hit_ids: Sequence[int], confirmed: bool, note: str | None
+    viewer: Viewer,
+    hit_ids: Sequence[int],
+    confirmed: bool,
+    note: str | None,
+    now: datetime | None = None,
 ) -> list[MonthlyAccount]:
     """Clear (nothing wrong) or confirm (a real problem) hits with one note, all or none:
     every id must exist, lie in a village the viewer decides for, and belong to lines not
     yet published (a published decision is final: it is chained and public). One audit
     entry per hit, so each hit's history reads whole. Returns the months, in id order.
-    Call inside a transaction."""
+    Call inside a transaction; `now`: when (default the real time)."""
     ids = list(dict.fromkeys(hit_ids))
     if not ids:
         raise fail(ErrorCode.NOT_FOUND, "ids")
@@ -59,7 +63,7 @@ async def decide_risk_hits(
         if hit.version <= (accounts[hit.account_id].published_version or 0):
             raise fail(ErrorCode.RISK_HIT_PUBLISHED, "ids")
     text = clean_reason(note, "note")
-    user_id, now = viewer.require_user().id, datetime.now(UTC)
+    user_id, now = viewer.require_user().id, now or datetime.now(UTC)
     status = RiskStatus.CONFIRMED if confirmed else RiskStatus.CLEARED
     await RiskHit.filter(id__in=ids).update(
         status=status, note=text, decided_by_id=user_id, decided_at=now

@@ -230,13 +230,16 @@ async def approve_month(
     village_id: int,
     year: int,
     month: int,
+    now: datetime | None = None,
     *,
     response_days: int = FLAG_RESPONSE_DAYS,
 ) -> MonthlyAccount:
     """A supervisor other than the uploader publishes the month as a FINANCE disclosure (a
     staged correction as its next version): every line and receipt enters the chain, with
     the problems confirmed on them, each of which also raises a flag to the township for the
-    supervision committee (answered within `response_days` working days)."""
+    supervision committee (answered within `response_days` working days). `now` is the
+    approval and publication time (default: the real time)."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     async with in_transaction():
         village = await Region.get_or_none(id=village_id)
         if village is None:
@@ -285,14 +288,14 @@ async def approve_month(
                 author_id=account.uploaded_by_id,
                 status=DisclosureStatus.APPROVED,
                 approved_by_id=approver_id,
-                approved_at=datetime.now(UTC),
+                approved_at=now,
                 **content,
             )
         else:  # a correction: the same disclosure gets a new version, with the reason
             disclosure = await Disclosure.get(id=account.disclosure_id)
             for key, value in content.items():
                 setattr(disclosure, key, value)
-            disclosure.approved_by_id = approver_id
+            disclosure.approved_by_id, disclosure.approved_at = approver_id, now
         account.status = AccountStatus.PUBLISHED
         account.approved_by_id = approver_id
         account.disclosure = disclosure
@@ -300,7 +303,7 @@ async def approve_month(
         account.correction_reason = None  # type: ignore[assignment]  # tortoise types a nullable TextField as str
         await account.save()
         version = await publish(
-            disclosure, approver_id, reason=reason, source_version=account.version
+            disclosure, approver_id, reason=reason, at=now, source_version=account.version
         )
         await raise_confirmed_problems(viewer, account, village, response_days)  # audited each
         await record(
@@ -318,13 +321,13 @@ async def approve_month(
 
 
 async def decide_risk_hit(
-    viewer: Viewer, hit_id: int, confirmed: bool, note: str | None
+    viewer: Viewer, hit_id: int, confirmed: bool, note: str | None, now: datetime | None = None
 ) -> MonthlyAccount:
     """Clear (nothing wrong) or confirm (a real problem) a risk hit, with a note; returns
-    its month. See `decide_risk_hits`."""
+    its month. See `decide_risk_hits` (`now`: when, default the real time)."""
     async with in_transaction():
         try:
-            [account] = await decide_risk_hits(viewer, [hit_id], confirmed, note)
+            [account] = await decide_risk_hits(viewer, [hit_id], confirmed, note, now)
         except UserErrors as exc:  # one hit: its input field is `id`
             for error in exc.errors:
                 if error.field == "ids":

@@ -30,7 +30,7 @@ async def escalate_overdue_flags(now: datetime | None = None) -> int:
             if not won:  # another worker escalated it
                 continue
             await FlagEvent.create(
-                flag=flag, kind=FlagEventKind.ESCALATED, note="逾期未答复，已转县纪委"
+                flag=flag, kind=FlagEventKind.ESCALATED, note="逾期未答复，已转县纪委", at=now
             )
             await record(
                 system,

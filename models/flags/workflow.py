@@ -53,9 +53,12 @@ async def submit_flag(
     media_ids: Sequence[int],
     response_days: int,
     target_type: str = "Disclosure",
+    now: datetime | None = None,
 ) -> Flag:
     """Question a published item (a disclosure or one line of a published month); the
-    township's officials must answer within `response_days` working days."""
+    township's officials must answer within `response_days` working days (counted from
+    `now`, default the real time)."""
+    now = now or datetime.now(UTC)
     async with in_transaction():
         target = await load_published_target(viewer, target_id, target_type=target_type)
         await require_participant(viewer, target.region_path)
@@ -77,9 +80,10 @@ async def submit_flag(
             reason_code=reason,
             body=text,
             media_ids=photo_ids,
-            due_at=await due_after(datetime.now(UTC), response_days),
+            due_at=await due_after(now, response_days),
+            created_at=now,
         )
-        await FlagEvent.create(flag=flag, kind=FlagEventKind.SUBMITTED, actor_id=user_id)
+        await FlagEvent.create(flag=flag, kind=FlagEventKind.SUBMITTED, actor_id=user_id, at=now)
         # The evidence is the flag's: its public region is the flag's, not the uploader's
         # home village (which would point at the flagger).
         await Media.filter(id__in=photo_ids).update(region_id=flag.region_id)
@@ -131,7 +135,7 @@ async def raise_committee_flag(
     return flag
 
 
-async def support_flag(viewer: Viewer, flag_id: int) -> Flag:
+async def support_flag(viewer: Viewer, flag_id: int, now: datetime | None = None) -> Flag:
     """ "Me too": once per villager; a second time changes nothing."""
     async with in_transaction():
         flag = await get_flag(flag_id)
@@ -140,7 +144,9 @@ async def support_flag(viewer: Viewer, flag_id: int) -> Flag:
             raise fail(ErrorCode.OWN_FLAG, "id")
         try:
             async with in_transaction():  # a savepoint: the unique violation leaves the rest
-                await FlagSupport.create(flag=flag, user_id=viewer.user_id)
+                await FlagSupport.create(
+                    flag=flag, user_id=viewer.user_id, created_at=now or datetime.now(UTC)
+                )
         except IntegrityError:
             return flag
         await Flag.filter(id=flag.id).update(support_count=F("support_count") + 1)
@@ -159,8 +165,10 @@ async def official_step(
     *,
     note_field: str = "note",
     note_required: bool = False,
+    now: datetime | None = None,
 ) -> Flag:
-    """An official's step from one of `sources` to `target`, with a public note."""
+    """An official's step from one of `sources` to `target`, with a public note (at `now`,
+    default the real time)."""
     async with in_transaction():
         flag = await get_flag(flag_id)
         require_flag_handler(viewer, flag)
@@ -168,7 +176,7 @@ async def official_step(
             raise wrong_status(flag)
         text = clean_reason(note, note_field, NOTE_MAX) if note_required or note else None
         before = str(flag.status)
-        now = datetime.now(UTC)
+        now = now or datetime.now(UTC)
         flag.status = target
         flag.first_response_at = flag.first_response_at or now
         if target in (FlagStatus.RESOLVED, FlagStatus.REJECTED):
@@ -180,6 +188,7 @@ async def official_step(
             note=text,
             actor_id=viewer.user_id,
             by_official=True,
+            at=now,
         )
         await record(
             viewer,
@@ -193,19 +202,30 @@ async def official_step(
     return flag
 
 
-async def accept_flag(viewer: Viewer, flag_id: int, note: str | None = None) -> Flag:
+async def accept_flag(
+    viewer: Viewer, flag_id: int, note: str | None = None, now: datetime | None = None
+) -> Flag:
     return await official_step(
-        viewer, flag_id, (FlagStatus.SUBMITTED, FlagStatus.REOPENED), FlagStatus.ACCEPTED, note
+        viewer,
+        flag_id,
+        (FlagStatus.SUBMITTED, FlagStatus.REOPENED),
+        FlagStatus.ACCEPTED,
+        note,
+        now=now,
     )
 
 
-async def start_investigation(viewer: Viewer, flag_id: int, note: str | None = None) -> Flag:
+async def start_investigation(
+    viewer: Viewer, flag_id: int, note: str | None = None, now: datetime | None = None
+) -> Flag:
     return await official_step(
-        viewer, flag_id, (FlagStatus.ACCEPTED,), FlagStatus.INVESTIGATING, note
+        viewer, flag_id, (FlagStatus.ACCEPTED,), FlagStatus.INVESTIGATING, note, now=now
     )
 
 
-async def resolve_flag(viewer: Viewer, flag_id: int, response: str | None) -> Flag:
+async def resolve_flag(
+    viewer: Viewer, flag_id: int, response: str | None, now: datetime | None = None
+) -> Flag:
     """Close the flag with a public answer."""
     return await official_step(
         viewer,
@@ -215,10 +235,13 @@ async def resolve_flag(viewer: Viewer, flag_id: int, response: str | None) -> Fl
         response,
         note_field="response",
         note_required=True,
+        now=now,
     )
 
 
-async def reject_flag(viewer: Viewer, flag_id: int, reason: str | None) -> Flag:
+async def reject_flag(
+    viewer: Viewer, flag_id: int, reason: str | None, now: datetime | None = None
+) -> Flag:
     """Decline or dismiss the flag, always with a public reason."""
     return await official_step(
         viewer,
@@ -228,10 +251,11 @@ async def reject_flag(viewer: Viewer, flag_id: int, reason: str | None) -> Flag:
         reason,
         note_field="reason",
         note_required=True,
+        now=now,
     )
 
 
-async def confirm_resolution(viewer: Viewer, flag_id: int) -> Flag:
+async def confirm_resolution(viewer: Viewer, flag_id: int, now: datetime | None = None) -> Flag:
     """The flagger accepts the resolution: the flag is closed for good."""
     async with in_transaction():
         flag = await get_flag(flag_id)
@@ -240,13 +264,20 @@ async def confirm_resolution(viewer: Viewer, flag_id: int) -> Flag:
             raise wrong_status(flag)
         flag.status = FlagStatus.CONFIRMED
         await flag.save()
-        await FlagEvent.create(flag=flag, kind=FlagEventKind.CONFIRMED, actor_id=viewer.user_id)
+        await FlagEvent.create(
+            flag=flag,
+            kind=FlagEventKind.CONFIRMED,
+            actor_id=viewer.user_id,
+            at=now or datetime.now(UTC),
+        )
         await record(viewer, "flag.confirm", flag, region_id=flag.region_id)
         await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="CONFIRMED")
     return flag
 
 
-async def reopen_flag(viewer: Viewer, flag_id: int, reason: str | None) -> Flag:
+async def reopen_flag(
+    viewer: Viewer, flag_id: int, reason: str | None, now: datetime | None = None
+) -> Flag:
     """The flagger disagrees, once: the flag goes to the county's inspectors."""
     async with in_transaction():
         flag = await get_flag(flag_id)
@@ -255,12 +286,12 @@ async def reopen_flag(viewer: Viewer, flag_id: int, reason: str | None) -> Flag:
         if flag.status not in closed or flag.reopened:
             raise wrong_status(flag)
         text = clean_reason(reason, high=NOTE_MAX)
-        now = datetime.now(UTC)
+        now = now or datetime.now(UTC)
         flag.status, flag.reopened, flag.closed_at = FlagStatus.REOPENED, True, None
         flag.escalated_at = flag.escalated_at or now
         await flag.save()
         await FlagEvent.create(
-            flag=flag, kind=FlagEventKind.REOPENED, note=text, actor_id=flag.flagger_id
+            flag=flag, kind=FlagEventKind.REOPENED, note=text, actor_id=flag.flagger_id, at=now
         )
         await record(viewer, "flag.reopen", flag, region_id=flag.region_id, after={"reason": text})
         await notify(await staff_above(flag, Role.INSPECTOR), "FLAG_ESCALATED", "Flag", flag.id)
