@@ -14,6 +14,8 @@ from api.disclosures.types import CatalogueItem, Disclosure
 from api.finance.schema import FinanceMutations, FinanceQueries
 from api.flags.schema import CalendarQueries, FlagMutations, FlagQueries, StatsQueries
 from api.flags.types import Flag
+from api.jobs.schema import JobMutations, JobQueries
+from api.jobs.types import Job
 from api.media.schema import MediaMutations
 from api.media.types import Media
 from api.regions.schema import RegionMutations, RegionQueries
@@ -31,6 +33,7 @@ class Query(
     AuditQueries,
     CalendarQueries,
     FinanceQueries,
+    JobQueries,
     graphene.ObjectType,
 ):
     node = node_field()
@@ -44,6 +47,7 @@ class Mutation(
     CommentMutations,
     FlagMutations,
     FinanceMutations,
+    JobMutations,
     graphene.ObjectType,
 ):
     pass
@@ -52,5 +56,5 @@ class Mutation(
 schema = graphene.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Region, User, RoleGrant, Media, Disclosure, CatalogueItem, Comment, Flag],
+    types=[Region, User, RoleGrant, Media, Disclosure, CatalogueItem, Comment, Flag, Job],
 )

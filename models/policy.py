@@ -52,6 +52,7 @@ class Action(StrEnum):
     FLAG_SEE_IDENTITY = "flag.see_identity"
     IDENTITY_VIEWS_READ = "identity_views.read"
     DUE_DAY_SET = "due_day.set"
+    JOBS_MANAGE = "jobs.manage"
 
 
 STAFF = frozenset({Role.CLERK, Role.SUPERVISOR, Role.OFFICIAL, Role.INSPECTOR, Role.ADMIN})
@@ -86,6 +87,8 @@ RULES: dict[Action, frozenset[Role]] = {
     # each other); nobody else, admins least of all.
     Action.IDENTITY_VIEWS_READ: frozenset({Role.INSPECTOR}),
     Action.DUE_DAY_SET: frozenset({Role.OFFICIAL, Role.ADMIN}),
+    # the job queue spans every region: checked against SYSTEM, so region-less admins only
+    Action.JOBS_MANAGE: frozenset({Role.ADMIN}),
 }
 
 

@@ -1,0 +1,142 @@
+"""The periodic jobs, their handlers, and the runner a process starts when it runs jobs.
+
+Wired here, on the API side, because some handlers need what the process opened (the view
+counter, the league-table cache, the media store) and the idempotency keys live in `api`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from api.idempotency import purge_expired
+from api.settings import Settings
+from media.service import delete_orphans
+from models.disclosures.periods import SHANGHAI
+from models.jobs.handlers import HANDLERS, JobContext, job_handler
+from models.jobs.queue import prune
+from models.jobs.scheduler import Periodic, Scheduler, cron, every, prune_slots
+from models.jobs.worker import Worker, WorkerConfig
+
+log = logging.getLogger("cunwu.jobs")
+
+PERIODIC = [
+    every("publish_due", minutes=1),
+    every("escalate_overdue_flags", minutes=10),
+    every("remind_flags_due", hours=1),
+    cron("remind_clerks", timedelta(days=40), day=5, hour=9),
+    cron("report_missing_items", timedelta(days=40), day=11, hour=9),
+    every("flush_views", minutes=1),
+    every("refresh_stats", minutes=5),
+    every("purge_idempotency_keys", hours=1),
+    cron("delete_orphan_media", timedelta(days=2), hour=3, minute=30),
+    cron("prune_jobs", timedelta(days=2), hour=4),
+]
+
+# Domain functions called as `fn(now=...)`, by dotted path: one that cannot be imported
+# (its module is not there yet) is logged at start and its periodic job left out.
+DOMAIN_TARGETS = {
+    "publish_due": "models.disclosures.publishing:publish_due",
+    "escalate_overdue_flags": "models.flags.escalation:escalate_overdue_flags",
+    "remind_flags_due": "models.flags.reminders:remind_flags_due",
+    "remind_clerks": "models.disclosures.reminders:remind_clerks",
+    "report_missing_items": "models.disclosures.reminders:report_missing_items",
+}
+
+
+@job_handler("flush_views")
+async def flush_views(ctx: JobContext) -> int:
+    return int(await ctx.services.views.flush())
+
+
+@job_handler("refresh_stats")
+async def refresh_stats(ctx: JobContext) -> int:
+    return int(await ctx.services.stats.refresh(ctx.now.astimezone(SHANGHAI).date()))
+
+
+@job_handler("purge_idempotency_keys")
+async def purge_idempotency_keys(ctx: JobContext) -> int:
+    return await purge_expired(now=ctx.now)
+
+
+@job_handler("delete_orphan_media")
+async def delete_orphan_media(ctx: JobContext) -> int:
+    return await delete_orphans(ctx.services.media, now=ctx.now)
+
+
+@job_handler("prune_jobs")
+async def prune_jobs(ctx: JobContext) -> int:
+    keep = timedelta(days=ctx.services.settings.jobs_keep_days)
+    return await prune(ctx.now, keep) + await prune_slots(ctx.now, timedelta(days=90))
+
+
+def resolve(path: str) -> Callable[..., Awaitable[Any]] | None:
+    module_name, _, attr = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        log.warning("periodic job target %s not available (%s): left out", path, exc)
+        return None
+
+
+def domain_handler(fn: Callable[..., Awaitable[Any]]) -> Callable[[JobContext], Awaitable[Any]]:
+    async def run(ctx: JobContext) -> Any:
+        return await fn(now=ctx.now)
+
+    return run
+
+
+_registered = False
+
+
+def register_handlers(modules: tuple[str, ...] = ()) -> None:
+    global _registered
+    for module in modules:
+        importlib.import_module(module)
+    if _registered:
+        return
+    _registered = True
+    for name, path in DOMAIN_TARGETS.items():
+        fn = resolve(path)
+        if fn is not None:
+            HANDLERS[name] = domain_handler(fn)
+
+
+def active_periodic() -> list[Periodic]:
+    """The periodic jobs this build can run (each has a handler)."""
+    register_handlers()
+    return [p for p in PERIODIC if p.name in HANDLERS]
+
+
+class JobRunner:
+    """The scheduler (a clock) and one worker, started by `make run`'s lifespan or by
+    `python -m scripts.worker`."""
+
+    def __init__(self, settings: Settings, services: Any) -> None:
+        register_handlers(settings.job_modules)
+        self.worker = Worker(
+            WorkerConfig(
+                concurrency=settings.job_concurrency,
+                lease_seconds=settings.job_lease_seconds,
+                poll_seconds=settings.job_poll_seconds,
+                backoff_base_seconds=settings.job_backoff_seconds,
+                backoff_cap_seconds=settings.job_backoff_cap_seconds,
+                stop_grace_seconds=settings.job_stop_grace_seconds,
+            ),
+            settings.clock,
+            services,
+        )
+        self.scheduler = Scheduler(
+            active_periodic(), settings.clock, settings.scheduler_wakeup_seconds
+        )
+
+    async def start(self) -> None:
+        self.worker.start()
+        await self.scheduler.start()
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        await self.worker.stop()
