@@ -340,6 +340,24 @@ async def test_a_stopping_worker_finishes_or_hands_back_its_jobs(settings, tmp_p
         assert handed_back.lease_owner is None
 
 
+async def test_a_job_longer_than_its_lease_keeps_it_by_renewing(settings, tmp_path):
+    application = create_app(settings.with_overrides(job_lease_seconds=0.6))
+    async with application.router.lifespan_context(application):
+        job_id = await enqueue("probe_effect", {"dir": str(tmp_path), "sleep": 1.5})
+        await eventually(lambda: Job.exists(id=job_id, status=JobStatus.DONE))
+        assert (await Job.get(id=job_id)).attempts == 1
+    assert [line.split()[0] for line in (tmp_path / "log").read_text().splitlines()] == [
+        "start",
+        "effect",
+    ]
+
+
+def test_api_processes_can_leave_the_jobs_to_workers(tmp_path):
+    env = {"DATA_DIR": str(tmp_path), "SECRET_KEY": "k" * 40}
+    assert Settings.from_env({**env, "CUNWU_JOBS": "0"}).jobs is False
+    assert Settings.from_env(env).jobs is True
+
+
 # -- real worker processes (PostgreSQL: SQLite runs its jobs inside the one app process) --
 
 
