@@ -27,6 +27,8 @@ from models.jobs.queue import DEFAULT_MAX_ATTEMPTS, Clock, enqueue
 from models.sql import Params, is_postgres
 
 log = logging.getLogger("cunwu.jobs")
+# APScheduler logs every wake-up at INFO ("Running job …"): the ticks' outcomes are ours to log
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 SHANGHAI_TZ = "Asia/Shanghai"
 # Interval slots count from a fixed instant, so every process computes the same slots.
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
