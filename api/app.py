@@ -16,6 +16,8 @@ from starlette.routing import Route
 
 from api.database import close_db, open_db, ping_db
 from api.endpoint import GraphQLEndpoint
+from api.graphiql import serve_static
+from api.home import home
 from api.jobs.periodic import JobRunner
 from api.media.files import serve_media, serve_summary
 from api.middleware import ProxyHeadersMiddleware, RequestIdMiddleware
@@ -23,8 +25,8 @@ from api.schema import schema
 from api.services import Services, connect_redis
 from api.settings import Settings
 
+log = logging.getLogger("cunwu.app")
 READY_TIMEOUT = 2.0
-log = logging.getLogger("cunwu")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -43,10 +45,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             if runner is not None:
                 await runner.stop()
-            try:  # views counted in this process's memory (no Redis) outlive it
+            # views buffered in process would die with it (Redis's wait for the next flush)
+            try:
                 await services.views.flush()
-            except Exception:
-                log.exception("flushing view counts at shutdown failed")
+            except Exception:  # shutting down regardless: say what was lost
+                log.exception("view counts not flushed at shutdown")
             if redis is not None:
                 await redis.aclose()
             await close_db(orm)
@@ -77,11 +80,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = GraphQLEndpoint(schema.graphql_schema, settings)
     app = Starlette(
         routes=[
+            Route("/", home, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             Route("/media/{sha256}/{variant}", serve_media, methods=["GET", "HEAD"]),
             Route("/summaries/{name}", serve_summary, methods=["GET", "HEAD"]),
+            Route("/static/{path:path}", serve_static, methods=["GET", "HEAD"]),
         ],
         middleware=[
             # X-Forwarded-For only from TRUSTED_PROXIES (none by default): outermost, so the

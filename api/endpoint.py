@@ -33,6 +33,7 @@ from api.compat import is_token_limit
 from api.context import Context, build_context
 from api.errors import graphql_error
 from api.execution import execute_options
+from api.graphiql import GRAPHIQL_HTML
 from api.input_text import NUL_KEY, NoNulInStrings, has_nul
 from api.limits import QueryLimits, check_document
 from api.services import Services
@@ -356,27 +357,3 @@ def cacheable_response(request: Request, body: dict[str, Any]) -> Response:
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(payload, media_type="application/json", headers=headers)
-
-
-GRAPHIQL_HTML = """<!doctype html>
-<html lang="zh-CN">
-<head>
-  <meta charset="utf-8" />
-  <title>cunwu 村务 GraphQL</title>
-  <style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
-  <link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css" />
-</head>
-<body>
-  <div id="graphiql">正在加载 GraphiQL…</div>
-  <script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
-  <script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
-  <script crossorigin src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
-  <script>
-    const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
-    ReactDOM.createRoot(document.getElementById('graphiql')).render(
-      React.createElement(GraphiQL, { fetcher, defaultEditorToolbarOpen: true })
-    );
-  </script>
-</body>
-</html>
-"""

@@ -12,6 +12,10 @@ compares every pair of fields that share a response name in a selection set (inl
 fragments merged in) and every pair of fragments spread there, so a selection set may hold
 at most `max_selections` fields and spreads, and at most `max_same_name` fields answering
 under one name. The document is only handed to validation once it passes.
+
+A query refused as too costly says which connection to page and with what `first` would
+let it through (`page_hints`): the natural first query, a region tree without `first`,
+should teach paging rather than just fail.
 """
 
 from __future__ import annotations
@@ -63,13 +67,83 @@ def check_document(document: DocumentNode, limits: QueryLimits) -> QueryTooCompl
             if depth > limits.max_depth:
                 return QueryTooComplex("QUERY_TOO_DEEP", limit=limits.max_depth)
             if cost > limits.max_cost:
-                return QueryTooComplex("QUERY_TOO_COSTLY", cost=cost, limit=limits.max_cost)
+                return too_costly(measure, definition, cost, limits.max_cost)
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
             paths = measure.paths(definition.selection_set)
             if paths is None or sum(n * (n - 1) // 2 for n in paths.values()) > limits.max_pairs:
                 return QueryTooComplex("QUERY_TOO_COMPLEX")
     return None
+
+
+MAX_HINTS = 3  # connections named at most in one hint
+MAX_HINT_CANDIDATES = 8  # connections tried per hint: bounded work on a refused document
+
+
+def too_costly(
+    measure: Measure, operation: OperationDefinitionNode, cost: int, limit: int
+) -> QueryTooComplex:
+    hints = page_hints(measure, operation, limit)
+    if not hints:
+        return QueryTooComplex("QUERY_TOO_COSTLY", cost=cost, limit=limit)
+    pages = [
+        {"field": connection_name(path), "path": list(path), "first": first}
+        for path, first in hints
+    ]
+    text = ", ".join(f"{p['field']}(first: {p['first']})" for p in pages)
+    error = QueryTooComplex("QUERY_TOO_COSTLY_PAGE", cost=cost, limit=limit, pages=text)
+    error.extensions |= {
+        "cost": cost,
+        "limit": limit,
+        "field": pages[0]["field"],
+        "path": pages[0]["path"],
+        "suggestedFirst": pages[0]["first"],
+        "pages": pages,
+    }
+    return error
+
+
+def connection_name(path: tuple[str, ...]) -> str:
+    """regions.edges.node.children → regions.children: the connections a reader sees."""
+    return ".".join(p for p in path if p not in ("edges", "node"))
+
+
+def page_hints(
+    measure: Measure, operation: OperationDefinitionNode, limit: int
+) -> list[tuple[tuple[str, ...], int]]:
+    """The connections to give a smaller `first`, each with the largest value that fits:
+    one connection when one suffices (the largest `first`, the deepest on a tie), else a few
+    set to 1 greedily. Cost is linear in each connection's page size, so two measurements
+    give it. Empty when a few connections cannot bring the query under the limit."""
+    found: dict[int, tuple[FieldNode, tuple[str, ...]]] = {}
+    measure.connections(operation.selection_set, (), found, set())
+    candidates = list(found.values())[:MAX_HINT_CANDIDATES]
+    overrides: dict[int, int] = {}
+    hints: list[tuple[tuple[str, ...], int]] = []
+    try:
+        for _ in range(MAX_HINTS):
+            best: tuple[tuple[int, int], FieldNode, tuple[str, ...]] | None = None
+            for node, path in candidates:
+                if id(node) in overrides:
+                    continue
+                fixed = measure.cost_with(operation, overrides | {id(node): 0})
+                per_item = measure.cost_with(operation, overrides | {id(node): 1}) - fixed
+                if per_item <= 0:
+                    continue
+                key = (min((limit - fixed) // per_item, MAX_PAGE), len(path))
+                if best is None or key > best[0]:
+                    best = (key, node, path)
+            if best is None:
+                return []
+            (first, _), node, path = best
+            if first >= 1:
+                return [*hints, (path, first)]
+            overrides[id(node)] = 1
+            hints.append((path, 1))
+        return []
+    finally:
+        measure.overrides = {}
+        measure.memo.clear()
 
 
 def multiplier(field: FieldNode) -> int:
@@ -96,6 +170,44 @@ class Measure:
         self.in_progress: set[str] = set()
         self.path_memo: dict[str, Counter[tuple[str, ...]] | None] = {}
         self.path_budget = limits.max_paths
+        self.overrides: dict[int, int] = {}  # id(connection field) → page size, for hints
+
+    def multiplier(self, field: FieldNode) -> int:
+        override = self.overrides.get(id(field))
+        return multiplier(field) if override is None else override
+
+    def cost_with(self, operation: OperationDefinitionNode, overrides: dict[int, int]) -> int:
+        self.overrides = overrides
+        self.memo.clear()
+        return self.selection_set(operation.selection_set)[1]
+
+    def connections(
+        self,
+        selection_set: SelectionSetNode | None,
+        prefix: tuple[str, ...],
+        found: dict[int, tuple[FieldNode, tuple[str, ...]]],
+        seen: set[str],
+    ) -> None:
+        """Fields paged by `first` (more than one item), each with the first response path
+        it answers at; each fragment is followed once."""
+        if selection_set is None:
+            return
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value.startswith("__"):
+                    continue
+                path = (*prefix, (selection.alias or selection.name).value)
+                if multiplier(selection) > 1 and id(selection) not in found:
+                    found[id(selection)] = (selection, path)
+                self.connections(selection.selection_set, path, found, seen)
+            elif isinstance(selection, InlineFragmentNode):
+                self.connections(selection.selection_set, prefix, found, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in seen:
+                    seen.add(name)
+                    self.connections(fragment.selection_set, prefix, found, seen)
 
     def narrow_enough(self, selection_set: SelectionSetNode | None) -> bool:
         """Every selection set under this one within the width limits (no spread followed:
@@ -135,7 +247,7 @@ class Measure:
                     continue
                 sub_depth, sub_cost = self.selection_set(selection.selection_set)
                 depth = max(depth, sub_depth + 1)
-                cost += 1 + multiplier(selection) * sub_cost
+                cost += 1 + self.multiplier(selection) * sub_cost
             elif isinstance(selection, InlineFragmentNode):
                 sub_depth, sub_cost = self.selection_set(selection.selection_set)
                 depth, cost = max(depth, sub_depth), cost + sub_cost

@@ -14,7 +14,7 @@ from media.service import MediaStore
 from media.storage import LocalStorage
 from models.accounts.auth import Passwords
 from models.disclosures.views import ViewCounter
-from models.flags.stats import StatsCache
+from models.flags.stats import StatsCache, stats_store
 from models.redis_guard import RedisGuard
 
 REDIS_TIMEOUT = 1.0
@@ -42,7 +42,7 @@ class Services:
     persisted: PersistedQueries
     media: MediaStore
     views: ViewCounter
-    stats: StatsCache = field(default_factory=lambda: StatsCache(fetch_rows))
+    stats: StatsCache
     region_cache: dict = field(default_factory=dict)  # id -> Region; regions never change
 
     @classmethod
@@ -61,4 +61,6 @@ class Services:
             persisted=PersistedQueries(redis, settings.redis_prefix, guard=guard),
             media=MediaStore(LocalStorage(settings.media_root), settings.media_max_pixels),
             views=ViewCounter(redis, settings.redis_prefix, guard),
+            # shared by every worker: the scheduler's refresh warms what the API reads
+            stats=StatsCache(fetch_rows, store=stats_store(redis, settings.redis_prefix, guard)),
         )

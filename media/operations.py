@@ -97,39 +97,57 @@ async def upload_media(
         purpose=purpose,
         redacted_from_id=None,
     )
-    if same is not None:  # a retry, or the same receipt twice: nothing new
-        return same
+    # A retry, or the same receipt twice: nothing new. An orphan among them gets its day
+    # again; if the orphan sweep took it meanwhile (no row updated), upload anew.
+    if same is not None and (
+        same.attached_at is not None
+        or await Media.filter(id=same.id, attached_at=None).update(created_at=datetime.now(UTC))
+    ):
+        return await Media.get(id=same.id)
     await check_quota(user.id, len(data), limits.daily_quota_bytes)
 
     twin = await Media.filter(upload_sha256=upload_sha, redacted_from_id=None).first()
+    processed: Processed | None = None
     if twin is not None:  # someone uploaded these bytes before: reuse the files
-        processed, sha, variant_bytes = processed_from(twin), twin.sha256, twin.variant_bytes
+        shown, sha, variant_bytes = processed_from(twin), twin.sha256, twin.variant_bytes
         restricted = twin.restricted
     else:
-        try:
-            processed = await store.process(data)
-        except MediaRejected as exc:
-            raise fail(exc.code, "file") from None
+        processed = shown = await clean(store, data)
         sha = await store.save_files(processed)
         variant_bytes = {name: len(blob) for name, blob in processed.variants.items()}
         # Other bytes (other metadata) can clean to an original already redacted: it stays
         # restricted, or a re-upload would make the unredacted file public again.
         restricted = await Media.exists(sha256=sha, restricted=True)
-    return await Media.create(
-        sha256=sha,
-        upload_sha256=upload_sha,
-        kind=processed.kind,
-        mime_type=processed.mime_type,
-        purpose=purpose,
-        width=processed.width,
-        height=processed.height,
-        bytes=len(data),
-        variant_bytes=variant_bytes,
-        placeholder=processed.placeholder,
-        region=region,
-        uploaded_by_id=user.id,
-        restricted=restricted,
-    )
+    async with in_transaction():
+        # The rows sharing these files, locked: an orphan sweep deleting them either finished
+        # (its files are gone: written again below) or waits until this row is committed.
+        await Media.filter(sha256=sha).select_for_update().only("id")  # (values() would not lock)
+        if not await store.has_files(sha, variant_bytes):
+            processed = shown = processed or await clean(store, data)
+            sha = await store.save_files(processed)
+            variant_bytes = {name: len(blob) for name, blob in processed.variants.items()}
+        return await Media.create(
+            sha256=sha,
+            upload_sha256=upload_sha,
+            kind=shown.kind,
+            mime_type=shown.mime_type,
+            purpose=purpose,
+            width=shown.width,
+            height=shown.height,
+            bytes=len(data),
+            variant_bytes=variant_bytes,
+            placeholder=shown.placeholder,
+            region=region,
+            uploaded_by_id=user.id,
+            restricted=restricted,
+        )
+
+
+async def clean(store: MediaStore, data: bytes) -> Processed:
+    try:
+        return await store.process(data)
+    except MediaRejected as exc:
+        raise fail(exc.code, "file") from None
 
 
 def rectangles_fit(rects: list[Rect], width: int, height: int) -> bool:

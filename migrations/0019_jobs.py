@@ -10,7 +10,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('cunwu', '0015_version_approval')]
+    dependencies = [('cunwu', '0016_schedule')]
 
     initial = False
 

@@ -65,13 +65,42 @@ async def record(
     """Write one audit entry for `actor` (a signed-in viewer, or a script or job acting for the
     system), inside the caller's transaction so the entry and the change commit together."""
     return await AuditEntry.create(
-        actor_id=actor_id if actor_id is not None else actor.user_id,
-        action=action,
-        object_type=type(obj).__name__,
-        object_id=str(obj.pk),
-        region_id=region_id,
-        before=before,
-        after=after,
-        ip=actor.ip,
-        request_id=actor.request_id,
+        **entry_fields(actor, action, obj, region_id, before, after, actor_id)
     )
+
+
+def entry_fields(
+    actor: Viewer,
+    action: str,
+    obj: Any,
+    region_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    actor_id: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "actor_id": actor_id if actor_id is not None else actor.user_id,
+        "action": action,
+        "object_type": type(obj).__name__,
+        "object_id": str(obj.pk),
+        "region_id": region_id,
+        "before": before,
+        "after": after,
+        "ip": actor.ip,
+        "request_id": actor.request_id,
+    }
+
+
+async def record_many(
+    actor: Viewer, action: str, entries: list[tuple[Any, int | None, dict[str, Any] | None]]
+) -> int:
+    """`record` for many objects in one statement (a job's batch): (object, region id, after)."""
+    if entries:
+        await AuditEntry.bulk_create(
+            [
+                AuditEntry(**entry_fields(actor, action, obj, region_id, after=after))
+                for obj, region_id, after in entries
+            ],
+            batch_size=1000,
+        )
+    return len(entries)

@@ -1,9 +1,10 @@
 """The disclosure catalogue seeded into every database (editable by admins afterwards).
 
-From ../shared/reference/disclosure-catalogues.md: the finance catalogue of the 2011 rules
-(8 groups, 44 items; group names verified, item split reconstructed), a normalised village
-affairs catalogue (§3.6) and the village party-branch items (§4.1, §4.2). Compliance counts
-the items marked required, at their frequency.
+The finance catalogue of the 2011 rules (《农村集体经济组织财务公开规定》, 农经发〔2011〕13号:
+8 groups, 44 items; group names as published, the split into items reconstructed), a village
+affairs catalogue normalised from the national baseline (中办发〔2004〕17号) and provincial
+examples (not an official list), and the village party-branch items of 《中国共产党党务公开
+条例（试行）》. Compliance counts the items marked required, at their frequency.
 """
 
 from __future__ import annotations

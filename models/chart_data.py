@@ -1,8 +1,8 @@
 """Charts of accounts for rural collective economic organisations, seeded on every migrate.
 
-From ../shared/reference/disclosure-catalogues.md §2: the 2004 chart (财会〔2004〕12号,
-33 accounts, for months before 2024) and the 2023 chart (财会〔2023〕14号, 42 accounts,
-in force since 2024-01-01; exact codes marked there as to be verified).
+The 2004 chart (《村集体经济组织会计制度》, 财会〔2004〕12号, 33 accounts, for months before
+2024) and the 2023 chart (《农村集体经济组织会计制度》, 财会〔2023〕14号, 42 accounts, in force
+since 2024-01-01; some of its codes are still to be checked against the published text).
 """
 
 from __future__ import annotations

@@ -33,6 +33,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "查询代价{cost}超过上限{limit}",
         "The query costs {cost}, above the limit of {limit}",
     ),
+    "QUERY_TOO_COSTLY_PAGE": (
+        "查询代价{cost}超过上限{limit}：请为连接指定较小的 first，其余用 after 翻页：{pages}",
+        "The query costs {cost}, above the limit of {limit}: give the connection a smaller "
+        "first and page through the rest with after: {pages}",
+    ),
     "INTERNAL_SERVER_ERROR": (
         "服务器内部错误（请求编号 {request_id}）",
         "Internal server error (request {request_id})",

@@ -28,3 +28,17 @@ class NotificationEvent(Model):
     class Meta:
         table = "notification_event"
         indexes = (("user_id", "read_at"),)
+
+
+# A scheduled notice sent once per region and period (a clerk reminder, a township report):
+# the unique row is claimed in the transaction that records the notifications.
+class ScheduledNotice(Model):
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=32)
+    region_id = fields.IntField()
+    period = fields.CharField(max_length=10)
+    sent_at = fields.DatetimeField()
+
+    class Meta:
+        table = "scheduled_notice"
+        unique_together = (("kind", "region_id", "period"),)

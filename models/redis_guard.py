@@ -69,3 +69,8 @@ class RedisGuard:
                 time.monotonic() - self.down_since,
             )
             self.down_since = None
+
+
+def as_text(value: bytes | str) -> str:
+    """A Redis reply as text, whether the client decodes replies or not."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -107,6 +107,16 @@ async def seed(settings: Settings, villages: int, flags: int) -> tuple[int, int,
         await close_db(ctx)
 
 
+class NoStore:
+    """A league-table store that never has the answer."""
+
+    async def load(self, key: str) -> str | None:
+        return None
+
+    async def save(self, key: str, data: str) -> None:
+        return None
+
+
 async def timed(
     client: httpx.AsyncClient, body: dict, token: str, runs: int, before=None
 ) -> list[float]:
@@ -166,11 +176,13 @@ async def run(args: argparse.Namespace) -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             county = to_global_id("Region", county_id)
-            cold = app.state.services.stats._entries.clear  # every run computes afresh
+            stats = app.state.services.stats
+            shared, stats.store = stats.store, NoStore()  # every run computes afresh
             village_q = {"query": STATS, "variables": {"r": county}}
             township_q = {"query": STATS, "variables": {"r": county, "level": "TOWNSHIP"}}
-            by_village = await timed(client, village_q, token, args.runs, cold)
-            by_township = await timed(client, township_q, token, args.runs, cold)
+            by_village = await timed(client, village_q, token, args.runs)
+            by_township = await timed(client, township_q, token, args.runs)
+            stats.store = shared
             warm = await timed(client, village_q, token, args.runs)
             queue = await timed(
                 client,
@@ -181,7 +193,7 @@ async def run(args: argparse.Namespace) -> None:
     baseline = await bare_sql(settings, county_id, args.runs)
     show("supervisionStats, county, by village, computed", by_village, "goal < 200 ms")
     show("supervisionStats, county, by township, computed", by_township, "goal < 200 ms")
-    show("supervisionStats, county, from the 5-min cache", warm, "refreshed by the scheduler")
+    show("supervisionStats, county, from the shared store", warm, "refreshed by the scheduler")
     show("official's queue page (20 flags)", queue, "goal < 30 ms")
     show("baseline: COUNT(*) of the county's flags", baseline, "bare SQL, same run")
 

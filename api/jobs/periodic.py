@@ -15,7 +15,6 @@ from typing import Any
 from api.idempotency import purge_expired
 from api.settings import Settings
 from media.service import delete_orphans
-from models.disclosures.periods import SHANGHAI
 from models.jobs.handlers import HANDLERS, JobContext, job_handler
 from models.jobs.queue import prune
 from models.jobs.scheduler import Periodic, Scheduler, cron, every, prune_slots
@@ -49,12 +48,12 @@ DOMAIN_TARGETS = {
 
 @job_handler("flush_views")
 async def flush_views(ctx: JobContext) -> int:
-    return int(await ctx.services.views.flush())
+    return int(await ctx.services.views.flush(now=ctx.now))
 
 
 @job_handler("refresh_stats")
 async def refresh_stats(ctx: JobContext) -> int:
-    return int(await ctx.services.stats.refresh(ctx.now.astimezone(SHANGHAI).date()))
+    return int(await ctx.services.stats.refresh(now=ctx.now))
 
 
 @job_handler("purge_idempotency_keys")

@@ -274,3 +274,13 @@ class ReadMark(Model):
     class Meta:
         table = "read_mark"
         unique_together = (("user", "disclosure"),)
+
+
+# One row per batch of view counts taken from Redis and added to the disclosures, written in
+# the same transaction: a batch retried after a crash is never counted twice.
+class ViewFlush(Model):
+    id = fields.CharField(max_length=40, primary_key=True)
+    applied_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "view_flush"

@@ -86,7 +86,9 @@ async def attachment_ids(region: Region, ids: list[int], errors: list[UserError]
             UserError(ErrorCode.TOO_MANY_ATTACHMENTS, "attachmentIds", {"max": MAX_ATTACHMENTS})
         )
         return []
-    media = {m.id: m for m in await Media.filter(id__in=ids).select_related("region")}
+    # Locked (PostgreSQL): the orphan sweep cannot delete what a draft is taking in.
+    found = Media.filter(id__in=ids).select_related("region")
+    media = {m.id: m for m in await found.select_for_update(of=("media",), no_key=True)}
     for mid in ids:
         m = media.get(mid)
         if m is None:

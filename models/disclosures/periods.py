@@ -64,3 +64,22 @@ def due_at(period: Period, day: int) -> datetime:
     day = min(day, calendar.monthrange(year, month)[1])
     local = datetime.combine(date(year, month, day) + timedelta(days=1), time(), SHANGHAI)
     return local.astimezone(UTC)
+
+
+def local_start(day: date) -> datetime:
+    return datetime.combine(day, time(), SHANGHAI).astimezone(UTC)
+
+
+def periods_due_between(start: date, end: date) -> list[Period]:
+    """Periods that may fall due in [start, end) for some due day (each village's exact
+    deadline is checked against the range later)."""
+    found = []
+    for year in range(start.year - 1, end.year + 1):
+        texts = [f"{year}-{m:02d}" for m in range(1, 13)] + [f"{year}-Q{q}" for q in range(1, 5)]
+        texts += [f"{year}-H1", f"{year}-H2", str(year)]
+        for text in texts:
+            period = parse_period(text)
+            assert period is not None
+            if due_at(period, 1) < local_start(end) and due_at(period, 31) >= local_start(start):
+                found.append(period)
+    return found

@@ -1,8 +1,8 @@
 """A shareable picture of a published month (1080 px wide PNG) for villagers' chat groups:
 balances, a bar chart of income and expense by subject, and the chain hash that proves it.
 
-Chinese text needs a CJK font from the system (Debian: fonts-wqy-microhei, or Noto CJK);
-`FONT_PATH` may name one. Images are cached by the sha256 of what they show.
+Chinese text is drawn with the font shipped in `fonts/` (a GB2312 subset of Noto Sans CJK SC,
+OFL); `FONT_PATH` may name another. Images are cached by the sha256 of what they show.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import orjson
 from PIL import Image, ImageDraw, ImageFont
 
 WIDTH = 1080
+BUNDLED_FONT = str(Path(__file__).resolve().parent / "fonts" / "NotoSansSC-Regular-subset.otf")
 FONT_CANDIDATES = (
+    BUNDLED_FONT,
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -39,7 +41,7 @@ def find_font(configured: str | None = None) -> str:
     for candidate in (configured, *FONT_CANDIDATES):
         if candidate and Path(candidate).is_file():
             return candidate
-    raise FontMissing("no CJK font found: install fonts-wqy-microhei or set FONT_PATH")
+    raise FontMissing(f"no CJK font: {BUNDLED_FONT} is missing and FONT_PATH is not set")
 
 
 def yuan(fen: int) -> str:

@@ -105,9 +105,9 @@ async def store_month(
             raise UserErrors(UserError(ErrorCode.CLOSING_CHANGES_LATER, "closingBalanceFen"))
 
     numbers = {line.line for line in lines}
-    media = {
-        m.id: m for m in await Media.filter(id__in=list(receipts.values())).select_related("region")
-    }
+    # Locked (PostgreSQL): the orphan sweep cannot delete a receipt a draft is taking in.
+    linked = Media.filter(id__in=list(receipts.values())).select_related("region")
+    media = {m.id: m for m in await linked.select_for_update(of=("media",), no_key=True)}
     for line_no, media_id in receipts.items():
         if line_no not in numbers:
             raise UserErrors(UserError(ErrorCode.UNKNOWN_LINE, "receipts", {"line": line_no}))

@@ -75,6 +75,7 @@ class Flag(Model):
     first_response_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)  # resolved or rejected
     escalated_at = fields.DatetimeField(null=True)  # overdue or reopened: the county's now
+    reminded_at = fields.DatetimeField(null=True)  # the officials were told it is due soon
     reopened = fields.BooleanField(default=False)
     support_count = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -182,3 +183,15 @@ class Holiday(Model):
 
     class Meta:
         table = "holiday"
+
+
+# League tables as computed (models.flags.stats), shared by every API worker when there is
+# no Redis: one row per scope, period and level, overwritten by the refresh job.
+class StatsSnapshot(Model):
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=96, unique=True)
+    data = fields.TextField()  # JSON: numbers per region, nothing personal
+    computed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "stats_snapshot"

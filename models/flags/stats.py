@@ -1,21 +1,25 @@
 """League tables (监督统计): per village or township, how well it discloses and answers.
 
 Everything is computed from two aggregate reads (flags in the region and period; the
-required catalogue items published in the period) and held in memory: no personal data.
+required catalogue items published in the period) and kept in a shared store (Redis, else
+the `stats_snapshot` table) for every worker: numbers per region, no personal data.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
-import time as clock
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
 
+from redis.asyncio import Redis
 from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from models.disclosures import PERIODIC
 from models.disclosures.compliance import (
@@ -26,9 +30,13 @@ from models.disclosures.compliance import (
     earliest_answers,
     publication_status,
 )
-from models.disclosures.periods import SHANGHAI, Period, due_at, parse_period
+from models.disclosures.periods import SHANGHAI, due_at, local_start, periods_due_between
+from models.flags import StatsSnapshot
+from models.redis_guard import REDIS_DOWN, RedisGuard, as_text
 from models.regions import Region, RegionKind, path_ids, subtree_range
 from models.sql import Params, is_postgres
+
+TTL = 600.0  # seconds a stored table is served: twice the refresh job's interval
 
 
 @dataclass
@@ -43,6 +51,8 @@ class RegionStats:
     disclosures_on_time: int = 0
     response_hours: list[float] = field(default_factory=list)
     resolution_hours: list[float] = field(default_factory=list)
+    # read back from the store, which keeps the medians rather than every flag's hours
+    stored_medians: tuple[float | None, float | None] | None = None
 
     @property
     def on_time_rate(self) -> float | None:
@@ -50,10 +60,14 @@ class RegionStats:
 
     @property
     def median_hours_to_first_response(self) -> float | None:
+        if self.stored_medians is not None:
+            return self.stored_medians[0]
         return round(statistics.median(self.response_hours), 1) if self.response_hours else None
 
     @property
     def median_hours_to_resolution(self) -> float | None:
+        if self.stored_medians is not None:
+            return self.stored_medians[1]
         return round(statistics.median(self.resolution_hours), 1) if self.resolution_hours else None
 
     def add(self, other: RegionStats) -> None:
@@ -75,25 +89,6 @@ def as_datetime(value: object) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
-
-
-def local_start(day: date) -> datetime:
-    return datetime.combine(day, time(), SHANGHAI).astimezone(UTC)
-
-
-def periods_due_between(start: date, end: date) -> list[Period]:
-    """Periods that may fall due in [start, end) for some due day (each village's exact
-    deadline is checked against the range later)."""
-    found = []
-    for year in range(start.year - 1, end.year + 1):
-        texts = [f"{year}-{m:02d}" for m in range(1, 13)] + [f"{year}-Q{q}" for q in range(1, 5)]
-        texts += [f"{year}-H1", f"{year}-H2", str(year)]
-        for text in texts:
-            period = parse_period(text)
-            assert period is not None
-            if due_at(period, 1) < local_start(end) and due_at(period, 31) >= local_start(start):
-                found.append(period)
-    return found
 
 
 # Reads a queryset's rows: model instances by default; the API passes its plain-row reader
@@ -241,41 +236,165 @@ def publications(rows: list[dict[str, Any]]) -> Iterator[Publication]:
             yield Publication(region, item, period, account, True)
 
 
+def stats_key(scope: Region, start: date, end: date, level: RegionKind) -> str:
+    return f"{scope.id}:{start.isoformat()}:{end.isoformat()}:{level}"
+
+
+COUNTS = (
+    "flags_received",
+    "flags_resolved",
+    "flags_rejected",
+    "flags_overdue",
+    "flags_reopened",
+    "disclosures_due",
+    "disclosures_on_time",
+)
+
+
+def dump_stats(rows: list[RegionStats]) -> str:
+    """The numbers and medians per region (the hours themselves stay behind)."""
+    return json.dumps(
+        [
+            [r.region.id, *(getattr(r, n) for n in COUNTS)]
+            + [r.median_hours_to_first_response, r.median_hours_to_resolution]
+            for r in rows
+        ]
+    )
+
+
+async def load_stats(data: str, read_rows: ReadRows) -> list[RegionStats] | None:
+    """Stored tables with their regions read again (None if a region is gone)."""
+    stored = json.loads(data)
+    regions = {r.id: r for r in await read_rows(Region.filter(id__in=[s[0] for s in stored]))}
+    out = []
+    for region_id, *values in stored:
+        region = regions.get(region_id)
+        if region is None:
+            return None
+        stats = RegionStats(region, **dict(zip(COUNTS, values, strict=False)))
+        stats.stored_medians = (values[-2], values[-1])
+        out.append(stats)
+    return out
+
+
+class StatsStore(Protocol):
+    async def load(self, key: str) -> str | None: ...
+    async def save(self, key: str, data: str) -> None: ...
+
+
+class DatabaseStatsStore:
+    """League tables in the `stats_snapshot` table: what every worker reads without Redis."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl = timedelta(seconds=ttl_seconds)
+
+    async def load(self, key: str) -> str | None:
+        row = await StatsSnapshot.get_or_none(key=key)
+        if row is None or datetime.now(UTC) - row.computed_at >= self.ttl:
+            return None
+        return row.data
+
+    async def save(self, key: str, data: str) -> None:
+        at = datetime.now(UTC)
+        if await StatsSnapshot.filter(key=key).update(data=data, computed_at=at):
+            return
+        try:
+            async with in_transaction():  # a savepoint when called inside a transaction
+                await StatsSnapshot.create(key=key, data=data, computed_at=at)
+        except IntegrityError:  # another worker stored it first: ours is as new
+            await StatsSnapshot.filter(key=key).update(data=data, computed_at=at)
+
+
+class RedisStatsStore:
+    """League tables in Redis (expiring after the TTL); while Redis is down, the database."""
+
+    def __init__(
+        self, guard: RedisGuard, prefix: str, ttl_seconds: float, fallback: StatsStore
+    ) -> None:
+        self.guard = guard
+        self.prefix = prefix + "stats:"
+        self.ttl = ttl_seconds
+        self.fallback = fallback
+
+    async def load(self, key: str) -> str | None:
+        redis = self.guard.client()
+        if redis is not None:
+            try:
+                value = await redis.get(self.prefix + key)
+            except REDIS_DOWN as exc:
+                self.guard.failed(exc)
+            else:
+                self.guard.succeeded()
+                return as_text(value) if value is not None else None
+        return await self.fallback.load(key)
+
+    async def save(self, key: str, data: str) -> None:
+        redis = self.guard.client()
+        if redis is not None:
+            try:
+                await redis.set(self.prefix + key, data, px=int(self.ttl * 1000))
+            except REDIS_DOWN as exc:
+                self.guard.failed(exc)
+            else:
+                self.guard.succeeded()
+                return
+        await self.fallback.save(key, data)
+
+
+def stats_store(
+    redis: Redis | None, prefix: str, guard: RedisGuard | None = None, ttl_seconds: float = TTL
+) -> StatsStore:
+    database = DatabaseStatsStore(ttl_seconds)
+    if redis is None:
+        return database
+    return RedisStatsStore(guard or RedisGuard(redis), prefix, ttl_seconds, database)
+
+
 class StatsCache:
     """League tables change slowly and cost one scan of a county's flags: computed results
-    are kept for a few minutes per process (and warmed by the scheduler's refresh job)."""
+    are kept in a store every API worker reads (Redis, else the database) for a few minutes,
+    and the scheduler's refresh job rewrites them before they expire."""
 
     def __init__(
         self,
         read_rows: ReadRows = read_instances,
-        ttl_seconds: float = 300,
-        max_entries: int = 256,
+        ttl_seconds: float = TTL,
+        store: StatsStore | None = None,
     ) -> None:
         self.read_rows = read_rows
-        self.ttl = ttl_seconds
-        self.max_entries = max_entries
-        self._entries: dict[tuple, tuple[float, list[RegionStats]]] = {}
+        self.store = store or DatabaseStatsStore(ttl_seconds)
 
     async def get(
         self, scope: Region, start: date, end: date, level: RegionKind
     ) -> list[RegionStats]:
-        key = (scope.id, start, end, level)
-        hit = self._entries.get(key)
-        if hit is not None and clock.monotonic() - hit[0] < self.ttl:
-            return list(hit[1])
-        rows = await supervision_stats(scope, start, end, level, read_rows=self.read_rows)
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (clock.monotonic(), rows)
-        return list(rows)
+        key = stats_key(scope, start, end, level)
+        data = await self.store.load(key)
+        if data is not None:
+            stored = await load_stats(data, self.read_rows)
+            if stored is not None:
+                return stored
+        return await self.compute(scope, start, end, level)
 
-    async def refresh(self, today: date | None = None) -> int:
-        """Recompute this year's tables for every county (run by the scheduler)."""
-        today = today or datetime.now(SHANGHAI).date()
+    async def compute(
+        self,
+        scope: Region,
+        start: date,
+        end: date,
+        level: RegionKind,
+        now: datetime | None = None,
+    ) -> list[RegionStats]:
+        rows = await supervision_stats(scope, start, end, level, now, read_rows=self.read_rows)
+        await self.store.save(stats_key(scope, start, end, level), dump_stats(rows))
+        return rows
+
+    async def refresh(self, today: date | None = None, *, now: datetime | None = None) -> int:
+        """Recompute this year's tables for every county into the store (run by the
+        scheduler); returns the number of counties."""
+        now = now or datetime.now(UTC)
+        today = today or now.astimezone(SHANGHAI).date()
         start, end = date(today.year, 1, 1), date(today.year + 1, 1, 1)
-        self._entries.clear()
         counties = await Region.filter(kind=RegionKind.COUNTY)
         for county in counties:
             for level in (RegionKind.VILLAGE, RegionKind.TOWNSHIP):
-                await self.get(county, start, end, level)
+                await self.compute(county, start, end, level, now)
         return len(counties)
