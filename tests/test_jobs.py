@@ -23,6 +23,7 @@ from models.accounts.auth import Passwords
 from models.accounts.operations import ensure_system_admin
 from models.audit import AuditEntry
 from models.disclosures import Disclosure
+from models.disclosures.periods import SHANGHAI
 from models.flags import Flag
 from models.jobs import Job, JobSlot, JobStatus
 from models.jobs.queue import NewJob, backoff, enqueue, enqueue_many
@@ -197,6 +198,28 @@ async def test_a_run_missed_while_everything_was_down_runs_once_on_start(app, cl
     await asyncio.sleep(0.3)
     assert await Job.filter(kind="prune_jobs").count() == 1
     assert await JobSlot.filter(name="prune_jobs").count() == 2
+
+
+async def test_monthly_jobs_run_at_nine_in_beijing_on_their_day(app, clock):
+    local = clock().astimezone(SHANGHAI)
+    fifth = datetime(local.year, local.month, 5, 9, tzinfo=SHANGHAI)
+    if fifth <= local:
+        fifth = datetime(
+            local.year + local.month // 12, local.month % 12 + 1, 5, 9, tzinfo=SHANGHAI
+        )
+    fifth = fifth.astimezone(UTC)
+    await asyncio.sleep(0.3)  # the start-up ticks record the latest slots
+    clock.move(fifth - clock() - timedelta(minutes=1))
+    await asyncio.sleep(0.3)
+    assert not await JobSlot.exists(name="remind_clerks", slot=fifth)
+    clock.move(timedelta(minutes=2))
+
+    async def reminded() -> Any:
+        slot = await JobSlot.get_or_none(name="remind_clerks", slot=fifth)
+        return slot and await Job.exists(id=slot.job_id, status=JobStatus.DONE)
+
+    await eventually(reminded)
+    assert fifth.hour == 1  # 09:00 in Beijing
 
 
 async def test_finished_jobs_are_pruned_by_the_daily_job(app, clock):

@@ -7,7 +7,6 @@ counter, the league-table cache, the media store) and the idempotency keys live 
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -15,12 +14,14 @@ from typing import Any
 from api.idempotency import purge_expired
 from api.settings import Settings
 from media.service import delete_orphans
+from models.disclosures.publishing import publish_due
+from models.disclosures.reminders import remind_clerks, report_missing_items
+from models.flags.escalation import escalate_overdue_flags
+from models.flags.reminders import remind_flags_due
 from models.jobs.handlers import HANDLERS, JobContext, job_handler
 from models.jobs.queue import prune
 from models.jobs.scheduler import Periodic, Scheduler, cron, every, prune_slots
 from models.jobs.worker import Worker, WorkerConfig
-
-log = logging.getLogger("cunwu.jobs")
 
 PERIODIC = [
     every("publish_due", minutes=1),
@@ -35,14 +36,13 @@ PERIODIC = [
     cron("prune_jobs", timedelta(days=2), hour=4),
 ]
 
-# Domain functions called as `fn(now=...)`, by dotted path: one that cannot be imported
-# (its module is not there yet) is logged at start and its periodic job left out.
-DOMAIN_TARGETS = {
-    "publish_due": "models.disclosures.publishing:publish_due",
-    "escalate_overdue_flags": "models.flags.escalation:escalate_overdue_flags",
-    "remind_flags_due": "models.flags.reminders:remind_flags_due",
-    "remind_clerks": "models.disclosures.reminders:remind_clerks",
-    "report_missing_items": "models.disclosures.reminders:report_missing_items",
+# Domain functions that take only the time (`fn(now=...)`), by job name.
+DOMAIN_JOBS: dict[str, Callable[..., Awaitable[int]]] = {
+    "publish_due": publish_due,
+    "escalate_overdue_flags": escalate_overdue_flags,
+    "remind_flags_due": remind_flags_due,
+    "remind_clerks": remind_clerks,
+    "report_missing_items": report_missing_items,
 }
 
 
@@ -72,15 +72,6 @@ async def prune_jobs(ctx: JobContext) -> int:
     return await prune(ctx.now, keep) + await prune_slots(ctx.now, timedelta(days=90))
 
 
-def resolve(path: str) -> Callable[..., Awaitable[Any]] | None:
-    module_name, _, attr = path.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        log.warning("periodic job target %s not available (%s): left out", path, exc)
-        return None
-
-
 def domain_handler(fn: Callable[..., Awaitable[Any]]) -> Callable[[JobContext], Awaitable[Any]]:
     async def run(ctx: JobContext) -> Any:
         return await fn(now=ctx.now)
@@ -98,10 +89,8 @@ def register_handlers(modules: tuple[str, ...] = ()) -> None:
     if _registered:
         return
     _registered = True
-    for name, path in DOMAIN_TARGETS.items():
-        fn = resolve(path)
-        if fn is not None:
-            HANDLERS[name] = domain_handler(fn)
+    for name, fn in DOMAIN_JOBS.items():
+        HANDLERS[name] = domain_handler(fn)
 
 
 def active_periodic() -> list[Periodic]:

@@ -78,12 +78,13 @@ async def enqueue(
 async def enqueue_many(jobs: Iterable[NewJob], now: datetime | None = None) -> list[int]:
     """Queue many jobs with one INSERT (SQLite: one per 500 rows); returns the new ids,
     leaving out those a live job with the same `unique_key` already covers."""
-    now = now or utc_now()
+    # UTC only: SQLite compares the stored text, and "+08:00" does not sort with "+00:00"
+    now = (now or utc_now()).astimezone(UTC)
     rows = [
         (
             j.kind,
             json.dumps(j.payload, ensure_ascii=False),
-            j.run_at or now,
+            (j.run_at or now).astimezone(UTC),
             j.max_attempts,
             j.unique_key,
         )
