@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from api.relay import decode_id, from_global_id
 from models.errors import ErrorCode, fail
+from models.targets import KINDS
 
 
-def decode_target_id(global_id: str, field: str = "targetId") -> int:
-    """The key of a disclosure's global ID: INVALID_ID when malformed, NOT_COMMENTABLE for
-    an object of another kind."""
+def decode_target(global_id: str, field: str = "targetId") -> tuple[str, int]:
+    """(kind, key) of a disclosure's or an account line's global ID: INVALID_ID when
+    malformed, NOT_COMMENTABLE for an object of another kind."""
     try:
         kind, _ = from_global_id(global_id)
     except ValueError:
         raise fail(ErrorCode.INVALID_ID, field) from None
-    if kind != "Disclosure":
+    if kind not in KINDS:
         raise fail(ErrorCode.NOT_COMMENTABLE, field)
-    return decode_id(global_id, "Disclosure", field)
+    return kind, decode_id(global_id, kind, field)

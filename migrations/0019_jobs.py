@@ -10,7 +10,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('cunwu', '0016_schedule')]
+    dependencies = [('cunwu', '0017_risk_lines')]
 
     initial = False
 

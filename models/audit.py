@@ -92,14 +92,17 @@ def entry_fields(
 
 
 async def record_many(
-    actor: Viewer, action: str, entries: list[tuple[Any, int | None, dict[str, Any] | None]]
+    actor: Viewer,
+    action: str,
+    entries: list[tuple[Any, int | None, dict[str, Any] | None, dict[str, Any] | None]],
 ) -> int:
-    """`record` for many objects in one statement (a job's batch): (object, region id, after)."""
+    """`record` for many objects in one statement (a batch): (object, region id, before,
+    after) each, every entry as `record` would write it."""
     if entries:
         await AuditEntry.bulk_create(
             [
-                AuditEntry(**entry_fields(actor, action, obj, region_id, after=after))
-                for obj, region_id, after in entries
+                AuditEntry(**entry_fields(actor, action, obj, region_id, before, after))
+                for obj, region_id, before, after in entries
             ],
             batch_size=1000,
         )

@@ -209,6 +209,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "EMPTY_FILE": ("文件中没有数据", "The file has no data"),
     "MISSING_COLUMN": ("缺少必需的列", "A required column is missing"),
     "TOO_MANY_LINES": ("每月最多{max}行", "At most {max} lines per month"),
+    "SUPERVISION_COMMITTEE": ("村务监督委员会", "Village supervision committee"),
+    "TOO_MANY_ITEMS": ("一次最多处理{max}项", "At most {max} items at once"),
     "INVALID_DATE": (
         "日期格式不对（例：2026-03-05、2026/3/5、2026年3月5日）",
         "Unreadable date (e.g. 2026-03-05, 2026/3/5)",
@@ -242,6 +244,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ALREADY_PUBLISHED": (
         "该月账目已公开，只能更正",
         "This month is published; it can only be corrected",
+    ),
+    "RISK_HIT_PUBLISHED": (
+        "该风险提示所在的账目已公开，结论不能再改；如有新问题请对该行提出质疑",
+        "The lines of this risk note are published and its decision is final; "
+        "flag the line if you find a new problem",
     ),
     "INVALID_MONTH": ("年月不对", "Invalid year or month"),
     "RISK_HITS_OPEN": (

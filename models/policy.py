@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, cast
 
 from models.accounts import Role, RoleGrant, User
 from models.errors import AppError, ErrorCode, Forbidden, NotFound, Unauthenticated, fail
+from models.finance import AccountLine, MonthlyAccount
 from models.media import Media, MediaPurpose
 from models.regions import Region, covers
 
@@ -229,6 +230,35 @@ def shown_account_version(
     if published_version is None or sees_account_drafts(viewer, village_path):
         return version
     return published_version
+
+
+def line_published(line: AccountLine, account: MonthlyAccount) -> bool:
+    """A line of a published version (versions up to the published one were all published:
+    a correction's unapproved versions are replaced, never kept below it)."""
+    return account.published_version is not None and line.version <= account.published_version
+
+
+@dataclass(frozen=True)
+class ReadableLine:
+    line: AccountLine
+    account: MonthlyAccount
+    village_path: str
+    published: bool
+
+
+async def readable_line(viewer: Viewer, line_id: int) -> ReadableLine | None:
+    """One account line as `viewer` may read it: a published version's line is public (old
+    published versions stay public); the lines being prepared (a draft month, a staged
+    correction) only to staff covering the village. None for a missing id and a draft alike."""
+    line = await AccountLine.get_or_none(id=line_id)
+    if line is None:
+        return None
+    account = await MonthlyAccount.get(id=line.account_id)
+    path = await Region.filter(id=account.village_id).first().values_list("path", flat=True)
+    published = line_published(line, account)
+    if not published and not sees_account_drafts(viewer, str(path)):
+        return None
+    return ReadableLine(line, account, str(path), published)
 
 
 def sees_risk_hits(viewer: Viewer, village_path: str) -> bool:

@@ -12,7 +12,7 @@ from api.context import Context
 from api.mutations import BaseMutation
 from api.ratelimit import throttle
 from api.relay import decode_id
-from api.targets import decode_target_id
+from api.targets import decode_target
 from models.comments import Comment as CommentModel
 from models.comments.workflow import (
     EDIT_MINUTES,
@@ -36,7 +36,9 @@ class CommentPayload(BaseMutation):
 
 
 class AddCommentInput(graphene.InputObjectType):
-    target_id = graphene.ID(required=True, description="已发布的公开事项")
+    target_id = graphene.ID(
+        required=True, description="已发布的公开事项，或已公开月份账目中的一行（AccountLine）"
+    )
     body = graphene.String(required=True)
     parent_id = graphene.ID(description="回复哪条评论（只能回复一级评论）")
 
@@ -51,12 +53,12 @@ class AddComment(CommentPayload):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        target_id = decode_target_id(data.target_id)
+        kind, target_id = decode_target(data.target_id)
         parent_id = decode_id(data.parent_id, "Comment", "parentId") if data.parent_id else None
         user_id = ctx.viewer.user_id
         await throttle(ctx, f"comment:{user_id}", 10, 60)
         await throttle(ctx, f"comment-day:{user_id}", 200, 86400)
-        comment = await add_comment(ctx.viewer, target_id, data.body, parent_id)
+        comment = await add_comment(ctx.viewer, target_id, data.body, parent_id, target_type=kind)
         return {"comment": comment}
 
 

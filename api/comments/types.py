@@ -46,9 +46,15 @@ async def comment_counts(target_type: str, ids: list[int]) -> dict[int, int]:
 
 
 class CommentCountLoader(DataLoader):
+    target_type = "Disclosure"
+
     async def batch_load_fn(self, ids: list[int]) -> list[int]:
-        counts = await comment_counts("Disclosure", ids)
+        counts = await comment_counts(self.target_type, ids)
         return [counts.get(i, 0) for i in ids]
+
+
+class LineCommentCountLoader(CommentCountLoader):
+    target_type = "AccountLine"
 
 
 @register_node

@@ -14,10 +14,13 @@ from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
 from api.relay import decode_id
 from api.uploads import Upload, UploadedFile
+from models.errors import ErrorCode, fail
+from models.finance.decisions import MAX_DECISIONS
 from models.finance.summary import summary_picture, year_summary
 from models.finance.workflow import (
     EnteredLine,
     approve_month,
+    decide_many,
     decide_risk_hit,
     import_month,
     readable_month,
@@ -148,7 +151,8 @@ class ApproveMonthlyAccount(AccountPayload):
         name = "ApproveMonthlyAccountPayload"
         description = (
             "村务监督委员会成员（非上传人）审核通过并公开：作为财务公开事项发布，"
-            "每一行和每张凭证的哈希都进入本村哈希链"
+            "每一行和每张凭证的哈希都进入本村哈希链；确认存在的问题随所在行公开，"
+            "并以村务监督委员会名义向乡镇提出质疑"
         )
 
     class Arguments:
@@ -159,7 +163,14 @@ class ApproveMonthlyAccount(AccountPayload):
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         village_id = decode_id(data.village_id, "Region", "villageId")
-        return {"account": await approve_month(ctx.viewer, village_id, data.year, data.month)}
+        account = await approve_month(
+            ctx.viewer,
+            village_id,
+            data.year,
+            data.month,
+            response_days=ctx.settings.flag_response_days,
+        )
+        return {"account": account}
 
 
 class DecideRiskHitInput(graphene.InputObjectType):
@@ -168,10 +179,19 @@ class DecideRiskHitInput(graphene.InputObjectType):
     note = graphene.String(required=True)
 
 
+DECIDE_NOTE = (
+    "确认为问题（confirmed: true）的，公开时连同说明（note）一并显示在该行上、进入哈希链，"
+    "并以村务监督委员会名义向乡镇提出质疑：说明是公开的。账目公开后结论不能再改。"
+)
+
+
 class DecideRiskHit(BaseMutation):
     class Meta:
         name = "DecideRiskHitPayload"
-        description = "监督委员会或乡镇干部对风险提示作出结论（须写说明），全部处理后才能审核公开"
+        description = (
+            "监督委员会或乡镇干部对风险提示作出结论（须写说明），全部处理后才能审核公开。"
+            + DECIDE_NOTE
+        )
 
     class Arguments:
         input = DecideRiskHitInput(required=True)
@@ -184,6 +204,37 @@ class DecideRiskHit(BaseMutation):
         hit_id = decode_id(data.id, "RiskHit", "id")
         account = await decide_risk_hit(ctx.viewer, hit_id, data.confirmed, data.note)
         return {"account": account}
+
+
+class DecideRiskHitsInput(graphene.InputObjectType):
+    ids = graphene.List(
+        graphene.NonNull(graphene.ID), required=True, description=f"最多{MAX_DECISIONS}条"
+    )
+    confirmed = graphene.Boolean(required=True, description="true：确有问题；false：经查无问题")
+    note = graphene.String(required=True, description="同一说明用于每一条（确认的问题公开显示）")
+
+
+class DecideRiskHits(BaseMutation):
+    class Meta:
+        name = "DecideRiskHitsPayload"
+        description = (
+            "一次对多条风险提示作出同一结论：全部成功或全部不改（每条都须存在、属于本人"
+            "可处理的村、所在账目尚未公开）；每条各记一条操作日志。" + DECIDE_NOTE
+        )
+
+    class Arguments:
+        input = DecideRiskHitsInput(required=True)
+
+    accounts = graphene.List(graphene.NonNull(MonthlyAccount), description="涉及的月份账目")
+    permission = Action.RISK_DECIDE
+
+    @classmethod
+    async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        if len(data.ids) > MAX_DECISIONS:  # before decoding a flood of ids
+            raise fail(ErrorCode.TOO_MANY_ITEMS, "ids", max=MAX_DECISIONS)
+        hit_ids = [decode_id(i, "RiskHit", "ids") for i in data.ids]
+        accounts = await decide_many(ctx.viewer, hit_ids, data.confirmed, data.note)
+        return {"accounts": accounts}
 
 
 class FinanceQueries(graphene.ObjectType):
@@ -239,3 +290,4 @@ class FinanceMutations(graphene.ObjectType):
     save_monthly_account = SaveMonthlyAccount.Field()
     approve_monthly_account = ApproveMonthlyAccount.Field()
     decide_risk_hit = DecideRiskHit.Field()
+    decide_risk_hits = DecideRiskHits.Field()

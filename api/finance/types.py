@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import graphene
+from aiodataloader import DataLoader
 from graphene import relay
 from graphene.types.generic import GenericScalar
 
+from api.comments.schema import comment_page
+from api.comments.types import CommentConnection, LineCommentCountLoader
 from api.context import Context, Info
-from api.loaders import MediaLoader, RegionLoader
+from api.flags.types import Flag, FlagCounts, FlagLoader, FlagsByLineLoader, flag_counts
+from api.loaders import MediaLoader, ModelByIdLoader, RegionLoader
 from api.media.types import Media
 from api.regions.types import Region
-from api.relay import connection_args, keyset_page, to_global_id
+from api.relay import Node, connection_args, keyset_page, register_node, to_global_id
+from api.rows import is_row_of
 from models.finance import AccountLine as LineModel
 from models.finance import AccountStatus as StatusEnum
 from models.finance import AccountVersion as VersionModel
@@ -21,7 +26,14 @@ from models.finance import MonthlyAccount as AccountModel
 from models.finance import RiskHit as RiskHitModel
 from models.finance import RiskRule as RiskRuleEnum
 from models.finance import RiskStatus as RiskStatusEnum
-from models.policy import sees_account_drafts, sees_risk_hits, shown_account_version
+from models.finance.risk_text import hit_message
+from models.policy import (
+    line_published,
+    readable_line,
+    sees_account_drafts,
+    sees_risk_hits,
+    shown_account_version,
+)
 
 AccountStatus = graphene.Enum.from_enum(StatusEnum)
 Direction = graphene.Enum.from_enum(DirectionEnum)
@@ -45,7 +57,61 @@ async def shown_figures(ctx: Context, account: AccountModel) -> Any:
     return memo[1]
 
 
+class AccountByIdLoader(ModelByIdLoader):
+    model = AccountModel
+
+
+class ConfirmedProblemsLoader(DataLoader):
+    """(account, version, line no) → the hits confirmed on that line, oldest first: one
+    query for a page of lines."""
+
+    async def batch_load_fn(self, keys: list[tuple[int, int, int]]) -> list[list[Any]]:
+        grouped: dict[tuple[int, int, int], list[Any]] = {k: [] for k in keys}
+        hits = RiskHitModel.filter(
+            account_id__in={k[0] for k in keys},
+            version__in={k[1] for k in keys},
+            line_no__in={k[2] for k in keys},
+            status=RiskStatusEnum.CONFIRMED,
+        )
+        for hit in await hits.order_by("id"):
+            key = (hit.account_id, hit.version, hit.line_no)
+            if key in grouped:
+                grouped[key].append(hit)
+        return [grouped[k] for k in keys]
+
+
+class ConfirmedProblem(graphene.ObjectType):
+    class Meta:
+        description = (
+            "村务监督委员会审核时确认的问题：随该月账目公开并进入哈希链，同时已向乡镇提出质疑"
+        )
+
+    rule = graphene.Field(RiskRule, required=True)
+    message = graphene.String(required=True, description="问题说明（涉及的行、收款人和金额）")
+    note = graphene.String(required=True, description="监督委员会的说明（公开）")
+    decided_at = graphene.DateTime(required=True)
+    flag = graphene.Field(Flag, description="因此向乡镇提出的质疑")
+
+    @staticmethod
+    def resolve_message(root: RiskHitModel, info: Info) -> str:
+        return hit_message(str(root.rule), root.line_no, root.detail, info.context.lang)
+
+    @staticmethod
+    def resolve_flag(root: RiskHitModel, info: Info) -> Any:
+        if root.flag_id is None:
+            return None
+        return info.context.loaders[FlagLoader].load(root.flag_id)
+
+
+@register_node
 class AccountLine(graphene.ObjectType):
+    class Meta:
+        interfaces = (Node,)
+        description = (
+            "账目中的一行。已公开版本的行任何人可读、可评论和质疑；"
+            "未公开的行仅本村工作人员和上级干部可见"
+        )
+
     line_no = graphene.Int(required=True, description="上传文件中的行号")
     date = graphene.Date(required=True)
     direction = graphene.Field(Direction, required=True)
@@ -54,6 +120,62 @@ class AccountLine(graphene.ObjectType):
     counterparty = graphene.String(required=True)
     summary = graphene.String(required=True)
     receipt = graphene.Field(Media)
+    version = graphene.Int(required=True, description="所属账目版本（更正后旧版本的行仍保留）")
+    monthly_account = graphene.Field(lambda: MonthlyAccount, required=True)
+    confirmed_problems = graphene.List(
+        graphene.NonNull(ConfirmedProblem),
+        required=True,
+        description="监督委员会确认的问题（该行所属版本公开后才显示）",
+    )
+    comment_count = graphene.Int(required=True, description="可见的评论和回复数")
+    comments = graphene.Field(
+        CommentConnection, required=True, **connection_args(), description="一级评论及其回复"
+    )
+    flag_counts = graphene.Field(FlagCounts, required=True, description="收到的质疑（公开）")
+    flags = graphene.List(
+        graphene.NonNull(Flag), required=True, description="对此行的质疑及其进程（不含身份）"
+    )
+
+    @classmethod
+    def is_type_of(cls, root: Any, info: Info) -> bool:
+        return is_row_of(root, LineModel)
+
+    @classmethod
+    async def get_node(cls, info: Info, pk: str) -> Any:
+        found = await readable_line(info.context.viewer, int(pk))
+        return found.line if found else None  # a draft's line answers like a missing id
+
+    @staticmethod
+    def resolve_monthly_account(root: LineModel, info: Info) -> Any:
+        return info.context.loaders[AccountByIdLoader].load(root.account_id)
+
+    @staticmethod
+    async def resolve_confirmed_problems(root: LineModel, info: Info) -> list[Any]:
+        ctx = info.context
+        account = await ctx.loaders[AccountByIdLoader].load(root.account_id)
+        if not line_published(root, account):
+            return []  # decided on lines not yet published: for the supervisors only
+        return await ctx.loaders[ConfirmedProblemsLoader].load(
+            (root.account_id, root.version, root.line_no)
+        )
+
+    @staticmethod
+    def resolve_comment_count(root: LineModel, info: Info) -> Any:
+        return info.context.loaders[LineCommentCountLoader].load(root.id)
+
+    @staticmethod
+    async def resolve_comments(
+        root: LineModel, info: Info, first: int | None = None, after: str | None = None
+    ) -> Any:
+        return await comment_page("AccountLine", root.id, first, after)
+
+    @staticmethod
+    async def resolve_flag_counts(root: LineModel, info: Info) -> Any:
+        return flag_counts(await info.context.loaders[FlagsByLineLoader].load(root.id))
+
+    @staticmethod
+    def resolve_flags(root: LineModel, info: Info) -> Any:
+        return info.context.loaders[FlagsByLineLoader].load(root.id)
 
     @staticmethod
     def resolve_receipt(root: LineModel, info: Info) -> Any:
@@ -68,7 +190,14 @@ class RiskHit(graphene.ObjectType):
 
     id = graphene.ID(required=True)
     line_no = graphene.Int(required=True)
+    version = graphene.Int(
+        required=True, description="所在账目版本：已公开版本的结论不能再改，更正另有自己的提示"
+    )
     rule = graphene.Field(RiskRule, required=True)
+    message = graphene.String(
+        required=True,
+        description="提示说明：涉及的行、收款人和金额（中文，英文按 Accept-Language）",
+    )
     detail = GenericScalar()
     status = graphene.Field(
         RiskStatus, required=True, description="OPEN、CLEARED（无问题）或 CONFIRMED（确有问题）"
@@ -79,6 +208,10 @@ class RiskHit(graphene.ObjectType):
     @staticmethod
     def resolve_id(root: Any, info: Info) -> str:
         return to_global_id("RiskHit", root.id)
+
+    @staticmethod
+    def resolve_message(root: RiskHitModel, info: Info) -> str:
+        return hit_message(str(root.rule), root.line_no, root.detail, info.context.lang)
 
 
 class AccountLineConnection(relay.Connection):

@@ -13,7 +13,7 @@ from api.inputs import enum_value
 from api.mutations import BaseMutation
 from api.ratelimit import throttle
 from api.relay import decode_id
-from api.targets import decode_target_id
+from api.targets import decode_target
 from models.flags import Flag as FlagModel
 from models.flags import FlagReason as Reason
 from models.flags.workflow import (
@@ -38,7 +38,9 @@ class FlagPayload(BaseMutation):
 
 
 class FlagIssueInput(graphene.InputObjectType):
-    target_id = graphene.ID(required=True)
+    target_id = graphene.ID(
+        required=True, description="已发布的公开事项，或已公开月份账目中的一行（AccountLine）"
+    )
     reason_code = FlagReason(required=True)
     body = graphene.String(required=True)
     anonymous = graphene.Boolean(default_value=True, description="对公众匿名（默认）")
@@ -55,7 +57,7 @@ class FlagIssue(FlagPayload):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        target_id = decode_target_id(data.target_id)
+        kind, target_id = decode_target(data.target_id)
         media_ids = [decode_id(g, "Media", "mediaIds") for g in data.media_ids or []]
         await throttle(ctx, f"flag:{ctx.viewer.user_id}", 5, 3600)
         flag = await submit_flag(
@@ -66,6 +68,7 @@ class FlagIssue(FlagPayload):
             anonymous=bool(data.anonymous),
             media_ids=media_ids,
             response_days=ctx.settings.flag_response_days,
+            target_type=kind,
         )
         return {"flag": flag}
 

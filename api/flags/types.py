@@ -26,6 +26,7 @@ from models.flags import FlagReason as FlagReasonEnum
 from models.flags import FlagStatus as FlagStatusEnum
 from models.flags import IdentityView as IdentityViewModel
 from models.flags.identity import record_identity_views
+from models.messages import translate
 from models.policy import Viewer, may_see_flag_identity, reveals_flag_identity
 
 FlagReason = graphene.Enum.from_enum(FlagReasonEnum, description="质疑理由")
@@ -105,6 +106,13 @@ class Flag(graphene.ObjectType):
     attachments = graphene.List(graphene.NonNull(Media), required=True)
     status = graphene.Field(FlagStatus, required=True)
     anonymous = graphene.Boolean(required=True)
+    by_committee = graphene.Boolean(
+        required=True,
+        description="由村务监督委员会提出（审核账目时确认的问题），不是村民个人",
+    )
+    raised_by = graphene.String(
+        description="提出方的公开名称：村务监督委员会提出的为“村务监督委员会”，村民提出的为空"
+    )
     support_count = graphene.Int(required=True)
     supported_by_me = graphene.Boolean(required=True)
     due_at = graphene.DateTime(required=True, description="乡镇首次答复的期限")
@@ -139,6 +147,10 @@ class Flag(graphene.ObjectType):
     async def resolve_attachments(root: FlagModel, info: Info) -> list[Any]:
         media = await info.context.loaders[MediaLoader].load_many(root.media_ids)
         return [m for m in media if m is not None]
+
+    @staticmethod
+    def resolve_raised_by(root: FlagModel, info: Info) -> str | None:
+        return translate("SUPERVISION_COMMITTEE", info.context.lang) if root.by_committee else None
 
     @staticmethod
     def resolve_overdue(root: FlagModel, info: Info) -> bool:
@@ -201,11 +213,13 @@ class FlagCounts(graphene.ObjectType):
 class FlagsByDisclosureLoader(DataLoader):
     """disclosure id → its flags, oldest first: one query for a whole feed page."""
 
+    target_type = "Disclosure"
+
     async def batch_load_fn(self, ids: list[int]) -> list[list[FlagModel]]:
         grouped: dict[int, list[FlagModel]] = {i: [] for i in ids}
-        for flag in await FlagModel.filter(target_type="Disclosure", target_id__in=ids).order_by(
-            "id"
-        ):
+        for flag in await FlagModel.filter(
+            target_type=self.target_type, target_id__in=ids
+        ).order_by("id"):
             grouped[flag.target_id].append(flag)
         return [grouped[i] for i in ids]
 
@@ -224,6 +238,12 @@ class SupportedByViewerLoader(DataLoader):
             )
         )
         return [i in supported for i in ids]
+
+
+class FlagsByLineLoader(FlagsByDisclosureLoader):
+    """account line id → its flags, oldest first."""
+
+    target_type = "AccountLine"
 
 
 def flag_counts(flags: list[FlagModel]) -> FlagCounts:

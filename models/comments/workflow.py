@@ -47,23 +47,29 @@ async def region_path_of(comment: Comment) -> str:
 
 
 async def add_comment(
-    viewer: Viewer, target_id: int, body: str | None, parent_id: int | None = None
+    viewer: Viewer,
+    target_id: int,
+    body: str | None,
+    parent_id: int | None = None,
+    *,
+    target_type: str = "Disclosure",
 ) -> Comment:
-    """Comment on a published item, or reply to one of its top-level comments (replies go
-    one level deep); staff covering the item write official answers."""
+    """Comment on a published item (a disclosure or one line of a published month), or reply
+    to one of its top-level comments (replies go one level deep); staff covering the item
+    write official answers."""
     async with in_transaction():
-        target = await load_published_target(viewer, target_id)
+        target = await load_published_target(viewer, target_id, target_type=target_type)
         await require_participant(viewer, target.region_path)
         text = clean_body(body)
         parent = None
         if parent_id is not None:
             parent = await get_comment(parent_id, "parentId")
-            if parent.target_id != target.id or parent.target_type != "Disclosure":
+            if parent.target_id != target.id or parent.target_type != target.kind:
                 raise fail(ErrorCode.NOT_FOUND, "parentId")
             if parent.parent_id is not None:
                 raise fail(ErrorCode.REPLY_DEPTH, "parentId")
         comment = await Comment.create(
-            target_type="Disclosure",
+            target_type=target.kind,
             target_id=target.id,
             region_id=target.region_id,
             parent=parent,

@@ -30,8 +30,9 @@ from models.media import Media
 from models.regions import Region
 
 GENESIS = "0" * 64
-# Content format of new entries: 2 adds a month's figures, the author, must-read and approval.
-FORMAT = 2
+# Content format of new entries: 2 adds a month's figures, the author, must-read and approval;
+# 3 adds to each line of a month the problems the supervisors confirmed on it.
+FORMAT = 3
 
 
 def canonical(content: dict[str, Any]) -> bytes:
@@ -50,8 +51,9 @@ async def account_lines(
     published: list[tuple[int, int | None]],
 ) -> dict[tuple[int, int | None], list[dict[str, Any]]]:
     """The lines of monthly accounts that these (disclosure, source version) pairs published,
-    read from today's rows: a changed fen in `account_line` breaks the chain."""
-    from models.finance import AccountLine, MonthlyAccount
+    read from today's rows: a changed fen in `account_line` breaks the chain, as does a
+    changed confirmed problem (`risk_hit`), which each line lists under "problems"."""
+    from models.finance import AccountLine, MonthlyAccount, RiskHit, RiskStatus
 
     wanted = {(d, v) for d, v in published if v is not None}
     if not wanted:
@@ -63,25 +65,42 @@ async def account_lines(
     ).order_by("line_no")
     media_ids = {line.receipt_id for line in lines if line.receipt_id}
     shas = dict(await Media.filter(id__in=list(media_ids)).values_list("id", "sha256"))
+    problems: dict[tuple[int, int, int], list[dict[str, Any]]] = {}
+    confirmed = RiskHit.filter(
+        account_id__in=list(by_account),
+        version__in=list({v for _, v in wanted}),
+        status=RiskStatus.CONFIRMED,
+    )
+    for hit in await confirmed.order_by("id"):
+        problems.setdefault((hit.account_id, hit.version, hit.line_no), []).append(
+            {
+                "rule": str(hit.rule),
+                "detail": hit.detail,
+                "note": hit.note,
+                "decidedAt": iso(hit.decided_at) if hit.decided_at else None,
+            }
+        )
     out: dict[tuple[int, int | None], list[dict[str, Any]]] = {pair: [] for pair in wanted}
     for line in lines:
         account = by_account[line.account_id]
         key = (account.disclosure_id, line.version)
         if key not in out:
             continue
-        out[key].append(
-            {
-                "line": line.line_no,
-                "date": line.date.isoformat(),
-                "direction": str(line.direction),
-                "chart": account.chart_version,
-                "subject": line.subject_code,
-                "amountFen": line.amount_fen,
-                "counterparty": line.counterparty,
-                "summary": line.summary,
-                "receipt": shas.get(line.receipt_id),
-            }
-        )
+        row: dict[str, Any] = {
+            "line": line.line_no,
+            "date": line.date.isoformat(),
+            "direction": str(line.direction),
+            "chart": account.chart_version,
+            "subject": line.subject_code,
+            "amountFen": line.amount_fen,
+            "counterparty": line.counterparty,
+            "summary": line.summary,
+            "receipt": shas.get(line.receipt_id),
+        }
+        found = problems.get((line.account_id, line.version, line.line_no))
+        if found:
+            row["problems"] = found
+        out[key].append(row)
     return out
 
 
@@ -135,6 +154,8 @@ def publish_content(
         "publishedAt": iso(version.published_at),
     }
     if lines is not None:  # a monthly account: every line and receipt hash is chained
+        if format < 3:  # before confirmed problems were chained
+            lines = [{k: v for k, v in line.items() if k != "problems"} for line in lines]
         content["lines"] = lines
     if format >= 2:
         content["format"] = format

@@ -119,7 +119,10 @@ async def send_once(
                 await record_many(
                     Viewer.for_system(source),
                     f"notice.{kind.lower()}",
-                    [(notices[r][0], r, {"period": month, **summary(notices[r][2])}) for r in todo],
+                    [
+                        (notices[r][0], r, None, {"period": month, **summary(notices[r][2])})
+                        for r in todo
+                    ],
                 )
             return len(todo)
         except IntegrityError:

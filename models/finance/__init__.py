@@ -163,12 +163,15 @@ class RiskStatus(StrEnum):
     CONFIRMED = "CONFIRMED"  # looked at: a real problem, noted
 
 
-# A rule's hit is a note for the supervisor and the township, not a verdict.
+# A rule's hit is a note for the supervisor and the township, not a verdict. Once its
+# version is published the decision is final: a confirmed problem is then shown on its line,
+# chained with the month, and raised as a flag to the township (`flag`).
 class RiskHit(Model):
     id = fields.IntField(primary_key=True)
     account: fields.ForeignKeyRelation[MonthlyAccount] = fields.ForeignKeyField(
         "cunwu.MonthlyAccount", related_name="risk_hits", on_delete=fields.CASCADE
     )
+    version = fields.IntField(default=1)  # of the lines the rule ran on
     line_no = fields.IntField()
     rule = fields.CharEnumField(RiskRule, max_length=32)
     detail: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
@@ -178,8 +181,14 @@ class RiskHit(Model):
         "cunwu.User", null=True, related_name=False, on_delete=fields.RESTRICT
     )
     decided_at = fields.DatetimeField(null=True)
+    flag: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "cunwu.Flag", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
 
     account_id: int
+    decided_by_id: int | None
+    flag_id: int | None
 
     class Meta:
         table = "risk_hit"
+        indexes = (("account_id", "version", "line_no"),)

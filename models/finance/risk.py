@@ -30,8 +30,9 @@ async def officer_names(village: Region) -> set[str]:
 
 
 async def run_rules(account: MonthlyAccount, village: Region) -> list[RiskHit]:
-    """Replace the month's hits with those its current lines earn."""
-    await RiskHit.filter(account_id=account.id).delete()
+    """Replace the hits of the month's unpublished lines with those its current lines earn;
+    a published version's hits stay, decided, with it."""
+    await RiskHit.filter(account_id=account.id, version__gt=account.published_version or 0).delete()
     lines = await AccountLine.filter(account_id=account.id, version=account.version).order_by(
         "line_no"
     )
@@ -88,35 +89,39 @@ async def run_rules(account: MonthlyAccount, village: Region) -> list[RiskHit]:
                 (
                     line.line_no,
                     RiskRule.NO_RECEIPT_ABOVE_THRESHOLD,
-                    {"thresholdFen": NO_RECEIPT_ABOVE_FEN},
+                    {
+                        "thresholdFen": NO_RECEIPT_ABOVE_FEN,
+                        "payee": line.counterparty,
+                        "amountFen": line.amount_fen,
+                    },
                 )
             )
     # Several payments to one payee, each just under the approval threshold.
-    under: dict[str, list[int]] = defaultdict(list)
+    under: dict[str, list[AccountLine]] = defaultdict(list)
     for line in expenses:
         if (
             line.counterparty
             and JUST_UNDER * APPROVAL_THRESHOLD_FEN <= line.amount_fen < APPROVAL_THRESHOLD_FEN
         ):
-            under[line.counterparty].append(line.line_no)
-    for payee, numbers in under.items():
-        if len(numbers) > 1:
-            hits += [
-                (
-                    n,
-                    RiskRule.SPLIT_PAYMENTS,
-                    {"payee": payee, "thresholdFen": APPROVAL_THRESHOLD_FEN, "lines": numbers},
-                )
-                for n in numbers
-            ]
+            under[line.counterparty].append(line)
+    for payee, group in under.items():
+        if len(group) > 1:
+            detail = {
+                "payee": payee,
+                "thresholdFen": APPROVAL_THRESHOLD_FEN,
+                "lines": [g.line_no for g in group],
+                "totalFen": sum(g.amount_fen for g in group),
+            }
+            hits += [(g.line_no, RiskRule.SPLIT_PAYMENTS, detail) for g in group]
     # Money paid to someone who holds a role in this village.
     officers = await officer_names(village)
     for line in expenses:
         if line.counterparty and line.counterparty in officers:
-            hits.append((line.line_no, RiskRule.PAYEE_IS_OFFICER, {"payee": line.counterparty}))
+            detail = {"payee": line.counterparty, "amountFen": line.amount_fen}
+            hits.append((line.line_no, RiskRule.PAYEE_IS_OFFICER, detail))
 
     rows = [
-        RiskHit(account_id=account.id, line_no=n, rule=rule, detail=detail)
+        RiskHit(account_id=account.id, version=account.version, line_no=n, rule=rule, detail=detail)
         for n, rule, detail in hits
     ]
     if rows:

@@ -26,6 +26,7 @@ from models.finance import (
     RiskHit,
     RiskStatus,
 )
+from models.finance.decisions import decide_risk_hits, raise_confirmed_problems
 from models.finance.months import problem_errors, store_month
 from models.finance.parsing import MAX_AMOUNT_FEN, LineProblem, ParsedLine, ParseFailed, read_sheet
 from models.finance.risk import run_rules
@@ -35,6 +36,7 @@ from models.regions import Region, RegionKind
 from models.text import clean_reason
 
 UPLOAD_MAX_MB = 15  # the upload limit as the clerk is told it
+FLAG_RESPONSE_DAYS = 5  # as the API's default setting, for scripts that approve
 
 
 @dataclass
@@ -222,15 +224,28 @@ def yuan(fen: int) -> str:
     return f"{fen / 100:,.2f}"  # display only; amounts stay in fen
 
 
-async def approve_month(viewer: Viewer, village_id: int, year: int, month: int) -> MonthlyAccount:
+async def approve_month(
+    viewer: Viewer,
+    village_id: int,
+    year: int,
+    month: int,
+    *,
+    response_days: int = FLAG_RESPONSE_DAYS,
+) -> MonthlyAccount:
     """A supervisor other than the uploader publishes the month as a FINANCE disclosure (a
-    staged correction as its next version): every line and receipt enters the chain."""
+    staged correction as its next version): every line and receipt enters the chain, with
+    the problems confirmed on them, each of which also raises a flag to the township for the
+    supervision committee (answered within `response_days` working days)."""
     async with in_transaction():
         village = await Region.get_or_none(id=village_id)
         if village is None:
             raise fail(ErrorCode.NOT_FOUND, "villageId")
         viewer.require(Action.DISCLOSURE_APPROVE, village.path)
-        account = await MonthlyAccount.get_or_none(village_id=village.id, year=year, month=month)
+        account = (  # locked: a concurrent decision on its hits waits for the publication
+            await MonthlyAccount.select_for_update()
+            .filter(village_id=village.id, year=year, month=month)
+            .first()
+        )
         if account is None:
             raise fail(ErrorCode.NOT_FOUND, "month")
         require_second_person(viewer, account.uploaded_by_id)
@@ -283,6 +298,7 @@ async def approve_month(viewer: Viewer, village_id: int, year: int, month: int) 
         version = await publish(
             disclosure, approver_id, reason=reason, source_version=account.version
         )
+        await raise_confirmed_problems(viewer, account, village, response_days)  # audited each
         await record(
             viewer,
             "accounts.approve",
@@ -301,26 +317,24 @@ async def decide_risk_hit(
     viewer: Viewer, hit_id: int, confirmed: bool, note: str | None
 ) -> MonthlyAccount:
     """Clear (nothing wrong) or confirm (a real problem) a risk hit, with a note; returns
-    its month."""
+    its month. See `decide_risk_hits`."""
     async with in_transaction():
-        hit = await RiskHit.get_or_none(id=hit_id)
-        if hit is None:
-            raise fail(ErrorCode.NOT_FOUND, "id")
-        account = await MonthlyAccount.get(id=hit.account_id)
-        village = await Region.get(id=account.village_id)
-        viewer.require(Action.RISK_DECIDE, village.path)
-        hit.status = RiskStatus.CONFIRMED if confirmed else RiskStatus.CLEARED
-        hit.note = clean_reason(note, "note")
-        hit.decided_by_id, hit.decided_at = viewer.require_user().id, datetime.now(UTC)
-        await hit.save()
-        await record(
-            viewer,
-            "accounts.risk_decide",
-            hit,
-            region_id=village.id,
-            after={"rule": str(hit.rule), "status": str(hit.status), "note": hit.note},
-        )
+        try:
+            [account] = await decide_risk_hits(viewer, [hit_id], confirmed, note)
+        except UserErrors as exc:  # one hit: its input field is `id`
+            for error in exc.errors:
+                if error.field == "ids":
+                    error.field = "id"
+            raise
     return account
+
+
+async def decide_many(
+    viewer: Viewer, hit_ids: list[int], confirmed: bool, note: str | None
+) -> list[MonthlyAccount]:
+    """Decide several hits with one note, all or none (see `decide_risk_hits`)."""
+    async with in_transaction():
+        return await decide_risk_hits(viewer, hit_ids, confirmed, note)
 
 
 async def readable_month(viewer: Viewer, village: Region, year: int, month: int) -> MonthlyAccount:

@@ -67,6 +67,9 @@ class Flag(Model):
         "cunwu.User", related_name=False, on_delete=fields.RESTRICT
     )
     anonymous = fields.BooleanField(default=True)
+    # Raised for the village's supervision committee by a confirmed risk hit, not by a
+    # villager: `flagger` is then the member who confirmed it.
+    by_committee = fields.BooleanField(default=False)
     reason_code = fields.CharEnumField(FlagReason, max_length=24)
     body = fields.TextField()
     media_ids: fields.JSONField[list[int]] = fields.JSONField(default=list)

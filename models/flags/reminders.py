@@ -76,6 +76,6 @@ async def remind_flags_due(*, now: datetime | None = None) -> int:
         await record_many(
             Viewer.for_system(SOURCE),
             "flag.remind",
-            [(f, f.region_id, {"due_at": f.due_at.isoformat()}) for f in flags],
+            [(f, f.region_id, None, {"due_at": f.due_at.isoformat()}) for f in flags],
         )
     return len(flags)

@@ -18,7 +18,7 @@ from models.flags.audience import followers, staff_above
 from models.flags.deadlines import due_after
 from models.media import Media
 from models.policy import Viewer, require_flag_handler, require_flagger, require_participant
-from models.targets import load_published_target
+from models.targets import Target, load_published_target
 from models.text import clean_reason, clean_text
 from notifications.events import notify
 
@@ -45,11 +45,12 @@ async def submit_flag(
     anonymous: bool,
     media_ids: Sequence[int],
     response_days: int,
+    target_type: str = "Disclosure",
 ) -> Flag:
-    """Question a published item; the township's officials must answer within
-    `response_days` working days."""
+    """Question a published item (a disclosure or one line of a published month); the
+    township's officials must answer within `response_days` working days."""
     async with in_transaction():
-        target = await load_published_target(viewer, target_id)
+        target = await load_published_target(viewer, target_id, target_type=target_type)
         await require_participant(viewer, target.region_path)
         user_id = viewer.user_id
         text = clean_text(body, "body", BODY_MIN, BODY_MAX, ErrorCode.INVALID_FLAG_BODY)
@@ -60,7 +61,7 @@ async def submit_flag(
         if owned != len(photo_ids):
             raise fail(ErrorCode.NOT_FOUND, "mediaIds")
         flag = await Flag.create(
-            target_type="Disclosure",
+            target_type=target.kind,
             target_id=target.id,
             region_id=target.region_id,
             region_path=target.region_path,
@@ -84,6 +85,42 @@ async def submit_flag(
             after={"target": target.id, "reason": str(flag.reason_code)},
         )
         await notify(await staff_above(flag, Role.OFFICIAL), "FLAG_ASSIGNED", "Flag", flag.id)
+    return flag
+
+
+async def raise_committee_flag(
+    viewer: Viewer,
+    target: Target,
+    reason: FlagReason,
+    body: str,
+    *,
+    member_id: int,
+    response_days: int,
+) -> Flag:
+    """A flag the village's supervision committee raises through its member `member_id` (a
+    confirmed risk hit): not anonymous, shown as the committee's, answered like any flag."""
+    flag = await Flag.create(
+        target_type=target.kind,
+        target_id=target.id,
+        region_id=target.region_id,
+        region_path=target.region_path,
+        flagger_id=member_id,
+        anonymous=False,
+        by_committee=True,
+        reason_code=reason,
+        body=body[:BODY_MAX],
+        media_ids=[],
+        due_at=await due_after(datetime.now(UTC), response_days),
+    )
+    await FlagEvent.create(flag=flag, kind=FlagEventKind.SUBMITTED, actor_id=member_id)
+    await record(
+        viewer,
+        "flag.submit",
+        flag,
+        region_id=flag.region_id,
+        after={"target": target.id, "reason": str(reason), "byCommittee": True},
+    )
+    await notify(await staff_above(flag, Role.OFFICIAL), "FLAG_ASSIGNED", "Flag", flag.id)
     return flag
 
 

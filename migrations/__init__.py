@@ -1,0 +1,1 @@
+"""tortoise-orm migrations of the `cunwu` app, in dependency order."""
