@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         orm = await open_db(settings)
         redis = connect_redis(settings)
         services = app.state.services = Services.build(settings, redis)
-        runner = JobRunner(settings, services) if settings.jobs else None
+        runner = app.state.jobs = JobRunner(settings, services) if settings.jobs else None
         if runner is not None:
             await runner.start()
         try:

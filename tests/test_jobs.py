@@ -235,7 +235,15 @@ async def test_finished_jobs_are_pruned_by_the_daily_job(app, clock):
     await eventually(pruned)
 
 
-async def test_enqueued_jobs_commit_or_roll_back_with_the_change(app, tmp_path):
+@pytest.fixture
+async def quiet_app(settings: Settings) -> AsyncIterator[Any]:
+    """The database open, no jobs running: what enqueueing alone does."""
+    application = create_app(settings.with_overrides(jobs=False))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def test_enqueued_jobs_commit_or_roll_back_with_the_change(quiet_app, tmp_path):
     with pytest.raises(RuntimeError):
         async with in_transaction():
             await enqueue(

@@ -60,6 +60,8 @@ class Worker:
 
     async def stop(self) -> None:
         """Stop claiming; give running jobs the grace period, then hand the rest back."""
+        if self._stopping:
+            return
         self._stopping = True
         self._unsubscribe()
         self._wake.set()
@@ -72,7 +74,8 @@ class Worker:
         unfinished = [i for i, t in left.items() if not t.done()]
         for task in left.values():
             task.cancel()
-        await asyncio.gather(*left.values(), return_exceptions=True)
+        if left:  # a handler may not end on cancellation: its job is handed back regardless
+            await asyncio.wait(left.values(), timeout=self.config.stop_grace_seconds)
         lease_loop.cancel()
         ack_loop.cancel()
         await asyncio.gather(lease_loop, ack_loop, return_exceptions=True)
