@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint schema migrate clean
+.PHONY: run worker test lint schema migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 run: $(STAMP)
 	$(BIN)/python -m scripts.serve
+
+# production: as many as wanted, next to API processes started with CUNWU_JOBS=0
+worker: $(STAMP)
+	$(BIN)/python -m scripts.worker
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

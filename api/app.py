@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -19,15 +18,15 @@ from api.database import close_db, open_db, ping_db
 from api.endpoint import GraphQLEndpoint
 from api.graphiql import serve_static
 from api.home import home
+from api.jobs.periodic import JobRunner
 from api.media.files import serve_media, serve_summary
 from api.middleware import ProxyHeadersMiddleware, RequestIdMiddleware
 from api.schema import schema
-from api.services import Services
+from api.services import Services, connect_redis
 from api.settings import Settings
 
 log = logging.getLogger("cunwu.app")
 READY_TIMEOUT = 2.0
-REDIS_TIMEOUT = 1.0
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -36,24 +35,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         orm = await open_db(settings)
-        redis = (
-            Redis.from_url(
-                settings.redis_url,
-                health_check_interval=30,
-                # a dead Redis must fail fast: the fallbacks answer instead (models.redis_guard)
-                socket_connect_timeout=REDIS_TIMEOUT,
-                socket_timeout=REDIS_TIMEOUT,
-            )
-            if settings.redis_url
-            else None
-        )
-        app.state.services = Services.build(settings, redis)
+        redis = connect_redis(settings)
+        services = app.state.services = Services.build(settings, redis)
+        runner = app.state.jobs = JobRunner(settings, services) if settings.jobs else None
+        if runner is not None:
+            await runner.start()
         try:
             yield
         finally:
+            if runner is not None:
+                await runner.stop()
             # views buffered in process would die with it (Redis's wait for the next flush)
             try:
-                await app.state.services.views.flush()
+                await services.views.flush()
             except Exception:  # shutting down regardless: say what was lost
                 log.exception("view counts not flushed at shutdown")
             if redis is not None:

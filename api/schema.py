@@ -14,6 +14,8 @@ from api.disclosures.types import CatalogueItem, Disclosure
 from api.finance.schema import FinanceMutations, FinanceQueries
 from api.flags.schema import CalendarQueries, FlagMutations, FlagQueries, StatsQueries
 from api.flags.types import Flag
+from api.jobs.schema import JobMutations, JobQueries
+from api.jobs.types import Job
 from api.media.schema import MediaMutations
 from api.media.types import Media
 from api.regions.schema import RegionMutations, RegionQueries
@@ -33,6 +35,7 @@ class Query(
     CalendarQueries,
     FinanceQueries,
     WorklistQueries,
+    JobQueries,
     graphene.ObjectType,
 ):
     node = node_field()
@@ -47,6 +50,7 @@ class Mutation(
     FlagMutations,
     FinanceMutations,
     WorklistMutations,
+    JobMutations,
     graphene.ObjectType,
 ):
     pass
@@ -55,5 +59,5 @@ class Mutation(
 schema = graphene.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Region, User, RoleGrant, Media, Disclosure, CatalogueItem, Comment, Flag],
+    types=[Region, User, RoleGrant, Media, Disclosure, CatalogueItem, Comment, Flag, Job],
 )

@@ -17,6 +17,20 @@ from models.disclosures.views import ViewCounter
 from models.flags.stats import StatsCache, stats_store
 from models.redis_guard import RedisGuard
 
+REDIS_TIMEOUT = 1.0
+
+
+def connect_redis(settings: Settings) -> Redis | None:
+    if not settings.redis_url:
+        return None
+    return Redis.from_url(
+        settings.redis_url,
+        health_check_interval=30,
+        # a dead Redis must fail fast: the fallbacks answer instead (models.redis_guard)
+        socket_connect_timeout=REDIS_TIMEOUT,
+        socket_timeout=REDIS_TIMEOUT,
+    )
+
 
 @dataclass
 class Services:

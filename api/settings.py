@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 
 from api.compat import without_pool_reset
 from models.accounts.auth import AuthConfig
+from models.jobs.queue import utc_now
 
 MODEL_MODULES = [
     "models.regions",
@@ -26,6 +29,7 @@ MODEL_MODULES = [
     "models.flags",
     "models.notifications",
     "models.finance",
+    "models.jobs",
 ]
 
 
@@ -73,6 +77,19 @@ class Settings:
     graphiql: bool = True  # the in-browser IDE at GET /graphql; off by default in production
     # proxies whose X-Forwarded-For is believed (addresses or CIDR networks); none by default
     trusted_proxies: tuple[str, ...] = ()
+    # Jobs: this process runs the scheduler and a worker (off on API-only processes)
+    jobs: bool = True
+    clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
+    job_concurrency: int = 10
+    job_lease_seconds: float = 60.0
+    job_poll_seconds: float = 1.0
+    job_backoff_seconds: float = 5.0  # the first retry waits up to this, doubling each time
+    job_backoff_cap_seconds: float = 3600.0
+    job_stop_grace_seconds: float = 10.0
+    jobs_keep_days: int = 7  # finished jobs are pruned after this
+    # extra wake-ups of the scheduler, to follow a clock that tests move
+    scheduler_wakeup_seconds: float | None = None
+    job_modules: tuple[str, ...] = ()  # more modules registering handlers (tests' probes)
 
     @property
     def is_sqlite(self) -> bool:
@@ -129,6 +146,17 @@ class Settings:
             fast_paths=config("CUNWU_FAST_PATHS", cast=bool, default=True),
             graphiql=config("CUNWU_GRAPHIQL", cast=bool, default=env != "production"),
             trusted_proxies=_trusted_proxies(config("TRUSTED_PROXIES", default="")),
+            jobs=config("CUNWU_JOBS", cast=bool, default=True),
+            job_concurrency=config("JOB_CONCURRENCY", cast=int, default=10),
+            job_lease_seconds=config("JOB_LEASE_SECONDS", cast=float, default=60.0),
+            job_poll_seconds=config("JOB_POLL_SECONDS", cast=float, default=1.0),
+            job_backoff_seconds=config("JOB_BACKOFF_SECONDS", cast=float, default=5.0),
+            job_stop_grace_seconds=config("JOB_STOP_GRACE_SECONDS", cast=float, default=10.0),
+            scheduler_wakeup_seconds=config("SCHEDULER_WAKEUP_SECONDS", cast=float, default=0)
+            or None,
+            job_modules=tuple(
+                m.strip() for m in config("CUNWU_JOB_MODULES", default="").split(",") if m.strip()
+            ),
         )
 
 

@@ -54,6 +54,7 @@ class Action(StrEnum):
     IDENTITY_VIEWS_READ = "identity_views.read"
     DUE_DAY_SET = "due_day.set"
     REVIEW_QUEUE_READ = "review_queue.read"
+    JOBS_MANAGE = "jobs.manage"
 
 
 class ForbiddenReason(StrEnum):
@@ -127,6 +128,8 @@ RULES: dict[Action, frozenset[Role]] = {
     Action.REVIEW_QUEUE_READ: frozenset(
         {Role.SUPERVISOR, Role.OFFICIAL, Role.INSPECTOR, Role.ADMIN}
     ),
+    # the job queue spans every region: checked against SYSTEM, so region-less admins only
+    Action.JOBS_MANAGE: frozenset({Role.ADMIN}),
 }
 
 
@@ -160,6 +163,7 @@ NEEDS_ROLE: dict[Action, ForbiddenReason] = {
     Action.IDENTITY_VIEWS_READ: R.INSPECTORS_ONLY,
     Action.DUE_DAY_SET: R.DUE_DAY_SETTERS_ONLY,
     Action.REVIEW_QUEUE_READ: R.REVIEWERS_ONLY,
+    Action.JOBS_MANAGE: R.NATIONAL_ONLY,
 }
 
 

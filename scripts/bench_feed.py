@@ -232,7 +232,7 @@ def serve(database_url: str, port: int) -> None:
 
     from api.app import create_app
 
-    settings = Settings.from_env().with_overrides(database_url=database_url, demo=False)
+    settings = Settings.from_env().with_overrides(database_url=database_url, demo=False, jobs=False)
     app = create_app(settings)
     bodies: dict[int, bytes] = {}
 
@@ -434,7 +434,7 @@ def main() -> None:
         serve(args.serve, args.port)
         return
     logging.basicConfig(level=logging.WARNING)
-    base = Settings.from_env()
+    base = Settings.from_env().with_overrides(jobs=False)  # requests only, no scheduler
     work = ROOT / "data" / "bench"
     work.mkdir(parents=True, exist_ok=True)
     if base.database_url.startswith("postgres"):

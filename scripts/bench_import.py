@@ -65,7 +65,7 @@ def receipt_jpeg(n: int) -> bytes:
 
 
 async def run(lines: int, receipts: int) -> None:
-    base = Settings.from_env()
+    base = Settings.from_env().with_overrides(jobs=False)  # requests only, no scheduler
     folder = Path(tempfile.mkdtemp(prefix="bench-import-"))
     settings = base.with_overrides(
         database_url=base.database_url

@@ -156,7 +156,7 @@ def show(label: str, samples: list[float], goal: str) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    base = Settings.from_env()
+    base = Settings.from_env().with_overrides(jobs=False)  # requests only, no scheduler
     if base.database_url.startswith("postgres"):
         settings, label = base.with_overrides(redis_url=None), "PostgreSQL"
     else:

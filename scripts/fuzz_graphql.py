@@ -211,6 +211,7 @@ async def demo_client(data_dir: Path, database_url: str | None = None) -> Any:
         argon2_time_cost=1,
         argon2_memory_kib=8192,
         database_url=database_url or sqlite_url(data_dir / "cunwu.sqlite3"),
+        jobs=False,  # no scheduler ticking under the fuzzer
     )
     await migrate(settings)
     app = create_app(settings)

@@ -1,6 +1,8 @@
-"""What `make run` does: migrate, load demo data into an empty database, serve.
+"""What `make run` does: migrate, load demo data into an empty database, serve (the app's
+lifespan also runs the scheduler and a job worker: CUNWU_JOBS, on by default).
 
-Production runs `python -m scripts.migrate` once, then uvicorn with several workers.
+Production runs `python -m scripts.migrate` once, then uvicorn with several workers and
+CUNWU_JOBS=0, and `python -m scripts.worker` for the jobs.
 """
 
 from __future__ import annotations

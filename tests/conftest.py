@@ -97,6 +97,7 @@ def base_settings(tmp: Path, **overrides: object) -> Settings:
         argon2_time_cost=1,  # cheap hashes keep the suite fast; production uses the defaults
         argon2_memory_kib=8192,
         fast_paths=FAST_PATHS,
+        jobs=False,  # tests that need the scheduler and a worker turn them on
         **overrides,
     )
 
