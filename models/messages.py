@@ -33,8 +33,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Your role does not cover this region",
     ),
     "FORBIDDEN_NATIONAL_ONLY": (
-        "这是全国通用的设置，只有全系统的管理员可以修改",
-        "This is national: only a system-wide administrator can change it",
+        "这项内容涉及所有地区（全国通用的设置、任务队列），只有全系统的管理员可以查看或修改",
+        "This concerns every region (national settings, the job queue): only a system-wide "
+        "administrator may see or change it",
     ),
     "FORBIDDEN_ADMIN_ONLY": ("只有管理员可以这样做", "Only an administrator can do this"),
     "FORBIDDEN_STAFF_ONLY": (
