@@ -342,14 +342,9 @@ def parse_lines(rows: list[list[Any]]) -> tuple[list[ParsedLine], list[LineProbl
             line_problems.append(LineProblem(number, "amount", ErrorCode.NON_POSITIVE_AMOUNT))
         elif amount > MAX_AMOUNT_FEN:
             line_problems.append(LineProblem(number, "amount", ErrorCode.AMOUNT_TOO_LARGE))
-        counterparty = str(cell(row, "counterparty") or "").strip()
-        summary = str(cell(row, "summary") or "").strip()
-        if len(counterparty) > 100:
-            line_problems.append(
-                LineProblem(number, "counterparty", ErrorCode.TOO_LONG, {"max": 100})
-            )
-        if len(summary) > 200:
-            line_problems.append(LineProblem(number, "summary", ErrorCode.TOO_LONG, {"max": 200}))
+        counterparty, summary = text_cells(
+            cell(row, "counterparty"), cell(row, "summary"), number, line_problems
+        )
         if line_problems:
             problems += line_problems
             continue
@@ -455,14 +450,9 @@ def journal_lines(
         subject = first_level(cell(row, "subject"))
         if not subject:
             line_problems.append(LineProblem(number, "subject", ErrorCode.MISSING_SUBJECT))
-        counterparty = str(cell(row, "counterparty") or "").strip()
-        summary = str(cell(row, "summary") or "").strip()
-        if len(counterparty) > 100:
-            line_problems.append(
-                LineProblem(number, "counterparty", ErrorCode.TOO_LONG, {"max": 100})
-            )
-        if len(summary) > 200:
-            line_problems.append(LineProblem(number, "summary", ErrorCode.TOO_LONG, {"max": 200}))
+        counterparty, summary = text_cells(
+            cell(row, "counterparty"), cell(row, "summary"), number, line_problems
+        )
         if line_problems:
             problems += line_problems
             continue
@@ -514,3 +504,14 @@ def journal_lines(
             )
     parsed.sort(key=lambda p: p.line)
     return parsed, problems
+
+
+def text_cells(payee: Any, text: Any, number: int, problems: list[LineProblem]) -> tuple[str, str]:
+    """A line's payee and summary, trimmed; too long ones are problems of that line."""
+    counterparty = str(payee or "").strip()
+    summary = str(text or "").strip()
+    if len(counterparty) > 100:
+        problems.append(LineProblem(number, "counterparty", ErrorCode.TOO_LONG, {"max": 100}))
+    if len(summary) > 200:
+        problems.append(LineProblem(number, "summary", ErrorCode.TOO_LONG, {"max": 200}))
+    return counterparty, summary
