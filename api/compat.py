@@ -23,6 +23,8 @@ from graphql.execution.execute import ExecutionContext, get_field_def
 from graphql.pyutils import Path
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.backends.sqlite.client import SqliteTransactionContext
+from tortoise.connection import get_connections
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -184,7 +186,38 @@ async def init_tortoise(config: dict[str, Any]) -> Any:
     """Connections for the whole process: tortoise 1.x keeps its context per task unless
     `_enable_global_fallback` (what its FastAPI integration passes); requests run in other
     tasks than the lifespan that opened the database."""
+    guard_sqlite_begin()
     return await Tortoise.init(config=config, _enable_global_fallback=True)
+
+
+async def _sqlite_enter(self: Any) -> Any:
+    """tortoise 1.1's `SqliteTransactionContext.__aenter__` takes the one connection's lock
+    (`_trxlock`), then awaits `begin()` (a COMMIT and a BEGIN on aiosqlite's thread). A task
+    cancelled there (a stopping worker, a request timeout) leaves `__aenter__` by an
+    exception, so `__aexit__` never releases the lock and every later query waits for ever.
+    The same steps; on any failure after the lock, a BEGIN the thread may still run is
+    rolled back (its queue runs in order) and the lock released."""
+    await self._trxlock.acquire()
+    try:
+        await self.ensure_connection()
+        self.token = get_connections().set(self.connection_name, self.connection)
+        try:
+            await self.connection.begin()
+        except BaseException:
+            get_connections().reset(self.token)
+            raise
+    except BaseException:
+        try:
+            if self.connection._connection is not None:
+                await self.connection._connection.rollback()
+        finally:
+            self._trxlock.release()
+        raise
+    return self.connection
+
+
+def guard_sqlite_begin() -> None:
+    SqliteTransactionContext.__aenter__ = _sqlite_enter  # type: ignore[method-assign]
 
 
 def db_columns(model: type[Model]) -> list[tuple[str, Any]]:

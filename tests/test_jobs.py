@@ -237,13 +237,34 @@ async def test_finished_jobs_are_pruned_by_the_daily_job(app, clock):
 
 @pytest.fixture
 async def quiet_app(settings: Settings) -> AsyncIterator[Any]:
-    """The database open, no jobs running: what enqueueing alone does."""
+    """The database open and nothing else using it, so a test knows where its task waits."""
     application = create_app(settings.with_overrides(jobs=False))
     async with application.router.lifespan_context(application):
         yield application
 
 
-async def test_enqueued_jobs_commit_or_roll_back_with_the_change(quiet_app, tmp_path):
+async def test_a_transaction_cancelled_as_it_begins_leaves_the_database_usable(quiet_app):
+    """A stopping worker cancels its handlers; on SQLite one cancelled between taking the
+    connection's lock and BEGIN used to keep the lock, and the shutdown then hung."""
+
+    async def handler() -> None:
+        async with in_transaction():
+            await Job.filter(kind="none").count()
+
+    for _ in range(3):
+        task = asyncio.create_task(handler())
+        await asyncio.sleep(0)  # the task now waits on BEGIN, holding the connection
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await asyncio.wait_for(Job.filter(kind="none").count(), 5) == 0
+        async with asyncio.timeout(5):
+            async with in_transaction():
+                await enqueue("probe_fail", run_at=datetime(2099, 1, 1, tzinfo=UTC))
+    assert await Job.filter(kind="probe_fail").count() == 3
+
+
+async def test_enqueued_jobs_commit_or_roll_back_with_the_change(app, tmp_path):
     with pytest.raises(RuntimeError):
         async with in_transaction():
             await enqueue(
