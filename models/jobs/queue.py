@@ -162,7 +162,8 @@ async def reclaim_expired(
         f"UPDATE job SET attempts = attempts + 1, lease_owner = {p(owner)},"
         f" lease_expires_at = {p(now + lease)}, started_at = {p(now)}"
         " WHERE id IN (SELECT id FROM job WHERE status = 'running'"
-        f" AND lease_expires_at < {p(now)}{_not_running(p, owner, running)} ORDER BY id LIMIT {p(limit)}{lock})"
+        f" AND lease_expires_at < {p(now)}{_not_running(p, owner, running)}"
+        f" ORDER BY id LIMIT {p(limit)}{lock})"
         " RETURNING id, kind, payload, attempts, max_attempts"
     )
     return _claimed(await conn.execute_query_dict(sql, p.values))
