@@ -345,3 +345,52 @@ async def test_a_worker_killed_while_failing_leaves_no_stuck_job(database, tmp_p
     assert "lease expired" in (job.last_error or "") and job.lease_owner is None
     starts = [ln for ln in (tmp_path / "log").read_text().splitlines() if ln.startswith("start")]
     assert len(starts) == 1
+
+
+async def test_the_daily_sweep_keeps_a_scheduled_disclosures_attachment(app, gql, demo, settings):
+    """The orphan sweep runs (by the scheduler) while a disclosure with a photo waits for its
+    publication time, then again after it is published: the photo stays throughout."""
+    from models.disclosures import Category
+    from models.disclosures.workflow import create_disclosure
+    from models.media import Media
+    from models.policy import viewer_for_user
+    from tests import media_files
+    from tests.test_scheduled_state import SOURCE, clerk_upload
+
+    store = app.state.services.media
+    photo = await clerk_upload(demo, store, media_files.phone_jpeg(orientation=1))
+    clerk = await viewer_for_user(demo.users["CLERK"], SOURCE)
+    d = await create_disclosure(
+        clerk,
+        demo.villages[0].id,
+        Category.VILLAGE_AFFAIRS,
+        {"title": "村民会议纪要", "body": "会议照片见附件。", "attachment_ids": [photo.id]},
+    )
+    token = await gql.login(CLERK)
+    at = (settings.clock() + timedelta(days=3)).isoformat()
+    await gql.mutate(
+        "publishDisclosure",
+        STEP % ("PublishDisclosure", "publishDisclosure"),
+        {"id": gid("Disclosure", d.id), "publishAt": at},
+        token=token,
+    )
+    settings.clock.move(timedelta(days=2))  # a sweep is due (03:30 daily), the item is not
+
+    async def swept() -> bool:
+        return await Job.exists(kind="delete_orphan_media", status=JobStatus.DONE)
+
+    await eventually(swept)
+    assert await Media.exists(id=photo.id)
+    settings.clock.move(timedelta(days=2))
+    from models.disclosures import Disclosure, Status
+
+    await eventually(lambda: Disclosure.exists(id=d.id, status=Status.PUBLISHED))
+    before = await Job.filter(kind="delete_orphan_media", status=JobStatus.DONE).count()
+    settings.clock.move(timedelta(days=1))
+    await eventually(lambda: _more(before))
+    media = await Media.get(id=photo.id)
+    assert media.attached_at is not None
+
+
+async def _more(before: int) -> bool:
+    return await Job.filter(kind="delete_orphan_media", status=JobStatus.DONE).count() > before
