@@ -83,7 +83,7 @@ async def enqueue_many(jobs: Iterable[NewJob], now: datetime | None = None) -> l
     rows = [
         (
             j.kind,
-            json.dumps(j.payload, ensure_ascii=False),
+            json.dumps(j.payload, ensure_ascii=False, allow_nan=False),  # jsonb has no NaN
             (j.run_at or now).astimezone(UTC),
             j.max_attempts,
             j.unique_key,
@@ -140,9 +140,12 @@ async def claim(owner: str, limit: int, lease: timedelta, now: datetime) -> list
     return _claimed(await conn.execute_query_dict(sql, p.values))
 
 
-async def reclaim_expired(owner: str, limit: int, lease: timedelta, now: datetime) -> list[Claimed]:
+async def reclaim_expired(
+    owner: str, limit: int, lease: timedelta, now: datetime, running: Sequence[int] = ()
+) -> list[Claimed]:
     """Jobs whose worker died (its lease ran out): dead when out of attempts, else leased
-    again to `owner`."""
+    again to `owner`. `running`: the jobs `owner` still runs, never taken from itself (its
+    clock may have jumped past their leases; its lease loop renews them)."""
     conn = _connection()
     p = Params(is_postgres(conn))
     await conn.execute_query(
@@ -150,7 +153,7 @@ async def reclaim_expired(owner: str, limit: int, lease: timedelta, now: datetim
         " lease_expires_at = NULL, unique_key = NULL,"
         " last_error = 'the worker running it stopped (lease expired) on its last attempt'"
         f" WHERE status = 'running' AND lease_expires_at < {p(now)}"
-        " AND attempts >= max_attempts",
+        f" AND attempts >= max_attempts{_not_running(p, owner, running)}",
         p.values,
     )
     p = Params(p.postgres)
@@ -159,10 +162,17 @@ async def reclaim_expired(owner: str, limit: int, lease: timedelta, now: datetim
         f"UPDATE job SET attempts = attempts + 1, lease_owner = {p(owner)},"
         f" lease_expires_at = {p(now + lease)}, started_at = {p(now)}"
         " WHERE id IN (SELECT id FROM job WHERE status = 'running'"
-        f" AND lease_expires_at < {p(now)} ORDER BY id LIMIT {p(limit)}{lock})"
+        f" AND lease_expires_at < {p(now)}{_not_running(p, owner, running)}"
+        f" ORDER BY id LIMIT {p(limit)}{lock})"
         " RETURNING id, kind, payload, attempts, max_attempts"
     )
     return _claimed(await conn.execute_query_dict(sql, p.values))
+
+
+def _not_running(p: Params, owner: str, running: Sequence[int]) -> str:
+    if not running:
+        return ""
+    return f" AND NOT (lease_owner = {p(owner)} AND id IN ({p.many(list(running))}))"
 
 
 def _claimed(rows: Sequence[dict[str, Any]]) -> list[Claimed]:

@@ -146,8 +146,8 @@ class Scheduler:
     async def _tick(self, p: Periodic) -> int | None:
         now = self.clock()
         last = self._last.get(p.name)
-        if last is None:
-            last = await last_recorded(p.name)
+        if last is None or last > now:  # the clock stepped back: ask the database again
+            last = await last_recorded(p.name, now)
             if last is not None:
                 self._last[p.name] = last
         after = max(last, now - p.lookback) if last else now - p.lookback
@@ -172,8 +172,13 @@ class Scheduler:
         return job_id
 
 
-async def last_recorded(name: str) -> datetime | None:
-    row = await JobSlot.filter(name=name).order_by("-slot").first().values("slot")
+async def last_recorded(name: str, now: datetime | None = None) -> datetime | None:
+    """The newest slot recorded for `name` (up to `now`: a row dated in the future, forged
+    or written by a process whose clock ran ahead, must not hold back every run until then)."""
+    qs = JobSlot.filter(name=name)
+    if now is not None:
+        qs = qs.filter(slot__lte=now)
+    row = await qs.order_by("-slot").first().values("slot")
     return row["slot"] if row else None
 
 
@@ -202,7 +207,7 @@ async def status(periodic: list[Periodic], now: datetime) -> list[PeriodicStatus
     """Each periodic job's last recorded run (and its job) and its next slot."""
     out = []
     for p in periodic:
-        slot = await JobSlot.filter(name=p.name).order_by("-slot").first()
+        slot = await JobSlot.filter(name=p.name, slot__lte=now).order_by("-slot").first()
         job = await Job.get_or_none(id=slot.job_id) if slot and slot.job_id else None
         out.append(
             PeriodicStatus(

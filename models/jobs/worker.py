@@ -95,7 +95,9 @@ class Worker:
                     now = self.clock()
                     if loop.time() - last_reclaim >= reclaim_every:
                         last_reclaim = loop.time()
-                        claimed = await queue.reclaim_expired(self.owner, free, self.lease, now)
+                        claimed = await queue.reclaim_expired(
+                            self.owner, free, self.lease, now, list(self._running)
+                        )
                     claimed += await queue.claim(self.owner, free - len(claimed), self.lease, now)
                 except Exception:  # the database is away: try again after a poll
                     log.exception("claiming jobs failed")
