@@ -15,6 +15,7 @@ class NotificationEvent(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "cunwu.User", related_name=False, on_delete=fields.CASCADE
     )
+    seq = fields.IntField(default=0)  # per user, 1, 2, 3 …: taken from NotificationCounter
     kind = fields.CharField(max_length=32)  # FLAG_STATUS, FLAG_ESCALATED, FLAG_ASSIGNED, …
     subject_type = fields.CharField(max_length=32)
     subject_id = fields.IntField()
@@ -28,6 +29,21 @@ class NotificationEvent(Model):
     class Meta:
         table = "notification_event"
         indexes = (("user_id", "read_at"),)
+        unique_together = (("user_id", "seq"),)
+
+
+# The last sequence number handed to each user: an insert bumps the row (locking it until
+# commit on PostgreSQL), so concurrent notifications for one user never share a number.
+class NotificationCounter(Model):
+    user: fields.OneToOneRelation[User] = fields.OneToOneField(
+        "cunwu.User", related_name=False, on_delete=fields.CASCADE, primary_key=True
+    )
+    last_seq = fields.IntField(default=0)
+
+    user_id: int
+
+    class Meta:
+        table = "notification_counter"
 
 
 # A scheduled notice sent once per region and period (a clerk reminder, a township report):
