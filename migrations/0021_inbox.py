@@ -30,10 +30,11 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='NotificationCounter',
             fields=[
-                ('user', fields.OneToOneField('cunwu.User', source_field='user_id', primary_key=True, db_index=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('user_id', fields.IntField()),
                 ('last_seq', fields.IntField(default=0)),
             ],
-            options={'table': 'notification_counter', 'app': 'cunwu', 'pk_attr': 'user_id'},
+            options={'table': 'notification_counter', 'app': 'cunwu', 'unique_together': (('user_id',),), 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.AddField(

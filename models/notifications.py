@@ -35,15 +35,13 @@ class NotificationEvent(Model):
 # The last sequence number handed to each user: an insert bumps the row (locking it until
 # commit on PostgreSQL), so concurrent notifications for one user never share a number.
 class NotificationCounter(Model):
-    user: fields.OneToOneRelation[User] = fields.OneToOneField(
-        "cunwu.User", related_name=False, on_delete=fields.CASCADE, primary_key=True
-    )
+    id = fields.IntField(primary_key=True)
+    user_id = fields.IntField()  # a user's id: unique below (the upsert's conflict target)
     last_seq = fields.IntField(default=0)
-
-    user_id: int
 
     class Meta:
         table = "notification_counter"
+        unique_together = (("user_id",),)
 
 
 # A scheduled notice sent once per region and period (a clerk reminder, a township report):
