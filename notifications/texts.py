@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from models.disclosures.periods import SHANGHAI
 from models.messages import EN
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # not from models.disclosures: it imports this package
 
 # kind -> (zh, en); {status}, {due}, {month}, {count}, … come from `params` below
 TEXTS: dict[str, tuple[str, str]] = {
