@@ -18,6 +18,8 @@ from api.jobs.schema import JobMutations, JobQueries
 from api.jobs.types import Job
 from api.media.schema import MediaMutations
 from api.media.types import Media
+from api.notifications.schema import NotificationMutations, NotificationQueries
+from api.notifications.types import Notification
 from api.regions.schema import RegionMutations, RegionQueries
 from api.regions.types import Region
 from api.relay import node_field
@@ -36,6 +38,7 @@ class Query(
     FinanceQueries,
     WorklistQueries,
     JobQueries,
+    NotificationQueries,
     graphene.ObjectType,
 ):
     node = node_field()
@@ -51,6 +54,7 @@ class Mutation(
     FinanceMutations,
     WorklistMutations,
     JobMutations,
+    NotificationMutations,
     graphene.ObjectType,
 ):
     pass
@@ -59,5 +63,16 @@ class Mutation(
 schema = graphene.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Region, User, RoleGrant, Media, Disclosure, CatalogueItem, Comment, Flag, Job],
+    types=[
+        Region,
+        User,
+        RoleGrant,
+        Media,
+        Disclosure,
+        CatalogueItem,
+        Comment,
+        Flag,
+        Job,
+        Notification,
+    ],
 )

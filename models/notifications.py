@@ -15,6 +15,7 @@ class NotificationEvent(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "cunwu.User", related_name=False, on_delete=fields.CASCADE
     )
+    seq = fields.IntField(default=0)  # per user, 1, 2, 3 …: taken from NotificationCounter
     kind = fields.CharField(max_length=32)  # FLAG_STATUS, FLAG_ESCALATED, FLAG_ASSIGNED, …
     subject_type = fields.CharField(max_length=32)
     subject_id = fields.IntField()
@@ -28,6 +29,19 @@ class NotificationEvent(Model):
     class Meta:
         table = "notification_event"
         indexes = (("user_id", "read_at"),)
+        unique_together = (("user_id", "seq"),)
+
+
+# The last sequence number handed to each user: an insert bumps the row (locking it until
+# commit on PostgreSQL), so concurrent notifications for one user never share a number.
+class NotificationCounter(Model):
+    id = fields.IntField(primary_key=True)
+    user_id = fields.IntField()  # a user's id: unique below (the upsert's conflict target)
+    last_seq = fields.IntField(default=0)
+
+    class Meta:
+        table = "notification_counter"
+        unique_together = (("user_id",),)
 
 
 # A scheduled notice sent once per region and period (a clerk reminder, a township report):

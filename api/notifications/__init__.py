@@ -1,0 +1,1 @@
+"""The signed-in viewer's inbox: notifications, unread count, marking read."""

@@ -1,0 +1,72 @@
+"""The short text of a notification in the reader's language, from its kind and payload.
+
+Only what the payload holds and the kind says: never who flagged, so the text is safe for
+every recipient the event was recorded for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from models.messages import EN
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # not from models.disclosures: it imports this package
+
+# kind -> (zh, en); {status}, {due}, {month}, {count}, … come from `params` below
+TEXTS: dict[str, tuple[str, str]] = {
+    "FLAG_STATUS": ("您关注的问题反映：{status}", "A flag you follow: {status}"),
+    "FLAG_ASSIGNED": ("有新的问题反映待处理", "A new flag waits for you"),
+    "FLAG_ESCALATED": ("一条问题反映已上报到县里", "A flag was escalated to the county"),
+    "FLAG_DUE_SOON": (
+        "一条问题反映将于 {due} 到期，尚未答复",
+        "A flag is due {due} and has no answer yet",
+    ),
+    "REVIEW_RETURNED": ("您提交的内容被退回修改", "Something you submitted was sent back"),
+    "CLERK_REMINDER": (
+        "{month} 有 {count} 项应公开事项即将到期",
+        "{count} items for {month} are due soon",
+    ),
+    "MISSING_ITEMS_REPORT": (
+        "{month}：{villages} 个村共 {items} 项未按期公开",
+        "{month}: {items} items missing in {villages} villages",
+    ),
+}
+
+STATUS: dict[str, tuple[str, str]] = {
+    "SUBMITTED": ("已提交", "submitted"),
+    "ACCEPTED": ("已受理", "accepted"),
+    "INVESTIGATING": ("调查中", "under investigation"),
+    "RESOLVED": ("已处理，请确认", "resolved, please confirm"),
+    "REJECTED": ("不予受理", "rejected"),
+    "CONFIRMED": ("已办结", "closed"),
+    "REOPENED": ("已重新打开，转县里处理", "reopened, now with the county"),
+    "ESCALATED": ("已超期，上报县里", "overdue, escalated to the county"),
+}
+
+GENERIC = ("您有一条新通知", "You have a new notification")
+
+
+def pick(pair: tuple[str, str], lang: str) -> str:
+    return pair[1] if lang == EN else pair[0]
+
+
+def params(payload: dict[str, Any], lang: str) -> dict[str, Any]:
+    status = str(payload.get("status", ""))
+    due = ""
+    if payload.get("due_at"):
+        local = datetime.fromisoformat(payload["due_at"]).astimezone(SHANGHAI)
+        due = local.strftime("%Y-%m-%d %H:%M")
+    return {
+        "status": pick(STATUS.get(status, (status, status)), lang),
+        "due": due,
+        "month": payload.get("month", ""),
+        "count": payload.get("count", 0),
+        "villages": payload.get("villages_missing", 0),
+        "items": payload.get("items_missing", 0),
+    }
+
+
+def notification_text(kind: str, payload: dict[str, Any], lang: str) -> str:
+    template = pick(TEXTS.get(kind, GENERIC), lang)
+    return template.format(**params(payload, lang))
