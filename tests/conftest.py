@@ -36,6 +36,8 @@ REQUIRE_SERVICES = os.environ.get("CUNWU_REQUIRE_SERVICES") == "1"
 RUN_ID = uuid.uuid4().hex[:10]
 # `.ci/run` runs the suite a second time with the short cuts off (graphql-core's executor)
 FAST_PATHS = Config(environ=os.environ)("CUNWU_FAST_PATHS", cast=bool, default=True)
+# ... on one half only (CUNWU_TEST_BACKEND=postgres), to stay inside CI's time
+ONLY_BACKEND = os.environ.get("CUNWU_TEST_BACKEND")
 
 
 SERVICES_MISSING = pytest.StashKey[int]()
@@ -48,6 +50,10 @@ HOW_TO_RUN_SERVICES = (
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without the services, leave the PostgreSQL + Redis half out and say so once."""
+    if ONLY_BACKEND:
+        other = [item for item in items if _backend(item) not in (None, ONLY_BACKEND)]
+        items[:] = [item for item in items if item not in other]
+        config.hook.pytest_deselected(items=other)
     if TEST_DATABASE_URL and TEST_REDIS_URL:
         return
     postgres = [item for item in items if _backend(item) == "postgres"]
