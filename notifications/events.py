@@ -56,6 +56,9 @@ async def insert(rows: list[NotificationEvent]) -> None:
         row.seq = following[row.user_id]
         following[row.user_id] += 1
     await NotificationEvent.bulk_create(rows, batch_size=1000)
+    from notifications.dispatch import enqueue_dispatch  # dispatch imports the channels
+
+    await enqueue_dispatch([(u, last[u] - counts[u] + 1, last[u]) for u in sorted(counts)], None)
 
 
 async def notify(

@@ -80,6 +80,8 @@ def domain_handler(fn: Callable[..., Awaitable[Any]]) -> Callable[[JobContext], 
 
 
 _registered = False
+# modules whose `@job_handler`s run in every process that runs jobs
+HANDLER_MODULES = ("notifications.dispatch",)
 
 
 def register_handlers(modules: tuple[str, ...] = ()) -> None:
@@ -89,6 +91,8 @@ def register_handlers(modules: tuple[str, ...] = ()) -> None:
     if _registered:
         return
     _registered = True
+    for module in HANDLER_MODULES:
+        importlib.import_module(module)
     for name, fn in DOMAIN_JOBS.items():
         HANDLERS[name] = domain_handler(fn)
 

@@ -30,6 +30,8 @@ class User(Model):
     residency_verified_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "cunwu.User", null=True, related_name=False, on_delete=fields.SET_NULL
     )
+    # set when the user typed back a code sent to `phone`: SMS goes only to verified numbers
+    phone_verified_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_login_at = fields.DatetimeField(null=True)
     is_active = fields.BooleanField(default=True)
