@@ -16,6 +16,7 @@ from models.accounts.auth import Passwords
 from models.disclosures.views import ViewCounter
 from models.flags.stats import StatsCache, stats_store
 from models.redis_guard import RedisGuard
+from notifications.sms import LogSmsProvider, SmsProvider
 
 REDIS_TIMEOUT = 1.0
 
@@ -43,6 +44,7 @@ class Services:
     media: MediaStore
     views: ViewCounter
     stats: StatsCache
+    sms: SmsProvider = field(default_factory=LogSmsProvider)
     region_cache: dict = field(default_factory=dict)  # id -> Region; regions never change
 
     @classmethod
