@@ -16,8 +16,10 @@ import httpx
 from tortoise import Tortoise
 
 from api.accounts.codes import settle
+from api.jobs.periodic import active_periodic
 from api.relay import to_global_id
 from models.accounts import Session, SmsCode, User
+from models.accounts.sms_codes import prune
 from models.audit import AuditEntry
 from scripts.seed_demo import DEMO_PASSWORD
 from tests.client import GQL, LOGIN, ME, REFRESH, REGISTER, error_codes
@@ -267,7 +269,9 @@ async def test_an_unknown_number_answers_like_a_known_one_and_gets_nothing(app, 
         assert known == unknown
         configure(app, sms_code_phone_limits=((10, 60),))
     assert [m[0] for m in await sent(app)] == [VILLAGER, VILLAGER]
-    assert not await SmsCode.filter(phone=UNKNOWN).exists()
+    # a code is stored for it all the same (the same work, the same time), for no account
+    decoys = await SmsCode.filter(phone=UNKNOWN).order_by("purpose")
+    assert [(d.purpose, d.user_id) for d in decoys] == [("LOGIN", None), ("RESET_PASSWORD", None)]
     not_sent = await AuditEntry.filter(action="sms_code.not_sent")
     assert [(e.object_type, e.object_id, e.after["reason"]) for e in not_sent] == [
         ("Phone", "139****0000", "NO_ACCOUNT")
@@ -291,6 +295,8 @@ async def test_a_disabled_account_gets_no_code_and_cannot_sign_in_by_code(app, g
     assert len(await sent(app)) == 1  # the second request sent nothing
     last = await AuditEntry.filter(action="sms_code.not_sent").first()
     assert last.after["reason"] == "ACCOUNT_DISABLED"
+    # the first code, superseded by one nobody received, is dead too
+    assert codes(await login_by_code(gql, VILLAGER, code)) == [("CODE_INVALID", "code")]
 
 
 async def test_reset_by_code_sets_the_password_and_ends_every_old_session(app, gql, demo):
@@ -398,3 +404,15 @@ async def test_codes_never_reach_the_audit_log_or_the_answers(app, gql, demo):
     text = json.dumps([[e.object_id, e.before, e.after] for e in entries])
     assert code not in text and reset_code not in text
     assert VILLAGER not in text  # numbers are recorded masked
+
+
+async def test_expired_codes_are_pruned_by_the_scheduled_job(app, gql, demo, settings):
+    configure(app, sms_code_phone_limits=((10, 60),))
+    await ask_ok(gql, VILLAGER, "LOGIN")
+    await ask_ok(gql, CLERK, "LOGIN")
+    later = datetime.now(UTC) + timedelta(seconds=settings.sms_code_seconds + 1)
+    await SmsCode.filter(phone=CLERK).update(expires_at=later - timedelta(seconds=2))
+    await SmsCode.filter(phone=VILLAGER).update(expires_at=later + timedelta(seconds=60))
+    assert await prune(later) == 1
+    assert [c.phone for c in await SmsCode.all()] == [VILLAGER]
+    assert "prune_sms_codes" in {p.name for p in active_periodic()}

@@ -81,45 +81,43 @@ def target_phone(viewer: Viewer, purpose: CodePurpose, raw: str | None) -> str:
     only), else the one given. Raises UserErrors for a bad or foreign number."""
     if purpose == CodePurpose.VERIFY_PHONE:
         user = viewer.require_user()
-        if raw and check_phone(raw, []) != user.phone:
-            raise fail(ErrorCode.PHONE_NOT_YOURS, "phone")
+        if raw:
+            errors: list[UserError] = []
+            given = check_phone(raw, errors)
+            if errors:
+                raise UserErrors(*errors)
+            if given != user.phone:
+                raise fail(ErrorCode.PHONE_NOT_YOURS, "phone")
         if user.phone_verified_at is not None:
             raise fail(ErrorCode.PHONE_ALREADY_VERIFIED, "phone")
         return user.phone
-    errors: list[UserError] = []
-    phone = check_phone(raw or "", errors)
-    if errors or phone is None:
-        raise UserErrors(*errors)
+    problems: list[UserError] = []
+    phone = check_phone(raw or "", problems)
+    if problems or phone is None:
+        raise UserErrors(*problems)
     return phone
 
 
 async def issue(
     viewer: Viewer, config: CodeConfig, purpose: CodePurpose, phone: str, now: datetime
 ) -> Outgoing | None:
-    """Store a new code for `phone` (superseding any) and return the SMS to send; None (and
-    nothing stored) for a number without an active account. Both are audited."""
+    """Store a new code for `phone` (superseding any) and return the SMS to send, or None for
+    a number without an active account. The database work is the same either way (then the
+    stored code belongs to no account and is never sent), so its time tells nothing."""
     user = await User.get_or_none(phone=phone)
-    template = TEMPLATES[purpose]
-    details = {"purpose": str(purpose), "phone": mask_phone(phone)}
-    if user is None or not user.is_active:
-        reason = "NO_ACCOUNT" if user is None else "ACCOUNT_DISABLED"
-        await record(
-            viewer,
-            "sms_code.not_sent",
-            user or Phone(mask_phone(phone)),
-            region_id=user.village_id if user else None,
-            after={**details, "reason": reason},
-        )
-        return None
+    deliver = user is not None and user.is_active
     code = new_code()
     values: dict[str, Any] = {
-        "user_id": user.id,
+        "user_id": user.id if deliver and user else None,
         "code_hash": code_hash(config.secret_key, phone, purpose, code),
         "created_at": now,
         "expires_at": now + timedelta(seconds=config.seconds),
         "attempts": 0,
         "used_at": None,
     }
+    details = {"purpose": str(purpose), "phone": mask_phone(phone)}
+    if not deliver:
+        details["reason"] = "NO_ACCOUNT" if user is None else "ACCOUNT_DISABLED"
     for _ in range(2):
         try:
             async with in_transaction():
@@ -127,12 +125,21 @@ async def issue(
                 if not stored:
                     await SmsCode.create(phone=phone, purpose=purpose, **values)
                 await record(
-                    viewer, "sms_code.sent", user, region_id=user.village_id, after=details
+                    viewer,
+                    "sms_code.sent" if deliver else "sms_code.not_sent",
+                    user or Phone(mask_phone(phone)),
+                    region_id=user.village_id if user else None,
+                    after=details,
                 )
             break
         except IntegrityError:  # a concurrent first code for this number: overwrite it
             continue
-    return Outgoing(phone, template, code)
+    return Outgoing(phone, TEMPLATES[purpose], code) if deliver else None
+
+
+async def prune(now: datetime) -> int:
+    """Forget expired codes (run by the scheduler): they can only be refused."""
+    return await SmsCode.filter(expires_at__lt=now).delete()
 
 
 class _Refused(Exception):
