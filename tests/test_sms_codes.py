@@ -5,6 +5,7 @@ development provider's `sent`."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -416,3 +417,29 @@ async def test_expired_codes_are_pruned_by_the_scheduled_job(app, gql, demo, set
     assert await prune(later) == 1
     assert [c.phone for c in await SmsCode.all()] == [VILLAGER]
     assert "prune_sms_codes" in {p.name for p in active_periodic()}
+
+
+async def test_concurrent_checks_use_a_code_once_and_guess_no_more_than_allowed(
+    app, gql, demo, settings
+):
+    configure(app, sms_code_phone_limits=((10, 60),))
+    await ask_ok(gql, VILLAGER, "LOGIN")
+    code = await code_for(app, VILLAGER, "LOGIN_CODE")
+    answers = await asyncio.gather(*(login_by_code(gql, VILLAGER, code) for _ in range(5)))
+    assert sorted(len(a["errors"]) for a in answers) == [0, 1, 1, 1, 1]
+    assert sum(a["accessToken"] is not None for a in answers) == 1
+    # twice the allowed wrong guesses at once: the code still dies at the limit
+    await ask_ok(gql, VILLAGER, "LOGIN")
+    code = await code_for(app, VILLAGER, "LOGIN_CODE")
+    guesses = [other(code)] * (2 * settings.sms_code_attempts)
+    await asyncio.gather(*(login_by_code(gql, VILLAGER, g) for g in guesses))
+    assert (
+        await SmsCode.get(phone=VILLAGER, purpose="LOGIN")
+    ).attempts == settings.sms_code_attempts
+    assert codes(await login_by_code(gql, VILLAGER, code)) == [("CODE_INVALID", "code")]
+
+
+async def test_verifying_a_phone_needs_a_signed_in_viewer(gql, demo):
+    body = await gql(VERIFY, {"input": {"code": "123456"}})
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+    assert not await AuditEntry.filter(action="sms_code.refused").exists()
