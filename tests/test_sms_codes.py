@@ -14,11 +14,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from tortoise import Tortoise
 
 from api.accounts.codes import settle
 from api.jobs.periodic import active_periodic
 from api.relay import to_global_id
+from api.settings import Settings, SettingsError
 from models.accounts import Session, SmsCode, User
 from models.accounts.sms_codes import prune
 from models.audit import AuditEntry
@@ -443,3 +445,18 @@ async def test_verifying_a_phone_needs_a_signed_in_viewer(gql, demo):
     body = await gql(VERIFY, {"input": {"code": "123456"}})
     assert error_codes(body) == ["UNAUTHENTICATED"]
     assert not await AuditEntry.filter(action="sms_code.refused").exists()
+
+
+def test_the_limits_are_read_from_the_environment(tmp_path):
+    env = {
+        "DATA_DIR": str(tmp_path),
+        "SMS_CODE_PHONE_LIMITS": "2/60, 4/3600",
+        "SMS_CODE_SECONDS": "120",
+    }
+    settings = Settings.from_env(env)
+    assert settings.sms_code_phone_limits == ((2, 60), (4, 3600))
+    assert settings.sms_code_ip_limits == ((10, 60), (60, 3600), (200, 86400))
+    assert settings.sms_code_seconds == 120
+    for bad in ("2", "a/60", "0/60"):
+        with pytest.raises(SettingsError, match="SMS_CODE_IP_LIMITS"):
+            Settings.from_env({"DATA_DIR": str(tmp_path), "SMS_CODE_IP_LIMITS": bad})
