@@ -37,13 +37,14 @@ async def send_digests(now: datetime | None = None) -> int:
     """Enqueue tonight's digests; the number of deliver jobs enqueued."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     since = now - LOOKBACK
-    users = sorted(
-        set(
-            await NotificationEvent.filter(created_at__gt=since, created_at__lte=now)
-            .distinct()
-            .values_list("user_id", flat=True)
+    found: list[int] = (
+        await NotificationEvent.filter(  # type: ignore[assignment]
+            created_at__gt=since, created_at__lte=now
         )
+        .distinct()
+        .values_list("user_id", flat=True)
     )
+    users = sorted(set(found))
     sent = 0
     for start in range(0, len(users), USERS_PER_BATCH):
         sent += await digest_batch(users[start : start + USERS_PER_BATCH], now, since)

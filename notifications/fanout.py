@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
@@ -41,9 +40,7 @@ def _ancestors(path: str) -> list[int]:
     return [int(path[i : i + SEGMENT]) for i in range(0, len(path), SEGMENT)]
 
 
-async def recipients(
-    conn: BaseDBAsyncClient, region_path: str, category: str
-) -> list[int]:
+async def recipients(conn: BaseDBAsyncClient, region_path: str, category: str) -> list[int]:
     """Verified, active residents of villages in the region's subtree ∪ active followers
     of the region, its ancestors or its descendants, minus those muting `category`."""
     p = Params(is_postgres(conn))
@@ -54,7 +51,8 @@ async def recipients(
 
     rows = await conn.execute_query_dict(
         'SELECT u.id FROM "user" u'
-        f" WHERE u.is_active AND u.residency_verified_at IS NOT NULL AND u.village_id IN ({below()})"
+        " WHERE u.is_active AND u.residency_verified_at IS NOT NULL"
+        f" AND u.village_id IN ({below()})"
         " UNION"
         ' SELECT f.user_id FROM follow f JOIN "user" u ON u.id = f.user_id AND u.is_active'
         f" WHERE f.region_id IN ({p.many(_ancestors(region_path))}) OR f.region_id IN ({below()})"

@@ -30,11 +30,11 @@ async def channels_available(user_ids: Iterable[int]) -> dict[int, set[Channel]]
     found: dict[int, set[Channel]] = {u: set() for u in users}
     for start in range(0, len(users), USERS_PER_READ):
         chunk = users[start : start + USERS_PER_READ]
-        verified = await User.filter(
+        verified: list[int] = await User.filter(  # type: ignore[assignment]
             id__in=chunk, is_active=True, phone_verified_at__isnull=False
         ).values_list("id", flat=True)
         for uid in verified:
-            found[int(uid)].add(Channel.SMS)  # type: ignore[call-overload]
+            found[uid].add(Channel.SMS)
         for uid in await wechat_bound(chunk):
             found[uid].add(Channel.WECHAT)
     return found

@@ -27,7 +27,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{month} 有 {count} 项应公开事项即将到期",
         "{count} items for {month} are due soon",
     ),
-    "NEW_DISCLOSURE": ("您关注的地方有新的{category}公开", "New {category} disclosure where you follow"),
+    "NEW_DISCLOSURE": (
+        "您关注的地方有新的{category}公开",
+        "New {category} disclosure where you follow",
+    ),
     "MISSING_ITEMS_REPORT": (
         "{month}：{villages} 个村共 {items} 项未按期公开",
         "{month}: {items} items missing in {villages} villages",

@@ -75,7 +75,9 @@ async def person(settings: Settings, phone: str, village, *, resident: bool) -> 
 
 async def kinds(gql, phone: str, password: str = "river-stone-42") -> list[str]:
     token = await gql.login(phone, password)
-    return [e["node"]["kind"] for e in (await gql.data(INBOX, token=token))["notifications"]["edges"]]
+    return [
+        e["node"]["kind"] for e in (await gql.data(INBOX, token=token))["notifications"]["edges"]
+    ]
 
 
 async def test_registering_follows_the_home_village_and_follows_are_ones_own(gql, demo):
@@ -87,7 +89,9 @@ async def test_registering_follows_the_home_village_and_follows_are_ones_own(gql
 
     township = gid("Region", demo.townships[0].id)
     for _ in range(2):  # idempotent: the second changes nothing and writes no entry
-        out = await gql.mutate("followRegion", FOLLOW % "followRegion", {"regionId": township}, token=token)
+        out = await gql.mutate(
+            "followRegion", FOLLOW % "followRegion", {"regionId": township}, token=token
+        )
         assert out == {"following": True, "region": {"id": township}, "errors": []}
     assert await AuditEntry.filter(action="region.follow").count() == 1
     page = (await gql.data(FOLLOWS, {"first": 1}, token=token))["myFollows"]
@@ -100,14 +104,18 @@ async def test_registering_follows_the_home_village_and_follows_are_ones_own(gql
     assert (await gql.data(FOLLOWS, token=villager))["myFollows"]["edges"] == []
 
     for _ in range(2):
-        out = await gql.mutate("unfollowRegion", FOLLOW % "unfollowRegion", {"regionId": township}, token=token)
+        out = await gql.mutate(
+            "unfollowRegion", FOLLOW % "unfollowRegion", {"regionId": township}, token=token
+        )
         assert out["following"] is False and out["errors"] == []
     assert await AuditEntry.filter(action="region.unfollow").count() == 1
     missing = await gql.mutate(
         "followRegion", FOLLOW % "followRegion", {"regionId": gid("Region", 999999)}, token=token
     )
     assert missing["errors"] == [{"code": "NOT_FOUND", "field": "regionId"}]
-    bad = await gql.mutate("followRegion", FOLLOW % "followRegion", {"regionId": "xyz"}, token=token)
+    bad = await gql.mutate(
+        "followRegion", FOLLOW % "followRegion", {"regionId": "xyz"}, token=token
+    )
     assert bad["errors"][0]["field"] == "regionId" and bad["following"] is False
     assert error_codes(await gql(FOLLOWS)) == ["UNAUTHENTICATED"]
     body = await gql(FOLLOW % "followRegion", {"input": {"regionId": township}})
@@ -126,7 +134,9 @@ async def test_preferences_default_update_all_or_nothing_and_stay_ones_own(gql, 
         "NOTICES": ("IMMEDIATE", "IMMEDIATE", False),
     }
     assert data["mutedDisclosureCategories"] == [] and data["digestTime"] == "20:00 Asia/Shanghai"
-    assert "FLAG_ASSIGNED" in next(c["kinds"] for c in data["categories"] if c["category"] == "WORK")
+    assert "FLAG_ASSIGNED" in next(
+        c["kinds"] for c in data["categories"] if c["category"] == "WORK"
+    )
 
     change = {
         "categories": [{"category": "NEW_DISCLOSURES", "sms": "OFF"}],
@@ -136,7 +146,10 @@ async def test_preferences_default_update_all_or_nothing_and_stay_ones_own(gql, 
     assert out["errors"] == []
     got = {c["category"]: c for c in out["preferences"]["categories"]}
     assert got["NEW_DISCLOSURES"] == {
-        "category": "NEW_DISCLOSURES", "sms": "OFF", "wechat": "DIGEST", "customized": True
+        "category": "NEW_DISCLOSURES",
+        "sms": "OFF",
+        "wechat": "DIGEST",
+        "customized": True,
     }
     assert out["preferences"]["mutedDisclosureCategories"] == ["FINANCE", "PARTY"]
     assert await AuditEntry.filter(action="notification.preferences").count() == 1
@@ -162,7 +175,10 @@ async def test_preferences_default_update_all_or_nothing_and_stay_ones_own(gql, 
     assert await AuditEntry.filter(action="notification.preferences").count() == 1
 
     # back to the default: no row stays; muting nothing clears the mutes
-    reset = {"categories": [{"category": "NEW_DISCLOSURES", "sms": "DIGEST"}], "mutedDisclosureCategories": []}
+    reset = {
+        "categories": [{"category": "NEW_DISCLOSURES", "sms": "DIGEST"}],
+        "mutedDisclosureCategories": [],
+    }
     out = await gql.mutate("updateNotificationPreferences", UPDATE, reset, token=villager)
     assert all(not c["customized"] for c in out["preferences"]["categories"])
     assert await NotificationPreference.filter(user_id=demo.users["VILLAGER"].id).count() == 0
@@ -202,7 +218,9 @@ async def test_a_published_disclosure_reaches_residents_and_followers_once(gql, 
     assert await kinds(gql, "13911110003") == []  # another village
     token = await gql.login(VILLAGER)
     notes = (await gql.data(INBOX, token=token))["notifications"]["edges"]
-    assert [(n["node"]["kind"], n["node"]["target"]["id"]) for n in notes] == [("NEW_DISCLOSURE", d["id"])]
+    assert [(n["node"]["kind"], n["node"]["target"]["id"]) for n in notes] == [
+        ("NEW_DISCLOSURE", d["id"])
+    ]
     assert notes[0]["node"]["text"] == "您关注的地方有新的村务公开"
     recorded = await NotificationEvent.filter(kind="NEW_DISCLOSURE").count()
     assert recorded == 4  # clerk, supervisor, villager (residents) and the follower
@@ -225,7 +243,9 @@ async def test_a_published_disclosure_reaches_residents_and_followers_once(gql, 
     assert demo.users["VILLAGER"].id not in got and audience["follower"].id in got
 
     # a correction is news too: the readers hear of the new version
-    fix = await step(gql, "CorrectDisclosure", clerk, id=d["id"], reason="金额更正", title="修路决算（更正）")
+    fix = await step(
+        gql, "CorrectDisclosure", clerk, id=d["id"], reason="金额更正", title="修路决算（更正）"
+    )
     assert fix["errors"] == []
     await run_jobs("fanout_disclosure")
     corrected = await NotificationEvent.filter(kind="NEW_DISCLOSURE", subject_id=pk(d["id"]))
@@ -259,10 +279,7 @@ async def test_routing_enqueues_deliveries_by_preference_and_verified_phone(gql,
     await notify([villager.id], "NEW_DISCLOSURE", "Disclosure", 3, category="FARMING", urgent=True)
     await notify([villager.id], "COMMENT_REPLY", "Comment", 4, urgent=True)  # OFF wins
     assert await run_jobs("notify_dispatch") == 4
-    ids = {
-        e.subject_id: e.id
-        for e in await NotificationEvent.filter(user_id=villager.id)
-    }
+    ids = {e.subject_id: e.id for e in await NotificationEvent.filter(user_id=villager.id)}
     assert await deliveries() == [
         (villager.id, "SMS", [ids[1]], False),  # own flag: at once
         (villager.id, "SMS", [ids[3]], False),  # urgent beats the digest
@@ -282,7 +299,11 @@ async def test_the_evening_digest_bundles_a_day_once(gql, demo, audience, settin
     await run_jobs("fanout_disclosure")
     await run_jobs("notify_dispatch")
     assert await deliveries() == []  # the default for new disclosures: the digest
-    day = await NotificationEvent.filter(user_id=villager.id).order_by("id").values_list("id", flat=True)
+    day = (
+        await NotificationEvent.filter(user_id=villager.id)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
 
     local = datetime.now(SHANGHAI)
     evening = local.replace(hour=20, minute=0, second=5, microsecond=0)
@@ -311,7 +332,11 @@ def settings(settings: Settings, clock: MovableClock, request) -> Settings:
     """The injectable clock everywhere; the scheduler and a worker for the test that says so."""
     jobs = "running_scheduler" in request.node.name
     return settings.with_overrides(
-        jobs=jobs, clock=clock, job_poll_seconds=0.02, job_stop_grace_seconds=0.5
+        jobs=jobs,
+        clock=clock,
+        job_poll_seconds=0.02,
+        job_stop_grace_seconds=0.5,
+        scheduler_wakeup_seconds=0.05,
     )
 
 
@@ -336,5 +361,8 @@ async def test_the_running_scheduler_sends_the_digest_at_eight_in_beijing(gql, d
         await asyncio.sleep(0.02)
     job = await Job.get(kind="deliver")
     assert job.payload == {
-        "user_id": villager.id, "channel": "SMS", "event_ids": [event.id], "digest": True
+        "user_id": villager.id,
+        "channel": "SMS",
+        "event_ids": [event.id],
+        "digest": True,
     }

@@ -33,8 +33,8 @@ from models.policy import (
     require_residency_verifier,
 )
 from models.regions import Region, RegionKind
-from models.sql import Params, is_postgres
 from models.regions.operations import region_path
+from models.sql import Params, is_postgres
 
 
 async def register(
