@@ -58,4 +58,14 @@ class Migration(migrations.Migration):
             options={'table': 'notification_preference', 'app': 'cunwu', 'unique_together': (('user_id', 'category'),), 'pk_attr': 'id'},
             bases=['Model'],
         ),
+        ops.CreateModel(
+            name='RoutedEvent',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('event_id', fields.BigIntField(unique=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'routed_event', 'app': 'cunwu', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
     ]

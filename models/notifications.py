@@ -121,3 +121,14 @@ class DigestRun(Model):
         table = "digest_run"
         unique_together = (("user_id", "day"),)
         indexes = (("user_id", "last_event_id"),)
+
+
+# An event whose immediate deliveries were enqueued, claimed with them: a dispatch run again
+# after those jobs finished (their unique keys released) enqueues nothing twice.
+class RoutedEvent(Model):
+    id = fields.BigIntField(primary_key=True)
+    event_id = fields.BigIntField(unique=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "routed_event"

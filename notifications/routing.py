@@ -5,12 +5,18 @@ Inbox and live always have every event."""
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 from models.accounts import User
 from models.jobs.queue import NewJob, enqueue_many
 from models.notifications import NotificationEvent
+from models.sql import is_postgres
 from notifications.preferences import Channel, Mode, effective_for
 
 DELIVER = "deliver"
@@ -41,8 +47,8 @@ async def channels_available(user_ids: Iterable[int]) -> dict[int, set[Channel]]
 
 
 def deliver_job(user_id: int, channel: Channel, event_ids: list[int], digest: str | None) -> NewJob:
-    """One `deliver` job: one message. Its unique key makes a rerun enqueue nothing while
-    the first job is queued or running."""
+    """One `deliver` job: one message. Its unique key keeps out a duplicate while the first
+    is queued or running; the RoutedEvent / DigestRun claims keep it out after that."""
     tail = f"digest-{digest}" if digest else str(event_ids[0])
     return NewJob(
         DELIVER,
@@ -66,11 +72,35 @@ async def route(events: Sequence[NotificationEvent], now: datetime) -> None:
     if not wanted:  # most villagers: no verified phone, no WeChat
         return
     prefs = await effective_for(wanted)
-    jobs: list[NewJob] = []
+    jobs: dict[int, list[NewJob]] = defaultdict(list)
     for event in events:
         for channel in sorted(reachable.get(event.user_id, ())):
             mode = prefs[event.user_id].mode(event.kind, channel)
             urgent = bool((event.payload or {}).get("urgent"))
             if mode == Mode.IMMEDIATE or (urgent and mode != Mode.OFF):
-                jobs.append(deliver_job(event.user_id, channel, [event.id], None))
-    await enqueue_many(jobs, now)
+                jobs[event.id].append(deliver_job(event.user_id, channel, [event.id], None))
+    if not jobs:
+        return
+    async with in_transaction() as conn:
+        fresh = await claim_events(conn, sorted(jobs), now)
+        await enqueue_many([j for e in sorted(fresh) for j in jobs[e]], now)
+
+
+async def claim_events(conn: BaseDBAsyncClient, event_ids: list[int], now: datetime) -> set[int]:
+    """Claim the events for routing in one statement; those no earlier run claimed."""
+    at = now.astimezone(UTC)
+    if is_postgres(conn):
+        rows = await conn.execute_query_dict(
+            "INSERT INTO routed_event (event_id, created_at)"
+            " SELECT e, $2 FROM unnest($1::bigint[]) AS t(e)"
+            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            [event_ids, at],
+        )
+    else:
+        rows = await conn.execute_query_dict(
+            "INSERT INTO routed_event (event_id, created_at)"
+            " SELECT value, ? FROM json_each(?) WHERE true"
+            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            [at, json.dumps(event_ids)],
+        )
+    return {r["event_id"] for r in rows}

@@ -17,6 +17,7 @@ from models.accounts.auth import Passwords
 from models.accounts.operations import create_user, verify_residency
 from models.audit import AuditEntry
 from models.disclosures import Follow
+from models.disclosures.publishing import publish_due
 from models.jobs import Job, JobStatus
 from models.jobs.handlers import HANDLERS, JobContext
 from models.notifications import DigestRun, NotificationEvent, NotificationPreference
@@ -284,7 +285,9 @@ async def test_routing_enqueues_deliveries_by_preference_and_verified_phone(gql,
         (villager.id, "SMS", [ids[1]], False),  # own flag: at once
         (villager.id, "SMS", [ids[3]], False),  # urgent beats the digest
     ]
-    # the dispatch again before the deliveries ran: their unique keys add nothing
+    # the dispatch again (its worker died before the acknowledgement), even after the
+    # deliveries ran and released their unique keys: nothing is sent twice
+    await Job.filter(kind="deliver").update(status=JobStatus.DONE, unique_key=None)
     await Job.filter(kind="notify_dispatch").update(status=JobStatus.QUEUED)
     assert await run_jobs("notify_dispatch") == 4
     assert len(await deliveries()) == 2
@@ -366,3 +369,39 @@ async def test_the_running_scheduler_sends_the_digest_at_eight_in_beijing(gql, d
         "event_ids": [event.id],
         "digest": True,
     }
+
+
+async def fanouts() -> list[tuple[int, int]]:
+    jobs = await Job.filter(kind="fanout_disclosure").order_by("id")
+    return [(j.payload["disclosure_id"], j.payload["version"]) for j in jobs]
+
+
+async def test_scheduled_publication_and_an_approved_correction_fan_out(gql, demo):
+    clerk = await gql.login(CLERK)
+    d = await draft(gql, clerk, demo.villages[0], title="秋收通知")
+    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    out = await step(gql, "PublishDisclosure", clerk, id=d["id"], publishAt=later)
+    assert out["disclosure"]["status"] == "SCHEDULED" and await fanouts() == []
+    assert await publish_due(datetime.now(UTC) + timedelta(hours=3)) == 1
+    assert await fanouts() == [(pk(d["id"]), 1)]
+
+    # FINANCE: a correction waits for the supervisor; readers hear when it is published
+    supervisor = await gql.login("13800000005")
+    f = await draft(gql, clerk, demo.villages[0], category="FINANCE", title="三月收支")
+    for name, token in (("Submit", clerk), ("Approve", supervisor), ("Publish", clerk)):
+        assert (await step(gql, f"{name}Disclosure", token, id=f["id"]))["errors"] == []
+    staged = await step(
+        gql, "CorrectDisclosure", clerk, id=f["id"], reason="笔误", title="三月收支（更正）"
+    )
+    assert staged["errors"] == [] and (await fanouts())[-1] == (pk(f["id"]), 1)
+    assert (await step(gql, "ApproveDisclosure", supervisor, id=f["id"]))["errors"] == []
+    assert (await fanouts())[-1] == (pk(f["id"]), 2)
+    await run_jobs("fanout_disclosure")
+    events = await NotificationEvent.filter(kind="NEW_DISCLOSURE", subject_id=pk(f["id"]))
+    # version 1's job ran after version 2 was out: only the newest is news
+    assert {e.payload["version"] for e in events} == {2}
+    token = await gql.login(VILLAGER)
+    texts = [
+        e["node"]["text"] for e in (await gql.data(INBOX, token=token))["notifications"]["edges"]
+    ]
+    assert "您关注的地方有财务公开更正" in texts
