@@ -73,7 +73,7 @@ async def digest_batch(users: list[int], now: datetime, since: datetime) -> int:
     for e in events:
         if e.id <= (marks.get(e.user_id) or 0):
             continue
-        if (e.payload or {}).get("urgent"):  # went out at once
+        if (e.payload or {}).get("urgent") or e.read_at is not None:  # sent, or seen in the app
             continue
         for channel in reachable[e.user_id]:
             if prefs[e.user_id].mode(e.kind, channel) == Mode.DIGEST:

@@ -317,12 +317,20 @@ async def test_the_evening_digest_bundles_a_day_once(gql, demo, audience, settin
     # the job again, or a second scheduler: the day's claim holds
     assert await send_digests(evening.astimezone(UTC) + timedelta(minutes=3)) == 0
     assert await DigestRun.filter(user_id=villager.id).count() == 1
-    # the next day bundles only what came after
-    await published(gql, clerk, demo.villages[0], category="VILLAGE_AFFAIRS", title="低保名单")
+    # the next day bundles only what came after, and not what was read in the app meanwhile
+    for title in ("低保名单", "秋收安排"):
+        await published(gql, clerk, demo.villages[0], category="VILLAGE_AFFAIRS", title=title)
     await run_jobs("fanout_disclosure")
-    newest = await NotificationEvent.filter(user_id=villager.id).order_by("-id").first()
+    seen, unseen = await NotificationEvent.filter(user_id=villager.id).order_by("-id").limit(2)
+    token = await gql.login(VILLAGER)
+    mark = """mutation($input: MarkNotificationsReadInput!) {
+      markNotificationsRead(input: $input) { marked } }"""
+    read = await gql.mutate(
+        "markNotificationsRead", mark, {"ids": [gid("Notification", seen.id)]}, token=token
+    )
+    assert read == {"marked": 1}
     assert await send_digests(evening.astimezone(UTC) + timedelta(days=1)) == 1
-    assert (await deliveries())[-1] == (villager.id, "SMS", [newest.id], True)
+    assert (await deliveries())[-1] == (villager.id, "SMS", [unseen.id], True)
 
 
 @pytest.fixture
