@@ -20,10 +20,11 @@ from notifications import preferences as prefs
 
 NotificationCategory = graphene.Enum.from_enum(
     prefs.NotifyCategory,
+    name="NotificationCategory",
     description="通知类别：我的问题反映、回复、新公开事项、工作事项（工作人员）、必读通知",
 )
 DeliveryMode = graphene.Enum.from_enum(
-    prefs.Mode, description="立即、每日摘要（北京时间20:00）、关闭"
+    prefs.Mode, name="DeliveryMode", description="立即、每日摘要（北京时间20:00）、关闭"
 )
 
 
