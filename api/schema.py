@@ -18,6 +18,7 @@ from api.jobs.schema import JobMutations, JobQueries
 from api.jobs.types import Job
 from api.media.schema import MediaMutations
 from api.media.types import Media
+from api.notifications.preferences import PreferenceMutations, PreferenceQueries
 from api.notifications.schema import NotificationMutations, NotificationQueries
 from api.notifications.types import Notification
 from api.regions.schema import RegionMutations, RegionQueries
@@ -39,6 +40,7 @@ class Query(
     WorklistQueries,
     JobQueries,
     NotificationQueries,
+    PreferenceQueries,
     graphene.ObjectType,
 ):
     node = node_field()
@@ -55,6 +57,7 @@ class Mutation(
     WorklistMutations,
     JobMutations,
     NotificationMutations,
+    PreferenceMutations,
     graphene.ObjectType,
 ):
     pass

@@ -386,6 +386,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "TOO_MANY_LINES": ("每月最多{max}行", "At most {max} lines per month"),
     "SUPERVISION_COMMITTEE": ("村务监督委员会", "Village supervision committee"),
     "TOO_MANY_ITEMS": ("一次最多处理{max}项", "At most {max} items at once"),
+    "TOO_MANY_FOLLOWS": ("最多关注{max}个地区", "You can follow at most {max} regions"),
+    "INVALID_CHOICE": ("不是可选的值", "Not one of the allowed values"),
+    "DUPLICATE_ENTRY": ("同一项不能出现两次", "The same entry appears twice"),
     "INVALID_DATE": (
         "日期格式不对（例：2026-03-05、2026/3/5、2026年3月5日）",
         "Unreadable date (e.g. 2026-03-05, 2026/3/5)",

@@ -56,3 +56,79 @@ class ScheduledNotice(Model):
     class Meta:
         table = "scheduled_notice"
         unique_together = (("kind", "region_id", "period"),)
+
+
+# A user's choice for one notification category where it differs from the defaults
+# (notifications/preferences.py): NULL on a channel means "the default", so a better default
+# reaches everyone who never chose, and the fan-out and routing read few rows.
+class NotificationPreference(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.CASCADE
+    )
+    category = fields.CharField(max_length=16)  # MY_FLAGS, REPLIES, NEW_DISCLOSURES, …
+    sms = fields.CharField(max_length=9, null=True)  # IMMEDIATE, DIGEST, OFF
+    wechat = fields.CharField(max_length=9, null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    user_id: int
+
+    class Meta:
+        table = "notification_preference"
+        unique_together = (("user_id", "category"),)
+
+
+# A disclosure category (FINANCE, PARTY, …) whose new disclosures a user does not want to hear of.
+class DisclosureMute(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.CASCADE
+    )
+    category = fields.CharField(max_length=16)
+
+    user_id: int
+
+    class Meta:
+        table = "disclosure_mute"
+        unique_together = (("user_id", "category"),)
+
+
+# One row per published version fanned out, claimed in the transaction that records its
+# events: a fan-out job run twice finds the row and records nothing.
+class DisclosureFanout(Model):
+    id = fields.BigIntField(primary_key=True)
+    disclosure_id = fields.IntField()
+    version = fields.IntField()
+    recipients = fields.IntField(default=0)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "disclosure_fanout"
+        unique_together = (("disclosure_id", "version"),)
+
+
+# One digest per user and Beijing day, claimed with the deliveries it enqueues; `last_event_id`
+# is the watermark: the next digest starts after it.
+class DigestRun(Model):
+    id = fields.BigIntField(primary_key=True)
+    user_id = fields.IntField()
+    day = fields.CharField(max_length=10)  # 2026-12-07, Asia/Shanghai
+    last_event_id = fields.BigIntField()
+    events = fields.IntField(default=0)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "digest_run"
+        unique_together = (("user_id", "day"),)
+        indexes = (("user_id", "last_event_id"),)
+
+
+# An event whose immediate deliveries were enqueued, claimed with them: a dispatch run again
+# after those jobs finished (their unique keys released) enqueues nothing twice.
+class RoutedEvent(Model):
+    id = fields.BigIntField(primary_key=True)
+    event_id = fields.BigIntField(unique=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "routed_event"

@@ -27,6 +27,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{month} 有 {count} 项应公开事项即将到期",
         "{count} items for {month} are due soon",
     ),
+    "NEW_DISCLOSURE": (
+        "您关注的地方有新的{category}公开",
+        "New {category} disclosure where you follow",
+    ),
     "MISSING_ITEMS_REPORT": (
         "{month}：{villages} 个村共 {items} 项未按期公开",
         "{month}: {items} items missing in {villages} villages",
@@ -44,6 +48,15 @@ STATUS: dict[str, tuple[str, str]] = {
     "ESCALATED": ("已超期，上报县里", "overdue, escalated to the county"),
 }
 
+# a new disclosure's category; a correction says so instead of "new"
+CATEGORY: dict[str, tuple[str, str]] = {
+    "FINANCE": ("财务", "finance"),
+    "PARTY": ("党务", "party affairs"),
+    "VILLAGE_AFFAIRS": ("村务", "village affairs"),
+    "FARMING": ("农技", "farming"),
+    "NOTICE": ("通知", "notice"),
+}
+
 GENERIC = ("您有一条新通知", "You have a new notification")
 
 
@@ -53,6 +66,7 @@ def pick(pair: tuple[str, str], lang: str) -> str:
 
 def params(payload: dict[str, Any], lang: str) -> dict[str, Any]:
     status = str(payload.get("status", ""))
+    category = str(payload.get("category", ""))
     due = ""
     if payload.get("due_at"):
         local = datetime.fromisoformat(payload["due_at"]).astimezone(SHANGHAI)
@@ -64,9 +78,14 @@ def params(payload: dict[str, Any], lang: str) -> dict[str, Any]:
         "count": payload.get("count", 0),
         "villages": payload.get("villages_missing", 0),
         "items": payload.get("items_missing", 0),
+        "category": pick(CATEGORY.get(category, (category, category)), lang),
     }
 
 
+CORRECTED = ("您关注的地方有{category}公开更正", "A {category} disclosure was corrected")
+
+
 def notification_text(kind: str, payload: dict[str, Any], lang: str) -> str:
-    template = pick(TEXTS.get(kind, GENERIC), lang)
+    pair = CORRECTED if kind == "NEW_DISCLOSURE" and payload.get("correction") else None
+    template = pick(pair or TEXTS.get(kind, GENERIC), lang)
     return template.format(**params(payload, lang))

@@ -146,7 +146,7 @@ async def test_every_kind_recorded_today_has_its_own_text(gql, demo):
     from notifications.texts import TEXTS
 
     kinds = {"FLAG_STATUS", "FLAG_ASSIGNED", "FLAG_ESCALATED", "FLAG_DUE_SOON"}
-    kinds |= {"REVIEW_RETURNED", "CLERK_REMINDER", "MISSING_ITEMS_REPORT"}
+    kinds |= {"REVIEW_RETURNED", "CLERK_REMINDER", "MISSING_ITEMS_REPORT", "NEW_DISCLOSURE"}
     assert set(TEXTS) == kinds
     clerk = demo.users["CLERK"].id
     village = demo.villages[0].id

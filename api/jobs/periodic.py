@@ -23,6 +23,7 @@ from models.jobs.handlers import HANDLERS, JobContext, job_handler
 from models.jobs.queue import prune
 from models.jobs.scheduler import Periodic, Scheduler, cron, every, prune_slots
 from models.jobs.worker import Worker, WorkerConfig
+from notifications.digest import send_digests
 
 PERIODIC = [
     every("publish_due", minutes=1),
@@ -36,6 +37,7 @@ PERIODIC = [
     every("prune_sms_codes", hours=1),
     cron("delete_orphan_media", timedelta(days=2), hour=3, minute=30),
     cron("prune_jobs", timedelta(days=2), hour=4),
+    cron("send_digests", timedelta(days=2), hour=20),
 ]
 
 # Domain functions that take only the time (`fn(now=...)`), by job name.
@@ -46,6 +48,7 @@ DOMAIN_JOBS: dict[str, Callable[..., Awaitable[int]]] = {
     "remind_clerks": remind_clerks,
     "report_missing_items": report_missing_items,
     "prune_sms_codes": prune_sms_codes,
+    "send_digests": send_digests,
 }
 
 
@@ -84,7 +87,7 @@ def domain_handler(fn: Callable[..., Awaitable[Any]]) -> Callable[[JobContext], 
 
 _registered = False
 # modules whose `@job_handler`s run in every process that runs jobs
-HANDLER_MODULES = ("notifications.dispatch",)
+HANDLER_MODULES = ("notifications.dispatch", "notifications.fanout")
 
 
 def register_handlers(modules: tuple[str, ...] = ()) -> None:

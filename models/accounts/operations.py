@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -33,6 +34,7 @@ from models.policy import (
 )
 from models.regions import Region, RegionKind
 from models.regions.operations import region_path
+from models.sql import Params, is_postgres
 
 
 async def register(
@@ -68,6 +70,7 @@ async def register(
                 phone=normalized, name=name, password_hash=password_hash, village=village
             )
             pair = await start_session(auth, user, user_agent, viewer.ip)
+            await follow_home_village(user.id, village_id)
             await record(
                 viewer,
                 "user.register",
@@ -79,6 +82,18 @@ async def register(
     except IntegrityError:  # the same phone registered concurrently
         raise fail(ErrorCode.PHONE_TAKEN, "phone") from None
     return user, pair
+
+
+async def follow_home_village(user_id: int, village_id: int) -> None:
+    """A new villager follows their village (DESIGN: Notifications). Plain SQL: the Follow
+    model lives in models.disclosures, which imports this package."""
+    conn = Tortoise.get_connection("default")
+    p = Params(is_postgres(conn))
+    await conn.execute_query(
+        "INSERT INTO follow (user_id, region_id, created_at)"
+        f" VALUES ({p(user_id)}, {p(village_id)}, {p(datetime.now(UTC))})",
+        p.values,
+    )
 
 
 async def create_user(

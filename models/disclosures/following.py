@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
+from models.audit import record
 from models.disclosures import Disclosure, Follow, ReadMark
 from models.errors import ErrorCode, fail
 from models.policy import Viewer, require_disclosure_readable
@@ -17,22 +20,40 @@ async def load_region(region_id: int) -> Region:
     return region
 
 
+MAX_FOLLOWS = 200  # a person follows their village and a few others, not a province
+
+
 async def follow_region(viewer: Viewer, region_id: int) -> Region:
-    """Follow a village or township (following it again is no error)."""
+    """Follow a region (a village, or a township or county for everything below it);
+    following it again is no error and changes nothing. The audit log has each change."""
     user = viewer.require_user()
     region = await load_region(region_id)
-    try:
-        await Follow.get_or_create(user_id=user.id, region_id=region.id)
-    except IntegrityError:  # a concurrent retry already made it
-        pass
+    async with in_transaction():
+        if await Follow.exists(user_id=user.id, region_id=region.id):
+            return region
+        if await Follow.filter(user_id=user.id).count() >= MAX_FOLLOWS:
+            raise fail(ErrorCode.TOO_MANY_FOLLOWS, "regionId", max=MAX_FOLLOWS)
+        try:
+            async with in_transaction():  # a savepoint: a concurrent retry may have made it
+                await Follow.create(user_id=user.id, region_id=region.id)
+        except IntegrityError:
+            return region
+        await record(viewer, "region.follow", region, region_id=region.id)
     return region
 
 
 async def unfollow_region(viewer: Viewer, region_id: int) -> Region:
     user = viewer.require_user()
     region = await load_region(region_id)
-    await Follow.filter(user_id=user.id, region_id=region.id).delete()
+    async with in_transaction():
+        if await Follow.filter(user_id=user.id, region_id=region.id).delete():
+            await record(viewer, "region.unfollow", region, region_id=region.id)
     return region
+
+
+def my_follows(viewer: Viewer) -> QuerySet[Follow]:
+    """The viewer's own follows (for a keyset page by id)."""
+    return Follow.filter(user_id=viewer.require_user().id)
 
 
 async def followed_regions(viewer: Viewer) -> list[Region]:

@@ -20,6 +20,7 @@ from models.disclosures import (
 from models.media import Media
 from models.policy import Viewer
 from models.regions import Region
+from notifications.fanout import enqueue_fanout
 
 
 def now_utc() -> datetime:
@@ -79,6 +80,9 @@ async def publish(
     await ledger.append(region, "PUBLISH", content, disclosure=disclosure, version=version, at=at)
     await search.index(disclosure.id, disclosure.title, disclosure.body, disclosure.tables, at)
     await mark_attached(disclosure.attachment_ids)
+    # every way to publish comes here (at once, approved, scheduled, corrected, a month's
+    # accounts): readers hear of each version, a correction of a published figure included
+    await enqueue_fanout(disclosure.id, version.version)
     return version
 
 
