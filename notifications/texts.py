@@ -31,6 +31,33 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{month}：{villages} 个村共 {items} 项未按期公开",
         "{month}: {items} items missing in {villages} villages",
     ),
+    "APPROVAL_NEEDED": ("有一项公开内容等待您审核", "An item waits for your approval"),
+    "RISK_HITS": (
+        "{month} 账目有 {count} 处风险提示待核查",
+        "{count} risk notes on the {month} accounts wait for review",
+    ),
+    "COMMENT_REPLY": ("有人回复了您的评论", "Someone replied to your comment"),
+    "MUST_READ_NOTICE": ("有一条必读通知，请及时查看", "A must-read notice was published"),
+}
+
+# (kind, payload's "variant") -> (zh, en), where one kind reads differently by case
+VARIANTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("APPROVAL_NEEDED", "CORRECTION"): (
+        "一项已公开内容的更正等待您审核",
+        "A correction of a published item waits for your approval",
+    ),
+    ("APPROVAL_NEEDED", "MONTH"): (
+        "{month} 账目等待您审核",
+        "The accounts for {month} wait for your approval",
+    ),
+    ("APPROVAL_NEEDED", "MONTH_CORRECTION"): (
+        "{month} 账目的更正等待您审核",
+        "A correction of the {month} accounts waits for your approval",
+    ),
+    ("COMMENT_REPLY", "OFFICIAL"): (
+        "工作人员回复了您的评论（官方答复）",
+        "An official answered your comment",
+    ),
 }
 
 STATUS: dict[str, tuple[str, str]] = {
@@ -68,5 +95,6 @@ def params(payload: dict[str, Any], lang: str) -> dict[str, Any]:
 
 
 def notification_text(kind: str, payload: dict[str, Any], lang: str) -> str:
-    template = pick(TEXTS.get(kind, GENERIC), lang)
+    pair = VARIANTS.get((kind, str(payload.get("variant", "")))) or TEXTS.get(kind, GENERIC)
+    template = pick(pair, lang)
     return template.format(**params(payload, lang))

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from media.service import mark_attached
+from models.audience import residents_below
 from models.audit import record
 from models.disclosures import (
     CatalogueItem,
+    Category,
     Disclosure,
     DisclosureVersion,
     LedgerEntry,
@@ -20,6 +22,7 @@ from models.disclosures import (
 from models.media import Media
 from models.policy import Viewer
 from models.regions import Region
+from notifications.events import notify
 
 
 def now_utc() -> datetime:
@@ -58,6 +61,7 @@ async def publish(
         approved_by_id=disclosure.approved_by_id,
         approved_at=disclosure.approved_at,
     )
+    first = disclosure.first_published_at is None
     disclosure.version = version.version
     disclosure.status = Status.PUBLISHED
     disclosure.published_at = at
@@ -79,6 +83,10 @@ async def publish(
     await ledger.append(region, "PUBLISH", content, disclosure=disclosure, version=version, at=at)
     await search.index(disclosure.id, disclosure.title, disclosure.body, disclosure.tables, at)
     await mark_attached(disclosure.attachment_ids)
+    if first and disclosure.must_read and disclosure.category == Category.NOTICE:
+        # the residents of every village it covers, at once: a must-read overrides digests
+        readers = await residents_below(region.path) - {actor_id}
+        await notify(readers, "MUST_READ_NOTICE", "Disclosure", disclosure.id, urgent=True)
     return version
 
 
