@@ -4,6 +4,7 @@ names a flagger to someone who may not know them."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from api.relay import from_global_id
@@ -408,3 +409,57 @@ async def test_an_inspector_who_supported_a_flag_hears_both_in_one_insert(gql, d
     got = await NotificationEvent.filter(user_id=user.id).order_by("seq").values_list("kind", "seq")
     assert sorted(k for k, _ in got) == ["FLAG_ESCALATED", "FLAG_STATUS"]
     assert [s for _, s in got] == [1, 2]
+
+
+async def test_committee_flags_reach_the_officials_once_each(gql, demo):
+    from tests.test_finance import APPROVE
+    from tests.test_risk_lines import decide_all, month_input
+
+    clerk, supervisor = await gql.login(CLERK), await gql.login(SUPERVISOR)
+    village = demo.villages[0]
+    await save_month(gql, clerk, village, [line(3, 6000, "某建材店"), line(4, 6000, "某建材店")])
+    await decide_all(gql, supervisor, village, confirmed=True, note="确有重复付款")
+    await NotificationEvent.all().delete()
+    out = await gql.mutate("approveMonthlyAccount", APPROVE, month_input(village), token=supervisor)
+    assert out["errors"] == [], out
+    raised = sorted(await Flag.filter(by_committee=True).values_list("id", flat=True))
+    assert len(raised) >= 2
+    got = await NotificationEvent.filter(kind="FLAG_ASSIGNED").values_list("user_id", "subject_id")
+    assert sorted(got) == [(demo.users["OFFICIAL"].id, f) for f in raised]
+    # the member who confirmed the problems is the committee's voice, told nothing as a flagger
+    assert await kinds(gql, supervisor) == [] and await kinds(gql, clerk) == []
+
+
+async def test_a_deactivated_official_is_told_nothing(gql, demo):
+    clerk = await gql.login(CLERK)
+    item = (await published(gql, clerk, demo.villages[0], title="修路工程决算公示"))["id"]
+    await User.filter(id=demo.users["OFFICIAL"].id).update(is_active=False)
+    await raise_flag(gql, await gql.login(VILLAGER), item)
+    assert not await NotificationEvent.filter(kind="FLAG_ASSIGNED").exists()
+
+
+async def test_overlapping_sets_in_opposite_orders_do_not_deadlock(gql, demo):
+    """Many transactions telling the same people two kinds, half with the sets swapped: each
+    records both in one insert, locking users in id order, so none waits on another in a
+    circle (two calls each would lock {a} then {b} against {b} then {a})."""
+    from tortoise.transactions import in_transaction
+
+    from notifications.events import notify_all, rows_for
+
+    a, b = demo.users["OFFICIAL"].id, demo.users["INSPECTOR"].id
+
+    async def one(n: int) -> None:
+        first, second = ([a], [b, a]) if n % 2 else ([b], [a, b])
+        async with in_transaction():
+            await notify_all(
+                [
+                    rows_for(first, "FLAG_ESCALATED", "Flag", n),
+                    rows_for(second, "FLAG_STATUS", "Flag", n, status="ESCALATED"),
+                ]
+            )
+            await asyncio.sleep(0.01)  # hold the locks a while, as a real operation does
+
+    await asyncio.wait_for(asyncio.gather(*(one(n) for n in range(10))), timeout=20)
+    for user in (a, b):
+        seqs = await NotificationEvent.filter(user_id=user).values_list("seq", flat=True)
+        assert sorted(seqs) == list(range(1, 16))
