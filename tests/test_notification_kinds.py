@@ -463,3 +463,13 @@ async def test_overlapping_sets_in_opposite_orders_do_not_deadlock(gql, demo):
     for user in (a, b):
         seqs = await NotificationEvent.filter(user_id=user).values_list("seq", flat=True)
         assert sorted(seqs) == list(range(1, 16))
+
+
+async def test_an_official_who_flags_is_not_assigned_their_own_flag(gql, demo):
+    await outsider(gql, "13911117710", demo.villages[0])
+    await _grant(gql, demo, "13911117710", "OFFICIAL", demo.townships[0])
+    colleague = await gql.login("13911117710", "outsider-pass")
+    item = (await published(gql, await gql.login(CLERK), demo.villages[0], title="决算公示"))["id"]
+    await raise_flag(gql, await gql.login(OFFICIAL), item)
+    assert await kinds(gql, colleague) == ["FLAG_ASSIGNED"]
+    assert await kinds(gql, await gql.login(OFFICIAL)) == []

@@ -95,7 +95,8 @@ async def submit_flag(
             region_id=flag.region_id,
             after={"target": target.id, "reason": str(flag.reason_code)},
         )
-        await notify(await staff_above(flag, Role.OFFICIAL), "FLAG_ASSIGNED", "Flag", flag.id)
+        officials = set(await staff_above(flag, Role.OFFICIAL)) - {user_id}  # an official's own
+        await notify(officials, "FLAG_ASSIGNED", "Flag", flag.id)
     return flag
 
 
