@@ -473,3 +473,23 @@ async def test_an_official_who_flags_is_not_assigned_their_own_flag(gql, demo):
     await raise_flag(gql, await gql.login(OFFICIAL), item)
     assert await kinds(gql, colleague) == ["FLAG_ASSIGNED"]
     assert await kinds(gql, await gql.login(OFFICIAL)) == []
+
+
+def test_every_text_renders_in_both_languages_from_what_the_payload_may_hold():
+    from notifications.texts import TEXTS, VARIANTS, notification_text
+
+    payload = {
+        "status": "ACCEPTED",
+        "due_at": "2026-06-01T00:00:00+00:00",
+        "month": "2026-05",
+        "count": 3,
+        "villages_missing": 2,
+        "items_missing": 5,
+        "urgent": True,
+    }
+    cases = [(k, {}) for k in TEXTS] + [(k, {"variant": v}) for k, v in VARIANTS]
+    for kind, extra in cases:
+        for lang in ("zh", "en"):
+            text = notification_text(kind, {**payload, **extra}, lang)
+            assert text and "{" not in text and "}" not in text, (kind, extra, lang)
+    assert {k for k, _ in VARIANTS} <= set(TEXTS)
