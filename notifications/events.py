@@ -93,3 +93,28 @@ async def notify_many(
     ]
     await insert(rows)
     return len(rows)
+
+
+def rows_for(
+    user_ids: Iterable[int], kind: str, subject_type: str, subject_id: int, **payload: Any
+) -> list[NotificationEvent]:
+    """The rows `notify` would record, to record several kinds with one `insert`."""
+    return [
+        NotificationEvent(
+            user_id=uid,
+            kind=kind,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            payload=payload,
+        )
+        for uid in sorted(set(user_ids))
+    ]
+
+
+async def notify_all(batches: Sequence[list[NotificationEvent]]) -> int:
+    """Record several kinds (each from `rows_for`) in one insert. A transaction that notified
+    overlapping user sets in two calls would lock their counter rows in two passes, which can
+    deadlock against another such transaction on PostgreSQL; one call locks in user order."""
+    rows = [row for batch in batches for row in batch]
+    await insert(rows)
+    return len(rows)

@@ -40,24 +40,33 @@ def _ancestors(path: str) -> list[int]:
     return [int(path[i : i + SEGMENT]) for i in range(0, len(path), SEGMENT)]
 
 
-async def recipients(conn: BaseDBAsyncClient, region_path: str, category: str) -> list[int]:
+async def recipients(
+    conn: BaseDBAsyncClient, region_path: str, category: str, residents_told: bool = False
+) -> list[int]:
     """Verified, active residents of villages in the region's subtree ∪ active followers
-    of the region, its ancestors or its descendants, minus those muting `category`."""
+    of the region, its ancestors or its descendants, minus those muting `category` (and
+    minus the residents when they were told already: a must-read notice)."""
     p = Params(is_postgres(conn))
     low, high = region_path, str(int(region_path) + 1).zfill(len(region_path))
 
     def below() -> str:  # placeholders are numbered in order: a fresh pair at each use
         return f"SELECT id FROM region WHERE path >= {p(low)} AND path < {p(high)}"
 
+    def residents() -> str:
+        return (
+            'SELECT u.id FROM "user" u'
+            " WHERE u.is_active AND u.residency_verified_at IS NOT NULL"
+            f" AND u.village_id IN ({below()})"
+        )
+
     rows = await conn.execute_query_dict(
-        'SELECT u.id FROM "user" u'
-        " WHERE u.is_active AND u.residency_verified_at IS NOT NULL"
-        f" AND u.village_id IN ({below()})"
+        f"{residents()}"
         " UNION"
         ' SELECT f.user_id FROM follow f JOIN "user" u ON u.id = f.user_id AND u.is_active'
         f" WHERE f.region_id IN ({p.many(_ancestors(region_path))}) OR f.region_id IN ({below()})"
         f" EXCEPT SELECT user_id FROM disclosure_mute WHERE category = {p(category)}"
-        " ORDER BY 1",
+        + (f" EXCEPT {residents()}" if residents_told else "")
+        + " ORDER BY 1",
         p.values,
     )
     return [r["id"] for r in rows]
@@ -121,7 +130,7 @@ async def fan_out(disclosure_id: int, version: int, now: datetime) -> int:
             return 0
         p = Params(is_postgres(conn))
         found = await conn.execute_query_dict(
-            "SELECT d.category, d.status, d.version, r.path FROM disclosure d"
+            "SELECT d.category, d.status, d.version, d.must_read, r.path FROM disclosure d"
             f" JOIN region r ON r.id = d.region_id WHERE d.id = {p(disclosure_id)}",
             p.values,
         )
@@ -129,7 +138,9 @@ async def fan_out(disclosure_id: int, version: int, now: datetime) -> int:
         if not found or found[0]["status"] != "PUBLISHED" or found[0]["version"] != version:
             return 0
         row = found[0]
-        users = await recipients(conn, row["path"], row["category"])
+        # a must-read notice's first version told its residents already (MUST_READ_NOTICE)
+        told = bool(row["must_read"]) and row["category"] == "NOTICE" and version == 1
+        users = await recipients(conn, row["path"], row["category"], told)
         payload = {"category": row["category"], "version": version, "correction": version > 1}
         for start in range(0, len(users), BATCH):
             ranges = await record_batch(

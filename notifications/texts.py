@@ -35,6 +35,33 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{month}：{villages} 个村共 {items} 项未按期公开",
         "{month}: {items} items missing in {villages} villages",
     ),
+    "APPROVAL_NEEDED": ("有一项公开内容等待您审核", "An item waits for your approval"),
+    "RISK_HITS": (
+        "{month} 账目有 {count} 处风险提示待核查",
+        "{count} risk notes on the {month} accounts wait for review",
+    ),
+    "COMMENT_REPLY": ("有人回复了您的评论", "Someone replied to your comment"),
+    "MUST_READ_NOTICE": ("有一条必读通知，请及时查看", "A must-read notice was published"),
+}
+
+# (kind, payload's "variant") -> (zh, en), where one kind reads differently by case
+VARIANTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("APPROVAL_NEEDED", "CORRECTION"): (
+        "一项已公开内容的更正等待您审核",
+        "A correction of a published item waits for your approval",
+    ),
+    ("APPROVAL_NEEDED", "MONTH"): (
+        "{month} 账目等待您审核",
+        "The accounts for {month} wait for your approval",
+    ),
+    ("APPROVAL_NEEDED", "MONTH_CORRECTION"): (
+        "{month} 账目的更正等待您审核",
+        "A correction of the {month} accounts waits for your approval",
+    ),
+    ("COMMENT_REPLY", "OFFICIAL"): (
+        "工作人员回复了您的评论（官方答复）",
+        "An official answered your comment",
+    ),
 }
 
 STATUS: dict[str, tuple[str, str]] = {
@@ -86,6 +113,8 @@ CORRECTED = ("您关注的地方有{category}公开更正", "A {category} disclo
 
 
 def notification_text(kind: str, payload: dict[str, Any], lang: str) -> str:
-    pair = CORRECTED if kind == "NEW_DISCLOSURE" and payload.get("correction") else None
+    pair = VARIANTS.get((kind, str(payload.get("variant", ""))))
+    if pair is None and kind == "NEW_DISCLOSURE" and payload.get("correction"):
+        pair = CORRECTED
     template = pick(pair or TEXTS.get(kind, GENERIC), lang)
     return template.format(**params(payload, lang))

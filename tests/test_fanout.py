@@ -416,3 +416,22 @@ async def test_scheduled_publication_and_an_approved_correction_fan_out(gql, dem
         e["node"]["text"] for e in (await gql.data(INBOX, token=token))["notifications"]["edges"]
     ]
     assert "您关注的地方有财务公开更正" in texts
+
+
+async def test_a_must_read_notice_is_told_once_to_residents_and_to_followers_elsewhere(
+    gql, demo, audience
+):
+    official = await gql.login("13800000003")
+    notice = await published(
+        gql, official, demo.townships[0], category="NOTICE", title="防汛通知", mustRead=True
+    )
+    await run_jobs("fanout_disclosure")
+    # residents were told at once as MUST_READ_NOTICE: no second event for the same notice
+    token = await gql.login(VILLAGER)
+    notes = (await gql.data(INBOX, token=token))["notifications"]["edges"]
+    assert [n["node"]["kind"] for n in notes] == ["MUST_READ_NOTICE"]
+    # a follower of the township living elsewhere hears of it as news
+    assert await kinds(gql, "13911110001") == ["NEW_DISCLOSURE"]
+    events = await NotificationEvent.filter(subject_type="Disclosure", subject_id=pk(notice["id"]))
+    told = [e.user_id for e in events]
+    assert len(told) == len(set(told)) >= 4  # nobody twice

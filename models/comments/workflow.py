@@ -22,6 +22,7 @@ from models.policy import (
 from models.regions.operations import region_path
 from models.targets import load_published_target
 from models.text import clean_reason, clean_text
+from notifications.events import notify
 
 BODY_MAX, REASON_MAX = 1000, 200
 EDIT_MINUTES = 10
@@ -93,6 +94,15 @@ async def add_comment(
             region_id=target.region_id,
             after={"body": text, "target": target.id},
         )
+        # no text of either comment in the notification: the reply may be hidden later
+        if (
+            parent is not None
+            and parent.author_id != viewer.user_id
+            and parent.status != CommentStatus.DELETED
+        ):
+            variant = "OFFICIAL" if comment.official else "REPLY"
+            to = [parent.author_id]
+            await notify(to, "COMMENT_REPLY", "Comment", comment.id, variant=variant)
     return comment
 
 

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from media.service import mark_attached
+from models.audience import residents_below
 from models.audit import record
 from models.disclosures import (
     CatalogueItem,
+    Category,
     Disclosure,
     DisclosureVersion,
     LedgerEntry,
@@ -20,6 +22,7 @@ from models.disclosures import (
 from models.media import Media
 from models.policy import Viewer
 from models.regions import Region
+from notifications.events import notify
 from notifications.fanout import enqueue_fanout
 
 
@@ -59,6 +62,7 @@ async def publish(
         approved_by_id=disclosure.approved_by_id,
         approved_at=disclosure.approved_at,
     )
+    first = disclosure.first_published_at is None
     disclosure.version = version.version
     disclosure.status = Status.PUBLISHED
     disclosure.published_at = at
@@ -83,6 +87,10 @@ async def publish(
     # every way to publish comes here (at once, approved, scheduled, corrected, a month's
     # accounts): readers hear of each version, a correction of a published figure included
     await enqueue_fanout(disclosure.id, version.version)
+    if first and disclosure.must_read and disclosure.category == Category.NOTICE:
+        # the residents of every village it covers, at once: a must-read overrides digests
+        readers = await residents_below(region.path) - {actor_id}
+        await notify(readers, "MUST_READ_NOTICE", "Disclosure", disclosure.id, urgent=True)
     return version
 
 

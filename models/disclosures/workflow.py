@@ -8,6 +8,7 @@ from typing import Any
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from models.audience import allowed_to
 from models.audit import record
 from models.disclosures import (
     Category,
@@ -29,6 +30,7 @@ from models.policy import (
 )
 from models.regions import Region, RegionKind, subtree_range
 from models.text import clean_reason
+from notifications.events import notify
 
 # A publication time this close to now is not worth scheduling: publish at once.
 SCHEDULE_SLACK = timedelta(seconds=30)
@@ -130,6 +132,7 @@ async def submit_disclosure(viewer: Viewer, disclosure_id: int) -> Disclosure:
         await disclosure.save()
         await close_return_notes(disclosure.id)
         await record(viewer, "disclosure.submit", disclosure, region_id=disclosure.region_id)
+        await notify_approvers(viewer, disclosure, disclosure.author_id, "DISCLOSURE")
     return disclosure
 
 
@@ -293,8 +296,9 @@ async def stage_correction(
     for key, value in published.items():
         setattr(disclosure, key, value)
     await StagedCorrection.filter(disclosure_id=disclosure.id).delete()
+    author_id = viewer.require_user().id
     await StagedCorrection.create(
-        disclosure_id=disclosure.id, reason=reason, author_id=viewer.require_user().id, **staged
+        disclosure_id=disclosure.id, reason=reason, author_id=author_id, **staged
     )
     await record(
         viewer,
@@ -304,7 +308,18 @@ async def stage_correction(
         before=before,
         after={"title": staged["title"], "period": staged["period"], "reason": reason},
     )
+    await notify_approvers(viewer, disclosure, author_id, "CORRECTION")
     return disclosure
+
+
+async def notify_approvers(
+    viewer: Viewer, disclosure: Disclosure, author_id: int, variant: str
+) -> None:
+    """APPROVAL_NEEDED to the supervisors who may approve it: never its author (the two-person
+    rule) nor whoever submitted it."""
+    approvers = await allowed_to(Action.DISCLOSURE_APPROVE, disclosure.region_path)
+    approvers -= {author_id, viewer.user_id}
+    await notify(approvers, "APPROVAL_NEEDED", "Disclosure", disclosure.id, variant=variant)
 
 
 # What a correction may change (catalogue item and must-read stay).

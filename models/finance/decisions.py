@@ -7,17 +7,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from models.accounts import Role
 from models.audit import record_many
 from models.errors import ErrorCode, fail
 from models.finance import AccountLine, MonthlyAccount, RiskHit, RiskRule, RiskStatus
 from models.finance.risk_text import hit_message
 from models.flags import FlagReason
+from models.flags.audience import staff_above
 from models.flags.workflow import raise_committee_flag
 from models.messages import ZH
 from models.policy import Action, Viewer
 from models.regions import Region
 from models.targets import Target
 from models.text import clean_reason
+from notifications.events import notify_many
 
 MAX_DECISIONS = 200  # a month's hits fit; more is a script gone wrong, not a supervisor
 
@@ -121,6 +124,7 @@ async def raise_confirmed_problems(
         flag_id=None,
     ).order_by("id")
     details = await public_details(hits)  # the flag's body is public
+    raised = []
     for hit in hits:
         line = await AccountLine.get(
             account_id=account.id, version=hit.version, line_no=hit.line_no
@@ -140,4 +144,8 @@ async def raise_confirmed_problems(
         )
         hit.flag_id = flag.id
         await hit.save(update_fields=["flag_id"])
+        raised.append(flag)
+    if raised:  # one call for them all: the same officials, locked once
+        officials = await staff_above(raised[0], Role.OFFICIAL)
+        await notify_many("FLAG_ASSIGNED", "Flag", [(officials, f.id, {}) for f in raised])
     return len(hits)

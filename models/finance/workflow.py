@@ -13,6 +13,7 @@ from typing import Any
 import anyio.to_thread
 from tortoise.transactions import in_transaction
 
+from models.audience import allowed_to
 from models.audit import record
 from models.disclosures import CatalogueItem, Category, Disclosure
 from models.disclosures import Status as DisclosureStatus
@@ -35,6 +36,7 @@ from models.media import Media
 from models.policy import Action, Viewer, require_account_readable, require_second_person
 from models.regions import Region, RegionKind
 from models.text import clean_reason
+from notifications.events import notify_all, rows_for
 
 UPLOAD_MAX_MB = 15  # the upload limit as the clerk is told it
 FLAG_RESPONSE_DAYS = 5  # as the API's default setting, for scripts that approve
@@ -109,7 +111,7 @@ async def store_and_check(
             problems=problems,
             reason=reason,
         )
-        await run_rules(account, village)
+        hits = await run_rules(account, village)
         await record(
             viewer,
             action,
@@ -128,7 +130,41 @@ async def store_and_check(
                 "correction_reason": account.correction_reason,
             },
         )
+        await notify_upload(account, village, len(hits))
     return account
+
+
+async def notify_upload(account: MonthlyAccount, village: Region, hits: int) -> None:
+    """An upload is the clerk's submission: APPROVAL_NEEDED to the supervisors who may approve
+    it, and, when rules were hit, RISK_HITS (one per month version, with the count) to those
+    who decide hits. Never to the uploader; both kinds in one insert (see `notify_all`)."""
+    month = f"{account.year}-{account.month:02d}"
+    about = {"month": month, "account": account.id, "version": account.version}
+    variant = "MONTH" if account.published_version is None else "MONTH_CORRECTION"
+    approvers = await allowed_to(Action.DISCLOSURE_APPROVE, village.path)
+    batches = [
+        rows_for(
+            approvers - {account.uploaded_by_id},
+            "APPROVAL_NEEDED",
+            "Region",
+            village.id,
+            variant=variant,
+            **about,
+        )
+    ]
+    if hits:
+        reviewers = await allowed_to(Action.RISK_DECIDE, village.path)
+        batches.append(
+            rows_for(
+                reviewers - {account.uploaded_by_id},
+                "RISK_HITS",
+                "Region",
+                village.id,
+                count=hits,
+                **about,
+            )
+        )
+    await notify_all(batches)
 
 
 async def import_month(

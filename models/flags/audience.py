@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import cast
 
-from models.accounts import Role, RoleGrant
+from models.accounts import Role
+from models.audience import granted_over
 from models.flags import Flag, FlagSupport
-from models.regions import path_ids
 
 
 async def staff_above(flag: Flag, role: Role) -> list[int]:
-    """Users holding `role` on the flag's village or a region above it."""
-    grants = await RoleGrant.filter(
-        role=role, revoked_at=None, region_id__in=path_ids(flag.region_path)
-    ).values_list("user_id", flat=True)
-    return cast(list[int], grants)
+    """Active users holding `role` on the flag's village or a region above it."""
+    return sorted(await granted_over(flag.region_path, [role]))
 
 
 async def followers(flag: Flag) -> list[int]:

@@ -11,7 +11,7 @@ from models.audit import record
 from models.flags import Flag, FlagEvent, FlagEventKind, FlagStatus
 from models.flags.audience import followers, staff_above
 from models.policy import Viewer
-from notifications.events import notify
+from notifications.events import notify_all, rows_for
 
 SOURCE = "job:escalate_overdue_flags"
 
@@ -39,6 +39,11 @@ async def escalate_overdue_flags(now: datetime | None = None) -> int:
                 region_id=flag.region_id,
                 after={"due_at": flag.due_at.isoformat()},
             )
-            await notify(await staff_above(flag, Role.INSPECTOR), "FLAG_ESCALATED", "Flag", flag.id)
-            await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="ESCALATED")
+            inspectors, told = await staff_above(flag, Role.INSPECTOR), await followers(flag)
+            await notify_all(  # one insert: the two sets may overlap (see `notify_all`)
+                [
+                    rows_for(inspectors, "FLAG_ESCALATED", "Flag", flag.id),
+                    rows_for(told, "FLAG_STATUS", "Flag", flag.id, status="ESCALATED"),
+                ]
+            )
     return len(overdue)

@@ -21,7 +21,7 @@ from models.media import Media
 from models.policy import Viewer, require_flag_handler, require_flagger, require_participant
 from models.targets import Target, load_published_target
 from models.text import clean_reason, clean_text
-from notifications.events import notify
+from notifications.events import notify, notify_all, rows_for
 
 BODY_MIN, BODY_MAX, NOTE_MAX, MAX_PHOTOS = 5, 2000, 1000, 9
 
@@ -95,7 +95,8 @@ async def submit_flag(
             region_id=flag.region_id,
             after={"target": target.id, "reason": str(flag.reason_code)},
         )
-        await notify(await staff_above(flag, Role.OFFICIAL), "FLAG_ASSIGNED", "Flag", flag.id)
+        officials = set(await staff_above(flag, Role.OFFICIAL)) - {user_id}  # an official's own
+        await notify(officials, "FLAG_ASSIGNED", "Flag", flag.id)
     return flag
 
 
@@ -109,7 +110,8 @@ async def raise_committee_flag(
     response_days: int,
 ) -> Flag:
     """A flag the village's supervision committee raises through its member `member_id` (a
-    confirmed risk hit): not anonymous, shown as the committee's, answered like any flag."""
+    confirmed risk hit): not anonymous, shown as the committee's, answered like any flag.
+    The caller notifies the officials (FLAG_ASSIGNED), once for all the flags it raises."""
     flag = await Flag.create(
         target_type=target.kind,
         target_id=target.id,
@@ -131,7 +133,6 @@ async def raise_committee_flag(
         region_id=flag.region_id,
         after={"target": target.id, "reason": str(reason), "byCommittee": True},
     )
-    await notify(await staff_above(flag, Role.OFFICIAL), "FLAG_ASSIGNED", "Flag", flag.id)
     return flag
 
 
@@ -198,7 +199,8 @@ async def official_step(
             before={"status": before},
             after={"status": str(flag.status), "note": text},
         )
-        await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status=str(flag.status))
+        told = set(await followers(flag)) - {viewer.user_id}
+        await notify(told, "FLAG_STATUS", "Flag", flag.id, status=str(flag.status))
     return flag
 
 
@@ -271,7 +273,8 @@ async def confirm_resolution(viewer: Viewer, flag_id: int, now: datetime | None 
             at=now or datetime.now(UTC),
         )
         await record(viewer, "flag.confirm", flag, region_id=flag.region_id)
-        await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="CONFIRMED")
+        told = set(await followers(flag)) - {flag.flagger_id}  # the flagger did it
+        await notify(told, "FLAG_STATUS", "Flag", flag.id, status="CONFIRMED")
     return flag
 
 
@@ -294,6 +297,12 @@ async def reopen_flag(
             flag=flag, kind=FlagEventKind.REOPENED, note=text, actor_id=flag.flagger_id, at=now
         )
         await record(viewer, "flag.reopen", flag, region_id=flag.region_id, after={"reason": text})
-        await notify(await staff_above(flag, Role.INSPECTOR), "FLAG_ESCALATED", "Flag", flag.id)
-        await notify(await followers(flag), "FLAG_STATUS", "Flag", flag.id, status="REOPENED")
+        told = set(await followers(flag)) - {flag.flagger_id}  # the flagger did it
+        inspectors = await staff_above(flag, Role.INSPECTOR)
+        await notify_all(  # one insert: the two sets may overlap (see `notify_all`)
+            [
+                rows_for(inspectors, "FLAG_ESCALATED", "Flag", flag.id),
+                rows_for(told, "FLAG_STATUS", "Flag", flag.id, status="REOPENED"),
+            ]
+        )
     return flag

@@ -53,7 +53,7 @@ async def return_disclosure(viewer: Viewer, disclosure_id: int, reason: str | No
             after={"kind": str(kind), "reason": reason, "status": str(disclosure.status)},
         )
         await notify(
-            [author_id],
+            {author_id} - {user_id},
             "REVIEW_RETURNED",
             "Disclosure",
             disclosure.id,
@@ -100,6 +100,10 @@ async def return_month(
             after={"version": account.version, "reason": reason},
         )
         await notify(
-            [account.uploaded_by_id], "REVIEW_RETURNED", "MonthlyAccount", account.id, note=note.id
+            {account.uploaded_by_id} - {viewer.user_id},
+            "REVIEW_RETURNED",
+            "MonthlyAccount",
+            account.id,
+            note=note.id,
         )
     return account
