@@ -9,6 +9,8 @@ from api.accounts.types import RoleGrant, User
 from api.audit_log.schema import AuditQueries
 from api.comments.schema import CommentMutations, CommentQueries
 from api.comments.types import Comment
+from api.deliveries.schema import DeliveryMutations, DeliveryQueries
+from api.deliveries.types import Delivery
 from api.disclosures.schema import DisclosureMutations, DisclosureQueries
 from api.disclosures.types import CatalogueItem, Disclosure
 from api.finance.schema import FinanceMutations, FinanceQueries
@@ -39,6 +41,7 @@ class Query(
     WorklistQueries,
     JobQueries,
     NotificationQueries,
+    DeliveryQueries,
     graphene.ObjectType,
 ):
     node = node_field()
@@ -55,6 +58,7 @@ class Mutation(
     WorklistMutations,
     JobMutations,
     NotificationMutations,
+    DeliveryMutations,
     graphene.ObjectType,
 ):
     pass
@@ -74,5 +78,6 @@ schema = graphene.Schema(
         Flag,
         Job,
         Notification,
+        Delivery,
     ],
 )

@@ -28,6 +28,7 @@ MODEL_MODULES = [
     "models.comments",
     "models.flags",
     "models.notifications",
+    "models.deliveries",
     "models.finance",
     "models.jobs",
 ]
