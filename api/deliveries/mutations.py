@@ -47,7 +47,7 @@ class UnbindWechat(BaseMutation):
         name = "UnbindWechatPayload"
 
     class Arguments:
-        input = UnbindWechatInput(required=False)
+        input = UnbindWechatInput(required=False, default_value={})
 
     bound = graphene.Boolean(required=True, description="之后是否已绑定微信（总为 false）")
     removed = graphene.Boolean(required=True, description="是否解除了一个绑定")
