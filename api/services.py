@@ -69,15 +69,15 @@ class Services:
             # shared by every worker: the scheduler's refresh warms what the API reads
             stats=StatsCache(fetch_rows, store=stats_store(redis, settings.redis_prefix, guard)),
             sms=build_sms_provider(sms_config(settings)),
-            wechat=wechat_client(settings, redis),
+            wechat=wechat_client(settings, redis, guard),
         )
 
     async def aclose(self) -> None:
-        """The HTTP clients the channels keep open (Aliyun's SDK opens one per request)."""
+        """The HTTP clients the channels keep open (Tencent's and WeChat's pools)."""
         if self.wechat is not None:
             await self.wechat.aclose()
-        close = getattr(getattr(self.sms, "client", None), "close", None)
-        if close is not None and self.sms.name == "tencent":
+        close = getattr(self.sms, "aclose", None)
+        if close is not None:
             await close()
 
 
@@ -95,7 +95,9 @@ def sms_config(settings: Settings) -> SmsConfig:
     )
 
 
-def wechat_client(settings: Settings, redis: Redis | None) -> WechatClient | None:
+def wechat_client(
+    settings: Settings, redis: Redis | None, guard: RedisGuard | None = None
+) -> WechatClient | None:
     config = WechatConfig(
         app_id=settings.wechat_app_id,
         app_secret=settings.wechat_app_secret,
@@ -106,4 +108,5 @@ def wechat_client(settings: Settings, redis: Redis | None) -> WechatClient | Non
     )
     if not config.enabled:
         return None
-    return WechatClient(config, token_store(redis, settings.redis_prefix, config.app_id))
+    store = token_store(redis, settings.redis_prefix, config.app_id, guard)
+    return WechatClient(config, store)

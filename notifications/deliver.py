@@ -114,9 +114,8 @@ async def deliver(ctx: JobContext) -> str:
     digest = bool(payload.get("digest"))
     if not event_ids:
         return "no events"
-    user = await User.get_or_none(id=user_id)
     events = await NotificationEvent.filter(id__in=event_ids, user_id=user_id).order_by("id")
-    if user is None or not events:
+    if not events:
         return "gone"  # the user or the events were deleted since
     template, params, wechat_text = render(events, digest)
     key = dedup_key(channel.value, user_id, digest, event_ids)
@@ -124,19 +123,22 @@ async def deliver(ctx: JobContext) -> str:
     # claim the row (and check the limits) with the user's row locked: two deliveries to one
     # number cannot both pass the daily limit
     async with in_transaction():
-        await User.select_for_update().filter(id=user_id).first()
+        user = await User.select_for_update().get_or_none(id=user_id)  # as it is now
+        if user is None:
+            return "gone"
         row = await Delivery.select_for_update().get_or_none(dedup_key=key)
         if row is None:
             try:
-                row = await Delivery.create(
-                    user_id=user_id,
-                    channel=channel,
-                    template=template,
-                    event_ids=[e.id for e in events],
-                    digest=digest,
-                    dedup_key=key,
-                    created_at=ctx.now,
-                )
+                async with in_transaction():  # a savepoint: the outer one survives a conflict
+                    row = await Delivery.create(
+                        user_id=user_id,
+                        channel=channel,
+                        template=template,
+                        event_ids=[e.id for e in events],
+                        digest=digest,
+                        dedup_key=key,
+                        created_at=ctx.now,
+                    )
             except IntegrityError:  # another run of this job created it first
                 row = await Delivery.get(dedup_key=key)
         if row.status in (DeliveryStatus.SENT, DeliveryStatus.SKIPPED):
@@ -148,6 +150,7 @@ async def deliver(ctx: JobContext) -> str:
         skip = await _unavailable(ctx, user, channel, row)
         row.attempts += 1
         row.template = template
+        row.provider = ctx.services.sms.name if channel == Channel.SMS else "wechat"
         if skip:
             row.status = DeliveryStatus.SKIPPED
             row.last_error = skip

@@ -177,7 +177,10 @@ class TencentSmsProvider:
         scheme, host = split_endpoint(config.endpoint, "sms.tencentcloudapi.com")
         self.config = config
         http = HttpProfile(
-            protocol=scheme, endpoint=host, reqTimeout=max(1, int(config.timeout_seconds))
+            protocol=scheme,
+            endpoint=host,
+            reqTimeout=max(1, int(config.timeout_seconds)),
+            keepAlive=True,  # one pooled connection, not a TLS handshake per message
         )
         profile = ClientProfile(httpProfile=http)
         # the region breaker would switch to a backup domain: never wanted with a set endpoint
@@ -187,6 +190,9 @@ class TencentSmsProvider:
             config.region or "ap-guangzhou",
             profile,
         )
+
+    async def aclose(self) -> None:
+        await self.client.close()
 
     async def send(
         self, phone: str, template: str, params: dict[str, str], *, ref: str | None = None

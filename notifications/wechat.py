@@ -24,6 +24,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from models.deliveries import WechatToken
+from models.redis_guard import REDIS_DOWN, RedisGuard
 
 log = logging.getLogger("cunwu.wechat")
 
@@ -282,5 +283,43 @@ class WechatClient:
         return str(openid)
 
 
-def token_store(redis: Redis | None, prefix: str, app_id: str) -> TokenStore:
-    return RedisTokenStore(redis, prefix, app_id) if redis is not None else DbTokenStore(app_id)
+class GuardedTokenStore:
+    """Redis while it answers, the database row while it does not (the guard's back-off):
+    a Redis outage costs at most one more token request, never a message."""
+
+    def __init__(self, guard: RedisGuard, redis_store: RedisTokenStore, db: DbTokenStore) -> None:
+        self.guard, self.redis_store, self.db = guard, redis_store, db
+
+    async def _either(self, op: str, *args: Any) -> Any:
+        if self.guard.client() is not None:
+            try:
+                result = await getattr(self.redis_store, op)(*args)
+            except REDIS_DOWN as exc:
+                self.guard.failed(exc)
+            else:
+                self.guard.succeeded()
+                return result
+        return await getattr(self.db, op)(*args)
+
+    async def get(self) -> Token | None:
+        return await self._either("get")
+
+    async def put(self, token: Token) -> None:
+        await self._either("put", token)
+
+    async def claim(self) -> bool:
+        return bool(await self._either("claim"))
+
+    async def release(self) -> None:
+        await self._either("release")
+
+
+def token_store(
+    redis: Redis | None, prefix: str, app_id: str, guard: RedisGuard | None = None
+) -> TokenStore:
+    if redis is None:
+        return DbTokenStore(app_id)
+    store = RedisTokenStore(redis, prefix, app_id)
+    if guard is None:
+        return store
+    return GuardedTokenStore(guard, store, DbTokenStore(app_id))

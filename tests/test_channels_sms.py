@@ -5,6 +5,8 @@ parsed, and its errors mapped to retryable or not."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -33,6 +35,15 @@ def config(provider: str, url: str) -> SmsConfig:
         templates=TEMPLATES,
         timeout_seconds=2,
     )
+
+
+@asynccontextmanager
+async def tencent(url: str) -> AsyncIterator[TencentSmsProvider]:
+    provider = TencentSmsProvider(config("tencent", url))
+    try:
+        yield provider
+    finally:
+        await provider.aclose()
 
 
 def aliyun_ok(req: Received) -> tuple[int, dict]:
@@ -105,7 +116,10 @@ async def test_tencent_sends_a_tc3_signed_sendsms_and_reads_the_serialno():
     async with fake_server(tencent_ok) as server:
         provider = build_sms_provider(config("tencent", server.url))
         assert isinstance(provider, TencentSmsProvider)
-        result = await provider.send("13800000006", "DIGEST", {"count": "3"}, ref="d-7")
+        try:
+            result = await provider.send("13800000006", "DIGEST", {"count": "3"}, ref="d-7")
+        finally:
+            await provider.aclose()
     assert result.provider == "tencent"
     assert result.message_id == "5000:1045710669157053657849499619"
     [req] = server.received
@@ -162,9 +176,9 @@ def tencent_status(code: str) -> dict:
 async def test_tencent_errors_map_to_retryable_or_not(answer, code, retryable):
     expected = code or answer["Response"]["SendStatusSet"][0]["Code"]
     async with fake_server(lambda req: (200, answer)) as server:
-        provider = TencentSmsProvider(config("tencent", server.url))
-        with pytest.raises(SmsError) as caught:
-            await provider.send("13800000006", "NOTIFY_FLAG", {"what": "问题反映已受理"})
+        async with tencent(server.url) as provider:
+            with pytest.raises(SmsError) as caught:
+                await provider.send("13800000006", "NOTIFY_FLAG", {"what": "问题反映已受理"})
     assert caught.value.code == expected
     assert caught.value.retryable is retryable
 
@@ -173,13 +187,11 @@ async def test_an_unreachable_provider_is_a_retryable_network_error():
     async with fake_server(aliyun_ok) as server:
         url = server.url
     # the server is gone: connection refused
-    for provider in (
-        AliyunSmsProvider(config("aliyun", url)),
-        TencentSmsProvider(config("tencent", url)),
-    ):
-        with pytest.raises(SmsError) as caught:
-            await provider.send("13800000006", "VERIFY_CODE", {"code": "123456"})
-        assert caught.value.retryable is True, provider.name
+    async with tencent(url) as tencent_provider:
+        for provider in (AliyunSmsProvider(config("aliyun", url)), tencent_provider):
+            with pytest.raises(SmsError) as caught:
+                await provider.send("13800000006", "VERIFY_CODE", {"code": "123456"})
+            assert caught.value.retryable is True, provider.name
 
 
 @pytest.mark.parametrize(
@@ -192,10 +204,10 @@ async def test_an_unreachable_provider_is_a_retryable_network_error():
     ],
 )
 async def test_links_and_long_parameters_are_refused_before_anything_is_sent(params):
-    async with fake_server(aliyun_ok) as server:
+    async with fake_server(aliyun_ok) as server, tencent(server.url) as tencent_provider:
         for provider in (
             AliyunSmsProvider(config("aliyun", server.url)),
-            TencentSmsProvider(config("tencent", server.url)),
+            tencent_provider,
             LogSmsProvider(),
         ):
             with pytest.raises(SmsError) as caught:
@@ -239,3 +251,29 @@ def test_settings_read_the_provider_and_each_template_from_the_environment(tmp_p
     with pytest.raises(SettingsError, match="SMS_PROVIDER"):
         Settings.from_env({**env, "SMS_PROVIDER": "carrier-pigeon"})
     assert Settings.from_env({"DATA_DIR": str(tmp_path)}).sms_provider == "log"
+
+
+async def test_services_build_the_configured_provider_once_and_close_it(tmp_path):
+    from api.services import Services
+
+    base = Settings(data_dir=tmp_path, media_root=tmp_path / "media", secret_key="k" * 40)
+    built = {}
+    for name in ("log", "aliyun", "tencent"):
+        settings = base.with_overrides(
+            sms_provider=name,
+            sms_endpoint="http://127.0.0.1:9",
+            sms_access_key_id="AKID",
+            sms_access_key_secret="s",
+            sms_sign_name="村务公开",
+            sms_app_id="1400",
+            sms_templates=TEMPLATES,
+        )
+        services = Services.build(settings, None)
+        built[name] = type(services.sms)
+        assert services.wechat is None  # no WeChat app id: no client
+        await services.aclose()
+    assert built == {
+        "log": LogSmsProvider,
+        "aliyun": AliyunSmsProvider,
+        "tencent": TencentSmsProvider,
+    }

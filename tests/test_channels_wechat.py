@@ -6,6 +6,7 @@ send retried once, a refused subscription not retried; bindWechat/unbindWechat o
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from redis.asyncio import Redis
 
 from api.settings import Settings
 from models.audit import AuditEntry
-from models.deliveries import WechatBinding
+from models.deliveries import WechatBinding, WechatToken
+from models.redis_guard import RedisGuard
 from notifications.channels import wechat_bound
 from notifications.wechat import WechatClient, WechatConfig, WechatError, token_store
 from tests.client import error_codes
@@ -204,6 +206,27 @@ async def test_a_refused_subscription_is_final_and_a_busy_wechat_retryable(
     finally:
         await client.aclose()
     assert outcomes == [("43101", False, True), ("-1", True, False), ("40037", False, False)]
+
+
+async def test_with_redis_unreachable_the_token_is_kept_in_the_database(app, wechat_fake):
+    fake, server = wechat_fake
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dead = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=0.2)
+    guard = RedisGuard(dead)
+    config = WechatConfig(app_id=APP_ID, app_secret=SECRET, base_url=server.url)
+    clients = [WechatClient(config, token_store(dead, "t:", APP_ID, guard)) for _ in range(2)]
+    try:
+        for c in clients:
+            assert await c.send_subscribe("openid-1", "tmpl-notify", {"thing1": "一"})
+    finally:
+        for c in clients:
+            await c.aclose()
+        await dead.aclose()
+    assert guard.is_down and len(fake.token_requests) == 1
+    row = await WechatToken.get(app_id=APP_ID)
+    assert row.token == "TOKEN-1" and row.refreshing_until is None
 
 
 BIND = """mutation($input: BindWechatInput!) { bindWechat(input: $input) {
