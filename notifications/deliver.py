@@ -83,10 +83,24 @@ def label(event: NotificationEvent) -> str:
     return text[:20]
 
 
+GROUP_NAMES = {"NOTIFY_FLAG": "问题反映", "NOTIFY_TASK": "待办", NEWS: "公开和通知"}
+
+
+def summary(events: list[NotificationEvent]) -> str:
+    """A digest's WeChat text: the counts per group, e.g. "共5条：问题反映3，公开和通知2"."""
+    counts: dict[str, int] = {}
+    for event in events:
+        group = GROUPS.get(event.kind, NEWS)
+        counts[group] = counts.get(group, 0) + 1
+    parts = [f"{GROUP_NAMES[g]}{counts[g]}" for g in GROUP_NAMES if g in counts]
+    text = f"共{len(events)}条：" + "，".join(parts)
+    return text if len(text) <= 20 else f"您有{len(events)}条新通知"
+
+
 def render(events: list[NotificationEvent], digest: bool) -> tuple[str, dict[str, str], str]:
     """(our template, its parameters, the WeChat text): a digest or several events count."""
     if digest or len(events) > 1:
-        return DIGEST, {"count": str(len(events))}, f"您有{len(events)}条新通知"
+        return DIGEST, {"count": str(len(events))}, summary(events)
     event = events[0]
     what = label(event)
     return GROUPS.get(event.kind, NEWS), {"what": what}, what

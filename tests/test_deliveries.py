@@ -20,6 +20,7 @@ from models.deliveries import Delivery, DeliveryStatus, WechatBinding
 from models.jobs import Job, JobStatus
 from models.jobs.queue import enqueue
 from models.notifications import NotificationEvent
+from notifications.channels import sms_reachable
 from notifications.deliver import DELIVER
 from notifications.events import notify
 from tests.client import error_codes
@@ -148,6 +149,9 @@ async def test_an_unverified_phone_is_skipped_with_its_reason(demo, providers):
     [row] = await Delivery.all()
     assert row.status == DeliveryStatus.SKIPPED and row.last_error == "PHONE_NOT_VERIFIED"
     assert fake.sms == []
+    # what routing asks before enqueueing: nobody here is reachable by SMS until verified
+    assert await sms_reachable([user.id]) == set()
+    assert await sms_reachable([(await villager()).id, 10**6]) == {user.id}
     assert (await NotificationEvent.get(id=ids[0])).delivered_at is None
 
 
@@ -186,6 +190,22 @@ async def test_a_digest_is_one_message_counting_its_events(demo, providers):
     assert req.query["TemplateCode"] == "SMS_2004"
     assert json.loads(req.query["TemplateParam"]) == {"count": "3"}
     assert await NotificationEvent.filter(id__in=ids, delivered_at__isnull=True).count() == 0
+
+
+async def test_a_wechat_digest_counts_its_events_by_group(demo, providers):
+    fake, _ = providers
+    user = await villager()
+    ids = await events_for(user, 2)
+    async with in_transaction():
+        await notify([user.id], "CLERK_REMINDER", "Region", 1, month="2026-11", count=3)
+    ids += [(await NotificationEvent.filter(user_id=user.id).order_by("-id").first()).id]
+    await WechatBinding.create(user_id=user.id, openid="openid-v", created_at=datetime.now(UTC))
+    await run_to_end(user, "WECHAT", ids, digest=True)
+    [row] = await Delivery.all()
+    assert row.status == DeliveryStatus.SENT and row.template == "DIGEST"
+    [send] = fake.wechat.sends
+    assert send.json["template_id"] == "tmpl-digest"
+    assert send.json["data"]["thing1"] == {"value": "共3条：问题反映2，待办1"}
 
 
 DELIVERIES = """query($status: DeliveryStatus, $channel: DeliveryChannel) {
