@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.accounts.codes import settle as sms_codes_sent
 from api.database import close_db, open_db, ping_db
 from api.endpoint import GraphQLEndpoint
 from api.graphiql import serve_static
@@ -45,6 +46,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             if runner is not None:
                 await runner.stop()
+            # codes being sent: a short wait, else they are lost (the villager asks again)
+            try:
+                await asyncio.wait_for(sms_codes_sent(), READY_TIMEOUT)
+            except TimeoutError:
+                log.warning("SMS codes still being sent at shutdown were dropped")
             # views buffered in process would die with it (Redis's wait for the next flush)
             try:
                 await services.views.flush()

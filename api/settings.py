@@ -59,6 +59,13 @@ class Settings:
     login_window_seconds: int = 300  # login_attempts failures per phone and IP in this window
     login_phone_attempts: int = 100  # the backstop: failures per phone from anywhere ...
     login_phone_window_seconds: int = 3600  # ... in this window
+    # SMS codes (phone verification, sign-in and password reset by code)
+    sms_code_seconds: int = 300  # a code is good for this long
+    sms_code_attempts: int = 5  # wrong tries that kill a code
+    # (count, window seconds): codes sent to one number, like the carriers' own limits
+    sms_code_phone_limits: tuple[tuple[int, int], ...] = ((1, 60), (5, 3600), (10, 86400))
+    # ... and asked for from one address (loose: mobile carriers put many phones behind one)
+    sms_code_ip_limits: tuple[tuple[int, int], ...] = ((10, 60), (60, 3600), (200, 86400))
     flag_response_days: int = 5
     font_path: str | None = None  # a CJK font for summary images; else found on the system
     media_max_bytes: int = 15 * 1024 * 1024
@@ -159,6 +166,10 @@ class Settings:
             demo=config("CUNWU_DEMO", cast=bool, default=True),
             access_token_seconds=config("ACCESS_TOKEN_SECONDS", cast=int, default=15 * 60),
             flag_response_days=config("FLAG_RESPONSE_DAYS", cast=int, default=5),
+            sms_code_seconds=config("SMS_CODE_SECONDS", cast=int, default=300),
+            sms_code_attempts=config("SMS_CODE_ATTEMPTS", cast=int, default=5),
+            sms_code_phone_limits=_limits(config, "SMS_CODE_PHONE_LIMITS", "1/60,5/3600,10/86400"),
+            sms_code_ip_limits=_limits(config, "SMS_CODE_IP_LIMITS", "10/60,60/3600,200/86400"),
             font_path=config("FONT_PATH", default="") or None,
             media_max_bytes=config("MEDIA_MAX_BYTES", cast=int, default=15 * 1024 * 1024),
             media_max_pixels=config("MEDIA_MAX_PIXELS", cast=int, default=100_000_000),
@@ -226,6 +237,21 @@ def _channel_settings(config: Config, environ: Any) -> dict[str, Any]:
         if missing:
             raise SettingsError(f"SMS_PROVIDER={provider} needs {', '.join(missing)}")
     return out
+
+
+def _limits(config: Config, name: str, default: str) -> tuple[tuple[int, int], ...]:
+    """`count/seconds` pairs separated by commas, e.g. `1/60,5/3600`."""
+    value = config(name, default=default)
+    limits = []
+    for entry in (e.strip() for e in value.split(",") if e.strip()):
+        count, _, window = entry.partition("/")
+        try:
+            limits.append((int(count), int(window)))
+        except ValueError:
+            raise SettingsError(f"{name}: {entry!r} is not count/seconds") from None
+        if limits[-1][0] < 1 or limits[-1][1] < 1:
+            raise SettingsError(f"{name}: {entry!r} must be positive")
+    return tuple(limits)
 
 
 def _trusted_proxies(value: str) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('cunwu', '0022_phone_verified')]
+    dependencies = [('cunwu', '0023_sms_codes')]
 
     initial = False
 

@@ -225,6 +225,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This refresh token was already used; for safety the session is ended, sign in again",
     ),
     "TOKEN_REVOKED": ("该登录已注销，请重新登录", "This session was signed out; sign in again"),
+    "CODE_INVALID": (
+        "验证码错误或已失效，请重新获取",
+        "The code is wrong or no longer valid; ask for a new one",
+    ),
+    "PHONE_NOT_YOURS": (
+        "只能验证本账号的手机号",
+        "Only this account's own phone number can be verified",
+    ),
+    "PHONE_ALREADY_VERIFIED": ("该手机号已验证", "This phone number is already verified"),
     "INVALID_ID": ("无效的编号", "Invalid ID"),
     "WRONG_KIND": (
         "该对象类型不符合要求（需要{expected}）",

@@ -7,6 +7,7 @@ from typing import Any
 import graphene
 from graphene import relay
 
+from api.accounts.codes import LoginWithSmsCode, RequestSmsCode, ResetPassword, VerifyPhone
 from api.accounts.mutations import (
     ChangePassword,
     GrantRole,
@@ -72,6 +73,10 @@ class AccountMutations(graphene.ObjectType):
     refresh_token = RefreshToken.Field()
     logout = Logout.Field()
     change_password = ChangePassword.Field()
+    request_sms_code = RequestSmsCode.Field()
+    verify_phone = VerifyPhone.Field()
+    login_with_sms_code = LoginWithSmsCode.Field()
+    reset_password = ResetPassword.Field()
     verify_residency = VerifyResidency.Field()
     grant_role = GrantRole.Field()
     revoke_role = RevokeRole.Field()

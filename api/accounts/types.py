@@ -56,6 +56,9 @@ class User(graphene.ObjectType):
     village = graphene.Field(Region, description="所在行政村")
     residency_verified = graphene.Boolean(required=True)
     residency_verified_at = graphene.DateTime()
+    phone_verified = graphene.Boolean(
+        required=True, description="手机号已用短信验证码验证（只有已验证的号码收到短信）"
+    )
     created_at = graphene.DateTime(required=True)
     last_login_at = graphene.DateTime()
     is_active = graphene.Boolean(required=True)
@@ -92,6 +95,10 @@ class User(graphene.ObjectType):
         if root.village_id is None:
             return None
         return await info.context.loaders[RegionLoader].load(root.village_id)
+
+    @staticmethod
+    def resolve_phone_verified(root: UserModel, info: Info) -> bool:
+        return root.phone_verified_at is not None
 
     @staticmethod
     def resolve_residency_verified(root: UserModel, info: Info) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from api.idempotency import purge_expired
 from api.settings import Settings
 from media.service import delete_orphans
+from models.accounts.sms_codes import prune as prune_sms_codes
 from models.disclosures.publishing import publish_due
 from models.disclosures.reminders import remind_clerks, report_missing_items
 from models.flags.escalation import escalate_overdue_flags
@@ -32,6 +33,7 @@ PERIODIC = [
     every("flush_views", minutes=1),
     every("refresh_stats", minutes=5),
     every("purge_idempotency_keys", hours=1),
+    every("prune_sms_codes", hours=1),
     cron("delete_orphan_media", timedelta(days=2), hour=3, minute=30),
     cron("prune_jobs", timedelta(days=2), hour=4),
 ]
@@ -43,6 +45,7 @@ DOMAIN_JOBS: dict[str, Callable[..., Awaitable[int]]] = {
     "remind_flags_due": remind_flags_due,
     "remind_clerks": remind_clerks,
     "report_missing_items": report_missing_items,
+    "prune_sms_codes": prune_sms_codes,
 }
 
 

@@ -10,6 +10,12 @@ from tortoise.models import Model
 from models.regions import Region
 
 
+class CodePurpose(StrEnum):
+    VERIFY_PHONE = "VERIFY_PHONE"
+    LOGIN = "LOGIN"
+    RESET_PASSWORD = "RESET_PASSWORD"
+
+
 class Role(StrEnum):
     CLERK = "CLERK"
     SUPERVISOR = "SUPERVISOR"
@@ -109,3 +115,26 @@ class RefreshToken(Model):
 
     class Meta:
         table = "refresh_token"
+
+
+# The one live SMS code per phone and purpose: a new code overwrites the old (supersedes it).
+# Only an HMAC of the code is kept (keyed by the secret key, salted by phone and purpose).
+class SmsCode(Model):
+    id = fields.IntField(primary_key=True)
+    phone = fields.CharField(max_length=11)
+    purpose = fields.CharEnumField(CodePurpose, max_length=16)
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", null=True, related_name=False, on_delete=fields.CASCADE
+    )
+    code_hash = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    # every check spends one before comparing, so concurrent guesses cannot exceed the limit
+    attempts = fields.IntField(default=0)
+    used_at = fields.DatetimeField(null=True)
+
+    user_id: int | None
+
+    class Meta:
+        table = "sms_code"
+        unique_together = (("phone", "purpose"),)
