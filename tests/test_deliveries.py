@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from tortoise.transactions import in_transaction
 
+from api.accounts.codes import settle
+from api.app import create_app
 from api.settings import Settings
 from models.accounts import User
 from models.deliveries import Delivery, DeliveryStatus, WechatBinding
@@ -23,11 +26,13 @@ from models.notifications import NotificationEvent
 from notifications.channels import sms_reachable
 from notifications.deliver import DELIVER
 from notifications.events import notify
-from tests.client import error_codes
+from scripts.seed_demo import seed_demo
+from tests.client import GQL, error_codes
 from tests.fake_http import FakeServer, Received, fake_server
 from tests.test_channels_wechat import APP_ID, SECRET, WechatFake
 from tests.test_disclosures import ADMIN, CLERK, OFFICIAL, VILLAGER
 from tests.test_jobs import eventually, root_admin
+from tests.test_sms_codes import LOGIN_CODE, REQUEST
 
 SMS_TEMPLATES = {
     "NOTIFY_FLAG": "SMS_2001",
@@ -303,3 +308,51 @@ async def test_an_attempt_whose_outcome_is_unknown_is_sent_again(demo, providers
     [row] = await Delivery.all()
     assert row.status == DeliveryStatus.SENT and row.attempts == 2 and len(fake.sms) == 1
     assert fake.sms[0].query["OutId"] == f"delivery-{row.id}"  # the same id both times
+
+
+@pytest.fixture
+async def tencent_settings(settings: Settings, providers) -> Settings:
+    return settings.with_overrides(
+        sms_provider="tencent",
+        sms_app_id="1400000001",
+        sms_region="ap-guangzhou",
+        sms_templates={**SMS_TEMPLATES, "LOGIN_CODE": "2100"},
+    )
+
+
+async def test_a_login_code_goes_through_the_tencent_adapter_and_signs_in(
+    tencent_settings, providers
+):
+
+    fake, server = providers
+    tencent_bodies: list[dict[str, Any]] = []
+    respond = server.respond
+
+    def with_tencent(req: Received) -> tuple[int, Any]:
+        if req.headers.get("x-tc-action") == "SendSms":
+            tencent_bodies.append(req.json)
+            return 200, {
+                "Response": {
+                    "SendStatusSet": [{"SerialNo": "sn-1", "Code": "Ok", "Message": "ok"}],
+                    "RequestId": "r",
+                }
+            }
+        return respond(req)
+
+    server.respond = with_tencent
+    app = create_app(tencent_settings)
+    async with app.router.lifespan_context(app):
+        await seed_demo(tencent_settings, content=False)
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            gql = GQL(c)
+            body = await gql(REQUEST, {"input": {"purpose": "LOGIN", "phone": VILLAGER}})
+            assert body["data"]["requestSmsCode"]["ok"] is True, body
+            await settle()
+            [sent] = tencent_bodies
+            assert sent["PhoneNumberSet"] == ["+86" + VILLAGER] and sent["TemplateId"] == "2100"
+            [code] = sent["TemplateParamSet"]
+            assert len(code) == 6 and code.isdigit()
+            login = await gql(LOGIN_CODE, {"input": {"phone": VILLAGER, "code": code}})
+            assert login["data"]["loginWithSmsCode"]["errors"] == [], login
+    assert fake.sms == []  # nothing went to the Aliyun stand-in
