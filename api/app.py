@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await services.views.flush()
             except Exception:  # shutting down regardless: say what was lost
                 log.exception("view counts not flushed at shutdown")
+            await services.aclose()
             if redis is not None:
                 await redis.aclose()
             await close_db(orm)

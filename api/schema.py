@@ -9,6 +9,8 @@ from api.accounts.types import RoleGrant, User
 from api.audit_log.schema import AuditQueries
 from api.comments.schema import CommentMutations, CommentQueries
 from api.comments.types import Comment
+from api.deliveries.schema import DeliveryMutations, DeliveryQueries
+from api.deliveries.types import Delivery
 from api.disclosures.schema import DisclosureMutations, DisclosureQueries
 from api.disclosures.types import CatalogueItem, Disclosure
 from api.finance.schema import FinanceMutations, FinanceQueries
@@ -41,6 +43,7 @@ class Query(
     JobQueries,
     NotificationQueries,
     PreferenceQueries,
+    DeliveryQueries,
     graphene.ObjectType,
 ):
     node = node_field()
@@ -58,6 +61,7 @@ class Mutation(
     JobMutations,
     NotificationMutations,
     PreferenceMutations,
+    DeliveryMutations,
     graphene.ObjectType,
 ):
     pass
@@ -77,5 +81,6 @@ schema = graphene.Schema(
         Flag,
         Job,
         Notification,
+        Delivery,
     ],
 )

@@ -17,6 +17,8 @@ from models.disclosures.views import ViewCounter
 from models.flags.stats import StatsCache, stats_store
 from models.redis_guard import RedisGuard
 from notifications.sms import LogSmsProvider, SmsProvider
+from notifications.sms_providers import SmsConfig, build_sms_provider
+from notifications.wechat import WechatClient, WechatConfig, token_store
 
 REDIS_TIMEOUT = 1.0
 
@@ -45,6 +47,7 @@ class Services:
     views: ViewCounter
     stats: StatsCache
     sms: SmsProvider = field(default_factory=LogSmsProvider)
+    wechat: WechatClient | None = None  # None: WeChat not configured
     region_cache: dict = field(default_factory=dict)  # id -> Region; regions never change
 
     @classmethod
@@ -65,4 +68,45 @@ class Services:
             views=ViewCounter(redis, settings.redis_prefix, guard),
             # shared by every worker: the scheduler's refresh warms what the API reads
             stats=StatsCache(fetch_rows, store=stats_store(redis, settings.redis_prefix, guard)),
+            sms=build_sms_provider(sms_config(settings)),
+            wechat=wechat_client(settings, redis, guard),
         )
+
+    async def aclose(self) -> None:
+        """The HTTP clients the channels keep open (Tencent's and WeChat's pools)."""
+        if self.wechat is not None:
+            await self.wechat.aclose()
+        close = getattr(self.sms, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def sms_config(settings: Settings) -> SmsConfig:
+    return SmsConfig(
+        provider=settings.sms_provider,
+        endpoint=settings.sms_endpoint,
+        access_key_id=settings.sms_access_key_id,
+        access_key_secret=settings.sms_access_key_secret,
+        sign_name=settings.sms_sign_name,
+        region=settings.sms_region,
+        app_id=settings.sms_app_id,
+        templates=dict(settings.sms_templates),
+        timeout_seconds=settings.sms_timeout_seconds,
+    )
+
+
+def wechat_client(
+    settings: Settings, redis: Redis | None, guard: RedisGuard | None = None
+) -> WechatClient | None:
+    config = WechatConfig(
+        app_id=settings.wechat_app_id,
+        app_secret=settings.wechat_app_secret,
+        base_url=settings.wechat_base_url,
+        templates=dict(settings.wechat_templates),
+        page=settings.wechat_page,
+        state=settings.wechat_state,
+    )
+    if not config.enabled:
+        return None
+    store = token_store(redis, settings.redis_prefix, config.app_id, guard)
+    return WechatClient(config, store)

@@ -28,6 +28,7 @@ MODEL_MODULES = [
     "models.comments",
     "models.flags",
     "models.notifications",
+    "models.deliveries",
     "models.finance",
     "models.jobs",
 ]
@@ -97,6 +98,25 @@ class Settings:
     # extra wake-ups of the scheduler, to follow a clock that tests move
     scheduler_wakeup_seconds: float | None = None
     job_modules: tuple[str, ...] = ()  # more modules registering handlers (tests' probes)
+    # SMS: the provider (log, aliyun, tencent), where it is reached and as whom
+    sms_provider: str = "log"
+    sms_endpoint: str | None = None  # the SDK's default when unset; tests point it at 127.0.0.1
+    sms_access_key_id: str = field(default="", repr=False)
+    sms_access_key_secret: str = field(default="", repr=False)
+    sms_sign_name: str = ""
+    sms_region: str = ""  # Tencent's region (ap-guangzhou); Aliyun's endpoint says it
+    sms_app_id: str = ""  # Tencent's SmsSdkAppId
+    sms_templates: dict[str, str] = field(default_factory=dict, compare=False)  # ours -> theirs
+    sms_timeout_seconds: float = 10.0
+    # notification SMS to one number per day (Asia/Shanghai); codes have their own limits
+    sms_notify_daily_limit: int = 5
+    # WeChat subscription messages (the mini program's app id and secret)
+    wechat_app_id: str = ""
+    wechat_app_secret: str = field(default="", repr=False)
+    wechat_base_url: str = "https://api.weixin.qq.com"
+    wechat_templates: dict[str, str] = field(default_factory=dict, compare=False)
+    wechat_page: str = ""  # the mini program page a message opens
+    wechat_state: str = "formal"  # miniprogram_state: formal, trial, developer
 
     @property
     def is_sqlite(self) -> bool:
@@ -168,7 +188,55 @@ class Settings:
             job_modules=tuple(
                 m.strip() for m in config("CUNWU_JOB_MODULES", default="").split(",") if m.strip()
             ),
+            **_channel_settings(config, environ if environ is not None else os.environ),
         )
+
+
+SMS_PROVIDERS = ("log", "aliyun", "tencent")
+
+
+def _templates(environ: Any, prefix: str) -> dict[str, str]:
+    """SMS_TEMPLATE_VERIFY_CODE=SMS_123 … → {"VERIFY_CODE": "SMS_123", …}"""
+    return {k[len(prefix) :]: v for k, v in environ.items() if k.startswith(prefix) and v}
+
+
+def _channel_settings(config: Config, environ: Any) -> dict[str, Any]:
+    provider = config("SMS_PROVIDER", default="log").strip().lower()
+    if provider not in SMS_PROVIDERS:
+        raise SettingsError(f"SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}")
+    out: dict[str, Any] = {
+        "sms_provider": provider,
+        "sms_endpoint": config("SMS_ENDPOINT", default="") or None,
+        "sms_access_key_id": config("SMS_ACCESS_KEY_ID", default=""),
+        "sms_access_key_secret": config("SMS_ACCESS_KEY_SECRET", default=""),
+        "sms_sign_name": config("SMS_SIGN_NAME", default=""),
+        "sms_region": config("SMS_REGION", default=""),
+        "sms_app_id": config("SMS_APP_ID", default=""),
+        "sms_templates": _templates(environ, "SMS_TEMPLATE_"),
+        "sms_timeout_seconds": config("SMS_TIMEOUT_SECONDS", cast=float, default=10.0),
+        "sms_notify_daily_limit": config("SMS_NOTIFY_DAILY_LIMIT", cast=int, default=5),
+        "wechat_app_id": config("WECHAT_APP_ID", default=""),
+        "wechat_app_secret": config("WECHAT_APP_SECRET", default=""),
+        "wechat_base_url": config("WECHAT_BASE_URL", default="https://api.weixin.qq.com"),
+        "wechat_templates": _templates(environ, "WECHAT_TEMPLATE_"),
+        "wechat_page": config("WECHAT_PAGE", default=""),
+        "wechat_state": config("WECHAT_STATE", default="formal"),
+    }
+    if provider != "log":
+        missing = [
+            name
+            for name, key in (
+                ("SMS_ACCESS_KEY_ID", "sms_access_key_id"),
+                ("SMS_ACCESS_KEY_SECRET", "sms_access_key_secret"),
+                ("SMS_SIGN_NAME", "sms_sign_name"),
+            )
+            if not out[key]
+        ]
+        if provider == "tencent" and not out["sms_app_id"]:
+            missing.append("SMS_APP_ID")
+        if missing:
+            raise SettingsError(f"SMS_PROVIDER={provider} needs {', '.join(missing)}")
+    return out
 
 
 def _limits(config: Config, name: str, default: str) -> tuple[tuple[int, int], ...]:

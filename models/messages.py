@@ -251,6 +251,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The division code must start with the parent's {prefix}",
     ),
     "CODE_TAKEN": ("该区划代码已存在", "This division code is already in use"),
+    "WECHAT_CODE_INVALID": (
+        "微信登录凭证无效或已使用，请在小程序中重试",
+        "The WeChat login code is invalid or used; try again in the mini program",
+    ),
+    "WECHAT_BOUND_ELSEWHERE": (
+        "该微信已绑定另一个账号，请先在那个账号中解除绑定",
+        "This WeChat account is bound to another account; unbind it there first",
+    ),
     "NAME_TAKEN": (
         "同一上级下已有同名区划",
         "A region with this name already exists under the same parent",

@@ -13,20 +13,14 @@ from datetime import UTC, datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from models.accounts import User
 from models.jobs.queue import NewJob, enqueue_many
 from models.notifications import NotificationEvent
 from models.sql import is_postgres
+from notifications.channels import sms_reachable, wechat_bound
 from notifications.preferences import Channel, Mode, effective_for
 
 DELIVER = "deliver"
 USERS_PER_READ = 2000
-
-
-async def wechat_bound(user_ids: Sequence[int]) -> set[int]:
-    """The users with a WeChat binding. THE place WeChat is wired in: the channels work adds
-    the binding model; until then nobody has one."""
-    return set()
 
 
 async def channels_available(user_ids: Iterable[int]) -> dict[int, set[Channel]]:
@@ -34,15 +28,10 @@ async def channels_available(user_ids: Iterable[int]) -> dict[int, set[Channel]]
     with a verified phone, WeChat for a bound one."""
     users = sorted(set(user_ids))
     found: dict[int, set[Channel]] = {u: set() for u in users}
-    for start in range(0, len(users), USERS_PER_READ):
-        chunk = users[start : start + USERS_PER_READ]
-        verified: list[int] = await User.filter(  # type: ignore[assignment]
-            id__in=chunk, is_active=True, phone_verified_at__isnull=False
-        ).values_list("id", flat=True)
-        for uid in verified:
-            found[uid].add(Channel.SMS)
-        for uid in await wechat_bound(chunk):
-            found[uid].add(Channel.WECHAT)
+    for uid in await sms_reachable(users):
+        found[uid].add(Channel.SMS)
+    for uid in await wechat_bound(users):
+        found[uid].add(Channel.WECHAT)
     return found
 
 

@@ -5,6 +5,7 @@ a development provider that writes to the log). `template` is our own name for a
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
@@ -31,7 +32,39 @@ class SmsError(Exception):
 class SmsProvider(Protocol):
     name: str
 
-    async def send(self, phone: str, template: str, params: dict[str, str]) -> SmsResult: ...
+    # `ref`: our id for the message (a delivery's), sent as the provider's correlation field
+    # (Aliyun OutId, Tencent SessionContext) so a receipt or a console search finds it
+    async def send(
+        self, phone: str, template: str, params: dict[str, str], *, ref: str | None = None
+    ) -> SmsResult: ...
+
+
+PARAM_MAX_CHARS = 20  # carriers cap a variable's length; ours are short labels and numbers
+MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
+# a link in a template variable gets a message blocked as spam (and would let a parameter
+# carry one in): anything that looks like a scheme, www. or a domain is refused
+LINK = re.compile(
+    r"(?i)([a-z][a-z0-9+.-]*://|www\.|[a-z0-9-]+\.(com|cn|net|org|top|xyz|io|cc|info|vip|me)\b)"
+)
+
+
+def checked_params(params: dict[str, str]) -> dict[str, str]:
+    """Every provider's parameters: short strings, no links. A refusal is not retryable."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        text = str(value).strip()
+        if LINK.search(text):
+            raise SmsError("PARAM_LINK", f"parameter {key} holds a link", retryable=False)
+        if len(text) > PARAM_MAX_CHARS:
+            raise SmsError("PARAM_TOO_LONG", f"parameter {key} is too long", retryable=False)
+        out[key] = text
+    return out
+
+
+def checked_phone(phone: str) -> str:
+    if not MAINLAND_MOBILE.fullmatch(phone or ""):
+        raise SmsError("BAD_NUMBER", "not a mainland mobile number", retryable=False)
+    return phone
 
 
 def masked(phone: str) -> str:
@@ -47,7 +80,10 @@ class LogSmsProvider:
     def __init__(self, keep: int = 200) -> None:
         self.sent: deque[tuple[str, str, dict[str, str]]] = deque(maxlen=keep)
 
-    async def send(self, phone: str, template: str, params: dict[str, str]) -> SmsResult:
+    async def send(
+        self, phone: str, template: str, params: dict[str, str], *, ref: str | None = None
+    ) -> SmsResult:
+        params = checked_params(params)
         self.sent.append((phone, template, dict(params)))
         log.info("SMS to %s: %s %s", masked(phone), template, params)
         return SmsResult(self.name, f"log-{len(self.sent)}")

@@ -37,6 +37,7 @@ async def run(settings: Settings) -> None:
         await stop.wait()
     finally:
         await runner.stop()
+        await services.aclose()
         if redis is not None:
             await redis.aclose()
         await close_db(orm)

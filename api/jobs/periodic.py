@@ -87,7 +87,7 @@ def domain_handler(fn: Callable[..., Awaitable[Any]]) -> Callable[[JobContext], 
 
 _registered = False
 # modules whose `@job_handler`s run in every process that runs jobs
-HANDLER_MODULES = ("notifications.dispatch", "notifications.fanout")
+HANDLER_MODULES = ("notifications.dispatch", "notifications.fanout", "notifications.deliver")
 
 
 def register_handlers(modules: tuple[str, ...] = ()) -> None:

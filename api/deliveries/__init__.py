@@ -1,0 +1,1 @@
+"""Deliveries outside the app (admins' view) and the viewer's WeChat binding."""
