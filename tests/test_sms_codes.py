@@ -24,6 +24,7 @@ from api.settings import Settings, SettingsError
 from models.accounts import Session, SmsCode, User
 from models.accounts.sms_codes import prune
 from models.audit import AuditEntry
+from models.deliveries import Delivery, DeliveryStatus
 from scripts.seed_demo import DEMO_PASSWORD
 from tests.client import GQL, LOGIN, ME, REFRESH, REGISTER, error_codes
 
@@ -460,3 +461,16 @@ def test_the_limits_are_read_from_the_environment(tmp_path):
     for bad in ("2", "a/60", "0/60"):
         with pytest.raises(SettingsError, match="SMS_CODE_IP_LIMITS"):
             Settings.from_env({"DATA_DIR": str(tmp_path), "SMS_CODE_IP_LIMITS": bad})
+
+
+async def test_a_code_is_recorded_as_a_delivery_without_the_code(app, gql, demo):
+    await ask_ok(gql, VILLAGER, "LOGIN")
+    code = await code_for(app, VILLAGER, "LOGIN_CODE")
+    [row] = await Delivery.filter(template="LOGIN_CODE")
+    assert row.user_id == demo.users["VILLAGER"].id and row.status == DeliveryStatus.SENT
+    assert row.provider == "log" and row.provider_message_id and row.sms_day is None
+    stored = json.dumps([str(v) for v in (await Delivery.filter(id=row.id).values())[0].values()])
+    assert code not in stored
+    # an unknown number gets no SMS, so no delivery either
+    await ask_ok(gql, "13999999999", "LOGIN")
+    assert await Delivery.filter(template="LOGIN_CODE").count() == 1

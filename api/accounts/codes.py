@@ -16,7 +16,9 @@ from api.mutations import BaseMutation
 from api.ratelimit import count_attempt, refund
 from models.accounts import CodePurpose
 from models.accounts import sms_codes as codes
+from models.deliveries import DeliveryStatus
 from models.errors import ErrorCode, UserErrors
+from notifications.code_deliveries import finish_code_delivery, record_code_delivery
 from notifications.sms import SmsError, SmsProvider, masked
 
 log = logging.getLogger("cunwu.sms")
@@ -49,12 +51,23 @@ def send_later(provider: SmsProvider, message: codes.Outgoing) -> None:
 
 
 async def _send(provider: SmsProvider, message: codes.Outgoing) -> None:
+    # recorded like every delivery (never the code): a provider's refusal is visible to admins
+    row = await record_code_delivery(message, provider.name)
     try:
-        await provider.send(message.phone, message.template, {"code": message.code})
+        result = await provider.send(
+            message.phone,
+            message.template,
+            {"code": message.code},
+            ref=f"code-{row.id}" if row else None,
+        )
     except SmsError as exc:
         log.warning("SMS code to %s not sent: %s", masked(message.phone), exc.code)
+        await finish_code_delivery(row, DeliveryStatus.FAILED, error=exc.code)
     except Exception as exc:  # never the exception's text: it may quote the parameters
         log.error("SMS code to %s not sent: %s", masked(message.phone), type(exc).__name__)
+        await finish_code_delivery(row, DeliveryStatus.FAILED, error=type(exc).__name__)
+    else:
+        await finish_code_delivery(row, DeliveryStatus.SENT, message_id=result.message_id)
 
 
 async def settle() -> None:

@@ -54,6 +54,7 @@ class Outgoing:
     phone: str
     template: str
     code: str = field(repr=False)
+    user_id: int | None = None  # recorded as a delivery (without the code)
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ async def issue(
             break
         except IntegrityError:  # a concurrent first code for this number: overwrite it
             continue
-    return Outgoing(phone, TEMPLATES[purpose], code) if deliver else None
+    return Outgoing(phone, TEMPLATES[purpose], code, user.id if user else None) if deliver else None
 
 
 async def prune(now: datetime) -> int:
