@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,13 +25,21 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models.accounts import CodePurpose, Session, SmsCode, User
-from models.accounts.auth import AuthConfig, Passwords, TokenPair, mask_phone, start_session
+from models.accounts.auth import (
+    FULL_WIDTH,
+    AuthConfig,
+    Passwords,
+    TokenPair,
+    mask_phone,
+    start_session,
+)
 from models.accounts.validation import check_password, check_phone
 from models.audit import record
 from models.errors import ErrorCode, UserError, UserErrors, fail
 from models.policy import Viewer
 
 CODE_DIGITS = 6
+CODE_RE = re.compile(f"[0-9]{{{CODE_DIGITS}}}")
 
 # our template names (notifications.sms); each provider maps them to its approved ids
 TEMPLATES = {
@@ -153,8 +162,9 @@ async def _check(
 ) -> SmsCode:
     """The code's row when `code` is its live code, after spending one attempt; else
     _Refused with why (for the audit log only: the answer is the same)."""
-    code = (code or "").strip()
-    if len(code) != CODE_DIGITS or not code.isdigit():
+    # full-width digits are the keyboard's, not a guess; any other script's never match
+    code = (code or "").strip().translate(FULL_WIDTH)
+    if not CODE_RE.fullmatch(code):
         raise _Refused("MALFORMED")
     row = await SmsCode.get_or_none(phone=phone, purpose=purpose)
     if row is None:
