@@ -65,4 +65,5 @@ class Services:
             views=ViewCounter(redis, settings.redis_prefix, guard),
             # shared by every worker: the scheduler's refresh warms what the API reads
             stats=StatsCache(fetch_rows, store=stats_store(redis, settings.redis_prefix, guard)),
+            sms=LogSmsProvider(reveal=settings.env != "production"),
         )
