@@ -360,3 +360,19 @@ async def test_a_wrong_code_for_a_real_number_and_for_no_account_answer_alike(ap
     known = await login_by_code(gql, VILLAGER, other(code))
     unknown = await login_by_code(gql, UNKNOWN, other(code))
     assert known == unknown
+
+
+async def test_a_reset_kills_the_numbers_other_live_codes(app, gql, demo):
+    """Whoever held the phone a moment ago (a thief, a SIM swap) may hold a sign-in code;
+    the owner's reset ends every session, so it must end that pending one too."""
+    configure(app, sms_code_phone_limits=((10, 60),))
+    await ask_ok(gql, VILLAGER, "LOGIN")
+    thiefs = await code_for(app, VILLAGER, "LOGIN_CODE")
+    await ask_ok(gql, VILLAGER, "RESET_PASSWORD")
+    reset_code = await code_for(app, VILLAGER, "RESET_CODE")
+    reset = {"phone": VILLAGER, "code": reset_code, "newPassword": NEW_PASSWORD}
+    assert (await gql.mutate("resetPassword", RESET, reset))["errors"] == []
+    late = await login_by_code(gql, VILLAGER, thiefs)
+    assert codes(late) == [("CODE_INVALID", "code")] and late["accessToken"] is None
+    refused = await AuditEntry.filter(action="sms_code.refused").order_by("-id").first()
+    assert refused.after["reason"] == "USED"

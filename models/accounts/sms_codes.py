@@ -326,6 +326,13 @@ async def reset_password(
             user.password_hash = new_hash
             await user.save(update_fields=["password_hash"])
             ended = await Session.filter(user_id=user.id, revoked_at=None).update(revoked_at=now)
+            # a live code of another purpose is a session in waiting (its holder may be the
+            # thief this reset is for): it ends with the others
+            await (
+                SmsCode.filter(phone=normalized, used_at=None)
+                .exclude(id=row.id)
+                .update(used_at=now)
+            )
             await _mark_verified(viewer, user, now, purpose)
             pair = await start_session(auth, user, user_agent, viewer.ip)
             await record(
