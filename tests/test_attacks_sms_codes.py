@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -17,7 +17,7 @@ from tortoise import Tortoise
 
 from api.app import create_app
 from api.relay import to_global_id
-from models.accounts import RoleGrant, SmsCode, User
+from models.accounts import RoleGrant, Session, SmsCode, User
 from models.audit import AuditEntry
 from models.idempotency import IdempotentRequest
 from scripts.seed_demo import seed_demo
@@ -43,6 +43,11 @@ from tests.test_sms_codes import (
 
 ADMIN = "13800000001"
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+async def later(delay: float, call: Awaitable[dict]) -> dict:
+    await asyncio.sleep(delay)
+    return await call
 
 
 @asynccontextmanager
@@ -376,3 +381,30 @@ async def test_a_reset_kills_the_numbers_other_live_codes(app, gql, demo):
     assert codes(late) == [("CODE_INVALID", "code")] and late["accessToken"] is None
     refused = await AuditEntry.filter(action="sms_code.refused").order_by("-id").first()
     assert refused.after["reason"] == "USED"
+
+
+async def test_a_sign_in_racing_a_reset_does_not_outlive_it(app, gql, demo):
+    """A stolen sign-in code used at the very moment the owner resets: whichever commits
+    first, no session but the reset's survives, and neither side fails."""
+    configure(app, sms_code_phone_limits=((100, 60),), sms_code_ip_limits=((100, 60),))
+    # the thief's request starts 0–28 ms after the owner's: before, inside and after the
+    # reset's transaction (its password hash comes first)
+    for delay in [i * 0.004 for i in range(8)]:
+        await ask_ok(gql, VILLAGER, "LOGIN")
+        await ask_ok(gql, VILLAGER, "RESET_PASSWORD")
+        thiefs = await code_for(app, VILLAGER, "LOGIN_CODE")
+        owners = await code_for(app, VILLAGER, "RESET_CODE")
+        reset = {"phone": VILLAGER, "code": owners, "newPassword": NEW_PASSWORD}
+        bodies = await asyncio.gather(
+            later(delay, gql(LOGIN_CODE, {"input": {"phone": VILLAGER, "code": thiefs}})),
+            gql(RESET, {"input": reset}),
+        )
+        assert all("errors" not in b for b in bodies), bodies
+        thief, owner = bodies[0]["data"]["loginWithSmsCode"], bodies[1]["data"]["resetPassword"]
+        assert owner["errors"] == []
+        assert codes(thief) in ([], [("CODE_INVALID", "code")])
+        live = await Session.filter(user_id=demo.users["VILLAGER"].id, revoked_at=None)
+        assert len(live) == 1
+        if thief["accessToken"]:
+            assert error_codes(await gql(ME, token=thief["accessToken"])) == ["UNAUTHENTICATED"]
+        assert (await gql.data(ME, token=owner["accessToken"]))["me"]["phone"] == VILLAGER

@@ -323,16 +323,15 @@ async def reset_password(
     try:
         async with in_transaction():
             await _claim(row, now)
+            # A live code of another purpose is a session in waiting (its holder may be the
+            # thief this reset is for): it ends too. Before the user's row, in the order a
+            # sign-in by code locks them (code, then user): no deadlock, and a sign-in that
+            # got there first has committed its session before the sessions are ended.
+            others = SmsCode.filter(phone=normalized, used_at=None).exclude(id=row.id)
+            await others.update(used_at=now)
             user.password_hash = new_hash
             await user.save(update_fields=["password_hash"])
             ended = await Session.filter(user_id=user.id, revoked_at=None).update(revoked_at=now)
-            # a live code of another purpose is a session in waiting (its holder may be the
-            # thief this reset is for): it ends with the others
-            await (
-                SmsCode.filter(phone=normalized, used_at=None)
-                .exclude(id=row.id)
-                .update(used_at=now)
-            )
             await _mark_verified(viewer, user, now, purpose)
             pair = await start_session(auth, user, user_agent, viewer.ip)
             await record(
