@@ -20,8 +20,8 @@ from api.relay import to_global_id
 from models.accounts import RoleGrant, Session, SmsCode, User
 from models.audit import AuditEntry
 from models.idempotency import IdempotentRequest
-from scripts.seed_demo import seed_demo
-from tests.client import GQL, ME, REGISTER, error_codes
+from scripts.seed_demo import DEMO_PASSWORD, seed_demo
+from tests.client import GQL, LOGIN, ME, REGISTER, error_codes
 from tests.test_sms_codes import (
     CLERK,
     LOGIN_CODE,
@@ -408,3 +408,26 @@ async def test_a_sign_in_racing_a_reset_does_not_outlive_it(app, gql, demo):
         if thief["accessToken"]:
             assert error_codes(await gql(ME, token=thief["accessToken"])) == ["UNAUTHENTICATED"]
         assert (await gql.data(ME, token=owner["accessToken"]))["me"]["phone"] == VILLAGER
+
+
+async def test_a_password_sign_in_racing_a_reset_does_not_outlive_it(app, gql, demo):
+    """The thief knows the old password (which is why the owner resets): a sign-in checked
+    against the old hash just before the reset commits must not leave a session after it."""
+    configure(app, sms_code_phone_limits=((100, 60),), sms_code_ip_limits=((100, 60),))
+    villager = demo.users["VILLAGER"].id
+    password = DEMO_PASSWORD
+    for delay in [i * 0.003 for i in range(10)]:
+        await ask_ok(gql, VILLAGER, "RESET_PASSWORD")
+        owners = await code_for(app, VILLAGER, "RESET_CODE")
+        new = f"{NEW_PASSWORD}-{delay}"
+        reset = {"phone": VILLAGER, "code": owners, "newPassword": new}
+        bodies = await asyncio.gather(
+            later(delay, gql(LOGIN, {"input": {"phone": VILLAGER, "password": password}})),
+            gql(RESET, {"input": reset}),
+        )
+        assert all("errors" not in b for b in bodies), bodies
+        thief, owner = bodies[0]["data"]["login"], bodies[1]["data"]["resetPassword"]
+        assert owner["errors"] == []
+        assert codes(thief) in ([], [("INVALID_CREDENTIALS", "password")])
+        assert await Session.filter(user_id=villager, revoked_at=None).count() == 1, delay
+        password = new
