@@ -326,8 +326,18 @@ async def test_codes_never_reach_the_logs_in_production(settings, caplog):
     async with served(production) as (application, client):
         await ask_ok(client, VILLAGER, "LOGIN")
         [(_, _, params)] = await sent(application, VILLAGER)
+        signed_in = await login_by_code(client, VILLAGER, params["code"])
+        configure(application, sms_code_phone_limits=((10, 60),))
+        await ask_ok(client, VILLAGER, "RESET_PASSWORD")
+        reset_code = await code_for(application, VILLAGER, "RESET_CODE")
+        reset = {"phone": VILLAGER, "code": reset_code, "newPassword": NEW_PASSWORD}
+        done = await client.mutate("resetPassword", RESET, reset)
+        await login_by_code(client, VILLAGER, reset_code)  # refused: logged nowhere either
     assert "SMS to 138****0006" in caplog.text
-    assert params["code"] not in caplog.text
+    secrets = [params["code"], reset_code, NEW_PASSWORD]
+    secrets += [signed_in["refreshToken"], done["refreshToken"], done["accessToken"]]
+    for secret in secrets:
+        assert secret not in caplog.text
 
 
 async def test_rate_limited_and_refused_attempts_cannot_flood_the_audit_log(app, gql, demo):
