@@ -488,3 +488,14 @@ async def test_the_time_taken_does_not_tell_known_numbers_from_unknown(app, gql,
         known = statistics.median(timings[(step, VILLAGER)])
         unknown = statistics.median(timings[(step, UNKNOWN)])
         assert abs(known - unknown) < 0.005 + 0.5 * min(known, unknown), (step, known, unknown)
+
+
+async def test_password_guesses_from_one_ipv6_network_share_its_limits(app, gql, demo):
+    """The same /64 rotation against the password sign-in (the code's fallback)."""
+    configure(app, login_attempts=2, login_phone_attempts=100)
+    answers = []
+    for i in range(3):
+        async with from_ip(app, f"2001:db8:9:9::{i + 1:x}") as client:
+            body = await client(LOGIN, {"input": {"phone": VILLAGER, "password": "guess-1234"}})
+            answers.append(error_codes(body))
+    assert answers == [[], [], ["RATE_LIMITED"]]
