@@ -499,3 +499,15 @@ async def test_password_guesses_from_one_ipv6_network_share_its_limits(app, gql,
             body = await client(LOGIN, {"input": {"phone": VILLAGER, "password": "guess-1234"}})
             answers.append(error_codes(body))
     assert answers == [[], [], ["RATE_LIMITED"]]
+
+
+async def test_a_disabled_account_cannot_reset_its_password_by_code(app, gql, demo):
+    await ask_ok(gql, VILLAGER, "RESET_PASSWORD")
+    code = await code_for(app, VILLAGER, "RESET_CODE")
+    before = (await User.get(phone=VILLAGER)).password_hash
+    await User.filter(phone=VILLAGER).update(is_active=False)
+    reset = {"phone": VILLAGER, "code": code, "newPassword": NEW_PASSWORD}
+    refused = await gql.mutate("resetPassword", RESET, reset)
+    assert codes(refused) == [("ACCOUNT_DISABLED", "phone")] and refused["accessToken"] is None
+    assert (await User.get(phone=VILLAGER)).password_hash == before
+    assert not await AuditEntry.filter(action="user.reset_password").exists()
