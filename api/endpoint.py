@@ -16,10 +16,16 @@ from typing import Any
 import orjson
 from graphql import (
     DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
     OperationType,
     execute,
+    get_named_type,
     get_operation_ast,
     parse,
     specified_rules,
@@ -117,6 +123,42 @@ async def persisted_query(
     return stored
 
 
+def credential_fields(schema: GraphQLSchema) -> frozenset[str]:
+    """Mutations whose answers carry tokens (sign-in by password or code, reset, refresh).
+    Their answers are never kept for Idempotency-Key replays: the stored copy would be a
+    live refresh token in the database, replayed for a day; they are safe to retry anyway."""
+    mutation = schema.mutation_type
+    if mutation is None:
+        return frozenset()
+    return frozenset(
+        name
+        for name, field in mutation.fields.items()
+        if "refreshToken" in getattr(get_named_type(field.type), "fields", {})
+    )
+
+
+def root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> set[str]:
+    """The names of the fields an operation selects at its root, through fragments."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    names: set[str] = set()
+    pending = list(operation.selection_set.selections)
+    seen: set[str] = set()
+    while pending:
+        node = pending.pop()
+        if isinstance(node, FieldNode):
+            names.add(node.name.value)
+        elif isinstance(node, InlineFragmentNode):
+            pending.extend(node.selection_set.selections)
+        elif isinstance(node, FragmentSpreadNode) and node.name.value not in seen:
+            seen.add(node.name.value)
+            fragment = fragments.get(node.name.value)
+            if fragment is not None:
+                pending.extend(fragment.selection_set.selections)
+    return names
+
+
 class GraphQLEndpoint:
     def __init__(self, schema: GraphQLSchema, settings: Settings) -> None:
         self.schema = schema
@@ -130,6 +172,7 @@ class GraphQLEndpoint:
         )
         self.documents = DocumentCache(settings.document_cache_size)
         self.execute_options = execute_options(settings.fast_paths)
+        self.credential_fields = credential_fields(schema)
 
     async def handle(self, request: Request) -> Response:
         lang = pick_language(request.headers.get("accept-language"))
@@ -188,7 +231,12 @@ class GraphQLEndpoint:
         context: Context = await build_context(request, services, request_id)
         claim = None
         key = request.headers.get("idempotency-key")
-        if key and operation.operation == OperationType.MUTATION and context.viewer.user_id:
+        if (
+            key
+            and operation.operation == OperationType.MUTATION
+            and context.viewer.user_id
+            and not root_fields(document, operation) & self.credential_fields
+        ):
             digest = idempotency.request_hash(query, variables, operation_name)
             try:
                 claim = await idempotency.claim(f"u:{context.viewer.user_id}", key, digest)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from ipaddress import IPv6Address, ip_address, ip_network
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -94,6 +95,20 @@ REFUND = """
 if tonumber(redis.call('get', KEYS[1]) or '0') > 0 then return redis.call('decr', KEYS[1]) end
 return 0
 """
+
+
+def address_key(ip: str | None) -> str:
+    """The client's address as counted by per-address limits. An IPv6 subscriber is handed a
+    whole /64 and picks any address in it, so a /64 counts as one address."""
+    try:
+        address = ip_address(ip or "")
+    except ValueError:
+        return str(ip)
+    if isinstance(address, IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 async def count_attempt(ctx: Any, limits: list[tuple[str, int, int]]) -> list[str]:

@@ -68,7 +68,7 @@ class Services:
             views=ViewCounter(redis, settings.redis_prefix, guard),
             # shared by every worker: the scheduler's refresh warms what the API reads
             stats=StatsCache(fetch_rows, store=stats_store(redis, settings.redis_prefix, guard)),
-            sms=build_sms_provider(sms_config(settings)),
+            sms=build_sms_provider(sms_config(settings), reveal=settings.env != "production"),
             wechat=wechat_client(settings, redis, guard),
         )
 

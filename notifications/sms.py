@@ -73,17 +73,20 @@ def masked(phone: str) -> str:
 
 class LogSmsProvider:
     """Development: the message goes to the log (and `sent`, which tests read) instead of a
-    phone. Codes appear in the log in full: never configured in production."""
+    phone. Parameters appear in the log only with `reveal` (not in production: a code in the
+    log lets whoever reads it sign in as that villager)."""
 
     name = "log"
 
-    def __init__(self, keep: int = 200) -> None:
+    def __init__(self, keep: int = 200, reveal: bool = True) -> None:
         self.sent: deque[tuple[str, str, dict[str, str]]] = deque(maxlen=keep)
+        self.reveal = reveal
 
     async def send(
         self, phone: str, template: str, params: dict[str, str], *, ref: str | None = None
     ) -> SmsResult:
         params = checked_params(params)
         self.sent.append((phone, template, dict(params)))
-        log.info("SMS to %s: %s %s", masked(phone), template, params)
+        shown = params if self.reveal else dict.fromkeys(params, "***")
+        log.info("SMS to %s: %s %s", masked(phone), template, shown)
         return SmsResult(self.name, f"log-{len(self.sent)}")

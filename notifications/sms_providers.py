@@ -236,10 +236,11 @@ def tencent_error(exc: Exception) -> SmsError:
     return SmsError("NETWORK", f"{type(exc).__name__}: {exc}", retryable=True)
 
 
-def build_sms_provider(config: SmsConfig) -> SmsProvider:
-    """Once per process (Services.build): the SDK clients keep their connection pools."""
+def build_sms_provider(config: SmsConfig, reveal: bool = True) -> SmsProvider:
+    """Once per process (Services.build): the SDK clients keep their connection pools.
+    `reveal`: the development provider may log (and keep) what it sends; not in production."""
     if config.provider == "aliyun":
         return AliyunSmsProvider(config)
     if config.provider == "tencent":
         return TencentSmsProvider(config)
-    return LogSmsProvider()
+    return LogSmsProvider(reveal=reveal)

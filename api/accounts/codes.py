@@ -13,7 +13,7 @@ from api.accounts.types import AuthPayloadFields, User
 from api.context import Context
 from api.inputs import enum_value
 from api.mutations import BaseMutation
-from api.ratelimit import count_attempt, refund
+from api.ratelimit import address_key, count_attempt, refund
 from models.accounts import CodePurpose
 from models.accounts import sms_codes as codes
 from models.deliveries import DeliveryStatus
@@ -81,7 +81,13 @@ async def count_check(ctx: Context) -> list[str]:
     settings = ctx.settings
     return await count_attempt(
         ctx,
-        [(f"sms-check-ip:{ctx.ip}", settings.login_attempts * 10, settings.login_window_seconds)],
+        [
+            (
+                f"sms-check-ip:{address_key(ctx.ip)}",
+                settings.login_attempts * 10,
+                settings.login_window_seconds,
+            )
+        ],
     )
 
 
@@ -122,7 +128,7 @@ class RequestSmsCode(BaseMutation):
         await count_attempt(
             ctx,
             [(f"sms-phone:{w}:{phone}", n, w) for n, w in settings.sms_code_phone_limits]
-            + [(f"sms-ip:{w}:{ctx.ip}", n, w) for n, w in settings.sms_code_ip_limits],
+            + [(f"sms-ip:{w}:{address_key(ctx.ip)}", n, w) for n, w in settings.sms_code_ip_limits],
         )
         message = await codes.issue(ctx.viewer, code_config(ctx), purpose, phone, settings.clock())
         if message is not None:

@@ -10,7 +10,7 @@ from api.accounts.types import AuthPayloadFields, Role, RoleGrant, User
 from api.context import Context, Info, viewer_for_session
 from api.inputs import enum_value
 from api.mutations import BaseMutation
-from api.ratelimit import count_attempt, refund, throttle
+from api.ratelimit import address_key, count_attempt, refund, throttle
 from api.relay import decode_id
 from models.accounts import Role as RoleEnum
 from models.accounts import Session, operations
@@ -53,7 +53,7 @@ class Register(AuthPayloadFields, BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        await throttle(ctx, f"register:{ctx.ip}", 20, 3600)
+        await throttle(ctx, f"register:{address_key(ctx.ip)}", 20, 3600)
         village_id = decode_id(data.village_id, "Region", "villageId")
         user, pair = await operations.register(
             ctx.viewer,
@@ -97,13 +97,13 @@ class Login(AuthPayloadFields, BaseMutation):
             counted = await count_attempt(
                 ctx,
                 [
-                    (f"login:{phone}:{ctx.ip}", settings.login_attempts, window),
+                    (f"login:{phone}:{address_key(ctx.ip)}", settings.login_attempts, window),
                     (
                         f"login-phone:{phone}",
                         settings.login_phone_attempts,
                         settings.login_phone_window_seconds,
                     ),
-                    (f"login-ip:{ctx.ip}", settings.login_attempts * 10, window),
+                    (f"login-ip:{address_key(ctx.ip)}", settings.login_attempts * 10, window),
                 ],
             )
         try:
@@ -141,7 +141,7 @@ class RefreshToken(AuthPayloadFields, BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        await throttle(ctx, f"refresh-ip:{ctx.ip}", 120, 60)
+        await throttle(ctx, f"refresh-ip:{address_key(ctx.ip)}", 120, 60)
         user, pair = await operations.refresh(ctx.settings.auth, data.refresh_token or "")
         return await signed_in(ctx, user, pair)
 

@@ -20,7 +20,11 @@ from tortoise.exceptions import IntegrityError
 from models.accounts import RefreshToken, Session, User
 from models.errors import AuthReason, Unauthenticated
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: `\d` also matches other scripts' digits, and "13８…" was then a number
+# of its own (its own SMS limits, a second account for the owner's number).
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
+# what a Chinese keyboard in full-width mode types for digits and "+"
+FULL_WIDTH = str.maketrans("０１２３４５６７８９＋", "0123456789+")
 ALGORITHM = "HS256"
 
 
@@ -39,7 +43,7 @@ class AuthConfig:
 
 def normalize_phone(raw: str) -> str | None:
     """A mainland mobile number as 11 digits, or None. Accepts +86/0086 and separators."""
-    digits = re.sub(r"[\s\-()]", "", raw or "")
+    digits = re.sub(r"[\s\-()]", "", (raw or "").translate(FULL_WIDTH))
     for prefix in ("+86", "0086", "86"):
         if digits.startswith(prefix) and len(digits) == 11 + len(prefix):
             digits = digits[len(prefix) :]

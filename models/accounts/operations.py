@@ -160,12 +160,18 @@ async def login(
     if passwords.needs_rehash(user.password_hash):
         new_hash = await passwords.hash(password)
     async with in_transaction():
+        checked = user.password_hash
         user.last_login_at = datetime.now(UTC)
-        fields = ["last_login_at"]
+        updates: dict[str, object] = {"last_login_at": user.last_login_at}
         if new_hash:
-            user.password_hash = new_hash
-            fields.append("password_hash")
-        await user.save(update_fields=fields)
+            user.password_hash = updates["password_hash"] = new_hash
+        # Only if the hash checked above is still the account's: a password reset committed
+        # meanwhile ends every session, and this one must not start after it (the row's lock
+        # also orders this session before a reset still running).
+        if not await User.filter(id=user.id, password_hash=checked, is_active=True).update(
+            **updates
+        ):
+            raise fail(ErrorCode.INVALID_CREDENTIALS, "password")
         pair = await start_session(auth, user, user_agent, viewer.ip)
         await record(viewer, "user.login", user, region_id=user.village_id, actor_id=user.id)
     return user, pair

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,13 +25,21 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models.accounts import CodePurpose, Session, SmsCode, User
-from models.accounts.auth import AuthConfig, Passwords, TokenPair, mask_phone, start_session
+from models.accounts.auth import (
+    FULL_WIDTH,
+    AuthConfig,
+    Passwords,
+    TokenPair,
+    mask_phone,
+    start_session,
+)
 from models.accounts.validation import check_password, check_phone
 from models.audit import record
 from models.errors import ErrorCode, UserError, UserErrors, fail
 from models.policy import Viewer
 
 CODE_DIGITS = 6
+CODE_RE = re.compile(f"[0-9]{{{CODE_DIGITS}}}")
 
 # our template names (notifications.sms); each provider maps them to its approved ids
 TEMPLATES = {
@@ -154,8 +163,9 @@ async def _check(
 ) -> SmsCode:
     """The code's row when `code` is its live code, after spending one attempt; else
     _Refused with why (for the audit log only: the answer is the same)."""
-    code = (code or "").strip()
-    if len(code) != CODE_DIGITS or not code.isdigit():
+    # full-width digits are the keyboard's, not a guess; any other script's never match
+    code = (code or "").strip().translate(FULL_WIDTH)
+    if not CODE_RE.fullmatch(code):
         raise _Refused("MALFORMED")
     row = await SmsCode.get_or_none(phone=phone, purpose=purpose)
     if row is None:
@@ -314,6 +324,12 @@ async def reset_password(
     try:
         async with in_transaction():
             await _claim(row, now)
+            # A live code of another purpose is a session in waiting (its holder may be the
+            # thief this reset is for): it ends too. Before the user's row, in the order a
+            # sign-in by code locks them (code, then user): no deadlock, and a sign-in that
+            # got there first has committed its session before the sessions are ended.
+            others = SmsCode.filter(phone=normalized, used_at=None).exclude(id=row.id)
+            await others.update(used_at=now)
             user.password_hash = new_hash
             await user.save(update_fields=["password_hash"])
             ended = await Session.filter(user_id=user.id, revoked_at=None).update(revoked_at=now)
