@@ -137,6 +137,12 @@ def check_update(
     choices: Sequence[CategoryChoice] | None, muted: Sequence[str] | None
 ) -> list[UserError]:
     errors: list[UserError] = []
+    # too long: that alone, not one error per entry (5,000 entries were 5,000 errors)
+    if choices is not None and len(choices) > MAX_CHOICES:
+        return [UserError(ErrorCode.TOO_MANY_ITEMS, "categories", {"max": MAX_CHOICES})]
+    if muted is not None and len(muted) > len(DISCLOSURE_CATEGORIES):
+        limit = {"max": len(DISCLOSURE_CATEGORIES)}
+        return [UserError(ErrorCode.TOO_MANY_ITEMS, "mutedDisclosureCategories", limit)]
     if choices is None and muted is None:
         errors.append(UserError(ErrorCode.REQUIRED, "categories"))
     seen: set[str] = set()
@@ -151,8 +157,6 @@ def check_update(
             value = getattr(choice, name)
             if value is not None and value not in Mode.__members__:
                 errors.append(UserError(ErrorCode.INVALID_CHOICE, f"{field}.{name}"))
-    if choices is not None and len(choices) > MAX_CHOICES:
-        errors.append(UserError(ErrorCode.TOO_MANY_ITEMS, "categories", {"max": MAX_CHOICES}))
     mutes = list(muted or [])
     for n, name in enumerate(mutes):
         if name not in DISCLOSURE_CATEGORIES:
