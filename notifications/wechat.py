@@ -94,8 +94,17 @@ class RedisTokenStore:
         raw = await self.redis.get(self.key)
         if not raw:
             return None
-        data = json.loads(raw)
-        return Token(data["token"], float(data["expires_at"]))
+        try:
+            data = json.loads(raw)
+            token, expires_at = data["token"], float(data["expires_at"])
+            if not isinstance(token, str) or not token:
+                raise TypeError("token is not a string")
+        except (ValueError, TypeError, KeyError) as exc:
+            # unreadable (half-written, another tool's value): refreshed over, not obeyed;
+            # raising here would stop every WeChat send until the key expired
+            log.warning("WeChat token in Redis unreadable (%s); refreshing", type(exc).__name__)
+            return None
+        return Token(token, expires_at)
 
     async def put(self, token: Token) -> None:
         ttl = max(1, int(token.expires_at - time.time()))
