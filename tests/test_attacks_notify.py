@@ -17,6 +17,7 @@ from api.jobs.periodic import register_handlers
 from api.settings import Settings
 from models.accounts import User
 from models.deliveries import Delivery, DeliveryStatus, WechatBinding
+from models.disclosures import Follow
 from models.jobs import Job
 from models.jobs.handlers import HANDLERS, JobContext
 from models.notifications import DigestRun, NotificationEvent, NotificationPreference
@@ -24,6 +25,7 @@ from models.policy import Viewer
 from notifications.deliver import DELIVER
 from notifications.digest import send_digests
 from notifications.events import notify
+from notifications.fanout import fan_out
 from notifications.wechat import WechatClient, WechatConfig, token_store
 from tests.client import error_codes
 from tests.fake_http import FakeServer, fake_server
@@ -36,9 +38,10 @@ from tests.test_deliveries import (
     villager,
 )
 from tests.test_disclosures import CLERK, OFFICIAL, VILLAGER, gid, published
-from tests.test_fanout import SHANGHAI, UPDATE
+from tests.test_fanout import SHANGHAI, UPDATE, person, pk, run_jobs
 from tests.test_flags import raise_flag, step
 from tests.test_jobs import JOBS, eventually, root_admin
+from tests.test_sms_codes import REQUEST
 
 DELIVERIES = """{ deliveries(first: 50) { edges { node { id template eventCount
   user { id name phone } } } } }"""
@@ -53,11 +56,17 @@ async def providers() -> AsyncIterator[tuple[Providers, FakeServer]]:
         yield fake, server
 
 
+def no_worker(test: Any) -> Any:
+    """The test runs the jobs itself: no worker or scheduler in the app."""
+    test.no_worker = True
+    return test
+
+
 @pytest.fixture
-def settings(settings: Settings, providers) -> Settings:
+def settings(settings: Settings, providers, request) -> Settings:
     url = providers[1].url
     return settings.with_overrides(
-        jobs=True,
+        jobs=not getattr(request.function, "no_worker", False),
         job_poll_seconds=0.02,
         job_lease_seconds=5.0,
         job_backoff_seconds=0.02,
@@ -347,3 +356,112 @@ async def test_wechat_takeover_and_unbinding_another_user_fail(gql, demo, provid
     assert (await gql.data(UNBIND, token=clerk))["unbindWechat"]["removed"] is False
     assert await WechatBinding.all().count() == 1
     assert error_codes(await gql(UNBIND)) == ["UNAUTHENTICATED"]
+
+
+# --- fan-out ----------------------------------------------------------------------------
+
+
+@no_worker
+async def test_a_retracted_version_is_never_announced_and_racing_fanouts_record_once(
+    gql, demo, settings
+):
+    clerk = await gql.login(CLERK)
+    gone = await published(gql, clerk, demo.villages[0], title="错发的公示")
+    out = await gql.mutate(
+        "retractDisclosure",
+        "mutation($input: RetractDisclosureInput!) { retractDisclosure(input: $input) {"
+        " errors { code } } }",
+        {"id": gone["id"], "reason": "发错了"},
+        token=clerk,
+    )
+    assert out["errors"] == []
+    assert await run_jobs("fanout_disclosure") == 1
+    assert await NotificationEvent.filter(kind="NEW_DISCLOSURE").count() == 0
+
+    # a deactivated resident and a deactivated follower hear nothing
+    resident = await person(settings, "13911112001", demo.villages[0], resident=True)
+    follower = await person(settings, "13911112002", demo.villages[5], resident=False)
+    await Follow.create(user_id=follower.id, region_id=demo.townships[0].id)
+    await User.filter(id__in=[resident.id, follower.id]).update(is_active=False)
+    d = await published(gql, clerk, demo.villages[0], title="修路决算")
+    [version] = [
+        j.payload["version"]
+        for j in await Job.filter(kind="fanout_disclosure")
+        if j.payload["disclosure_id"] == pk(d["id"])
+    ]
+    # three workers on the same job at once (a lease ran out twice): one set of events
+    now = datetime.now(UTC)
+    counts = await asyncio.gather(*(fan_out(pk(d["id"]), version, now) for _ in range(3)))
+    assert sorted(counts)[:2] == [0, 0] and counts.count(0) == 2
+    told = await NotificationEvent.filter(kind="NEW_DISCLOSURE").values_list("user_id", flat=True)
+    assert len(told) == len(set(told)) == max(counts)
+    assert resident.id not in told and follower.id not in told
+    assert demo.users["VILLAGER"].id in told
+
+
+async def test_sms_codes_asked_for_a_number_do_not_use_up_its_notifications(
+    gql, demo, providers, app
+):
+    """Someone asking login codes for a flagger's number all day cannot spend the
+    number's notification SMS and so silence the news of their flag."""
+    fake, _ = providers
+    user = await villager()
+    body = await gql(REQUEST, {"input": {"phone": VILLAGER, "purpose": "LOGIN"}})
+    assert body["data"]["requestSmsCode"]["ok"] is True
+    for _ in range(5):  # the rest of the day's codes (the per-minute limit skipped here)
+        await Delivery.create(
+            user_id=user.id,
+            channel="SMS",
+            template="LOGIN_CODE",
+            status="SENT",
+            dedup_key=f"code:{_}",
+            created_at=datetime.now(UTC),
+            phone=VILLAGER,
+        )
+    ids = await events_for(user, 2)
+    outs = [
+        await HANDLERS[DELIVER](
+            context(app, {"user_id": user.id, "channel": "SMS", "event_ids": [i]})
+        )
+        for i in ids
+    ]
+    assert outs == ["SENT", "SENT"]
+
+
+async def test_marking_a_huge_list_read_is_a_user_error(gql, demo):
+    token = await gql.login(VILLAGER)
+    mine = await notify_one(demo.users["VILLAGER"].id)
+    ids = [gid("Notification", mine)] + [gid("Notification", 10**6 + n) for n in range(33_000)]
+    body = await gql(
+        "mutation($input: MarkNotificationsReadInput!) { markNotificationsRead(input: $input)"
+        " { marked errors { code field } } }",
+        {"input": {"ids": ids}},
+        token=token,
+    )
+    payload = (body.get("data") or {}).get("markNotificationsRead")
+    codes = [e["code"] for e in payload["errors"]] if payload else error_codes(body)
+    assert codes and "INTERNAL_SERVER_ERROR" not in codes, body
+    assert (await NotificationEvent.get(id=mine)).read_at is None
+
+
+AUDIT = """query($r: ID!, $a: String) { auditLog(regionId: $r, action: $a) {
+  edges { node { action actor { id } } } } }"""
+
+
+async def test_who_follows_a_village_is_not_for_its_clerk_or_villagers(gql, demo):
+    """Follows are audited (region.follow); only the auditors of the region read that."""
+    token = await gql.login(VILLAGER)
+    township = gid("Region", demo.townships[0].id)
+    await gql.mutate(
+        "followRegion",
+        "mutation($input: FollowRegionInput!) { followRegion(input: $input) { following } }",
+        {"regionId": township},
+        token=token,
+    )
+    for phone in (CLERK, VILLAGER, "13800000005"):  # clerk, villager, supervisor
+        other = await gql.login(phone)
+        body = await gql(AUDIT, {"r": township, "a": "region.follow"}, token=other)
+        assert error_codes(body) == ["FORBIDDEN"], phone
+    assert error_codes(await gql(AUDIT, {"r": township, "a": "region.follow"})) == [
+        "UNAUTHENTICATED"
+    ]
