@@ -11,6 +11,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from models.accounts import User
 from models.audit import record
 from models.errors import ErrorCode, UserError, UserErrors
 from models.notifications import DisclosureMute, NotificationPreference
@@ -188,6 +189,9 @@ async def update_preferences(
     if errors:
         raise UserErrors(*errors)
     async with in_transaction():
+        # the user's row locked first: two updates at once (a double tap) each found no row
+        # for a new category and both inserted it, one failing on the unique key
+        await User.select_for_update().filter(id=user.id).first()
         before = await effective(viewer)
         rows = {
             r.category: r

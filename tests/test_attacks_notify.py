@@ -20,7 +20,12 @@ from models.deliveries import Delivery, DeliveryStatus, WechatBinding
 from models.disclosures import Follow
 from models.jobs import Job
 from models.jobs.handlers import HANDLERS, JobContext
-from models.notifications import DigestRun, NotificationEvent, NotificationPreference
+from models.notifications import (
+    DigestRun,
+    DisclosureMute,
+    NotificationEvent,
+    NotificationPreference,
+)
 from models.policy import Viewer
 from notifications.deliver import DELIVER
 from notifications.digest import send_digests
@@ -465,3 +470,43 @@ async def test_who_follows_a_village_is_not_for_its_clerk_or_villagers(gql, demo
     assert error_codes(await gql(AUDIT, {"r": township, "a": "region.follow"})) == [
         "UNAUTHENTICATED"
     ]
+
+
+# --- races from one hostile client ------------------------------------------------------
+
+
+async def test_concurrent_preference_updates_never_fail_inside(gql, demo):
+    """The same new choice and muted set sent many times at once (a double tap, a retry
+    loop): each answers cleanly and one setting results."""
+    token = await gql.login(VILLAGER)
+    change = {
+        "categories": [
+            {"category": "REPLIES", "sms": "OFF"},
+            {"category": "WORK", "wechat": "OFF"},
+        ],
+        "mutedDisclosureCategories": ["FINANCE", "FARMING"],
+    }
+    bodies = await asyncio.gather(*(gql(UPDATE, {"input": change}, token=token) for _ in range(8)))
+    for body in bodies:
+        assert "errors" not in body, body
+        assert body["data"]["updateNotificationPreferences"]["errors"] == []
+    user = demo.users["VILLAGER"]
+    assert await NotificationPreference.filter(user_id=user.id).count() == 2
+    muted = await DisclosureMute.filter(user_id=user.id).values_list("category", flat=True)
+    assert sorted(muted) == ["FARMING", "FINANCE"]
+
+
+async def test_two_accounts_binding_one_wechat_at_once_bind_one(gql, demo, providers):
+    fake, _ = providers
+    fake.wechat.sessions = {"a": "openid-same", "b": "openid-same"}
+    tokens = [await gql.login(VILLAGER), await gql.login(CLERK)]
+    outs = await asyncio.gather(
+        gql(BIND, {"input": {"code": "a"}}, token=tokens[0]),
+        gql(BIND, {"input": {"code": "b"}}, token=tokens[1]),
+    )
+    payloads = [o["data"]["bindWechat"] for o in outs]
+    assert all("errors" not in o for o in outs), outs
+    assert sorted(p["bound"] for p in payloads) == [False, True]
+    [refused] = [p for p in payloads if not p["bound"]]
+    assert [e["code"] for e in refused["errors"]] == ["WECHAT_BOUND_ELSEWHERE"]
+    assert await WechatBinding.all().count() == 1
