@@ -510,3 +510,30 @@ async def test_two_accounts_binding_one_wechat_at_once_bind_one(gql, demo, provi
     [refused] = [p for p in payloads if not p["bound"]]
     assert [e["code"] for e in refused["errors"]] == ["WECHAT_BOUND_ELSEWHERE"]
     assert await WechatBinding.all().count() == 1
+
+
+async def test_odd_notification_and_delivery_ids_answer_not_found(gql, demo, settings):
+    """Ids a client makes up (not numbers, negative, past 64 bits): like a missing id for
+    the owner and the system admin alike, never an internal error."""
+    import base64
+
+    def raw(text: str) -> str:
+        return base64.b64encode(text.encode()).decode().rstrip("=")
+
+    root = await root_admin(gql, settings)
+    villager_ = await gql.login(VILLAGER)
+    odd = ["abc", "-1", "0", "1e3", "99999999999999999999999", "9223372036854775808", "1 OR 1=1"]
+    for token in (root, villager_):
+        for kind in ("Notification", "Delivery"):
+            for pk_ in odd:
+                body = await gql(NODE, {"id": raw(f"{kind}:{pk_}")}, token=token)
+                assert error_codes(body) == ["NOT_FOUND"], (kind, pk_, body)
+        body = await gql(
+            "mutation($input: MarkNotificationsReadInput!) { markNotificationsRead(input: $input)"
+            " { marked errors { code field } } }",
+            {"input": {"ids": [raw("Notification:99999999999999999999999")]}},
+            token=token,
+        )
+        payload = (body.get("data") or {}).get("markNotificationsRead")
+        codes = [e["code"] for e in payload["errors"]] if payload else error_codes(body)
+        assert codes and "INTERNAL_SERVER_ERROR" not in codes, body
