@@ -537,3 +537,17 @@ async def test_odd_notification_and_delivery_ids_answer_not_found(gql, demo, set
         payload = (body.get("data") or {}).get("markNotificationsRead")
         codes = [e["code"] for e in payload["errors"]] if payload else error_codes(body)
         assert codes and "INTERNAL_SERVER_ERROR" not in codes, body
+
+
+async def test_an_odd_openid_from_wechat_is_a_user_error_and_binds_nothing(gql, demo, providers):
+    """WeChat (or whatever answers at its address) hands back an openid too long for the
+    column, or not an id at all: a clear refusal, never an internal error."""
+    fake, _ = providers
+    token = await gql.login(VILLAGER)
+    odd = {"long": "o" * 65, "spaces": "open id", "newline": "abc\ndef", "empty": ""}
+    fake.wechat.sessions = dict(odd)
+    for code in odd:
+        out = await gql.mutate("bindWechat", BIND, {"code": code}, token=token)
+        assert out["bound"] is False, code
+        assert [e["code"] for e in out["errors"]] == ["WECHAT_CODE_INVALID"], code
+    assert await WechatBinding.all().count() == 0
