@@ -551,3 +551,30 @@ async def test_an_odd_openid_from_wechat_is_a_user_error_and_binds_nothing(gql, 
         assert out["bound"] is False, code
         assert [e["code"] for e in out["errors"]] == ["WECHAT_CODE_INVALID"], code
     assert await WechatBinding.all().count() == 0
+
+
+async def test_replies_cannot_use_up_the_sms_that_tells_a_flagger_of_their_flag(
+    demo, providers, app
+):
+    """HOLE (fixed): another villager replying to a flagger's comments (or notices, or
+    digests) spent the number's daily notification SMS, and the answer to the flag was then
+    skipped: on a feature phone, the complaint's answer never arrived. A flag's news now
+    has its own allowance."""
+    fake, _ = providers
+    user = await villager()
+    for n in range(3):
+        await notify([user.id], "COMMENT_REPLY", "Comment", n)
+    replies = await NotificationEvent.filter(user_id=user.id).order_by("id")
+    outs = [
+        await HANDLERS[DELIVER](
+            context(app, {"user_id": user.id, "channel": "SMS", "event_ids": [e.id]})
+        )
+        for e in replies
+    ]
+    assert outs == ["SENT", "SENT", "SMS_DAILY_LIMIT"]  # the limit is two a day here
+    [answer] = await events_for(user)
+    out = await HANDLERS[DELIVER](
+        context(app, {"user_id": user.id, "channel": "SMS", "event_ids": [answer]})
+    )
+    assert out == "SENT"
+    assert [r.query["TemplateCode"] for r in fake.sms][-1] == SMS_TEMPLATES["NOTIFY_FLAG"]
