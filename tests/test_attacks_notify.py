@@ -31,6 +31,7 @@ from notifications.deliver import DELIVER
 from notifications.digest import send_digests
 from notifications.events import notify
 from notifications.fanout import fan_out
+from notifications.sms import SmsError
 from notifications.wechat import WechatClient, WechatConfig, token_store
 from tests.client import error_codes
 from tests.fake_http import FakeServer, fake_server
@@ -578,3 +579,24 @@ async def test_replies_cannot_use_up_the_sms_that_tells_a_flagger_of_their_flag(
     )
     assert out == "SENT"
     assert [r.query["TemplateCode"] for r in fake.sms][-1] == SMS_TEMPLATES["NOTIFY_FLAG"]
+
+
+async def test_a_provider_unreachable_never_puts_the_number_or_a_code_in_errors(
+    gql, demo, providers, app, settings
+):
+    """HOLE (fixed): Aliyun's SDK names the whole request URL in a network error:
+    `PhoneNumbers=…&TemplateParam=…`. That text became the Delivery's and the job's
+    `lastError` (system admins read both) and the log: a flagger's number beside a delivery
+    whose recipient is hidden, or a code where an admin could read it."""
+    from notifications.sms_providers import AliyunSmsProvider
+    from tests.test_channels_sms import config, tencent
+
+    async with fake_server(lambda req: (200, {})) as server:
+        url = server.url  # gone after this block: connection refused
+    async with tencent(url) as tencent_provider:
+        for provider in (AliyunSmsProvider(config("aliyun", url)), tencent_provider):
+            with pytest.raises(SmsError) as caught:
+                await provider.send(VILLAGER, "VERIFY_CODE", {"code": "914273"}, ref="d-1")
+            text = str(caught.value)
+            assert caught.value.retryable and VILLAGER not in text and "914273" not in text
+            assert "TemplateParam" not in text and "AccessKey" not in text, text
