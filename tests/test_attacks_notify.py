@@ -600,3 +600,22 @@ async def test_a_provider_unreachable_never_puts_the_number_or_a_code_in_errors(
             text = str(caught.value)
             assert caught.value.retryable and VILLAGER not in text and "914273" not in text
             assert "TemplateParam" not in text and "AccessKey" not in text, text
+
+
+async def test_a_digest_holding_a_flags_news_hides_its_recipient_too(
+    gql, demo, providers, app, settings
+):
+    """A villager who takes their flags' news as a digest: that digest's recipient is a
+    flagger as well; a digest of news alone still names its recipient."""
+    user = await villager()
+    flags = await events_for(user, 2)
+    await notify([user.id], "NEW_DISCLOSURE", "Disclosure", 1, category="FARMING")
+    news = (await NotificationEvent.filter(user_id=user.id).order_by("-id").first()).id
+    for ids in (flags + [news], [news]):
+        payload = {"user_id": user.id, "channel": "SMS", "event_ids": ids, "digest": True}
+        assert await HANDLERS[DELIVER](context(app, payload)) == "SENT"
+        await Delivery.all().update(sms_day=None)  # past the daily limit
+    root = await root_admin(gql, settings)
+    listed = await gql.data(DELIVERIES, token=root)
+    shown = {e["node"]["eventCount"]: e["node"]["user"] for e in listed["deliveries"]["edges"]}
+    assert shown[3] is None and shown[1]["id"] == gid("User", user.id)
