@@ -108,7 +108,8 @@ class Settings:
     sms_app_id: str = ""  # Tencent's SmsSdkAppId
     sms_templates: dict[str, str] = field(default_factory=dict, compare=False)  # ours -> theirs
     sms_timeout_seconds: float = 10.0
-    # notification SMS to one number per day (Asia/Shanghai); codes have their own limits
+    # notification SMS to one number per day (Asia/Shanghai), a flag's news counted apart;
+    # codes have their own limits
     sms_notify_daily_limit: int = 5
     # WeChat subscription messages (the mini program's app id and secret)
     wechat_app_id: str = ""

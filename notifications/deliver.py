@@ -60,6 +60,7 @@ GROUPS: dict[str, str] = {
     "APPROVAL_NEEDED": "NOTIFY_TASK",
     "RISK_HITS": "NOTIFY_TASK",
 }
+FLAG_TEMPLATE = "NOTIFY_FLAG"
 NEWS = "NOTIFY_NEWS"  # NEW_DISCLOSURE, COMMENT_REPLY, MUST_READ_NOTICE and any other kind
 DIGEST = "DIGEST"
 NOTIFICATION_TEMPLATES = ("NOTIFY_FLAG", "NOTIFY_TASK", NEWS, DIGEST)
@@ -161,9 +162,9 @@ async def deliver(ctx: JobContext) -> str:
             log.warning(
                 "delivery %s: an earlier attempt's outcome is unknown; sending again", row.id
             )
+        row.template = template
         skip = await _unavailable(ctx, user, channel, row)
         row.attempts += 1
-        row.template = template
         row.provider = ctx.services.sms.name if channel == Channel.SMS else "wechat"
         if skip:
             row.status = DeliveryStatus.SKIPPED
@@ -215,16 +216,19 @@ async def _unavailable(ctx: JobContext, user: User, channel: Channel, row: Deliv
         if user.phone_verified_at is None:
             return PHONE_NOT_VERIFIED
         limit = ctx.services.settings.sms_notify_daily_limit
-        used = (
-            await Delivery.filter(
-                channel=Channel.SMS,
-                phone=user.phone,
-                sms_day=shanghai_day(ctx.now),
-                status__in=[DeliveryStatus.SENT, DeliveryStatus.SENDING, DeliveryStatus.RETRYING],
-            )
-            .exclude(id=row.id)
-            .count()
-        )
+        today = Delivery.filter(
+            channel=Channel.SMS,
+            phone=user.phone,
+            sms_day=shanghai_day(ctx.now),
+            status__in=[DeliveryStatus.SENT, DeliveryStatus.SENDING, DeliveryStatus.RETRYING],
+        ).exclude(id=row.id)
+        # a flag's news has its own allowance: replies, notices and digests (which others
+        # can cause) must not use up the SMS that answers someone's complaint
+        if row.template == FLAG_TEMPLATE:
+            today = today.filter(template=FLAG_TEMPLATE)
+        else:
+            today = today.exclude(template=FLAG_TEMPLATE)
+        used = await today.count()
         if used >= limit:
             return DAILY_LIMIT
         return None

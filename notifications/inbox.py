@@ -11,6 +11,8 @@ from models.errors import ErrorCode, UserError, UserErrors
 from models.notifications import NotificationEvent
 from models.policy import Viewer
 
+MAX_IDS = 500  # a page or a few; `all` marks everything
+
 
 def inbox(viewer: Viewer, unread_only: bool = False) -> QuerySet[NotificationEvent]:
     qs = NotificationEvent.filter(user_id=viewer.require_user().id)
@@ -32,6 +34,8 @@ async def mark_read(viewer: Viewer, ids: Sequence[int], everything: bool, now: d
     """Mark the viewer's notifications read: `ids`, or all when `everything`. Someone else's
     id answers like a missing one and nothing is marked. Already read ones keep their time."""
     qs = inbox(viewer, unread_only=True)
+    if len(ids) > MAX_IDS:  # 33,000 ids overran PostgreSQL's parameter limit: a 500
+        raise UserErrors(UserError(ErrorCode.TOO_MANY_ITEMS, "ids", {"max": MAX_IDS}))
     if not everything:
         wanted = set(ids)
         mine = set(await inbox(viewer).filter(id__in=list(wanted)).values_list("id", flat=True))

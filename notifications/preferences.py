@@ -11,6 +11,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from models.accounts import User
 from models.audit import record
 from models.errors import ErrorCode, UserError, UserErrors
 from models.notifications import DisclosureMute, NotificationPreference
@@ -137,6 +138,12 @@ def check_update(
     choices: Sequence[CategoryChoice] | None, muted: Sequence[str] | None
 ) -> list[UserError]:
     errors: list[UserError] = []
+    # too long: that alone, not one error per entry (5,000 entries were 5,000 errors)
+    if choices is not None and len(choices) > MAX_CHOICES:
+        return [UserError(ErrorCode.TOO_MANY_ITEMS, "categories", {"max": MAX_CHOICES})]
+    if muted is not None and len(muted) > len(DISCLOSURE_CATEGORIES):
+        limit = {"max": len(DISCLOSURE_CATEGORIES)}
+        return [UserError(ErrorCode.TOO_MANY_ITEMS, "mutedDisclosureCategories", limit)]
     if choices is None and muted is None:
         errors.append(UserError(ErrorCode.REQUIRED, "categories"))
     seen: set[str] = set()
@@ -151,8 +158,6 @@ def check_update(
             value = getattr(choice, name)
             if value is not None and value not in Mode.__members__:
                 errors.append(UserError(ErrorCode.INVALID_CHOICE, f"{field}.{name}"))
-    if choices is not None and len(choices) > MAX_CHOICES:
-        errors.append(UserError(ErrorCode.TOO_MANY_ITEMS, "categories", {"max": MAX_CHOICES}))
     mutes = list(muted or [])
     for n, name in enumerate(mutes):
         if name not in DISCLOSURE_CATEGORIES:
@@ -184,6 +189,9 @@ async def update_preferences(
     if errors:
         raise UserErrors(*errors)
     async with in_transaction():
+        # the user's row locked first: two updates at once (a double tap) each found no row
+        # for a new category and both inserted it, one failing on the unique key
+        await User.select_for_update().filter(id=user.id).first()
         before = await effective(viewer)
         rows = {
             r.category: r

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -134,6 +135,17 @@ class AliyunSmsProvider:
         return SmsResult(self.name, body.biz_id)
 
 
+QUERY = re.compile(r"\?[^\s'\"()]*")
+NUMBER = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
+
+
+def scrubbed(text: str) -> str:
+    """An SDK's error text without the request it quotes: Aliyun's network errors name the
+    whole URL (number, template parameters such as a code, access key id). Errors become
+    a delivery's and a job's `lastError`, which admins read, and the log."""
+    return NUMBER.sub("1**********", QUERY.sub("?…", text))[:300]
+
+
 def aliyun_error(exc: Exception) -> SmsError:
     """The SDK's exceptions: an HTTP error answer carries `code` and `status_code`; anything
     else (refused, reset, timed out) is the network's."""
@@ -142,9 +154,10 @@ def aliyun_error(exc: Exception) -> SmsError:
     if code and status is not None:
         code = str(code)
         retryable = status >= 500 or status == 429 or aliyun_retryable(code)
-        return SmsError(code, str(getattr(exc, "message", "") or exc), retryable=retryable)
+        message = scrubbed(str(getattr(exc, "message", "") or exc))
+        return SmsError(code, message, retryable=retryable)
     inner = getattr(exc, "inner_exception", None) or exc
-    return SmsError("NETWORK", f"{type(inner).__name__}: {inner}", retryable=True)
+    return SmsError("NETWORK", scrubbed(f"{type(inner).__name__}: {inner}"), retryable=True)
 
 
 # Tencent's codes (a whole request's Error.Code, or one number's SendStatus.Code)
@@ -232,8 +245,8 @@ def tencent_error(exc: Exception) -> SmsError:
     if isinstance(exc, TencentCloudSDKException):
         code = str(exc.get_code() or "UNKNOWN")
         message = str(exc.get_message() or "")
-        return SmsError(code, message[:300], retryable=tencent_retryable(code))
-    return SmsError("NETWORK", f"{type(exc).__name__}: {exc}", retryable=True)
+        return SmsError(code, scrubbed(message), retryable=tencent_retryable(code))
+    return SmsError("NETWORK", scrubbed(f"{type(exc).__name__}: {exc}"), retryable=True)
 
 
 def build_sms_provider(config: SmsConfig, reveal: bool = True) -> SmsProvider:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from models.deliveries import WechatToken
 from models.redis_guard import REDIS_DOWN, RedisGuard
 
 log = logging.getLogger("cunwu.wechat")
+OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 REFRESH_MARGIN = 300.0  # seconds before expiry when a token is refreshed
 LOCK_SECONDS = 10.0  # a refresher's claim; a crashed one is replaced after this
@@ -94,8 +96,17 @@ class RedisTokenStore:
         raw = await self.redis.get(self.key)
         if not raw:
             return None
-        data = json.loads(raw)
-        return Token(data["token"], float(data["expires_at"]))
+        try:
+            data = json.loads(raw)
+            token, expires_at = data["token"], float(data["expires_at"])
+            if not isinstance(token, str) or not token:
+                raise TypeError("token is not a string")
+        except (ValueError, TypeError, KeyError) as exc:
+            # unreadable (half-written, another tool's value): refreshed over, not obeyed;
+            # raising here would stop every WeChat send until the key expired
+            log.warning("WeChat token in Redis unreadable (%s); refreshing", type(exc).__name__)
+            return None
+        return Token(token, expires_at)
 
     async def put(self, token: Token) -> None:
         ttl = max(1, int(token.expires_at - time.time()))
@@ -280,7 +291,11 @@ class WechatClient:
         if not openid or data.get("errcode"):
             code_ = data.get("errcode", "NO_OPENID")
             raise WechatError(code_, str(data.get("errmsg", "")), retryable=code_ in RETRYABLE)
-        return str(openid)
+        # WeChat's openids are 28 URL-safe characters; anything else (too long for the
+        # column, not an id) is refused here rather than failing on insert
+        if not isinstance(openid, str) or not OPENID.fullmatch(openid):
+            raise WechatError("BAD_OPENID", "not an openid", retryable=False)
+        return openid
 
 
 class GuardedTokenStore:

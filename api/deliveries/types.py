@@ -14,7 +14,11 @@ from models.accounts import User as UserModel
 from models.deliveries import Channel as ChannelEnum
 from models.deliveries import Delivery as DeliveryModel
 from models.deliveries import DeliveryStatus as DeliveryStatusEnum
+from models.notifications import NotificationEvent
 from models.policy import SYSTEM, Action
+
+# kinds whose recipients are a flag's flagger and supporters
+IDENTITY_KINDS = ("FLAG_STATUS",)
 
 DeliveryStatus = graphene.Enum(
     "DeliveryStatus",
@@ -37,7 +41,9 @@ class Delivery(graphene.ObjectType):
         interfaces = (Node,)
         description = "一条站外通知（短信或微信）的发送记录（仅全系统管理员可见）"
 
-    user = graphene.Field(User, description="接收人")
+    user = graphene.Field(
+        User, description="接收人（含问题反映进展的为空：收到的人就是反映人或附议人）"
+    )
     channel = graphene.Field(DeliveryChannel, required=True)
     provider = graphene.String(required=True, description="aliyun、tencent、wechat、log")
     template = graphene.String(
@@ -65,6 +71,12 @@ class Delivery(graphene.ObjectType):
 
     @staticmethod
     async def resolve_user(root: DeliveryModel, info: Info) -> Any:
+        # FLAG_STATUS goes only to a flag's flagger and supporters: naming its recipient
+        # would tell a system admin who flagged, which admins may never learn
+        if root.event_ids and await NotificationEvent.exists(
+            id__in=root.event_ids, kind__in=IDENTITY_KINDS
+        ):
+            return None
         return await UserModel.get_or_none(id=root.user_id)
 
     @staticmethod

@@ -54,6 +54,26 @@ class Job(graphene.ObjectType):
     def resolve_status(root: JobModel, info: Info) -> str:
         return JobStatusEnum(root.status).value
 
+    @staticmethod
+    def resolve_payload(root: JobModel, info: Info) -> Any:
+        return shown_payload(root.kind, root.payload)
+
+
+# Notification jobs name their recipients; a flag's steps go to its flagger and supporters,
+# whom admins may never learn: the user ids are left out (counts stay, for operations).
+DISPATCH, DELIVER = "notify_dispatch", "deliver"
+
+
+def shown_payload(kind: str, payload: Any) -> Any:
+    if not isinstance(payload, dict):
+        return payload
+    if kind == DISPATCH:
+        rest = {k: v for k, v in payload.items() if k not in ("users", "first", "last")}
+        return {**rest, "recipients": len(payload.get("users") or [])}
+    if kind == DELIVER:
+        return {k: v for k, v in payload.items() if k != "user_id"}
+    return payload
+
 
 class JobConnection(relay.Connection):
     class Meta:

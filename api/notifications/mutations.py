@@ -9,7 +9,8 @@ import graphene
 from api.context import Context
 from api.mutations import BaseMutation
 from api.relay import decode_id
-from notifications.inbox import mark_read, unread_count
+from models.errors import ErrorCode, UserError, UserErrors
+from notifications.inbox import MAX_IDS, mark_read, unread_count
 
 
 class MarkNotificationsReadInput(graphene.InputObjectType):
@@ -32,6 +33,8 @@ class MarkNotificationsRead(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
+        if len(data.ids or []) > MAX_IDS:  # before decoding thousands of ids
+            raise UserErrors(UserError(ErrorCode.TOO_MANY_ITEMS, "ids", {"max": MAX_IDS}))
         ids = [decode_id(i, "Notification", "ids") for i in data.ids or []]
         marked = await mark_read(ctx.viewer, ids, bool(data.all), ctx.settings.clock())
         return {"marked": marked, "unread_count": await unread_count(ctx.viewer)}
