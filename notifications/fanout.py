@@ -78,6 +78,7 @@ async def record_batch(
     subject_id: int,
     payload: dict[str, Any],
     at: datetime,
+    kind: str = KIND,
 ) -> list[tuple[int, int, int]]:
     """One event per user (sorted, distinct), each taking the next number of its user's
     counter: one statement on PostgreSQL, two on SQLite. (user, seq, seq) of each."""
@@ -92,7 +93,7 @@ async def record_batch(
             " (user_id, seq, kind, subject_type, subject_id, payload, created_at)"
             " SELECT user_id, last_seq, $2, 'Disclosure', $3, $4::jsonb, $5 FROM c"
             " RETURNING user_id, seq",
-            [list(users), KIND, subject_id, text, at],
+            [list(users), kind, subject_id, text, at],
         )
     else:
         ids = json.dumps(list(users))
@@ -109,7 +110,7 @@ async def record_batch(
             " SELECT user_id, last_seq, ?, 'Disclosure', ?, ?, ? FROM notification_counter"
             " WHERE user_id IN (SELECT value FROM json_each(?))"
             " RETURNING user_id, seq",
-            [KIND, subject_id, text, at, ids],
+            [kind, subject_id, text, at, ids],
         )
     return sorted((r["user_id"], r["seq"], r["seq"]) for r in rows)
 
@@ -159,3 +160,60 @@ async def fan_out(disclosure_id: int, version: int, now: datetime) -> int:
 @job_handler(FANOUT)
 async def fanout_job(ctx: JobContext) -> int:
     return await fan_out(int(ctx.payload["disclosure_id"]), int(ctx.payload["version"]), ctx.now)
+
+
+RETRACTION = "announce_retraction"
+RETRACTED = "DISCLOSURE_RETRACTED"
+TOLD = ("NEW_DISCLOSURE", "MUST_READ_NOTICE")
+RETRACTION_CLAIM = 0  # disclosure_fanout's version for the retraction: versions start at 1
+
+
+async def enqueue_retraction(disclosure_id: int, now: datetime | None = None) -> None:
+    """Call in the transaction that retracts: those told of it hear that it was withdrawn."""
+    await enqueue(
+        RETRACTION,
+        {"disclosure_id": disclosure_id},
+        unique_key=f"{RETRACTION}:{disclosure_id}",
+        now=now,
+    )
+
+
+async def announce_retraction(disclosure_id: int, now: datetime) -> int:
+    """Tell everyone who was told of the disclosure (any version) that it was retracted, once:
+    a figure people heard of never stops being current without a word."""
+    now = now.astimezone(UTC)
+    async with in_transaction() as conn:
+        p = Params(is_postgres(conn))
+        claimed = await conn.execute_query_dict(
+            "INSERT INTO disclosure_fanout (disclosure_id, version, recipients, created_at)"
+            f" VALUES ({p(disclosure_id)}, {RETRACTION_CLAIM}, 0, {p(now)})"
+            " ON CONFLICT (disclosure_id, version) DO NOTHING RETURNING id",
+            p.values,
+        )
+        if not claimed:
+            return 0
+        p = Params(is_postgres(conn))
+        found = await conn.execute_query_dict(
+            f"SELECT category FROM disclosure WHERE id = {p(disclosure_id)}", p.values
+        )
+        p = Params(is_postgres(conn))
+        told = await conn.execute_query_dict(
+            "SELECT DISTINCT e.user_id FROM notification_event e"
+            ' JOIN "user" u ON u.id = e.user_id AND u.is_active'
+            f" WHERE e.subject_type = 'Disclosure' AND e.subject_id = {p(disclosure_id)}"
+            f" AND e.kind IN ({p.many(list(TOLD))}) ORDER BY 1",
+            p.values,
+        )
+        users = [r["user_id"] for r in told]
+        payload = {"category": found[0]["category"] if found else ""}
+        for start in range(0, len(users), BATCH):
+            ranges = await record_batch(
+                conn, users[start : start + BATCH], disclosure_id, payload, now, RETRACTED
+            )
+            await enqueue_dispatch(ranges, now)
+    return len(users)
+
+
+@job_handler(RETRACTION)
+async def retraction_job(ctx: JobContext) -> int:
+    return await announce_retraction(int(ctx.payload["disclosure_id"]), ctx.now)

@@ -42,7 +42,7 @@ CHANNELS = (Channel.SMS, Channel.WECHAT)
 KINDS: dict[NotifyCategory, tuple[str, ...]] = {
     NotifyCategory.MY_FLAGS: ("FLAG_STATUS",),
     NotifyCategory.REPLIES: ("COMMENT_REPLY",),
-    NotifyCategory.NEW_DISCLOSURES: ("NEW_DISCLOSURE",),
+    NotifyCategory.NEW_DISCLOSURES: ("NEW_DISCLOSURE", "DISCLOSURE_RETRACTED"),
     NotifyCategory.WORK: (
         "FLAG_ASSIGNED",
         "FLAG_DUE_SOON",

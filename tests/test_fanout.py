@@ -24,7 +24,7 @@ from models.notifications import DigestRun, NotificationEvent, NotificationPrefe
 from models.policy import Viewer
 from notifications.digest import send_digests
 from notifications.events import notify
-from notifications.fanout import fan_out
+from notifications.fanout import announce_retraction, fan_out
 from tests.client import REGISTER, error_codes
 from tests.test_accounts import register_input
 from tests.test_disclosures import CLERK, VILLAGER, draft, gid, published, step
@@ -435,3 +435,27 @@ async def test_a_must_read_notice_is_told_once_to_residents_and_to_followers_els
     events = await NotificationEvent.filter(subject_type="Disclosure", subject_id=pk(notice["id"]))
     told = [e.user_id for e in events]
     assert len(told) == len(set(told)) >= 4  # nobody twice
+
+
+async def test_those_told_of_a_disclosure_hear_when_it_is_retracted(gql, demo, audience):
+    clerk = await gql.login(CLERK)
+    d = await published(gql, clerk, demo.villages[0], category="VILLAGE_AFFAIRS", title="低保名单")
+    await run_jobs("fanout_disclosure")
+    told = set(
+        await NotificationEvent.filter(kind="NEW_DISCLOSURE").values_list("user_id", flat=True)
+    )
+    out = await step(gql, "RetractDisclosure", clerk, id=d["id"], reason="名单有误，重新核实")
+    assert out["errors"] == []
+    assert await Job.filter(kind="announce_retraction").count() == 1  # committed with it
+    assert await run_jobs("announce_retraction") == 1
+    retracted = await NotificationEvent.filter(kind="DISCLOSURE_RETRACTED")
+    assert {e.user_id for e in retracted} == told and len(retracted) == len(told)
+    assert await kinds(gql, "13911110001") == ["DISCLOSURE_RETRACTED", "NEW_DISCLOSURE"]
+    assert await kinds(gql, "13911110003") == []  # never told, not told now
+    token = await gql.login(VILLAGER)
+    notes = (await gql.data(INBOX, token=token))["notifications"]["edges"]
+    assert notes[0]["node"]["kind"] == "DISCLOSURE_RETRACTED"
+    assert notes[0]["node"]["text"] == "您收到过的一项村务公开已被撤回，撤回理由已公开"
+    # the job again (a worker killed before its acknowledgement): nothing more
+    assert await announce_retraction(pk(d["id"]), datetime.now(UTC)) == 0
+    assert await NotificationEvent.filter(kind="DISCLOSURE_RETRACTED").count() == len(told)

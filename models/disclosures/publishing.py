@@ -23,7 +23,7 @@ from models.media import Media
 from models.policy import Viewer
 from models.regions import Region
 from notifications.events import notify
-from notifications.fanout import enqueue_fanout
+from notifications.fanout import enqueue_fanout, enqueue_retraction
 
 
 def now_utc() -> datetime:
@@ -111,6 +111,7 @@ async def retract(disclosure: Disclosure, reason: str) -> LedgerEntry:
         at=at,
     )
     await search.unindex(disclosure.id)
+    await enqueue_retraction(disclosure.id)  # those told of it hear it was withdrawn
     return entry
 
 
