@@ -219,7 +219,7 @@ async def update_preferences(
             viewer,
             "notification.preferences",
             user,
-            region_id=user.village_id,
+            region_id=None,  # a private choice (turning flag news off hints at a flag)
             before=snapshot(before),
             after=snapshot(after),
         )

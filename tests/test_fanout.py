@@ -95,6 +95,8 @@ async def test_registering_follows_the_home_village_and_follows_are_ones_own(gql
         )
         assert out == {"following": True, "region": {"id": township}, "errors": []}
     assert await AuditEntry.filter(action="region.follow").count() == 1
+    # whom one follows is private: no region, so the region's own staff do not list it
+    assert await AuditEntry.filter(action="region.follow", region_id__isnull=False).count() == 0
     page = (await gql.data(FOLLOWS, {"first": 1}, token=token))["myFollows"]
     assert page["pageInfo"]["hasNextPage"] is True
     rest = await gql.data(FOLLOWS, {"after": page["pageInfo"]["endCursor"]}, token=token)

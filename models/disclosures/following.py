@@ -38,7 +38,8 @@ async def follow_region(viewer: Viewer, region_id: int) -> Region:
                 await Follow.create(user_id=user.id, region_id=region.id)
         except IntegrityError:
             return region
-        await record(viewer, "region.follow", region, region_id=region.id)
+        # whom one follows is private: no region, so the region's staff do not list it
+        await record(viewer, "region.follow", region, region_id=None)
     return region
 
 
@@ -47,7 +48,7 @@ async def unfollow_region(viewer: Viewer, region_id: int) -> Region:
     region = await load_region(region_id)
     async with in_transaction():
         if await Follow.filter(user_id=user.id, region_id=region.id).delete():
-            await record(viewer, "region.unfollow", region, region_id=region.id)
+            await record(viewer, "region.unfollow", region, region_id=None)
     return region
 
 
