@@ -12,18 +12,20 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from api.database import close_db, open_db, ping_db
 from api.endpoint import GraphQLEndpoint
 from api.graphiql import serve_static
 from api.home import home
 from api.jobs.periodic import JobRunner
+from api.live import LiveSocket
 from api.media.files import serve_media, serve_summary
 from api.middleware import ProxyHeadersMiddleware, RequestIdMiddleware
 from api.schema import schema
-from api.services import Services, connect_redis
+from api.services import Services, connect_redis, live_hub
 from api.settings import Settings
+from notifications import live
 
 log = logging.getLogger("cunwu.app")
 READY_TIMEOUT = 2.0
@@ -37,6 +39,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         orm = await open_db(settings)
         redis = connect_redis(settings)
         services = app.state.services = Services.build(settings, redis)
+        # before the job runner: its dispatch jobs publish here; never waits for Redis
+        hub = services.live = live_hub(settings)
+        await hub.start()
+        live.install(hub)
         runner = app.state.jobs = JobRunner(settings, services) if settings.jobs else None
         if runner is not None:
             await runner.start()
@@ -45,6 +51,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             if runner is not None:
                 await runner.stop()
+            live.uninstall(hub)
+            await hub.stop()
             # views buffered in process would die with it (Redis's wait for the next flush)
             try:
                 await services.views.flush()
@@ -84,6 +92,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+            # the same path over WebSocket: subscriptions (graphql-transport-ws)
+            WebSocketRoute("/graphql", LiveSocket(graphql)),
             Route("/media/{sha256}/{variant}", serve_media, methods=["GET", "HEAD"]),
             Route("/summaries/{name}", serve_summary, methods=["GET", "HEAD"]),
             Route("/static/{path:path}", serve_static, methods=["GET", "HEAD"]),

@@ -19,6 +19,7 @@ from api.jobs.types import Job
 from api.media.schema import MediaMutations
 from api.media.types import Media
 from api.notifications.schema import NotificationMutations, NotificationQueries
+from api.notifications.subscriptions import NotificationSubscriptions
 from api.notifications.types import Notification
 from api.regions.schema import RegionMutations, RegionQueries
 from api.regions.types import Region
@@ -60,9 +61,14 @@ class Mutation(
     pass
 
 
+class Subscription(NotificationSubscriptions, graphene.ObjectType):
+    pass
+
+
 schema = graphene.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     types=[
         Region,
         User,
