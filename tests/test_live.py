@@ -33,8 +33,8 @@ from models.notifications import NotificationEvent
 from notifications import live
 from notifications.events import notify
 from notifications.live import Hub, RedisHub, stream
-from scripts.seed_demo import Demo, seed_demo
-from tests.client import GQL
+from scripts.seed_demo import DEMO_PASSWORD, Demo, seed_demo
+from tests.client import GQL, LOGIN
 from tests.test_disclosures import CLERK, OFFICIAL, VILLAGER, published
 from tests.test_flags import raise_flag, step
 
@@ -81,7 +81,11 @@ async def serve(settings: Settings) -> AsyncIterator[Server]:
         assert demo is not None
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             yield Server(
-                settings, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/graphql", GQL(http), demo
+                settings,
+                f"http://127.0.0.1:{port}",
+                f"ws://127.0.0.1:{port}/graphql",
+                GQL(http),
+                demo,
             )
     finally:
         server.should_exit = True
@@ -103,8 +107,8 @@ async def server(settings: Settings) -> AsyncIterator[Server]:
 # -- a graphql-transport-ws client, as thin as the protocol ---------------------------------
 
 
-async def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
-    message = orjson.loads(await asyncio.wait_for(ws.recv(), timeout))
+async def recv(ws: ClientConnection, wait: float = 5.0) -> dict[str, Any]:
+    message = orjson.loads(await asyncio.wait_for(ws.recv(), wait))
     assert isinstance(message, dict)
     return message
 
@@ -113,10 +117,10 @@ async def send(ws: ClientConnection, message: Any) -> None:
     await ws.send(orjson.dumps(message).decode())
 
 
-async def closed_with(ws: ClientConnection, timeout: float = 5.0) -> int | None:
+async def closed_with(ws: ClientConnection, wait: float = 5.0) -> int | None:
     with contextlib.suppress(ConnectionClosed):
         while True:
-            await asyncio.wait_for(ws.recv(), timeout)
+            await asyncio.wait_for(ws.recv(), wait)
     return ws.close_code
 
 
@@ -149,10 +153,10 @@ async def subscribe(
     )
 
 
-async def nexts(ws: ClientConnection, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+async def nexts(ws: ClientConnection, count: int, wait: float = 5.0) -> list[dict[str, Any]]:
     out = []
     while len(out) < count:
-        message = await recv(ws, timeout)
+        message = await recv(ws, wait)
         assert message["type"] == "next", message
         assert "errors" not in message["payload"], message
         out.append(message["payload"]["data"]["notificationAdded"])
@@ -169,7 +173,9 @@ async def silent(ws: ClientConnection, within: float = 0.3) -> bool:
     raise AssertionError(f"unexpected message: {message!r}")
 
 
-async def record(user_id: int, count: int = 1, kind: str = "FLAG_STATUS") -> list[NotificationEvent]:
+async def record(
+    user_id: int, count: int = 1, kind: str = "FLAG_STATUS"
+) -> list[NotificationEvent]:
     """Record `count` events for a user, in the inbox only (no job runs here)."""
     for n in range(count):
         await notify([user_id], kind, "flag", 1000 + n, status="ACCEPTED")
@@ -395,37 +401,32 @@ async def test_every_close_code(server, settings):
                     await send(ws, message)
             assert await closed_with(ws) == code, (messages, code)
 
-    # an expired token and a signed-out session are forbidden as well
+    # an expired token, a signed-out session's token, a refresh token: forbidden as well
     session = await Session.get(user_id=server.user_id("VILLAGER"))
-    old = issue_access_token(
+    expired = issue_access_token(
         settings.auth, session.user_id, str(session.id), datetime.now(UTC) - timedelta(hours=1)
     )
-    await server.gql(
-        'mutation { logout(input: {}) { errors { code } } }', token=await server.gql.login(CLERK)
-    )
-    for bad in (old,):
+    signed_out = await server.gql.login(VILLAGER)
+    assert (await server.gql.data("mutation { logout { ok } }", token=signed_out))["logout"]["ok"]
+    login = await server.gql.mutate("login", LOGIN, {"phone": VILLAGER, "password": DEMO_PASSWORD})
+    for bad in (expired, signed_out, login["refreshToken"]):
         async with socket_to(server.ws) as ws:
             await send(ws, {"type": "connection_init", "payload": {"token": bad}})
             assert await closed_with(ws) == 4403
+    # a socket asking for another protocol is not served
+    async with connect(server.ws, subprotocols=["graphql-ws"], open_timeout=5) as ws:
+        assert await closed_with(ws) == 4406
 
 
 async def test_a_socket_lives_no_longer_than_its_token(server, settings):
-    session = await Session.get(user_id=server.user_id("VILLAGER")) if await Session.exists(
-        user_id=server.user_id("VILLAGER")
-    ) else None
-    if session is None:
-        await server.gql.login(VILLAGER)
-        session = await Session.get(user_id=server.user_id("VILLAGER"))
-    short = issue_access_token(
-        settings.auth,
-        session.user_id,
-        str(session.id),
-        datetime.now(UTC) - timedelta(seconds=settings.access_token_seconds - 1),
-    )
+    await server.gql.login(VILLAGER)
+    session = await Session.get(user_id=server.user_id("VILLAGER"))
+    issued = datetime.now(UTC) - timedelta(seconds=settings.access_token_seconds - 1)
+    short = issue_access_token(settings.auth, session.user_id, str(session.id), issued)
     async with signed_in(server.ws, short) as ws:
         await subscribe(ws, query=SEQS)
         started = time.monotonic()
-        assert await closed_with(ws) == 4403
+        assert await closed_with(ws) == 4403  # the client reconnects with a fresh token
         assert time.monotonic() - started < 3
 
 
@@ -439,19 +440,32 @@ async def test_what_a_socket_may_ask(server):
         assert refused["payload"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
         assert "WebSocket" in refused["payload"][0]["message"]
         # the HTTP limits hold: too deep, invalid, a bad variable, a negative since
-        deep = "subscription { notificationAdded { target { ... on Flag { " + (
-            "target { ... on Disclosure { region { " * 6
-        ) + "id" + " } }" * 6 + " } } } }"
+        deep = (
+            "subscription { notificationAdded { target { ... on Flag { "
+            + ("target { ... on Disclosure { region { " * 6)
+            + "id"
+            + " } }" * 6
+            + " } } } }"
+        )
         await subscribe(ws, "d", query=deep)
         too_deep = await recv(ws)
         assert too_deep["type"] == "error"
-        assert too_deep["payload"][0]["extensions"]["code"] in ("QUERY_TOO_COMPLEX", "BAD_USER_INPUT")
+        assert too_deep["payload"][0]["extensions"]["code"] in (
+            "QUERY_TOO_COMPLEX",
+            "BAD_USER_INPUT",
+        )
         await subscribe(ws, "v", query="subscription { notificationAdded { nope } }")
         invalid = await recv(ws)
-        assert invalid["type"] == "error" and invalid["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert (
+            invalid["type"] == "error"
+            and invalid["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        )
         await subscribe(ws, "t", query=SEQS, since="x")
         typed = await recv(ws)
-        assert typed["type"] == "error" and typed["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert (
+            typed["type"] == "error"
+            and typed["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        )
         await subscribe(ws, "n", query=SEQS, since=-1)
         negative = await recv(ws)
         assert negative == {
@@ -473,3 +487,174 @@ async def test_what_a_socket_may_ask(server):
         crowded = await recv(ws)
         assert crowded["id"] == "s5" and crowded["type"] == "error"
         assert await silent(ws)
+
+
+# -- across processes, through Redis (PostgreSQL + Redis half) ------------------------------
+
+
+def app_env(settings: Settings, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url or "",
+        REDIS_PREFIX=settings.redis_prefix,
+        SECRET_KEY=settings.secret_key,
+        DATA_DIR=str(data_dir),
+        CUNWU_GRAPHIQL="0",
+        **extra,
+    )
+    return env
+
+
+async def start_app(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=url) as http:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get("/readyz")).status_code == 200:
+                    return process, url
+            assert process.returncode is None and time.monotonic() < deadline, "app did not start"
+            await asyncio.sleep(0.05)
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), 15)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+async def test_a_subscriber_on_one_process_hears_an_event_published_on_another(settings, tmp_path):
+    if settings.is_sqlite:
+        pytest.skip("app processes share PostgreSQL and Redis")
+    # process A is this test's own uvicorn (no jobs); process B a subprocess running the jobs
+    async with serve(settings) as a:
+        b, b_url = await start_app(
+            app_env(settings, tmp_path / "b", CUNWU_JOBS="1", JOB_POLL_SECONDS="0.05")
+        )
+        try:
+            clerk = await a.gql.login(CLERK)
+            item = await published(a.gql, clerk, a.demo.villages[0], category="VILLAGE_AFFAIRS")
+            villager = await a.gql.login(VILLAGER)
+            flag = await raise_flag(a.gql, villager, item["id"])
+            official = await a.gql.login(OFFICIAL)
+            async with signed_in(a.ws, villager) as ws, signed_in(a.ws, clerk) as other:
+                await subscribe(ws)
+                await subscribe(other)
+                await subscribed(a.user_id("VILLAGER"))
+                await subscribed(a.user_id("CLERK"))
+                # B serves the step and runs its dispatch job; A's subscriber hears it
+                async with httpx.AsyncClient(base_url=b_url) as http:
+                    body = await step(
+                        GQL(http), "AcceptFlag", official, id=flag["id"], note="已受理"
+                    )
+                assert body["data"]["acceptFlag"]["errors"] == [], body
+                [note] = await nexts(ws, 1, wait=10)
+                assert note["kind"] == "FLAG_STATUS" and note["seq"] == 1
+                assert note["target"] == {"id": flag["id"], "status": "ACCEPTED"}
+                assert await silent(other)
+        finally:
+            await stop_process(b)
+
+
+@contextlib.asynccontextmanager
+async def own_redis(port: int, workdir: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    process = await asyncio.create_subprocess_exec(
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                await asyncio.sleep(0.02)
+                continue
+            writer.close()
+            break
+        yield process
+    finally:
+        await stop_process(process)
+
+
+async def test_a_redis_restart_loses_nothing(settings, tmp_path):
+    if settings.is_sqlite:
+        pytest.skip("Redis is the PostgreSQL half's")
+    port = free_port()
+    ours = settings.with_overrides(
+        redis_url=f"redis://127.0.0.1:{port}/0",
+        live_reconnect_seconds=0.05,
+        live_reconnect_max_seconds=0.2,
+    )
+    async with own_redis(port, tmp_path) as redis_process:
+        async with serve(ours) as s:
+            hub = live.current()
+            assert isinstance(hub, RedisHub)
+            await eventually(lambda: _true(hub.connected))
+            uid = s.user_id("VILLAGER")
+            token = await s.gql.login(VILLAGER)
+            async with signed_in(s.ws, token) as ws:
+                await subscribe(ws, query=SEQS)
+                await subscribed(uid)
+                await recorded(uid, 1)
+                assert [n["seq"] for n in await nexts(ws, 1)] == [1]
+
+                await stop_process(redis_process)  # Redis goes away
+                await eventually(lambda: _true(not hub.connected))
+                # meanwhile another process records two; its publish reaches nobody
+                await record(uid, 2)
+                # a phone that reconnects now asks with since and misses nothing
+                async with signed_in(s.ws, token) as phone:
+                    await subscribe(phone, query=SEQS, since=1)
+                    assert [n["seq"] for n in await nexts(phone, 2)] == [2, 3]
+
+                async with own_redis(port, tmp_path):  # Redis is back, on the same port
+                    # the hub resubscribes, and the subscriber catches up from the inbox
+                    assert [n["seq"] for n in await nexts(ws, 2, wait=10)] == [2, 3]
+                    assert hub.connected and hub.connects == 2
+                    # and later events arrive live, each once
+                    await recorded(uid, 1)
+                    assert [n["seq"] for n in await nexts(ws, 1)] == [4]
+                    assert await silent(ws)
+
+
+async def _true(value: bool) -> bool:
+    return value
