@@ -11,8 +11,7 @@ from api.context import Context, Info
 from api.loaders import Loaders
 from api.notifications.types import Notification
 from models.errors import BadUserInput, ServiceUnavailable
-from models.notifications import NotificationEvent
-from notifications.live import Hub, stream
+from notifications.live import Event, Hub, stream
 
 
 class NotificationSubscriptions(graphene.ObjectType):
@@ -28,7 +27,7 @@ class NotificationSubscriptions(graphene.ObjectType):
     @staticmethod
     async def subscribe_notification_added(
         root: Any, info: Info, since: int | None = None
-    ) -> AsyncIterator[NotificationEvent]:
+    ) -> AsyncIterator[Event]:
         # checked here, not in the generator: a refusal is the subscription's `error`
         ctx = info.context
         user = ctx.viewer.require_user()
@@ -40,9 +39,7 @@ class NotificationSubscriptions(graphene.ObjectType):
         return events(ctx, hub, user.id, since)
 
 
-async def events(
-    ctx: Context, hub: Hub, user_id: int, since: int | None
-) -> AsyncIterator[NotificationEvent]:
+async def events(ctx: Context, hub: Hub, user_id: int, since: int | None) -> AsyncIterator[Event]:
     async for event in stream(hub, user_id, since):
         # each event's execution gets fresh loaders: the socket's context lives for hours
         # and a target read an hour ago is not the target now
