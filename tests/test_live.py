@@ -646,14 +646,21 @@ async def test_a_redis_restart_loses_nothing(settings, tmp_path):
                     await subscribe(phone, query=SEQS, since=1)
                     assert [n["seq"] for n in await nexts(phone, 2)] == [2, 3]
 
-                async with own_redis(port, tmp_path):  # Redis is back, on the same port
-                    # the hub resubscribes, and the subscriber catches up from the inbox
-                    assert [n["seq"] for n in await nexts(ws, 2, wait=10)] == [2, 3]
-                    assert hub.connected and hub.connects == 2
-                    # and later events arrive live, each once
+                    async with own_redis(port, tmp_path) as again:  # back, on the same port
+                        # the hub resubscribes, and the subscriber catches up from the inbox
+                        assert [n["seq"] for n in await nexts(ws, 2, wait=10)] == [2, 3]
+                        assert hub.connected and hub.connects == 2
+                        # and later events arrive live, each once
+                        await recorded(uid, 1)
+                        assert [n["seq"] for n in await nexts(ws, 1)] == [4]
+                        assert [n["seq"] for n in await nexts(phone, 1)] == [4]
+                        assert await silent(ws)
+                        await stop_process(again)
+                    # this process's own publish while Redis is down reaches its subscribers
+                    await eventually(lambda: _true(not hub.connected))
                     await recorded(uid, 1)
-                    assert [n["seq"] for n in await nexts(ws, 1)] == [4]
-                    assert await silent(ws)
+                    assert [n["seq"] for n in await nexts(ws, 1)] == [5]
+                    assert [n["seq"] for n in await nexts(phone, 1)] == [5]
 
 
 async def _true(value: bool) -> bool:
