@@ -38,7 +38,7 @@ from graphql_server.subscriptions.protocols.graphql_transport_ws.handlers import
     Operation,
 )
 from graphql_server.types.unset import UNSET
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 
 from api.context import Context, load_viewer
 from api.endpoint import GraphQLEndpoint, format_error, plain_error
@@ -218,8 +218,6 @@ class TransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
         return out
 
     def websocket_gone(self) -> bool:
-        from starlette.websockets import WebSocketState
-
         ws: WebSocket = self.context.request  # type: ignore[assignment]
         return WebSocketState.DISCONNECTED in (ws.client_state, ws.application_state)
 

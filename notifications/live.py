@@ -21,7 +21,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -356,7 +356,7 @@ async def read_after(user_id: int, after: int, upto: int | None = None) -> list[
     return await qs.order_by("seq").limit(PAGE)
 
 
-async def stream(hub: Hub, user_id: int, since: int | None) -> AsyncIterator[Event]:
+async def stream(hub: Hub, user_id: int, since: int | None) -> AsyncGenerator[Event, None]:
     """The user's events with seq > `since` from the inbox (none when `since` is None: only
     what comes after now), then live ones: in seq order, each once."""
     sub = hub.subscribe(user_id)  # before reading: nothing falls between the two

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import graphene
@@ -40,8 +41,10 @@ class NotificationSubscriptions(graphene.ObjectType):
 
 
 async def events(ctx: Context, hub: Hub, user_id: int, since: int | None) -> AsyncIterator[Event]:
-    async for event in stream(hub, user_id, since):
-        # each event's execution gets fresh loaders: the socket's context lives for hours
-        # and a target read an hour ago is not the target now
-        ctx.loaders = Loaders(ctx.services.region_cache)
-        yield event
+    # closed with this generator (a `complete`, a closed socket): it unsubscribes at once
+    async with aclosing(stream(hub, user_id, since)) as events:
+        async for event in events:
+            # each event's execution gets fresh loaders: the socket's context lives for
+            # hours and a target read an hour ago is not the target now
+            ctx.loaders = Loaders(ctx.services.region_cache)
+            yield event
