@@ -251,7 +251,8 @@ class RedisHub(Hub):
                 return
 
     def backoff(self, attempt: int) -> float:
-        ceiling = min(self.reconnect_max, self.reconnect_base * 2**attempt)
+        # the exponent capped: hours of outage must not overflow a float
+        ceiling = min(self.reconnect_max, self.reconnect_base * 2 ** min(attempt, 32))
         return ceiling * random.uniform(0.5, 1.0)
 
     async def _run(self) -> None:

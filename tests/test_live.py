@@ -332,6 +332,17 @@ async def test_a_slow_subscriber_drops_its_queue_and_catches_up_from_the_inbox(s
     assert uid not in hub.subscribers  # closing the stream unsubscribes
 
 
+async def test_the_reconnect_backoff_grows_with_jitter_and_stays_capped():
+    hub = RedisHub("redis://127.0.0.1:1/0", "x:", reconnect_seconds=0.5, reconnect_max_seconds=30)
+    try:
+        assert 0.25 <= hub.backoff(0) <= 0.5
+        assert 2.0 <= hub.backoff(3) <= 4.0
+        assert all(15 <= hub.backoff(n) <= 30 for n in (6, 100, 5000))  # hours of outage
+        assert len({hub.backoff(4) for _ in range(20)}) > 1  # jitter: processes spread out
+    finally:
+        await hub.stop()
+
+
 # -- the protocol ---------------------------------------------------------------------------
 
 
