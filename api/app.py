@@ -79,6 +79,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 checks["redis"] = "ok"
             except Exception as exc:
                 checks["redis"] = f"error: {type(exc).__name__}"
+        if services.live is not None and not await services.live.wait_connected(READY_TIMEOUT):
+            checks["live"] = "reconnecting"  # live events wait for the hub's pub/sub
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ok" if ready else "unavailable", "checks": checks},

@@ -88,6 +88,9 @@ class Hub:
     def connected(self) -> bool:
         return True
 
+    async def wait_connected(self, within: float) -> bool:
+        return True
+
     def subscribe(self, user_id: int) -> Subscriber:
         sub = Subscriber(user_id, self.queue_size)
         self.subscribers.setdefault(user_id, set()).add(sub)
@@ -215,11 +218,20 @@ class RedisHub(Hub):
         )
         self._task: asyncio.Task[None] | None = None
         self._connected = False
+        self._up = asyncio.Event()  # set while connected
         self.connects = 0  # successful subscriptions, for tests and logs
 
     @property
     def connected(self) -> bool:
         return self._connected or not self.listen
+
+    async def wait_connected(self, within: float) -> bool:
+        """Connected now, or within `within` seconds (a process just started)."""
+        if self.connected:
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._up.wait(), within)
+        return self.connected
 
     async def start(self) -> None:
         if self.listen and self._task is None:
@@ -233,6 +245,7 @@ class RedisHub(Hub):
                 await self._task
             self._task = None
         self._connected = False
+        self._up.clear()
         for client in (self.publisher, self.listener_client):
             with contextlib.suppress(RedisError, OSError):
                 await client.aclose()
@@ -269,6 +282,7 @@ class RedisHub(Hub):
                 elif attempt == 0:
                     log.warning("live: Redis pub/sub unreachable (%r); retrying", exc)
             self._connected = False
+            self._up.clear()
             await asyncio.sleep(self.backoff(attempt))
             attempt += 1
 
@@ -284,6 +298,7 @@ class RedisHub(Hub):
                 if time.monotonic() > deadline:
                     raise TimeoutError("no subscription confirmation")
             self._connected = True
+            self._up.set()
             self.connects += 1
             if self.connects > 1:
                 log.info("live: Redis pub/sub back; subscribers catch up from the inbox")

@@ -642,6 +642,8 @@ async def test_a_redis_restart_loses_nothing(settings, tmp_path):
 
                 await stop_process(redis_process)  # Redis goes away
                 await eventually(lambda: _true(not hub.connected))
+                ready = await s.gql.client.get("/readyz")
+                assert ready.status_code == 503 and ready.json()["checks"]["live"] == "reconnecting"
                 # meanwhile another process records two; its publish reaches nobody
                 await record(uid, 2)
                 # a phone that reconnects now asks with since and misses nothing
