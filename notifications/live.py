@@ -217,6 +217,7 @@ class RedisHub(Hub):
             retry=Retry(NoBackoff(), 0),
         )
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._connected = False
         self._up = asyncio.Event()  # set while connected
         self.connects = 0  # successful subscriptions, for tests and logs
@@ -239,11 +240,13 @@ class RedisHub(Hub):
             self._task = asyncio.create_task(self._run(), name="live-hub")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        task, self._task = self._task, None
+        # redis-py may swallow a cancellation that lands while it connects (and the loop
+        # would go on): cancel until the task is really done
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
         self._connected = False
         self._up.clear()
         for client in (self.publisher, self.listener_client):
@@ -270,12 +273,14 @@ class RedisHub(Hub):
 
     async def _run(self) -> None:
         attempt = 0
-        while True:
+        while not self._stopping:
             try:
                 await self._listen_once()  # returns only by raising
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure ends this connection; the loop goes on
+                if self._stopping:
+                    return
                 if self._connected:
                     log.warning("live: Redis pub/sub lost (%r); reconnecting", exc)
                     attempt = 0
@@ -324,7 +329,7 @@ class RedisHub(Hub):
                         log.error("live: unreadable message on %s: %r", self.channel, exc)
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()
+                await asyncio.wait_for(pubsub.aclose(), REDIS_TIMEOUT)
 
 
 # The process's hub: set by the app's lifespan (and the worker), read by `publish`.

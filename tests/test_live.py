@@ -343,6 +343,18 @@ async def test_the_reconnect_backoff_grows_with_jitter_and_stays_capped():
         await hub.stop()
 
 
+async def test_a_hub_stopped_while_it_connects_stops(settings):
+    """A cancellation landing inside redis-py's connect can be swallowed: stop still ends."""
+    if settings.is_sqlite:
+        pytest.skip("the Redis hub is the PostgreSQL half's")
+    for pause in (0, 0, 0.001, 0.002, 0.005, 0.01, 0.02):
+        hub = RedisHub(settings.redis_url or "", settings.redis_prefix)
+        await hub.start()
+        await asyncio.sleep(pause)
+        await asyncio.wait_for(hub.stop(), 5)
+        assert not hub.connected
+
+
 # -- the protocol ---------------------------------------------------------------------------
 
 
