@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from api.accounts.codes import settle as sms_codes_sent
 from api.database import close_db, open_db, ping_db
@@ -20,11 +20,13 @@ from api.endpoint import GraphQLEndpoint
 from api.graphiql import serve_static
 from api.home import home
 from api.jobs.periodic import JobRunner
+from api.live import LiveSocket
 from api.media.files import serve_media, serve_summary
 from api.middleware import ProxyHeadersMiddleware, RequestIdMiddleware
 from api.schema import schema
-from api.services import Services, connect_redis
+from api.services import Services, connect_redis, live_hub
 from api.settings import Settings
+from notifications import live
 
 log = logging.getLogger("cunwu.app")
 READY_TIMEOUT = 2.0
@@ -38,6 +40,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         orm = await open_db(settings)
         redis = connect_redis(settings)
         services = app.state.services = Services.build(settings, redis)
+        # before the job runner: its dispatch jobs publish here; never waits for Redis
+        hub = services.live = live_hub(settings)
+        await hub.start()
+        live.install(hub)
         runner = app.state.jobs = JobRunner(settings, services) if settings.jobs else None
         if runner is not None:
             await runner.start()
@@ -46,6 +52,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             if runner is not None:
                 await runner.stop()
+            live.uninstall(hub)
+            await hub.stop()
             # codes being sent: a short wait, else they are lost (the villager asks again)
             try:
                 await asyncio.wait_for(sms_codes_sent(), READY_TIMEOUT)
@@ -78,6 +86,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 checks["redis"] = "ok"
             except Exception as exc:
                 checks["redis"] = f"error: {type(exc).__name__}"
+        if services.live is not None and not await services.live.wait_connected(READY_TIMEOUT):
+            checks["live"] = "reconnecting"  # live events wait for the hub's pub/sub
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ok" if ready else "unavailable", "checks": checks},
@@ -91,6 +101,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+            # the same path over WebSocket: subscriptions (graphql-transport-ws)
+            WebSocketRoute("/graphql", LiveSocket(graphql)),
             Route("/media/{sha256}/{variant}", serve_media, methods=["GET", "HEAD"]),
             Route("/summaries/{name}", serve_summary, methods=["GET", "HEAD"]),
             Route("/static/{path:path}", serve_static, methods=["GET", "HEAD"]),

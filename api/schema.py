@@ -22,6 +22,7 @@ from api.media.schema import MediaMutations
 from api.media.types import Media
 from api.notifications.preferences import PreferenceMutations, PreferenceQueries
 from api.notifications.schema import NotificationMutations, NotificationQueries
+from api.notifications.subscriptions import NotificationSubscriptions
 from api.notifications.types import Notification
 from api.regions.schema import RegionMutations, RegionQueries
 from api.regions.types import Region
@@ -67,9 +68,14 @@ class Mutation(
     pass
 
 
+class Subscription(NotificationSubscriptions, graphene.ObjectType):
+    pass
+
+
 schema = graphene.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     types=[
         Region,
         User,

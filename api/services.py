@@ -16,6 +16,7 @@ from models.accounts.auth import Passwords
 from models.disclosures.views import ViewCounter
 from models.flags.stats import StatsCache, stats_store
 from models.redis_guard import RedisGuard
+from notifications.live import Hub, RedisHub
 from notifications.sms import LogSmsProvider, SmsProvider
 from notifications.sms_providers import SmsConfig, build_sms_provider
 from notifications.wechat import WechatClient, WechatConfig, token_store
@@ -49,6 +50,7 @@ class Services:
     sms: SmsProvider = field(default_factory=LogSmsProvider)
     wechat: WechatClient | None = None  # None: WeChat not configured
     region_cache: dict = field(default_factory=dict)  # id -> Region; regions never change
+    live: Hub | None = None  # this process's live hub, while the lifespan runs
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis | None) -> Services:
@@ -110,3 +112,18 @@ def wechat_client(
         return None
     store = token_store(redis, settings.redis_prefix, config.app_id, guard)
     return WechatClient(config, store)
+
+
+def live_hub(settings: Settings, listen: bool = True) -> Hub:
+    """The process's live hub: through Redis when configured, else in process."""
+    if not settings.redis_url:
+        return Hub(settings.live_queue_size)
+    return RedisHub(
+        settings.redis_url,
+        settings.redis_prefix,
+        queue_size=settings.live_queue_size,
+        keepalive_seconds=settings.live_keepalive_seconds,
+        reconnect_seconds=settings.live_reconnect_seconds,
+        reconnect_max_seconds=settings.live_reconnect_max_seconds,
+        listen=listen,
+    )

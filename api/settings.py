@@ -118,6 +118,13 @@ class Settings:
     wechat_templates: dict[str, str] = field(default_factory=dict, compare=False)
     wechat_page: str = ""  # the mini program page a message opens
     wechat_state: str = "formal"  # miniprogram_state: formal, trial, developer
+    # Live notifications (WebSocket subscriptions; across processes through REDIS_URL)
+    live_init_timeout_seconds: float = 10.0  # connection_init must come within this (4408)
+    live_max_subscriptions: int = 5  # operations at once on one socket
+    live_queue_size: int = 256  # events waiting per subscriber; beyond, it reads the inbox
+    live_keepalive_seconds: float = 15.0  # Redis pub/sub: a PING after this long idle
+    live_reconnect_seconds: float = 0.5  # first wait before reconnecting (doubling, jitter)
+    live_reconnect_max_seconds: float = 30.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -186,6 +193,14 @@ class Settings:
             job_stop_grace_seconds=config("JOB_STOP_GRACE_SECONDS", cast=float, default=10.0),
             scheduler_wakeup_seconds=config("SCHEDULER_WAKEUP_SECONDS", cast=float, default=0)
             or None,
+            live_init_timeout_seconds=config("LIVE_INIT_TIMEOUT_SECONDS", cast=float, default=10.0),
+            live_max_subscriptions=config("LIVE_MAX_SUBSCRIPTIONS", cast=int, default=5),
+            live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
+            live_keepalive_seconds=config("LIVE_KEEPALIVE_SECONDS", cast=float, default=15.0),
+            live_reconnect_seconds=config("LIVE_RECONNECT_SECONDS", cast=float, default=0.5),
+            live_reconnect_max_seconds=config(
+                "LIVE_RECONNECT_MAX_SECONDS", cast=float, default=30.0
+            ),
             job_modules=tuple(
                 m.strip() for m in config("CUNWU_JOB_MODULES", default="").split(",") if m.strip()
             ),

@@ -163,6 +163,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Internal server error (request {request_id})",
     ),
     "MUTATION_OVER_GET": ("修改操作必须使用 POST 请求", "Mutations must be sent with POST"),
+    "SUBSCRIPTION_ONLY": (
+        "WebSocket 上只接受订阅；查询和修改请用 HTTP",
+        "Only subscriptions go over the WebSocket; send queries and mutations over HTTP",
+    ),
+    "TOO_MANY_SUBSCRIPTIONS": (
+        "同一连接上的订阅过多",
+        "Too many subscriptions on one connection",
+    ),
+    "SINCE_NEGATIVE": ("since 不能为负数", "since must not be negative"),
     "PAGE_SIZE": ("每页数量须在 0 到 {limit} 之间", "Page size must be between 0 and {limit}"),
     "INVALID_CURSOR": ("无效的分页游标", "Invalid pagination cursor"),
     "NUL_CHARACTER": (

@@ -15,8 +15,9 @@ import sys
 
 from api.database import close_db, open_db
 from api.jobs.periodic import JobRunner
-from api.services import Services, connect_redis
+from api.services import Services, connect_redis, live_hub
 from api.settings import Settings
+from notifications import live
 
 log = logging.getLogger("cunwu.jobs")
 
@@ -25,6 +26,11 @@ async def run(settings: Settings) -> None:
     orm = await open_db(settings)
     redis = connect_redis(settings)
     services = Services.build(settings, redis)
+    # publishes what its dispatch jobs hand over; the API processes' hubs deliver it
+    hub = services.live = live_hub(settings, listen=False)
+    if not settings.redis_url:
+        log.warning("no REDIS_URL: live notifications from this worker reach no subscriber")
+    live.install(hub)
     runner = JobRunner(settings, services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -37,6 +43,8 @@ async def run(settings: Settings) -> None:
         await stop.wait()
     finally:
         await runner.stop()
+        live.uninstall(hub)
+        await hub.stop()
         await services.aclose()
         if redis is not None:
             await redis.aclose()

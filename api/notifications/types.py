@@ -11,6 +11,7 @@ from api.context import Info
 from api.relay import Node, register_node, target_node
 from models.notifications import NotificationEvent
 from notifications.inbox import own_notification
+from notifications.live import LiveEvent
 from notifications.texts import notification_text
 
 
@@ -31,7 +32,7 @@ class Notification(graphene.ObjectType):
 
     @classmethod
     def is_type_of(cls, root: Any, info: Info) -> bool:
-        return isinstance(root, NotificationEvent)
+        return isinstance(root, (NotificationEvent, LiveEvent))  # LiveEvent: over WebSocket
 
     @classmethod
     async def get_node(cls, info: Info, pk: str) -> Any:
@@ -39,11 +40,11 @@ class Notification(graphene.ObjectType):
         return await own_notification(info.context.viewer, int(pk))
 
     @staticmethod
-    def resolve_text(root: NotificationEvent, info: Info) -> str:
+    def resolve_text(root: NotificationEvent | LiveEvent, info: Info) -> str:
         return notification_text(root.kind, root.payload, info.context.lang)
 
     @staticmethod
-    async def resolve_target(root: NotificationEvent, info: Info) -> Any:
+    async def resolve_target(root: NotificationEvent | LiveEvent, info: Info) -> Any:
         return await target_node(info, root.subject_type, root.subject_id)
 
 

@@ -1,0 +1,320 @@
+"""GraphQL subscriptions over WebSocket (the graphql-transport-ws protocol) on `/graphql`.
+
+The protocol — connection_init and its ack, ping/pong, subscribe/next/error/complete and
+the close codes 4400, 4401, 4403, 4408, 4409, 4429 — is graphql-server's
+(`graphql_server.asgi.GraphQL` and its transport handler). Ours are the parts it leaves to
+the application: who is connecting (the access token in connection_init's payload), what a
+subscribe message may carry (shape, size, the same query limits and validation as HTTP,
+subscriptions only), how each event is executed (our executor) and how errors read (our
+codes and languages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from inspect import isawaitable
+from typing import Any, cast
+
+import jwt
+import orjson
+from graphql import (
+    ExecutionResult,
+    OperationType,
+    execute,
+    get_operation_ast,
+)
+from graphql.execution import create_source_event_stream
+from graphql_server.asgi import GraphQL
+from graphql_server.exceptions import ConnectionRejectionError
+from graphql_server.http import GraphQLRequestData
+from graphql_server.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from graphql_server.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from graphql_server.types.unset import UNSET
+from starlette.websockets import WebSocket, WebSocketState
+
+from api.context import Context, load_viewer
+from api.endpoint import GraphQLEndpoint, format_error, plain_error
+from api.input_text import NUL_KEY, has_nul
+from api.loaders import Loaders
+from api.services import Services
+from models.messages import pick_language, translate
+from models.policy import Viewer
+
+log = logging.getLogger("cunwu.live")
+DOCUMENT = "__document"  # where a checked document travels to get_graphql_request_data
+CLOSE_FORBIDDEN = 4403
+
+
+@dataclass
+class LiveContext(Context):
+    """One socket's context: every operation on it shares the viewer it signed in as."""
+
+    connection_params: dict[str, Any] | None = None
+    expiry: asyncio.Task[None] | None = None
+
+
+def token_from(params: dict[str, Any] | None) -> str | None:
+    """connection_init's payload: {"authorization": "Bearer <token>"} or {"token": "<token>"}."""
+    if not params:
+        return None
+    for key, value in params.items():
+        if isinstance(key, str) and key.lower() == "authorization" and isinstance(value, str):
+            scheme, _, token = value.partition(" ")
+            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    plain = params.get("token")
+    return plain.strip() if isinstance(plain, str) and plain.strip() else None
+
+
+def expires_at(token: str) -> float | None:
+    """The token's expiry (epoch seconds); read only after load_viewer verified it."""
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return None
+    return float(exp) if isinstance(exp, (int, float)) else None
+
+
+class TransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
+    view: LiveSocket
+    context: LiveContext
+
+    async def handle_message(self, message: Any) -> None:
+        # the library indexes the message; anything but an object with a type is a 4400
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.handle_invalid_message("Invalid message")
+            return
+        await super().handle_message(message)  # type: ignore[arg-type]
+
+    async def handle_subscribe(self, message: Any) -> None:
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=4401, reason="Unauthorized")
+            return
+        op_id, payload = message.get("id"), message.get("payload")
+        if not isinstance(op_id, str) or not op_id or len(op_id) > 128:
+            await self.handle_invalid_message("Invalid subscribe id")
+            return
+        if not isinstance(payload, dict):
+            await self.handle_invalid_message("Invalid subscribe payload")
+            return
+        query = payload.get("query")
+        variables = payload.get("variables")
+        operation_name = payload.get("operationName")
+        if (
+            not isinstance(query, str)
+            or (variables is not None and not isinstance(variables, dict))
+            or (operation_name is not None and not isinstance(operation_name, str))
+        ):
+            await self.handle_invalid_message("Invalid subscribe payload")
+            return
+        if op_id in self.operations:
+            await self.websocket.close(code=4409, reason=f"Subscriber for {op_id} already exists")
+            return
+        lang = self.context.lang
+        if len(self.operations) >= self.view.max_operations:
+            await self.refuse(op_id, "TOO_MANY_SUBSCRIPTIONS")
+            return
+        if (variables and has_nul(variables)) or (operation_name and has_nul(operation_name)):
+            await self.refuse(op_id, NUL_KEY)
+            return
+        # the HTTP endpoint's cache: size, token and cost limits first, then validation
+        document, errors = self.view.endpoint.document(query)
+        if errors or document is None:
+            request_id = self.context.request_id
+            await self.send_errors(op_id, [format_error(e, lang, request_id) for e in errors])
+            return
+        operation = get_operation_ast(document, operation_name)
+        if operation is None:
+            await self.refuse(op_id, "BAD_USER_INPUT")
+            return
+        if operation.operation != OperationType.SUBSCRIPTION:
+            # queries and mutations go over HTTP (idempotency keys, rate limits, caching)
+            await self.refuse(op_id, "SUBSCRIPTION_ONLY")
+            return
+        checked = {**payload, DOCUMENT: document}
+        await super().handle_subscribe(
+            cast(Any, {"id": op_id, "type": "subscribe", "payload": checked})
+        )
+
+    async def send_errors(self, op_id: str, errors: list[dict[str, Any]]) -> None:
+        await self.send_message(cast(Any, {"id": op_id, "type": "error", "payload": errors}))
+
+    async def refuse(self, op_id: str, key: str) -> None:
+        await self.send_errors(op_id, [plain_error("BAD_USER_INPUT", self.context.lang, key)])
+
+    def forget_id(self, id: str) -> None:
+        self.operations.pop(id, None)  # the library's `del` fails for one already cleaned up
+
+    async def run_operation(self, operation: Operation[LiveContext, None]) -> None:
+        """Execute the subscription with our executor; errors in our shapes."""
+        ctx = self.context
+        data = operation.request_data
+        document = data.document
+        assert document is not None
+        try:
+            source = await create_source_event_stream(
+                self.schema,
+                document,
+                context_value=ctx,
+                variable_values=data.variables,
+                operation_name=data.operation_name,
+            )
+            if isinstance(source, ExecutionResult):  # variables, or the field refused to start
+                await send(operation, "error", self.shape(source)["errors"])
+                return
+            try:
+                async for event in source:
+                    result = execute(
+                        self.schema,
+                        document,
+                        root_value=event,
+                        context_value=ctx,
+                        variable_values=data.variables,
+                        operation_name=data.operation_name,
+                        **self.view.endpoint.execute_options,
+                    )
+                    if isawaitable(result):
+                        result = await result
+                    await send(operation, "next", self.shape(result))
+            finally:
+                aclose = getattr(source, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            await send(operation, "complete")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self.websocket_gone():
+                log.debug("live: socket gone during operation %s: %r", operation.id, exc)
+            else:
+                log.exception("live: operation failed rid=%s", ctx.request_id)
+                rid = ctx.request_id
+                error = {
+                    "message": translate("INTERNAL_SERVER_ERROR", ctx.lang, request_id=rid),
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": rid},
+                }
+                with contextlib.suppress(Exception):
+                    await send(operation, "error", [error])
+        finally:
+            if self.operations.get(operation.id) is operation:  # not a successor's same id
+                del self.operations[operation.id]
+            task = asyncio.current_task()
+            if task is not None:
+                self.completed_tasks.append(task)
+
+    def shape(self, result: ExecutionResult) -> dict[str, Any]:
+        ctx = self.context
+        out: dict[str, Any] = {}
+        if result.errors:
+            out["errors"] = [format_error(e, ctx.lang, ctx.request_id) for e in result.errors]
+        out["data"] = result.data
+        return out
+
+    def websocket_gone(self) -> bool:
+        ws: WebSocket = self.context.request  # type: ignore[assignment]
+        return WebSocketState.DISCONNECTED in (ws.client_state, ws.application_state)
+
+    async def shutdown(self) -> None:
+        if self.context.expiry is not None:
+            self.context.expiry.cancel()
+        await super().shutdown()
+
+
+class LiveSocket(GraphQL[LiveContext, None]):
+    """The ASGI app for WebSocket requests to /graphql (HTTP stays with GraphQLEndpoint)."""
+
+    graphql_transport_ws_handler_class = TransportHandler
+
+    def __init__(self, endpoint: GraphQLEndpoint) -> None:
+        settings = endpoint.settings
+        super().__init__(
+            endpoint.schema,
+            graphql_ide=None,
+            allow_queries_via_get=False,
+            # the legacy graphql-ws (subscriptions-transport-ws) protocol is not offered:
+            # a socket asking only for it is accepted and closed with 4406
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.live_init_timeout_seconds),
+        )
+        self.endpoint = endpoint
+        self.max_operations = settings.live_max_subscriptions
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> str:
+        return orjson.dumps(data).decode()
+
+    async def get_root_value(self, request: Any) -> None:
+        return None
+
+    async def get_context(self, request: Any, response: Any) -> LiveContext:
+        services: Services = request.app.state.services
+        request_id = request.scope.get("state", {}).get("request_id", "-")
+        viewer = Viewer()
+        return LiveContext(
+            request=request,
+            services=services,
+            viewer=viewer,
+            lang=pick_language(request.headers.get("accept-language")),
+            request_id=request_id,
+            loaders=Loaders(services.region_cache),
+        )
+
+    async def setup_connection_params(
+        self, connection_params: Any, websocket: Any, context: Any, root_value: Any
+    ) -> None:
+        context.connection_params = connection_params
+
+    async def on_ws_connect(self, context: LiveContext) -> Any:
+        """Signed-in users only: a missing, bad, expired or revoked token closes with 4403."""
+        token = token_from(context.connection_params)
+        if token is None:
+            raise ConnectionRejectionError()
+        viewer = await load_viewer(context.settings.auth, f"Bearer {token}")
+        if viewer.user is None:
+            raise ConnectionRejectionError()
+        viewer.ip = context.ip
+        viewer.request_id = context.request_id
+        context.viewer = viewer
+        lang = (context.connection_params or {}).get("acceptLanguage")
+        if isinstance(lang, str):
+            context.lang = pick_language(lang)
+        exp = expires_at(token)
+        if exp is not None:
+            # the socket lives no longer than its token: the client reconnects with a fresh
+            # one and `since`, and a signed-out session stops hearing within a token's life
+            context.expiry = asyncio.create_task(close_at(cast(WebSocket, context.request), exp))
+        return UNSET
+
+    async def get_graphql_request_data(
+        self, request: Any, context: Any, data: dict[str, Any], protocol: Any
+    ) -> GraphQLRequestData:
+        return GraphQLRequestData(
+            query=data.get("query"),
+            document=data.get(DOCUMENT),
+            variables=data.get("variables"),
+            operation_name=data.get("operationName"),
+            extensions=data.get("extensions"),
+            protocol=protocol,
+        )
+
+
+async def send(operation: Operation[LiveContext, None], kind: str, payload: Any = None) -> None:
+    message: dict[str, Any] = {"id": operation.id, "type": kind}
+    if payload is not None:
+        message["payload"] = payload
+    await operation.send_operation_message(cast(Any, message))
+
+
+async def close_at(websocket: WebSocket, exp: float) -> None:
+    await asyncio.sleep(max(0.0, exp - time.time()))
+    with contextlib.suppress(RuntimeError, OSError):
+        await websocket.close(code=CLOSE_FORBIDDEN, reason="Forbidden: token expired")
