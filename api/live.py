@@ -45,6 +45,7 @@ from api.endpoint import GraphQLEndpoint, format_error, plain_error
 from api.input_text import NUL_KEY, has_nul
 from api.loaders import Loaders
 from api.services import Services
+from models.accounts import Session
 from models.messages import pick_language, translate
 from models.policy import Viewer
 
@@ -288,10 +289,17 @@ class LiveSocket(GraphQL[LiveContext, None]):
         if isinstance(lang, str):
             context.lang = pick_language(lang)
         exp = expires_at(token)
-        if exp is not None:
-            # the socket lives no longer than its token: the client reconnects with a fresh
-            # one and `since`, and a signed-out session stops hearing within a token's life
-            context.expiry = asyncio.create_task(close_at(cast(WebSocket, context.request), exp))
+        # the socket lives no longer than its token (the client reconnects with a fresh one
+        # and `since`) nor than its session: a sign-out, a password reset or a disabled
+        # account closes it within LIVE_SESSION_CHECK_SECONDS
+        context.expiry = asyncio.create_task(
+            watch(
+                cast(WebSocket, context.request),
+                viewer.session_id,
+                exp,
+                context.settings.live_session_check_seconds,
+            )
+        )
         return UNSET
 
     async def get_graphql_request_data(
@@ -314,7 +322,31 @@ async def send(operation: Operation[LiveContext, None], kind: str, payload: Any 
     await operation.send_operation_message(cast(Any, message))
 
 
-async def close_at(websocket: WebSocket, exp: float) -> None:
-    await asyncio.sleep(max(0.0, exp - time.time()))
+async def session_alive(session_id: str | None) -> bool:
+    if session_id is None:
+        return False
+    session = await Session.get_or_none(id=session_id, revoked_at=None).select_related("user")
+    return session is not None and session.user.is_active
+
+
+async def watch(
+    websocket: WebSocket, session_id: str | None, exp: float | None, every: float
+) -> None:
+    reason = "Forbidden: token expired"
+    while True:
+        left = float("inf") if exp is None else exp - time.time()
+        if left <= 0:
+            break
+        await asyncio.sleep(min(left, every))
+        if exp is not None and time.time() >= exp:
+            break
+        try:
+            alive = await session_alive(session_id)
+        except Exception:  # the database away for a moment: look again next time
+            log.warning("live: could not check a socket's session", exc_info=True)
+            continue
+        if not alive:
+            reason = "Forbidden: session ended"
+            break
     with contextlib.suppress(RuntimeError, OSError):
-        await websocket.close(code=CLOSE_FORBIDDEN, reason="Forbidden: token expired")
+        await websocket.close(code=CLOSE_FORBIDDEN, reason=reason)

@@ -125,6 +125,7 @@ class Settings:
     live_keepalive_seconds: float = 15.0  # Redis pub/sub: a PING after this long idle
     live_reconnect_seconds: float = 0.5  # first wait before reconnecting (doubling, jitter)
     live_reconnect_max_seconds: float = 30.0
+    live_session_check_seconds: float = 30.0  # how soon a signed-out session's sockets close
 
     @property
     def is_sqlite(self) -> bool:
@@ -200,6 +201,9 @@ class Settings:
             live_reconnect_seconds=config("LIVE_RECONNECT_SECONDS", cast=float, default=0.5),
             live_reconnect_max_seconds=config(
                 "LIVE_RECONNECT_MAX_SECONDS", cast=float, default=30.0
+            ),
+            live_session_check_seconds=config(
+                "LIVE_SESSION_CHECK_SECONDS", cast=float, default=30.0
             ),
             job_modules=tuple(
                 m.strip() for m in config("CUNWU_JOB_MODULES", default="").split(",") if m.strip()

@@ -467,6 +467,29 @@ async def test_a_socket_lives_no_longer_than_its_token(server, settings):
         assert time.monotonic() - started < 3
 
 
+@pytest.fixture
+def quick_checks(settings: Settings) -> Settings:
+    return settings.with_overrides(live_session_check_seconds=0.2)
+
+
+async def test_a_socket_closes_when_its_session_ends(quick_checks):
+    """A password reset (or a sign-out) ends the session: its live sockets close too, not a
+    token's life later (someone who took the phone stops hearing the villager's news)."""
+    async with serve(quick_checks) as s:
+        token = await s.gql.login(VILLAGER)
+        other = await s.gql.login(VILLAGER)  # another session of the same villager
+        async with signed_in(s.ws, token) as ws, signed_in(s.ws, other) as kept:
+            await subscribe(ws, query=SEQS)
+            await subscribe(kept, query=SEQS)
+            await subscribed(s.user_id("VILLAGER"), 2)
+            sessions = await Session.filter(user_id=s.user_id("VILLAGER")).order_by("created_at")
+            await Session.filter(id=sessions[-2].id).update(revoked_at=datetime.now(UTC))
+            assert await closed_with(ws) == 4403
+            assert await silent(kept, within=0.6)  # the other session's socket stays
+            await recorded(s.user_id("VILLAGER"), 1)
+            assert len(await nexts(kept, 1)) == 1
+
+
 async def test_what_a_socket_may_ask(server):
     token = await server.gql.login(VILLAGER)
     async with signed_in(server.ws, token) as ws:
