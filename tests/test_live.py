@@ -44,6 +44,7 @@ PROTOCOL = "graphql-transport-ws"
 ADDED = """subscription($since: Int) { notificationAdded(since: $since) {
   id kind text seq createdAt readAt target { id ... on Flag { status } } } }"""
 SEQS = "subscription($since: Int) { notificationAdded(since: $since) { seq kind } }"
+NEWS = "subscription { notificationAdded { seq kind text target { id } } }"
 
 
 def free_port() -> int:
@@ -265,6 +266,22 @@ async def test_a_villager_hears_their_flag_accepted_while_subscribed(job_setting
             assert inbox["notifications"]["edges"][0]["node"] == {"id": note["id"], "seq": 2}
             # the clerk, subscribed all along, heard nothing of it
             assert await silent(other)
+
+
+async def test_a_villager_hears_when_a_clerk_publishes(job_settings):
+    """The whole path: a clerk publishes over HTTP; the fan-out job records the news, the
+    dispatch job publishes it, the villager's open socket receives it."""
+    async with serve(job_settings) as s:
+        clerk = await s.gql.login(CLERK)
+        villager = await s.gql.login(VILLAGER)
+        async with signed_in(s.ws, villager) as ws:
+            await subscribe(ws, query=NEWS)
+            await subscribed(s.user_id("VILLAGER"))
+            item = await published(s.gql, clerk, s.demo.villages[0], category="VILLAGE_AFFAIRS")
+            [note] = await nexts(ws, 1)
+            assert note["kind"] == "NEW_DISCLOSURE"
+            assert note["text"] == "您关注的地方有新的村务公开"
+            assert note["target"] == {"id": item["id"]}
 
 
 async def test_since_replays_the_inbox_then_follows_live_each_once_in_order(server):
