@@ -22,7 +22,11 @@ from graphene.types.resolver import dict_or_attr_resolver
 from graphql.execution.execute import ExecutionContext, get_field_def
 from graphql.pyutils import Path
 from tortoise import Tortoise
-from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.backends.base.client import (
+    BaseDBAsyncClient,
+    TransactionalDBClient,
+    TransactionContextPooled,
+)
 from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.connection import get_connections
 from tortoise.models import Model
@@ -186,7 +190,7 @@ async def init_tortoise(config: dict[str, Any]) -> Any:
     """Connections for the whole process: tortoise 1.x keeps its context per task unless
     `_enable_global_fallback` (what its FastAPI integration passes); requests run in other
     tasks than the lifespan that opened the database."""
-    guard_sqlite_begin()
+    guard_sqlite_begin()  # and PostgreSQL's pooled BEGIN
     return await Tortoise.init(config=config, _enable_global_fallback=True)
 
 
@@ -216,8 +220,32 @@ async def _sqlite_enter(self: Any) -> Any:
     return self.connection
 
 
+async def _pooled_enter(self: Any) -> Any:
+    """tortoise 1.1's `TransactionContextPooled.__aenter__` (PostgreSQL) acquires a pool
+    connection, then awaits `begin()`. A task cancelled there leaves by an exception, so
+    `__aexit__` never hands the connection back: the pool loses it for good (and closing the
+    pool waits for it). The same steps; on a failure after the acquire the connection, its
+    state unknown, is closed and released (the pool opens a fresh one)."""
+    await self.ensure_connection()
+    pool = self.client._parent._pool
+    self.client._connection = await pool.acquire()
+    self.token = get_connections().set(self.connection_name, self.client)
+    try:
+        await self.client.begin()
+    except BaseException:
+        get_connections().reset(self.token)
+        connection = self.client._connection
+        try:
+            connection.terminate()
+        finally:
+            await pool.release(connection)
+        raise
+    return self.client
+
+
 def guard_sqlite_begin() -> None:
     SqliteTransactionContext.__aenter__ = _sqlite_enter  # type: ignore[method-assign]
+    TransactionContextPooled.__aenter__ = _pooled_enter  # type: ignore[method-assign]
 
 
 def db_columns(model: type[Model]) -> list[tuple[str, Any]]:

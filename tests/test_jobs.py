@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
 from api.app import create_app
@@ -262,6 +263,11 @@ async def test_a_transaction_cancelled_as_it_begins_leaves_the_database_usable(q
             async with in_transaction():
                 await enqueue("probe_fail", run_at=datetime(2099, 1, 1, tzinfo=UTC))
     assert await Job.filter(kind="probe_fail").count() == 3
+    # PostgreSQL: a cancelled BEGIN kept its pool connection for good (closing the pool then
+    # waited for it); every connection is back in the pool now
+    pool = getattr(Tortoise.get_connection("default"), "_pool", None)
+    if pool is not None and hasattr(pool, "get_idle_size"):
+        assert pool.get_idle_size() == pool.get_size()
 
 
 async def test_enqueued_jobs_commit_or_roll_back_with_the_change(app, tmp_path):
