@@ -77,6 +77,12 @@ class LiveContext(Context):
     counted_user: int | None = None  # this socket holds one of the user's places
 
 
+def short_reason(text: str) -> str:
+    """A close frame carries at most 123 bytes of reason; a longer one is a protocol error
+    (the client sees 1006, not the code): cut on a character boundary."""
+    return text.encode()[:123].decode(errors="ignore")
+
+
 def token_from(params: dict[str, Any] | None) -> str | None:
     """connection_init's payload: {"authorization": "Bearer <token>"} or {"token": "<token>"}."""
     if not params:
@@ -168,7 +174,8 @@ class TransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
             await self.handle_invalid_message("Invalid subscribe payload")
             return
         if op_id in self.operations:
-            await self.websocket.close(code=4409, reason=f"Subscriber for {op_id} already exists")
+            reason = short_reason(f"Subscriber for {op_id} already exists")
+            await self.websocket.close(code=4409, reason=reason)
             return
         lang = self.context.lang
         if len(self.operations) >= self.view.max_operations:
@@ -195,6 +202,10 @@ class TransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
         await super().handle_subscribe(
             cast(Any, {"id": op_id, "type": "subscribe", "payload": checked})
         )
+
+    async def handle_invalid_message(self, error_message: str) -> None:
+        # the library quotes an unknown type in the reason: keep it a valid close frame
+        await self.websocket.close(code=4400, reason=short_reason(error_message))
 
     async def send_errors(self, op_id: str, errors: list[dict[str, Any]]) -> None:
         await self.send_message(cast(Any, {"id": op_id, "type": "error", "payload": errors}))

@@ -441,3 +441,19 @@ async def test_errors_on_the_socket_tell_no_internals(server):
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_long_quoted_values_still_close_with_the_right_code(server):
+    """The 4409 and 4400 close reasons quote the client's id or type; a close reason may
+    carry only 123 bytes (more is a protocol error: the client would see 1006)."""
+    token = await server.gql.login(VILLAGER)
+    for op_id in ("x" * 128, "问" * 128):
+        async with signed_in(server.ws, token) as ws:
+            await subscribe(ws, op_id, query=SEQS)
+            await subscribe(ws, op_id, query=SEQS)
+            assert await closed_with(ws) == 4409
+            assert len((ws.close_reason or "").encode()) <= 123
+    for kind in ("t" * 200, "类" * 100):  # an unknown type is quoted in the 4400 reason
+        async with signed_in(server.ws, token) as ws:
+            await send(ws, {"type": kind})
+            assert await closed_with(ws) == 4400
