@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import timedelta
 from inspect import isawaitable
@@ -48,6 +49,7 @@ from api.loaders import Loaders
 from api.ratelimit import address_key
 from api.services import Services
 from models.accounts import Session
+from models.errors import RateLimited
 from models.messages import pick_language, translate
 from models.policy import Viewer
 
@@ -108,6 +110,7 @@ class TransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
     view: LiveSocket
     context: LiveContext
     address: str | None = None  # while this socket holds a not-yet-signed-in place
+    recent: deque[float] | None = None  # when its last subscribe messages came
 
     async def handle(self) -> None:
         # sockets that never sign in each cost a task until the init timeout: a few per
@@ -178,6 +181,14 @@ class TransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
             await self.websocket.close(code=4409, reason=reason)
             return
         lang = self.context.lang
+        wait = self.throttle()
+        if wait:
+            # each subscribe parses a document and reads the inbox (since=0: a page of it);
+            # a client loops subscribe/complete only by mistake or on purpose
+            error = RateLimited(wait)
+            message = translate(error.key, lang, **error.params)
+            await self.send_errors(op_id, [{"message": message, "extensions": error.extensions}])
+            return
         if len(self.operations) >= self.view.max_operations:
             await self.refuse(op_id, "TOO_MANY_SUBSCRIPTIONS")
             return
@@ -206,6 +217,15 @@ class TransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
     async def handle_invalid_message(self, error_message: str) -> None:
         # the library quotes an unknown type in the reason: keep it a valid close frame
         await self.websocket.close(code=4400, reason=short_reason(error_message))
+
+    def throttle(self) -> int:
+        """Seconds until this socket may subscribe again (0: now; the attempt counts)."""
+        limit, now = self.view.subscribes_per_minute, time.monotonic()
+        recent = self.recent = self.recent if self.recent is not None else deque(maxlen=limit)
+        if len(recent) >= limit and now - recent[0] < 60:
+            return max(1, math.ceil(60 - (now - recent[0])))
+        recent.append(now)
+        return 0
 
     async def send_errors(self, op_id: str, errors: list[dict[str, Any]]) -> None:
         await self.send_message(cast(Any, {"id": op_id, "type": "error", "payload": errors}))
@@ -311,6 +331,7 @@ class LiveSocket(GraphQL[LiveContext, None]):
         self.max_operations = settings.live_max_subscriptions
         self.max_user_sockets = settings.live_max_sockets_per_user
         self.max_pending = settings.live_max_pending_per_address
+        self.subscribes_per_minute = max(1, settings.live_subscribes_per_minute)
         self.pending: Counter[str] = Counter()  # per address, sockets not yet signed in
         self.users: Counter[int] = Counter()  # per user, signed-in sockets
 

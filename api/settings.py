@@ -123,6 +123,7 @@ class Settings:
     live_max_subscriptions: int = 5  # operations at once on one socket
     live_max_sockets_per_user: int = 8  # signed-in sockets of one user in one process
     live_max_pending_per_address: int = 16  # sockets not yet signed in, per client address
+    live_subscribes_per_minute: int = 30  # subscribe messages one socket may send a minute
     live_queue_size: int = 256  # events waiting per subscriber; beyond, it reads the inbox
     live_keepalive_seconds: float = 15.0  # Redis pub/sub: a PING after this long idle
     live_reconnect_seconds: float = 0.5  # first wait before reconnecting (doubling, jitter)
@@ -202,6 +203,7 @@ class Settings:
             live_max_pending_per_address=config(
                 "LIVE_MAX_PENDING_PER_ADDRESS", cast=int, default=16
             ),
+            live_subscribes_per_minute=config("LIVE_SUBSCRIBES_PER_MINUTE", cast=int, default=30),
             live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
             live_keepalive_seconds=config("LIVE_KEEPALIVE_SECONDS", cast=float, default=15.0),
             live_reconnect_seconds=config("LIVE_RECONNECT_SECONDS", cast=float, default=0.5),

@@ -52,6 +52,7 @@ def settings(settings: Settings) -> Settings:
         live_queue_size=8,
         live_max_sockets_per_user=3,
         live_max_pending_per_address=4,
+        live_subscribes_per_minute=10,
     )
 
 
@@ -246,23 +247,33 @@ async def test_malformed_frames_close_cleanly(server):
         assert await recv(ws) == {"type": "pong"}
 
 
-async def test_a_subscribe_flood_leaves_nothing_behind(server):
+async def test_a_subscribe_flood_is_throttled_and_leaves_nothing_behind(server):
+    """200 subscribe/complete pairs (since=0: an inbox read each) on one socket: the first
+    few run, the rest are refused with RATE_LIMITED and a retryAfter, cheaply."""
     token = await server.gql.login(VILLAGER)
     uid = server.user_id("VILLAGER")
     async with signed_in(server.ws, token) as ws:
         started = time.monotonic()
         for n in range(200):
-            await subscribe(ws, f"f{n}", query=SEQS)
+            await subscribe(ws, f"f{n}", query=SEQS, since=0)
             await send(ws, {"id": f"f{n}", "type": "complete"})
         await send(ws, {"type": "ping"})
-        assert await recv(ws, 10) == {"type": "pong"}
+        refused = []
+        while (message := await recv(ws, 10))["type"] != "pong":
+            assert message["type"] == "error", message
+            refused.append(message)
         assert time.monotonic() - started < 5
+        assert len(refused) == 190  # live_subscribes_per_minute: 10
+        error = refused[0]["payload"][0]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert 1 <= error["extensions"]["retryAfter"] <= 60 and "秒" in error["message"]
 
         async def none_left() -> bool:
             hub = live.current()
             return hub is not None and uid not in hub.subscribers
 
         await eventually(none_left, within=3)
+    async with signed_in(server.ws, token) as ws:  # another socket is served as usual
         await subscribe(ws, query=SEQS)
         await subscribed(uid)
         await recorded(uid, 1)
