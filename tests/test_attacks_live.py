@@ -21,7 +21,7 @@ from models.accounts import Session, User
 from models.flags import Flag
 from notifications import live
 from notifications.events import notify
-from notifications.live import Hub, LiveEvent, RedisHub, decode, encode, sign
+from notifications.live import Hub, LiveEvent, RedisHub, decode, encode, live_key, sign
 from tests.conftest import pg_admin
 from tests.test_disclosures import CLERK, SUPERVISOR, VILLAGER, published
 from tests.test_flags import raise_flag
@@ -217,6 +217,23 @@ async def test_one_address_cannot_hold_unbounded_unsigned_sockets(server):
             assert await closed_with(ws) == 4408
 
 
+async def test_behind_a_trusted_proxy_each_client_address_counts_alone(settings):
+    """The per-address cap counts the client's address, not the proxy's (or every villager
+    behind nginx would share 4 places)."""
+    async with serve(
+        settings.with_overrides(trusted_proxies=("127.0.0.1/32",), live_init_timeout_seconds=3)
+    ) as s:
+        async with contextlib.AsyncExitStack() as stack:
+            for n in range(8):  # two clients, four each: all served
+                hop = {"X-Forwarded-For": f"203.0.113.{n % 2 + 1}"}
+                await stack.enter_async_context(socket_to(s.ws, **hop))
+            async with socket_to(s.ws, **{"X-Forwarded-For": "203.0.113.1"}) as ws:
+                assert await closed_with(ws) == TOO_MANY
+            async with socket_to(s.ws, **{"X-Forwarded-For": "203.0.113.3"}) as ws:
+                await send(ws, {"type": "ping"})
+                assert await recv(ws) == {"type": "pong"}
+
+
 async def test_a_giant_message_is_refused_before_it_is_parsed(server):
     token = await server.gql.login(VILLAGER)
     async with signed_in(server.ws, token) as ws:
@@ -388,6 +405,10 @@ async def test_a_message_injected_on_redis_delivers_nothing(server, settings):
             [event] = await recorded(uid, 1)
             [note] = await nexts(ws, 1)
             assert note["seq"] == event.seq and note["text"] != "" and "REJECTED" not in str(note)
+            # a genuine signed message replayed later (captured off the channel): given once
+            genuine = sign(live_key(settings.secret_key), encode([event]))
+            await redis.publish(channel, genuine)
+            assert await silent(ws, 0.3)
     finally:
         await redis.aclose()
 
