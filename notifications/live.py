@@ -244,6 +244,8 @@ class RedisHub(Hub):
         self._connected = False
         self._up = asyncio.Event()  # set while connected
         self.connects = 0  # successful subscriptions, for tests and logs
+        self.rejected = 0  # messages on the channel that were not ours
+        self._rejected_logged = -60.0
 
     @property
     def connected(self) -> bool:
@@ -288,6 +290,20 @@ class RedisHub(Hub):
                 log.warning("live: publish failed (%r); delivered in process only", exc)
                 self.deliver(events[start:])
                 return
+
+    def note_rejected(self, exc: Exception) -> None:
+        """A forged or foreign message: counted, and logged at most once a minute (someone
+        flooding the channel must not flood the log as well)."""
+        self.rejected += 1
+        now = time.monotonic()
+        if now - self._rejected_logged >= 60:
+            self._rejected_logged = now
+            log.error(
+                "live: %d unsigned or unreadable message(s) on %s dropped so far (last: %r)",
+                self.rejected,
+                self.channel,
+                exc,
+            )
 
     def backoff(self, attempt: int) -> float:
         # the exponent capped: hours of outage must not overflow a float
@@ -348,9 +364,8 @@ class RedisHub(Hub):
                 if message["type"] == "message":
                     try:
                         self.deliver(decode(message["data"], self.key))
-                    except (ValueError, TypeError) as exc:  # not ours: say so, go on
-                        # (a forged or foreign message is dropped; the inbox is the truth)
-                        log.error("live: unreadable message on %s: %r", self.channel, exc)
+                    except (ValueError, TypeError) as exc:  # not ours: dropped, go on
+                        self.note_rejected(exc)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(pubsub.aclose(), REDIS_TIMEOUT)

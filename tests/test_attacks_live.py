@@ -91,6 +91,11 @@ async def test_forged_tokens_never_sign_a_socket_in(server, settings):
         async with socket_to(server.ws) as ws:
             await send(ws, {"type": "connection_init", "payload": {"token": token}})
             assert await closed_with(ws) == 4403
+    # not a string where the token goes
+    for payload in ({"token": 7}, {"token": [forged[2]]}, {"authorization": {"$ne": None}}):
+        async with socket_to(server.ws) as ws:
+            await send(ws, {"type": "connection_init", "payload": payload})
+            assert await closed_with(ws) == 4403
 
     disabled = await server.gql.login(CLERK)
     await User.filter(id=server.user_id("CLERK")).update(is_active=False)
@@ -402,6 +407,10 @@ async def test_a_message_injected_on_redis_delivers_nothing(server, settings):
             await redis.publish(channel, b"\x00" * 32 + forged_batch(uid, 1))  # a made-up mac
             await redis.publish(channel, b"junk")
             assert await silent(ws, 0.5)
+            assert hub.rejected == 3
+            for _ in range(200):  # a flood of junk: dropped, logged once a minute
+                await redis.publish(channel, b"junk")
+            await eventually(lambda: _true(hub.rejected == 203), within=3)
             [event] = await recorded(uid, 1)
             [note] = await nexts(ws, 1)
             assert note["seq"] == event.seq and note["text"] != "" and "REJECTED" not in str(note)
