@@ -498,3 +498,14 @@ async def test_long_quoted_values_still_close_with_the_right_code(server):
         async with signed_in(server.ws, token) as ws:
             await send(ws, {"type": kind})
             assert await closed_with(ws) == 4400
+
+
+async def test_a_socket_without_the_protocol_or_elsewhere_is_not_served(server):
+    async with connect(server.ws, open_timeout=5) as ws:  # no subprotocol at all
+        assert await closed_with(ws) == 4406
+    for path in ("/", "/healthz", "/graphql/x"):
+        url = server.ws.removesuffix("/graphql") + path
+        with pytest.raises(Exception) as refused:
+            async with connect(url, subprotocols=[PROTOCOL], open_timeout=5) as ws:
+                await closed_with(ws)
+        assert "403" in str(refused.value) or "404" in str(refused.value), refused.value
