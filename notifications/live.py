@@ -425,7 +425,9 @@ async def stream(hub: Hub, user_id: int, since: int | None) -> AsyncGenerator[Ev
             last = await latest_seq(user_id)
             catch_up = False
         else:
-            last, catch_up = since, True
+            # not past the inbox's end: a seq kept from another account (one phone, two
+            # people) would otherwise drop every new event until the seq caught up
+            last, catch_up = min(since, await latest_seq(user_id)), True
         while True:
             if catch_up:
                 while True:

@@ -509,3 +509,17 @@ async def test_a_socket_without_the_protocol_or_elsewhere_is_not_served(server):
             async with connect(url, subprotocols=[PROTOCOL], open_timeout=5) as ws:
                 await closed_with(ws)
         assert "403" in str(refused.value) or "404" in str(refused.value), refused.value
+
+
+async def test_a_since_beyond_the_inbox_does_not_deafen_the_socket(server):
+    """A phone that kept another account's last seq (two people, one phone) asks with a
+    `since` past this inbox's end: it still hears what comes next."""
+    uid = server.user_id("VILLAGER")
+    token = await server.gql.login(VILLAGER)
+    await recorded(uid, 2)
+    async with signed_in(server.ws, token) as ws:
+        await subscribe(ws, query=SEQS, since=500)
+        await subscribed(uid)
+        assert await silent(ws)
+        await recorded(uid, 1)
+        assert [n["seq"] for n in await nexts(ws, 1)] == [3]
