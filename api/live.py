@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import timedelta
 from inspect import isawaitable
@@ -44,14 +46,28 @@ from api.context import Context, load_viewer
 from api.endpoint import GraphQLEndpoint, format_error, plain_error
 from api.input_text import NUL_KEY, has_nul
 from api.loaders import Loaders
+from api.ratelimit import address_key
 from api.services import Services
 from models.accounts import Session
+from models.errors import RateLimited
 from models.messages import pick_language, translate
 from models.policy import Viewer
 
 log = logging.getLogger("cunwu.live")
 DOCUMENT = "__document"  # where a checked document travels to get_graphql_request_data
 CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_BIG = 1009  # RFC 6455 "message too big"
+CLOSE_TOO_MANY = 1013  # RFC 6455 "try again later": graphql-ws clients retry with backoff
+# a subscribe is at most a 20,000-character query (the HTTP limit) and a few variables
+MAX_MESSAGE_CHARS = 64 * 1024
+
+
+class MessageTooBig(Exception):
+    pass
+
+
+class TooManySockets(Exception):
+    pass
 
 
 @dataclass
@@ -60,6 +76,13 @@ class LiveContext(Context):
 
     connection_params: dict[str, Any] | None = None
     expiry: asyncio.Task[None] | None = None
+    counted_user: int | None = None  # this socket holds one of the user's places
+
+
+def short_reason(text: str) -> str:
+    """A close frame carries at most 123 bytes of reason; a longer one is a protocol error
+    (the client sees 1006, not the code): cut on a character boundary."""
+    return text.encode()[:123].decode(errors="ignore")
 
 
 def token_from(params: dict[str, Any] | None) -> str | None:
@@ -86,6 +109,44 @@ def expires_at(token: str) -> float | None:
 class TransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
     view: LiveSocket
     context: LiveContext
+    address: str | None = None  # while this socket holds a not-yet-signed-in place
+    recent: deque[float] | None = None  # when its last subscribe messages came
+
+    async def handle(self) -> None:
+        # sockets that never sign in each cost a task until the init timeout: a few per
+        # address at once (signed-in ones are counted per user, so a shared NAT is fine)
+        view, address = self.view, address_key(self.context.ip)
+        if view.pending[address] >= view.max_pending:
+            await self.websocket.close(CLOSE_TOO_MANY, "Too many connections")
+            return
+        view.pending[address] += 1
+        self.address = address
+        try:
+            await super().handle()
+        except MessageTooBig:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(CLOSE_TOO_BIG, "Message too big")
+        finally:
+            self.release_pending()
+            if self.context.counted_user is not None:
+                view.release_user(self.context.counted_user)
+                self.context.counted_user = None
+
+    def release_pending(self) -> None:
+        address, self.address = self.address, None
+        if address is not None:
+            self.view.pending[address] -= 1
+            if self.view.pending[address] <= 0:
+                del self.view.pending[address]
+
+    async def handle_connection_init(self, message: Any) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except TooManySockets:
+            await self.websocket.close(CLOSE_TOO_MANY, "Too many connections")
+        finally:
+            if self.connection_init_received:  # signed in or refused: no longer pending
+                self.release_pending()
 
     async def handle_message(self, message: Any) -> None:
         # the library indexes the message; anything but an object with a type is a 4400
@@ -116,9 +177,18 @@ class TransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
             await self.handle_invalid_message("Invalid subscribe payload")
             return
         if op_id in self.operations:
-            await self.websocket.close(code=4409, reason=f"Subscriber for {op_id} already exists")
+            reason = short_reason(f"Subscriber for {op_id} already exists")
+            await self.websocket.close(code=4409, reason=reason)
             return
         lang = self.context.lang
+        wait = self.throttle()
+        if wait:
+            # each subscribe parses a document and reads the inbox (since=0: a page of it);
+            # a client loops subscribe/complete only by mistake or on purpose
+            error = RateLimited(wait)
+            message = translate(error.key, lang, **error.params)
+            await self.send_errors(op_id, [{"message": message, "extensions": error.extensions}])
+            return
         if len(self.operations) >= self.view.max_operations:
             await self.refuse(op_id, "TOO_MANY_SUBSCRIPTIONS")
             return
@@ -143,6 +213,19 @@ class TransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
         await super().handle_subscribe(
             cast(Any, {"id": op_id, "type": "subscribe", "payload": checked})
         )
+
+    async def handle_invalid_message(self, error_message: str) -> None:
+        # the library quotes an unknown type in the reason: keep it a valid close frame
+        await self.websocket.close(code=4400, reason=short_reason(error_message))
+
+    def throttle(self) -> int:
+        """Seconds until this socket may subscribe again (0: now; the attempt counts)."""
+        limit, now = self.view.subscribes_per_minute, time.monotonic()
+        recent = self.recent = self.recent if self.recent is not None else deque(maxlen=limit)
+        if len(recent) >= limit and now - recent[0] < 60:
+            return max(1, math.ceil(60 - (now - recent[0])))
+        recent.append(now)
+        return 0
 
     async def send_errors(self, op_id: str, errors: list[dict[str, Any]]) -> None:
         await self.send_message(cast(Any, {"id": op_id, "type": "error", "payload": errors}))
@@ -246,8 +329,22 @@ class LiveSocket(GraphQL[LiveContext, None]):
         )
         self.endpoint = endpoint
         self.max_operations = settings.live_max_subscriptions
+        self.max_user_sockets = settings.live_max_sockets_per_user
+        self.max_pending = settings.live_max_pending_per_address
+        self.subscribes_per_minute = max(1, settings.live_subscribes_per_minute)
+        self.pending: Counter[str] = Counter()  # per address, sockets not yet signed in
+        self.users: Counter[int] = Counter()  # per user, signed-in sockets
+
+    def release_user(self, user_id: int) -> None:
+        self.users[user_id] -= 1
+        if self.users[user_id] <= 0:
+            del self.users[user_id]
 
     def decode_json(self, data: str | bytes) -> object:
+        # uvicorn takes frames up to 16 MiB by default (scripts.serve lowers it); whatever
+        # serves us, nothing that large is parsed
+        if len(data) > MAX_MESSAGE_CHARS:
+            raise MessageTooBig
         return orjson.loads(data)
 
     def encode_json(self, data: object) -> str:
@@ -282,6 +379,13 @@ class LiveSocket(GraphQL[LiveContext, None]):
         viewer = await load_viewer(context.settings.auth, f"Bearer {token}")
         if viewer.user is None:
             raise ConnectionRejectionError()
+        # a stolen token, or a buggy app reconnecting in a loop, must not hold
+        # unbounded sockets (each a task, a queue and a session check)
+        uid = viewer.user.id
+        if self.users[uid] >= self.max_user_sockets:
+            raise TooManySockets
+        self.users[uid] += 1
+        context.counted_user = uid
         viewer.ip = context.ip
         viewer.request_id = context.request_id
         context.viewer = viewer

@@ -126,4 +126,5 @@ def live_hub(settings: Settings, listen: bool = True) -> Hub:
         reconnect_seconds=settings.live_reconnect_seconds,
         reconnect_max_seconds=settings.live_reconnect_max_seconds,
         listen=listen,
+        secret_key=settings.secret_key,
     )

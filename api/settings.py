@@ -121,6 +121,9 @@ class Settings:
     # Live notifications (WebSocket subscriptions; across processes through REDIS_URL)
     live_init_timeout_seconds: float = 10.0  # connection_init must come within this (4408)
     live_max_subscriptions: int = 5  # operations at once on one socket
+    live_max_sockets_per_user: int = 8  # signed-in sockets of one user in one process
+    live_max_pending_per_address: int = 16  # sockets not yet signed in, per client address
+    live_subscribes_per_minute: int = 30  # subscribe messages one socket may send a minute
     live_queue_size: int = 256  # events waiting per subscriber; beyond, it reads the inbox
     live_keepalive_seconds: float = 15.0  # Redis pub/sub: a PING after this long idle
     live_reconnect_seconds: float = 0.5  # first wait before reconnecting (doubling, jitter)
@@ -196,6 +199,11 @@ class Settings:
             or None,
             live_init_timeout_seconds=config("LIVE_INIT_TIMEOUT_SECONDS", cast=float, default=10.0),
             live_max_subscriptions=config("LIVE_MAX_SUBSCRIPTIONS", cast=int, default=5),
+            live_max_sockets_per_user=config("LIVE_MAX_SOCKETS_PER_USER", cast=int, default=8),
+            live_max_pending_per_address=config(
+                "LIVE_MAX_PENDING_PER_ADDRESS", cast=int, default=16
+            ),
+            live_subscribes_per_minute=config("LIVE_SUBSCRIBES_PER_MINUTE", cast=int, default=30),
             live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
             live_keepalive_seconds=config("LIVE_KEEPALIVE_SECONDS", cast=float, default=15.0),
             live_reconnect_seconds=config("LIVE_RECONNECT_SECONDS", cast=float, default=0.5),

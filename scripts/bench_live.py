@@ -235,6 +235,8 @@ async def bench_live(count: int, rounds: int, redis_url: str | None, data_dir: P
         redis_url=redis_url,
         redis_prefix=f"bench-live-{uuid.uuid4().hex[:8]}:",
         live_max_subscriptions=5,
+        # every subscriber comes from this machine's one address
+        live_max_pending_per_address=100_000,
     )
     await migrate(settings)
     app = create_app(settings)

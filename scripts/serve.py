@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 
+from api.live import MAX_MESSAGE_CHARS
 from api.settings import Settings
 from scripts.migrate import migrate
 from scripts.seed_demo import run as seed
@@ -36,6 +37,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # it only from TRUSTED_PROXIES (api.middleware.ProxyHeadersMiddleware)
         "proxy_headers": False,
         "access_log": False,  # api.middleware logs each request with its request id
+        # a WebSocket frame is refused (1009) before it is buffered: 16 MiB by default
+        "ws_max_size": MAX_MESSAGE_CHARS * 4,
     }
 
 
