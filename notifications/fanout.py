@@ -115,19 +115,28 @@ async def record_batch(
     return sorted((r["user_id"], r["seq"], r["seq"]) for r in rows)
 
 
+async def claim(
+    conn: BaseDBAsyncClient, disclosure_id: int, version: int, now: datetime
+) -> int | None:
+    """Claim one announcement of a disclosure (a version, or its retraction) in the caller's
+    transaction: the claim's id, or None when another run made it."""
+    p = Params(is_postgres(conn))
+    claimed = await conn.execute_query_dict(
+        "INSERT INTO disclosure_fanout (disclosure_id, version, recipients, created_at)"
+        f" VALUES ({p(disclosure_id)}, {p(version)}, 0, {p(now)})"
+        " ON CONFLICT (disclosure_id, version) DO NOTHING RETURNING id",
+        p.values,
+    )
+    return claimed[0]["id"] if claimed else None
+
+
 async def fan_out(disclosure_id: int, version: int, now: datetime) -> int:
     """Record the NEW_DISCLOSURE events of one published version, once: the claim row and
     the events commit together, so a second run finds the claim and records nothing."""
     now = now.astimezone(UTC)
     async with in_transaction() as conn:
-        p = Params(is_postgres(conn))
-        claimed = await conn.execute_query_dict(
-            "INSERT INTO disclosure_fanout (disclosure_id, version, recipients, created_at)"
-            f" VALUES ({p(disclosure_id)}, {p(version)}, 0, {p(now)})"
-            " ON CONFLICT (disclosure_id, version) DO NOTHING RETURNING id",
-            p.values,
-        )
-        if not claimed:
+        claimed = await claim(conn, disclosure_id, version, now)
+        if claimed is None:
             return 0
         p = Params(is_postgres(conn))
         found = await conn.execute_query_dict(
@@ -150,8 +159,7 @@ async def fan_out(disclosure_id: int, version: int, now: datetime) -> int:
             await enqueue_dispatch(ranges, now)
         p = Params(is_postgres(conn))
         await conn.execute_query(
-            f"UPDATE disclosure_fanout SET recipients = {p(len(users))}"
-            f" WHERE id = {p(claimed[0]['id'])}",
+            f"UPDATE disclosure_fanout SET recipients = {p(len(users))} WHERE id = {p(claimed)}",
             p.values,
         )
     return len(users)
@@ -183,14 +191,7 @@ async def announce_retraction(disclosure_id: int, now: datetime) -> int:
     a figure people heard of never stops being current without a word."""
     now = now.astimezone(UTC)
     async with in_transaction() as conn:
-        p = Params(is_postgres(conn))
-        claimed = await conn.execute_query_dict(
-            "INSERT INTO disclosure_fanout (disclosure_id, version, recipients, created_at)"
-            f" VALUES ({p(disclosure_id)}, {RETRACTION_CLAIM}, 0, {p(now)})"
-            " ON CONFLICT (disclosure_id, version) DO NOTHING RETURNING id",
-            p.values,
-        )
-        if not claimed:
+        if await claim(conn, disclosure_id, RETRACTION_CLAIM, now) is None:
             return 0
         p = Params(is_postgres(conn))
         found = await conn.execute_query_dict(

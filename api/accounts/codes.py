@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import graphene
 
@@ -22,6 +23,7 @@ from notifications.code_deliveries import finish_code_delivery, record_code_deli
 from notifications.sms import SmsError, SmsProvider, masked
 
 log = logging.getLogger("cunwu.sms")
+T = TypeVar("T")
 
 SmsCodePurpose = graphene.Enum.from_enum(
     CodePurpose,
@@ -91,9 +93,17 @@ async def count_check(ctx: Context) -> list[str]:
     )
 
 
-async def refund_unless_wrong(ctx: Context, counted: list[str], exc: UserErrors) -> None:
-    if not any(e.code == ErrorCode.CODE_INVALID for e in exc.errors):
-        await refund(ctx, counted)
+async def checking_code(ctx: Context, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run `attempt` (a code check) counted per address; only a wrong code stays counted."""
+    counted = await count_check(ctx)
+    try:
+        result = await attempt()
+    except UserErrors as exc:
+        if not any(e.code == ErrorCode.CODE_INVALID for e in exc.errors):
+            await refund(ctx, counted)
+        raise
+    await refund(ctx, counted)
+    return result
 
 
 class RequestSmsCodeInput(graphene.InputObjectType):
@@ -159,15 +169,12 @@ class VerifyPhone(BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        counted = await count_check(ctx)
-        try:
-            user = await codes.verify_phone(
+        user = await checking_code(
+            ctx,
+            lambda: codes.verify_phone(
                 ctx.viewer, code_config(ctx), data.code, ctx.settings.clock()
-            )
-        except UserErrors as exc:
-            await refund_unless_wrong(ctx, counted, exc)
-            raise
-        await refund(ctx, counted)
+            ),
+        )
         return {"user": user}
 
 
@@ -189,9 +196,9 @@ class LoginWithSmsCode(AuthPayloadFields, BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        counted = await count_check(ctx)
-        try:
-            user, pair = await codes.login_with_code(
+        user, pair = await checking_code(
+            ctx,
+            lambda: codes.login_with_code(
                 ctx.viewer,
                 ctx.settings.auth,
                 code_config(ctx),
@@ -199,11 +206,8 @@ class LoginWithSmsCode(AuthPayloadFields, BaseMutation):
                 code=data.code,
                 now=ctx.settings.clock(),
                 user_agent=ctx.user_agent,
-            )
-        except UserErrors as exc:
-            await refund_unless_wrong(ctx, counted, exc)
-            raise
-        await refund(ctx, counted)
+            ),
+        )
         return await signed_in(ctx, user, pair)
 
 
@@ -226,9 +230,9 @@ class ResetPassword(AuthPayloadFields, BaseMutation):
 
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
-        counted = await count_check(ctx)
-        try:
-            user, pair = await codes.reset_password(
+        user, pair = await checking_code(
+            ctx,
+            lambda: codes.reset_password(
                 ctx.viewer,
                 ctx.services.passwords,
                 ctx.settings.auth,
@@ -238,9 +242,6 @@ class ResetPassword(AuthPayloadFields, BaseMutation):
                 new_password=data.new_password,
                 now=ctx.settings.clock(),
                 user_agent=ctx.user_agent,
-            )
-        except UserErrors as exc:
-            await refund_unless_wrong(ctx, counted, exc)
-            raise
-        await refund(ctx, counted)
+            ),
+        )
         return await signed_in(ctx, user, pair)
