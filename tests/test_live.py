@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from scripts.seed_demo import DEMO_PASSWORD, Demo, seed_demo
 from tests.client import GQL, LOGIN
 from tests.test_disclosures import CLERK, OFFICIAL, VILLAGER, published
 from tests.test_flags import raise_flag, step
+from tests.test_jobs import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOL = "graphql-transport-ws"
@@ -189,17 +190,6 @@ async def recorded(user_id: int, count: int = 1) -> list[NotificationEvent]:
     events = sorted(await record(user_id, count), key=lambda e: e.seq)
     await live.publish(events)
     return events
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s")
-        await asyncio.sleep(0.05)
 
 
 async def news_told() -> None:

@@ -9,13 +9,13 @@ from graphene import relay
 
 from api.accounts.types import User
 from api.context import Info
+from api.jobs.types import system_admins_only
 from api.relay import Node, register_node
 from models.accounts import User as UserModel
 from models.deliveries import Channel as ChannelEnum
 from models.deliveries import Delivery as DeliveryModel
 from models.deliveries import DeliveryStatus as DeliveryStatusEnum
 from models.notifications import NotificationEvent
-from models.policy import SYSTEM, Action
 
 # kinds whose recipients are a flag's flagger and supporters
 IDENTITY_KINDS = ("FLAG_STATUS",)
@@ -64,10 +64,7 @@ class Delivery(graphene.ObjectType):
 
     @classmethod
     async def get_node(cls, info: Info, pk: str) -> Any:
-        # like a missing id for everyone else
-        if not info.context.viewer.can(Action.JOBS_MANAGE, SYSTEM):
-            return None
-        return await DeliveryModel.get_or_none(id=int(pk))
+        return await system_admins_only(info, DeliveryModel, pk)
 
     @staticmethod
     async def resolve_user(root: DeliveryModel, info: Info) -> Any:

@@ -22,6 +22,14 @@ JobStatus = graphene.Enum(
 )
 
 
+async def system_admins_only(info: Info, model: Any, pk: str) -> Any:
+    """A node only system-wide admins read (jobs, deliveries); NOT_FOUND, like a missing
+    id, for everyone else."""
+    if not info.context.viewer.can(Action.JOBS_MANAGE, SYSTEM):
+        return None
+    return await model.get_or_none(id=int(pk))
+
+
 @register_node
 class Job(graphene.ObjectType):
     class Meta:
@@ -45,10 +53,8 @@ class Job(graphene.ObjectType):
 
     @classmethod
     async def get_node(cls, info: Info, pk: str) -> Any:
-        # like a missing id for everyone else: job payloads name objects across regions
-        if not info.context.viewer.can(Action.JOBS_MANAGE, SYSTEM):
-            return None
-        return await JobModel.get_or_none(id=int(pk))
+        # job payloads name objects across regions
+        return await system_admins_only(info, JobModel, pk)
 
     @staticmethod
     def resolve_status(root: JobModel, info: Info) -> str:
