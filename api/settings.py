@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "models.notifications",
     "models.deliveries",
     "models.finance",
+    "models.prices",
     "models.jobs",
 ]
 

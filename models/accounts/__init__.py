@@ -38,6 +38,9 @@ class User(Model):
     )
     # set when the user typed back a code sent to `phone`: SMS goes only to verified numbers
     phone_verified_at = fields.DatetimeField(null=True)
+    # 我的补贴: the ID number the user entered, only as a keyed hash (HMAC), never shown back
+    id_number_hash = fields.CharField(max_length=64, null=True, unique=True)
+    id_number_set_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_login_at = fields.DatetimeField(null=True)
     is_active = fields.BooleanField(default=True)

@@ -35,6 +35,15 @@ class Frequency(StrEnum):
 PERIODIC = (Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.HALF_YEARLY, Frequency.YEARLY)
 
 
+# What a piece of farming information is about; searched by tag.
+class FarmingTag(StrEnum):
+    CROP = "CROP"
+    LIVESTOCK = "LIVESTOCK"
+    PEST = "PEST"
+    POLICY = "POLICY"
+    WEATHER = "WEATHER"
+
+
 class Status(StrEnum):
     DRAFT = "DRAFT"
     PENDING_REVIEW = "PENDING_REVIEW"
@@ -99,6 +108,16 @@ class Disclosure(Model):
     period = fields.CharField(max_length=10, null=True)
     attachment_ids: fields.JSONField[list[int]] = fields.JSONField(default=list)
     must_read = fields.BooleanField(default=False)
+    # Farming information: tags (FarmingTag values, sorted, comma-joined), an urgent warning
+    # (delivered at once on every channel a reader has not turned off), valid from; notices
+    # and farming information: leave the feed after `expires_at` but stay readable.
+    tags = fields.CharField(max_length=64, default="")
+    urgent = fields.BooleanField(default=False)
+    valid_from = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)
+    # Keyed hashes (HMAC) of the ID numbers in `tables`, per table per row (None where a row
+    # holds none): never served, copied to `subsidy_entry` on publication (我的补贴).
+    row_keys: fields.JSONField[list[list[str | None]]] = fields.JSONField(default=list)
 
     status = fields.CharEnumField(Status, max_length=16, default=Status.DRAFT)
     version = fields.IntField(default=0)  # published versions so far
@@ -151,6 +170,11 @@ class DisclosureVersion(Model):
     reason = fields.TextField(null=True)  # why this correction was made
     # Which version of a linked record it publishes (a monthly account's lines).
     source_version = fields.IntField(null=True)
+    # As on the disclosure when this version was published (chained from format 4).
+    tags = fields.CharField(max_length=64, default="")
+    urgent = fields.BooleanField(default=False)
+    valid_from = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)
     published_at = fields.DatetimeField()
     published_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "cunwu.User", related_name=False, on_delete=fields.RESTRICT
@@ -178,6 +202,7 @@ class StagedCorrection(Model):
     tables: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     period = fields.CharField(max_length=10, null=True)
     attachment_ids: fields.JSONField[list[int]] = fields.JSONField(default=list)
+    row_keys: fields.JSONField[list[list[str | None]]] = fields.JSONField(default=list)
     reason = fields.TextField()
     author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "cunwu.User", related_name=False, on_delete=fields.RESTRICT
@@ -357,3 +382,66 @@ class ReturnNote(Model):
     class Meta:
         table = "return_note"
         indexes = (("village_id", "closed_at"),)
+
+
+# A resident's "I have read it" on a must-read notice, with the village they lived in then:
+# the publishing officials count these per village.
+class NoticeAck(Model):
+    id = fields.IntField(primary_key=True)
+    disclosure: fields.ForeignKeyRelation[Disclosure] = fields.ForeignKeyField(
+        "cunwu.Disclosure", related_name=False, on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.CASCADE
+    )
+    village: fields.ForeignKeyRelation[Region] = fields.ForeignKeyField(
+        "cunwu.Region", related_name=False, on_delete=fields.RESTRICT
+    )
+    acknowledged_at = fields.DatetimeField()
+
+    disclosure_id: int
+    user_id: int
+    village_id: int
+
+    class Meta:
+        table = "notice_ack"
+        unique_together = (("disclosure", "user"),)
+        indexes = (("disclosure_id", "village_id"),)
+
+
+# A must-read notice re-sent by SMS to a resident who had not acknowledged it: once each.
+class NoticeReminder(Model):
+    id = fields.IntField(primary_key=True)
+    disclosure: fields.ForeignKeyRelation[Disclosure] = fields.ForeignKeyField(
+        "cunwu.Disclosure", related_name=False, on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "cunwu.User", related_name=False, on_delete=fields.CASCADE
+    )
+    sent_at = fields.DatetimeField()
+
+    disclosure_id: int
+    user_id: int
+
+    class Meta:
+        table = "notice_reminder"
+        unique_together = (("disclosure", "user"),)
+
+
+# One published table row that names a person by ID number, by the keyed hash of that
+# number (never the number): `mySubsidies` finds a villager's rows by their own hash.
+class SubsidyEntry(Model):
+    id = fields.IntField(primary_key=True)
+    id_hash = fields.CharField(max_length=64, db_index=True)
+    disclosure: fields.ForeignKeyRelation[Disclosure] = fields.ForeignKeyField(
+        "cunwu.Disclosure", related_name=False, on_delete=fields.RESTRICT
+    )
+    version = fields.IntField()
+    table_index = fields.SmallIntField()
+    row_index = fields.IntField()
+
+    disclosure_id: int
+
+    class Meta:
+        table = "subsidy_entry"
+        unique_together = (("disclosure", "version", "table_index", "row_index"),)
