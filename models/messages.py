@@ -298,6 +298,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This catalogue item needs a period such as {example}",
     ),
     "TOO_MANY_ATTACHMENTS": ("附件最多{max}个", "At most {max} attachments"),
+    "EXPIRY_INVALID": (
+        "有效期须晚于开始时间，发布时也须尚未过期，且只适用于通知和农技信息",
+        "An expiry must come after the start and not be past at publication; "
+        "only notices and farming information have one",
+    ),
+    "FARMING_ONLY": (
+        "标签、紧急程度和生效时间只适用于农技信息",
+        "Tags, urgency and a start time are for farming information only",
+    ),
+    "URGENT_NEEDS_WARNING": (
+        "只有病虫害或天气预警可以设为紧急（请加上 PEST 或 WEATHER 标签）",
+        "Only a pest or weather warning can be urgent (tag it PEST or WEATHER)",
+    ),
     "ATTACHMENT_RESTRICTED": (
         "该照片有遮挡版本，请附遮挡后的照片",
         "This photo has a redacted copy: attach that one",

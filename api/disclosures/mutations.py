@@ -8,7 +8,7 @@ from typing import Any
 import graphene
 
 from api.context import Context
-from api.disclosures.types import Category, ColumnKind, Disclosure
+from api.disclosures.types import Category, ColumnKind, Disclosure, FarmingTag, Urgency
 from api.inputs import enum_value
 from api.mutations import BaseMutation
 from api.relay import decode_id
@@ -38,6 +38,10 @@ def content_fields(required: bool) -> dict[str, Any]:
         "attachment_ids": graphene.List(graphene.NonNull(graphene.ID), description="按顺序"),
         "catalogue_item_id": graphene.ID(),
         "must_read": graphene.Boolean(),
+        "tags": graphene.List(graphene.NonNull(FarmingTag), description="农技信息"),
+        "urgency": Urgency(description="农技信息：URGENT 仅用于病虫害或天气预警"),
+        "valid_from": graphene.DateTime(description="农技信息的生效时间"),
+        "expires_at": graphene.DateTime(description="通知、农技信息的到期时间"),
     }
 
 
@@ -84,9 +88,13 @@ def content_values(data: Any) -> dict[str, Any]:
     """The content fields given, as plain values (global ids decoded)."""
     content = {
         name: data.get(name)
-        for name in ("title", "body", "period", "must_read")
+        for name in ("title", "body", "period", "must_read", "valid_from", "expires_at")
         if data.get(name) is not None
     }
+    if data.get("tags") is not None:
+        content["tags"] = [enum_value(t) for t in data.tags]
+    if data.get("urgency") is not None:
+        content["urgent"] = enum_value(data.urgency) == "URGENT"
     if data.get("tables") is not None:
         content["tables"] = [table_values(t) for t in data.tables]
     if data.get("catalogue_item_id") is not None:

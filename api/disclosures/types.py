@@ -28,6 +28,7 @@ from models.disclosures import CatalogueItem as CatalogueItemModel
 from models.disclosures import Category as CategoryEnum
 from models.disclosures import Disclosure as DisclosureModel
 from models.disclosures import DisclosureVersion as VersionModel
+from models.disclosures import FarmingTag as FarmingTagEnum
 from models.disclosures import Frequency as FrequencyEnum
 from models.disclosures import StagedCorrection as StagedModel
 from models.disclosures import Status as StatusEnum
@@ -41,6 +42,37 @@ DisclosureStatus = graphene.Enum.from_enum(StatusEnum)
 ColumnKind = graphene.Enum.from_enum(
     ColumnKindEnum, description="ID_NUMBER 与 PHONE 列在服务器端打码后保存"
 )
+FarmingTag = graphene.Enum.from_enum(
+    FarmingTagEnum, description="农技信息标签：作物、畜牧、病虫害、政策、天气"
+)
+
+
+class Urgency(graphene.Enum):
+    class Meta:
+        description = "紧急（病虫害、天气预警）立即从所有未关闭的渠道送达，不等每日汇总"
+
+    NORMAL = "NORMAL"
+    URGENT = "URGENT"
+
+
+def timing_fields() -> dict[str, Any]:
+    """Farming information's tags, urgency and validity, a notice's expiry: per version."""
+    return {
+        "tags": graphene.List(graphene.NonNull(FarmingTag), required=True),
+        "urgency": graphene.Field(Urgency, required=True),
+        "valid_from": graphene.DateTime(description="农技信息的生效时间"),
+        "expires_at": graphene.DateTime(description="到期后不再出现在信息流中，但仍可查看"),
+    }
+
+
+def resolve_tags(root: Any, info: Info) -> list[str]:
+    return [t for t in (root.tags or "").split(",") if t]
+
+
+def resolve_urgency(root: Any, info: Info) -> str:
+    return "URGENT" if root.urgent else "NORMAL"
+
+
 ComplianceStatus = graphene.Enum.from_enum(
     ComplianceStatusEnum,
     description="按期公开（ON_TIME）、逾期公开（LATE）、过期未公开（MISSING）或未到期限（PENDING）",
@@ -136,6 +168,9 @@ class DisclosureVersion(graphene.ObjectType):
     attachments = graphene.List(graphene.NonNull(Media), required=True)
     reason = graphene.String(description="更正原因（第一版为空）")
     published_at = graphene.DateTime(required=True)
+    locals().update(timing_fields())
+    resolve_tags = staticmethod(resolve_tags)
+    resolve_urgency = staticmethod(resolve_urgency)
 
     @staticmethod
     async def resolve_attachments(root: VersionModel, info: Info) -> list[Any]:
@@ -179,6 +214,9 @@ class Disclosure(graphene.ObjectType):
     period = graphene.String(description="2026-03、2026-Q1、2026-H1 或 2026")
     attachments = graphene.List(graphene.NonNull(Media), required=True)
     must_read = graphene.Boolean(required=True)
+    locals().update(timing_fields())
+    resolve_tags = staticmethod(resolve_tags)
+    resolve_urgency = staticmethod(resolve_urgency)
     status = graphene.Field(DisclosureStatus, required=True)
     version = graphene.Int(required=True, description="已发布的版本数")
     versions = graphene.List(graphene.NonNull(DisclosureVersion), required=True)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from models.disclosures import PERIODIC, CatalogueItem, Category, Disclosure, Frequency
+from models.disclosures import (
+    PERIODIC,
+    CatalogueItem,
+    Category,
+    Disclosure,
+    FarmingTag,
+    Frequency,
+)
 from models.disclosures.periods import parse_period
 from models.disclosures.tables import clean_tables, mask_id_numbers
 from models.errors import ErrorCode, UserError, UserErrors
@@ -14,6 +22,9 @@ from models.regions import Region, covers
 TITLE_MAX, BODY_MAX, MAX_ATTACHMENTS = 200, 20_000, 20
 # The three village affairs (三务): published on a village only.
 VILLAGE_ONLY = {Category.FINANCE, Category.PARTY, Category.VILLAGE_AFFAIRS}
+# What may expire (leave the feed, stay readable); what is urgent when it is a warning.
+EXPIRING = {Category.NOTICE, Category.FARMING}
+WARNING_TAGS = {FarmingTag.PEST, FarmingTag.WEATHER}
 PERIOD_EXAMPLES = {
     Frequency.MONTHLY: "2026-03",
     Frequency.QUARTERLY: "2026-Q1",
@@ -26,7 +37,8 @@ async def apply_content(
     disclosure: Disclosure, region: Region, content: dict[str, Any], errors: list[UserError]
 ) -> None:
     """Check the given fields (`title`, `body`, `tables`, `must_read`, `catalogue_item_id`,
-    `period`, `attachment_ids`; None or absent = unchanged) and set them on the working copy.
+    `period`, `attachment_ids`, `tags`, `urgent`, `valid_from`, `expires_at`; None or
+    absent = unchanged) and set them on the working copy.
     A missing catalogue item raises at once; the other problems are added to `errors`."""
     if content.get("title") is not None:
         title = " ".join(content["title"].split())
@@ -50,9 +62,51 @@ async def apply_content(
         disclosure.catalogue_item_id = item.id
     if content.get("period") is not None:
         disclosure.period = content["period"].strip() or None
+    apply_timing(disclosure, content, errors)
     if content.get("attachment_ids") is not None:
         disclosure.attachment_ids = await attachment_ids(region, content["attachment_ids"], errors)
     await check_period(disclosure, errors)
+
+
+def utc(at: datetime) -> datetime:
+    """Naive = UTC; whole seconds, as the chain reads them back from any database."""
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.replace(microsecond=0)
+
+
+def apply_timing(disclosure: Disclosure, content: dict[str, Any], errors: list[UserError]) -> None:
+    """Farming information's `tags`, `urgent` and `valid_from`; a notice's or farming
+    information's `expires_at`. An urgent item is a pest or weather warning."""
+    farming = disclosure.category == Category.FARMING
+    for name in ("tags", "urgent", "valid_from"):
+        if content.get(name) is not None and not farming:
+            errors.append(UserError(ErrorCode.FARMING_ONLY, name))
+    if content.get("tags") is not None and farming:
+        disclosure.tags = ",".join(sorted({str(FarmingTag(t)) for t in content["tags"]}))
+    if content.get("urgent") is not None and farming:
+        disclosure.urgent = bool(content["urgent"])
+    if content.get("valid_from") is not None and farming:
+        disclosure.valid_from = utc(content["valid_from"])
+    if content.get("expires_at") is not None:
+        if disclosure.category not in EXPIRING:
+            errors.append(UserError(ErrorCode.EXPIRY_INVALID, "expiresAt"))
+        else:
+            disclosure.expires_at = utc(content["expires_at"])
+    if disclosure.urgent and not WARNING_TAGS & set(tags_of(disclosure.tags)):
+        errors.append(UserError(ErrorCode.URGENT_NEEDS_WARNING, "urgency"))
+    start = disclosure.valid_from
+    if disclosure.expires_at is not None and start is not None and disclosure.expires_at <= start:
+        errors.append(UserError(ErrorCode.EXPIRY_INVALID, "expiresAt"))
+
+
+def tags_of(stored: str) -> list[FarmingTag]:
+    return [FarmingTag(t) for t in stored.split(",") if t]
+
+
+def check_not_expired(disclosure: Disclosure, now: datetime, errors: list[UserError]) -> None:
+    """Nothing is published already expired."""
+    if disclosure.expires_at is not None and disclosure.expires_at <= now:
+        errors.append(UserError(ErrorCode.EXPIRY_INVALID, "expiresAt"))
 
 
 async def edit_content(disclosure: Disclosure, content: dict[str, Any]) -> Region:

@@ -18,7 +18,13 @@ from models.disclosures import (
     Status,
     publishing,
 )
-from models.disclosures.content import VILLAGE_ONLY, apply_content, check_period, edit_content
+from models.disclosures.content import (
+    VILLAGE_ONLY,
+    apply_content,
+    check_not_expired,
+    check_period,
+    edit_content,
+)
 from models.disclosures.returns import close_return_notes, require_not_returned
 from models.errors import ErrorCode, UserError, UserErrors, fail
 from models.policy import (
@@ -187,12 +193,13 @@ async def publish_disclosure(
         )
         if disclosure.category == Category.FINANCE and disclosure.approved_by_id is None:
             raise fail(ErrorCode.NEEDS_APPROVAL, "id")
-        errors: list[UserError] = []
-        await check_period(disclosure, errors)
-        if errors:
-            raise UserErrors(*errors)
         if publish_at is not None and publish_at.tzinfo is None:
             publish_at = publish_at.replace(tzinfo=UTC)
+        errors: list[UserError] = []
+        await check_period(disclosure, errors)
+        check_not_expired(disclosure, max(now, publish_at or now), errors)
+        if errors:
+            raise UserErrors(*errors)
         if publish_at is not None and publish_at > now + SCHEDULE_SLACK:
             disclosure.status = Status.SCHEDULED
             disclosure.publish_at = publish_at
