@@ -10,6 +10,7 @@ from api.compat import init_tortoise, sqlite_filename
 from api.rows import use_shortcuts
 from api.settings import Settings
 from api.sqlite_reads import close_reader, open_reader
+from models import subsidies
 from models.catalogue_data import ensure_catalogue
 from models.chart_data import ensure_charts
 
@@ -35,6 +36,7 @@ async def open_db(settings: Settings) -> TortoiseContext:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     ctx = await init_tortoise(settings.tortoise_config())
     use_shortcuts(settings.fast_paths)
+    subsidies.configure(settings.id_key)  # tables hash ID numbers wherever content is saved
     if settings.is_sqlite and settings.fast_paths:
         open_reader(sqlite_filename(Tortoise.get_connection("default")))
     return ctx

@@ -27,6 +27,7 @@ from api.notifications.types import Notification
 from api.regions.schema import RegionMutations, RegionQueries
 from api.regions.types import Region
 from api.relay import node_field
+from api.subsidies.schema import SubsidyMutations, SubsidyQueries
 from api.worklist.schema import WorklistMutations, WorklistQueries
 
 
@@ -45,6 +46,7 @@ class Query(
     NotificationQueries,
     PreferenceQueries,
     DeliveryQueries,
+    SubsidyQueries,
     graphene.ObjectType,
 ):
     node = node_field()
@@ -63,6 +65,7 @@ class Mutation(
     NotificationMutations,
     PreferenceMutations,
     DeliveryMutations,
+    SubsidyMutations,
     graphene.ObjectType,
 ):
     pass

@@ -17,6 +17,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 from api.compat import without_pool_reset
 from models.accounts.auth import AuthConfig
 from models.jobs.queue import utc_now
+from models.subsidies import derive_key
 
 MODEL_MODULES = [
     "models.regions",
@@ -48,6 +49,12 @@ class Settings:
     redis_prefix: str = "cunwu:"
     media_root: Path = Path("data/media")
     secret_key: str = field(default="", repr=False)
+    # The key of ID-number hashes (我的补贴); unset, derived from secret_key (`id_key`)
+    id_number_key: str = field(default="", repr=False)
+    # setMyIdNumber calls, failures included: per user, and per address as a backstop
+    id_number_attempts: int = 5
+    id_number_ip_attempts: int = 50
+    id_number_window_seconds: int = 24 * 3600
     host: str = "127.0.0.1"
     port: int = 8000
     demo: bool = True
@@ -146,6 +153,10 @@ class Settings:
             argon2_memory_kib=self.argon2_memory_kib,
         )
 
+    @property
+    def id_key(self) -> str:
+        return self.id_number_key or derive_key(self.secret_key)
+
     def with_overrides(self, **kwargs: Any) -> Settings:
         return replace(self, **kwargs)
 
@@ -166,6 +177,9 @@ class Settings:
             secret_key = _local_secret(data_dir)
         if env == "production" and len(secret_key.encode()) < 32:
             raise SettingsError("SECRET_KEY must have at least 32 bytes")
+        id_number_key = config("ID_NUMBER_KEY", default="")
+        if id_number_key and len(id_number_key.encode()) < 32:
+            raise SettingsError("ID_NUMBER_KEY must have at least 32 bytes")
         return cls(
             env=env,
             data_dir=data_dir,
@@ -174,6 +188,7 @@ class Settings:
             redis_prefix=config("REDIS_PREFIX", default="cunwu:"),
             media_root=media_root,
             secret_key=secret_key,
+            id_number_key=id_number_key,
             host=config("HOST", default="127.0.0.1"),
             port=config("PORT", cast=int, default=8000),
             demo=config("CUNWU_DEMO", cast=bool, default=True),

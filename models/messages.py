@@ -244,6 +244,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "PHONE_ALREADY_VERIFIED": ("该手机号已验证", "This phone number is already verified"),
     "INVALID_ID": ("无效的编号", "Invalid ID"),
+    "INVALID_ID_NUMBER": (
+        "身份证号码不正确，请核对18位号码（最后一位可能是X）",
+        "This is not a valid ID number; check the 18 characters (the last may be X)",
+    ),
+    "ID_NUMBER_TAKEN": (
+        "该身份证号码已被另一个账号登记。如果是您本人的号码，请带身份证到乡镇便民服务中心处理",
+        "Another account has already entered this ID number. If it is yours, take your ID "
+        "card to the township office",
+    ),
+    "PHONE_NOT_VERIFIED": (
+        "请先用短信验证码验证手机号",
+        "Verify your phone number with an SMS code first",
+    ),
     "WRONG_KIND": (
         "该对象类型不符合要求（需要{expected}）",
         "Wrong kind of object (expected {expected})",

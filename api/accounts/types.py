@@ -59,6 +59,9 @@ class User(graphene.ObjectType):
     phone_verified = graphene.Boolean(
         required=True, description="手机号已用短信验证码验证（只有已验证的号码收到短信）"
     )
+    id_number_set = graphene.Boolean(
+        description="是否已为“我的补贴”登记身份证号（仅本人可见，他人看到 null；号码从不显示）"
+    )
     created_at = graphene.DateTime(required=True)
     last_login_at = graphene.DateTime()
     is_active = graphene.Boolean(required=True)
@@ -99,6 +102,13 @@ class User(graphene.ObjectType):
     @staticmethod
     def resolve_phone_verified(root: UserModel, info: Info) -> bool:
         return root.phone_verified_at is not None
+
+    @staticmethod
+    def resolve_id_number_set(root: UserModel, info: Info) -> bool | None:
+        viewer = info.context.viewer
+        if viewer.user is None or viewer.user.id != root.id:
+            return None  # whether someone entered a number is theirs to know
+        return viewer.user.id_number_hash is not None
 
     @staticmethod
     def resolve_residency_verified(root: UserModel, info: Info) -> bool:

@@ -50,7 +50,8 @@ async def apply_content(
             errors.append(UserError(ErrorCode.BODY_TOO_LONG, "body", {"max": BODY_MAX}))
         disclosure.body = mask_id_numbers(content["body"].strip())
     if content.get("tables") is not None:
-        disclosure.tables = clean_tables(content["tables"], errors)
+        # the row keys go with the tables: never served, copied to subsidy_entry on publication
+        disclosure.tables, disclosure.row_keys = clean_tables(content["tables"], errors)
     if content.get("must_read") is not None:
         disclosure.must_read = bool(content["must_read"]) and disclosure.category == Category.NOTICE
     if content.get("catalogue_item_id") is not None:

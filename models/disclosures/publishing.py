@@ -16,6 +16,7 @@ from models.disclosures import (
     DisclosureVersion,
     LedgerEntry,
     Status,
+    SubsidyEntry,
     ledger,
     search,
 )
@@ -86,6 +87,7 @@ async def publish(
         region, disclosure, version, item.code if item else None, lines, figures=figures
     )
     await ledger.append(region, "PUBLISH", content, disclosure=disclosure, version=version, at=at)
+    await record_subsidy_entries(disclosure, version.version)
     await search.index(disclosure.id, disclosure.title, disclosure.body, disclosure.tables, at)
     await mark_attached(disclosure.attachment_ids)
     # every way to publish comes here (at once, approved, scheduled, corrected, a month's
@@ -96,6 +98,25 @@ async def publish(
         readers = await residents_below(region.path) - {actor_id}
         await notify(readers, "MUST_READ_NOTICE", "Disclosure", disclosure.id, urgent=True)
     return version
+
+
+async def record_subsidy_entries(disclosure: Disclosure, version: int) -> None:
+    """The rows of this version that name someone by ID number, by its keyed hash (我的补贴).
+    Not chained: nobody outside could recompute a keyed hash of a masked number."""
+    entries = [
+        SubsidyEntry(
+            id_hash=key,
+            disclosure_id=disclosure.id,
+            version=version,
+            table_index=t,
+            row_index=r,
+        )
+        for t, keys in enumerate(disclosure.row_keys or [])
+        for r, key in enumerate(keys)
+        if key
+    ]
+    if entries:
+        await SubsidyEntry.bulk_create(entries, batch_size=1000)
 
 
 async def retract(disclosure: Disclosure, reason: str) -> LedgerEntry:

@@ -4,6 +4,10 @@ ID numbers and phone numbers are masked before anything is stored, so the unmask
 never reaches the database, the hash chain or an export: in the columns declared as such,
 and wherever else one appears in a cell (an 18-digit number with a valid GB 11643 check
 digit, a mainland mobile number). `mask_id_numbers` does the same for a disclosure's text.
+
+Before an ID_NUMBER cell is masked, the keyed hash of its number is taken as the row's key
+(我的补贴: the named villager finds the row by the hash of the number they entered). The
+keys are kept apart from the tables, never served nor chained.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from models.errors import ErrorCode, UserError
+from models.subsidies import id_hash
 
 MAX_TABLES, MAX_COLUMNS, MAX_ROWS, MAX_CELL = 10, 30, 5000, 200
 
@@ -94,15 +99,27 @@ def clean_cell(kind: ColumnKind, raw: Any) -> str | int | None:
     return mask_mobiles(mask_id_numbers(text))
 
 
+def row_key(kinds: list[ColumnKind], row: list[Any]) -> str | None:
+    """The keyed hash of the row's first valid ID number in an ID_NUMBER column, else None."""
+    for kind, raw in zip(kinds, row, strict=True):
+        if kind == ColumnKind.ID_NUMBER and raw is not None:
+            number = re.sub(r"\s", "", str(raw))
+            if is_id_number(number):
+                return id_hash(number)
+    return None
+
+
 def clean_tables(
     tables: list[dict[str, Any]] | None, errors: list[UserError]
-) -> list[dict[str, Any]]:
-    """Tables as given (`{title, columns: [{key, label, kind}], rows}`), masked and checked."""
+) -> tuple[list[dict[str, Any]], list[list[str | None]]]:
+    """Tables as given (`{title, columns: [{key, label, kind}], rows}`), masked and checked,
+    and their row keys: per table, per row, the hash of the ID number it names or None."""
     out: list[dict[str, Any]] = []
+    keys: list[list[str | None]] = []
     tables = tables or []
     if len(tables) > MAX_TABLES:
         errors.append(UserError(ErrorCode.TABLE_TOO_LARGE, "tables", {"max": MAX_TABLES}))
-        return out
+        return out, keys
     for t, table in enumerate(tables):
         columns = [
             {"key": c["key"], "label": c["label"], "kind": str(ColumnKind(c["kind"]))}
@@ -114,6 +131,7 @@ def clean_tables(
             continue
         kinds = [ColumnKind(c["kind"]) for c in columns]
         cleaned_rows = []
+        row_keys: list[str | None] = []
         for r, row in enumerate(rows):
             if len(row) != len(columns):
                 errors.append(UserError(ErrorCode.INVALID_TABLE_ROW, f"tables.{t}.rows.{r}"))
@@ -126,6 +144,8 @@ def clean_tables(
                 )
                 break
             cleaned_rows.append(cells)
+            row_keys.append(row_key(kinds, row) if ColumnKind.ID_NUMBER in kinds else None)
+        keys.append(row_keys)
         out.append(
             {
                 "title": (table.get("title") or "").strip()[:100],
@@ -133,4 +153,4 @@ def clean_tables(
                 "rows": cleaned_rows,
             }
         )
-    return out
+    return out, keys

@@ -233,6 +233,7 @@ async def publish_staged(
     before = snapshot(disclosure)
     disclosure.title, disclosure.body = staged.title, staged.body
     disclosure.tables, disclosure.period = staged.tables, staged.period
+    disclosure.row_keys = staged.row_keys
     disclosure.attachment_ids = staged.attachment_ids
     disclosure.approved_by_id = approver_id
     disclosure.approved_at = now = (now or publishing.now_utc()).replace(microsecond=0)
@@ -329,8 +330,9 @@ async def notify_approvers(
     await notify(approvers, "APPROVAL_NEEDED", "Disclosure", disclosure.id, variant=variant)
 
 
-# What a correction may change (catalogue item and must-read stay).
-STAGED_FIELDS = ("title", "body", "tables", "period", "attachment_ids")
+# What a correction may change (catalogue item and must-read stay); the tables' row keys
+# travel with them.
+STAGED_FIELDS = ("title", "body", "tables", "row_keys", "period", "attachment_ids")
 
 
 async def retract_disclosure(viewer: Viewer, disclosure_id: int, reason: str | None) -> Disclosure:

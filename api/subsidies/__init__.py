@@ -1,0 +1,1 @@
+"""我的补贴: setMyIdNumber, clearMyIdNumber and mySubsidies."""
