@@ -110,15 +110,17 @@ async def my_subsidies(viewer: Viewer, before_id: int | None, limit: int) -> lis
         return []
     conn = Tortoise.get_connection("default")
     params = Params(is_postgres(conn))
-    below = f"AND e.id < {params(before_id)} " if before_id is not None else ""
-    rows = await conn.execute_query_dict(
+    # placeholders in the order they appear (SQLite's are positional)
+    sql = (
         "SELECT e.id, e.disclosure_id, e.version, e.table_index, e.row_index "
         "FROM subsidy_entry e JOIN disclosure d ON d.id = e.disclosure_id "
         f"WHERE e.id_hash = {params(user.id_number_hash)} "
         f"AND d.status = {params(Status.PUBLISHED.value)} AND e.version = d.version "
-        f"{below}ORDER BY e.id DESC LIMIT {params(limit)}",
-        params.values,
     )
+    if before_id is not None:
+        sql += f"AND e.id < {params(before_id)} "
+    sql += f"ORDER BY e.id DESC LIMIT {params(limit)}"
+    rows = await conn.execute_query_dict(sql, params.values)
     if not rows:
         return []
     ids = {r["disclosure_id"] for r in rows}
