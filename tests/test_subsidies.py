@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from graphql import GraphQLInputObjectType, get_named_type
 from tortoise import Tortoise
@@ -18,6 +18,7 @@ from models.accounts.auth import Passwords
 from models.accounts.operations import create_user, verify_residency
 from models.disclosures import Disclosure, StagedCorrection, SubsidyEntry
 from models.disclosures.ledger import export_entries
+from models.disclosures.publishing import publish_due
 from models.policy import Viewer
 from models.regions import Region
 from models.subsidies import derive_key, id_hash
@@ -509,3 +510,33 @@ def test_the_key_is_derived_apart_from_the_secret_unless_set(tmp_path):
         assert "ID_NUMBER_KEY" in str(exc)
     else:
         raise AssertionError("a short ID_NUMBER_KEY was accepted")
+
+
+async def test_nobody_probes_by_number_through_drafts_search_or_arguments(gql, demo, settings):
+    """A clerk who types a number into a draft learns nothing of who holds it; a villager
+    cannot pass a number to any query; search does not find a row by its number."""
+    clerk = await gql.login(CLERK)
+    a = await gql.login(VILLAGER)
+    await set_number(gql, a, ID_A)
+    d = await draft(gql, clerk, demo.villages[0], title="补贴名单（草稿）", tables=[LIST])
+    assert await SubsidyEntry.all().count() == 0  # a draft names no one
+    assert (await mine(gql, a))["edges"] == []
+    # scheduled: still nobody, until it is published by the scheduler
+    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    out = await step(gql, "PublishDisclosure", clerk, id=d["id"], publishAt=later)
+    assert out["errors"] == [] and out["disclosure"]["status"] == "SCHEDULED"
+    assert (await mine(gql, a))["edges"] == []
+    assert await publish_due(datetime.now(UTC) + timedelta(hours=3)) == 1
+    assert amounts(await mine(gql, a)) == [12000, 42000]
+    # the clerk (or anyone) searching the published list by the number finds nothing
+    found = await gql.data(
+        "query($s: String) { disclosures(search: $s) { edges { node { id } } } }", {"s": ID_A}
+    )
+    assert found["disclosures"]["edges"] == []
+    # no query takes a number: the schema refuses the argument outright
+    for query in (
+        f'{{ mySubsidies(idNumber: "{ID_A}") {{ edges {{ cursor }} }} }}',
+        f'{{ me {{ idNumberSet(idNumber: "{ID_A}") }} }}',
+    ):
+        body = await gql(query, token=clerk)
+        assert body.get("data") is None and error_codes(body) == ["BAD_USER_INPUT"]
