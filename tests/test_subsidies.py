@@ -8,6 +8,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from graphql import GraphQLInputObjectType, get_named_type
 from tortoise import Tortoise
 
@@ -16,12 +17,15 @@ from api.settings import Settings
 from models.accounts import User
 from models.accounts.auth import Passwords
 from models.accounts.operations import create_user, verify_residency
+from models.audit import AuditEntry
 from models.disclosures import Disclosure, StagedCorrection, SubsidyEntry
 from models.disclosures.ledger import export_entries
 from models.disclosures.publishing import publish_due
-from models.policy import Viewer
+from models.errors import Forbidden
+from models.policy import Viewer, viewer_for_user
 from models.regions import Region
 from models.subsidies import derive_key, id_hash
+from models.subsidies.operations import release_id_number
 from scripts.seed_demo import DEMO_PASSWORD
 from tests.client import REGISTER, error_codes
 from tests.test_disclosures import (
@@ -540,3 +544,16 @@ async def test_nobody_probes_by_number_through_drafts_search_or_arguments(gql, d
     ):
         body = await gql(query, token=clerk)
         assert body.get("data") is None and error_codes(body) == ["BAD_USER_INPUT"]
+    # only the operators' script asks by number: to free one for its owner, seen in person
+    b = await gql.login(await villager(settings, demo, "13900000011", "钱二"))
+    assert (await set_number(gql, b, ID_A))["errors"][0]["code"] == "ID_NUMBER_TAKEN"
+    a_user = await User.get(phone=VILLAGER)
+    with pytest.raises(Forbidden):
+        await release_id_number(await viewer_for_user(a_user, "test"), ID_A)
+    assert await release_id_number(Viewer.for_system("script:release_id_number"), ID_A)
+    assert not await release_id_number(Viewer.for_system("script:release_id_number"), ID_B)
+    assert (await gql.data(ME, token=a))["me"]["idNumberSet"] is False
+    assert (await set_number(gql, b, ID_A))["errors"] == []
+    assert amounts(await mine(gql, b)) == [12000, 42000]
+    entry = await AuditEntry.get(action="user.id_number_release")
+    assert entry.object_id == str(a_user.id) and entry.after is None

@@ -17,7 +17,7 @@ from models.audit import record
 from models.disclosures import Disclosure, DisclosureVersion, Status
 from models.disclosures.tables import ColumnKind, is_id_number
 from models.errors import ErrorCode, fail
-from models.policy import Viewer
+from models.policy import Viewer, require_operator
 from models.sql import Params, is_postgres
 from models.subsidies import id_hash, normalise
 
@@ -33,7 +33,8 @@ async def set_my_id_number(viewer: Viewer, raw: str, now: datetime | None = None
     if not is_id_number(number):
         raise fail(ErrorCode.INVALID_ID_NUMBER, "idNumber")
     key = id_hash(number)
-    replaced = user.id_number_hash is not None
+    before = user.id_number_hash, user.id_number_set_at
+    replaced = before[0] is not None
     try:
         async with in_transaction():
             if await User.filter(id_number_hash=key).exclude(id=user.id).exists():
@@ -50,6 +51,7 @@ async def set_my_id_number(viewer: Viewer, raw: str, now: datetime | None = None
                 after={"replaced": replaced},
             )
     except IntegrityError:  # another account took it between the check and the save
+        user.id_number_hash, user.id_number_set_at = before  # the request's viewer goes on
         raise fail(ErrorCode.ID_NUMBER_TAKEN, "idNumber") from None
     return user
 
@@ -70,6 +72,25 @@ async def clear_my_id_number(viewer: Viewer) -> User:
             after={"had": had},
         )
     return user
+
+
+async def release_id_number(viewer: Viewer, raw: str) -> bool:
+    """The operators free a number another account entered, once the township office has
+    seen the owner's ID card (ID_NUMBER_TAKEN sends them there): whoever holds it loses it.
+    Not in the API: only a script on the server asks by number. Whether one was held."""
+    require_operator(viewer)
+    number = normalise(raw or "")
+    if not is_id_number(number):
+        raise fail(ErrorCode.INVALID_ID_NUMBER, "idNumber")
+    async with in_transaction():
+        holder = await User.get_or_none(id_number_hash=id_hash(number))
+        if holder is None:
+            return False
+        holder.id_number_hash = None
+        holder.id_number_set_at = None
+        await holder.save(update_fields=["id_number_hash", "id_number_set_at"])
+        await record(viewer, "user.id_number_release", holder, region_id=holder.village_id)
+    return True
 
 
 @dataclass(frozen=True)
@@ -125,11 +146,13 @@ async def my_subsidies(viewer: Viewer, before_id: int | None, limit: int) -> lis
         return []
     ids = {r["disclosure_id"] for r in rows}
     disclosures = {d.id: d for d in await Disclosure.filter(id__in=ids)}
-    versions = {
-        (v.disclosure_id, v.version): v
-        for v in await DisclosureVersion.filter(disclosure_id__in=ids)
-        if v.version == disclosures[v.disclosure_id].version
-    }
+    # the current versions only (a long-corrected list has many, each with its tables)
+    wanted = {(d.id, d.version) for d in disclosures.values()}
+    found = DisclosureVersion.filter(
+        disclosure_id__in=ids, version__in={version for _, version in wanted}
+    )
+    versions = {(v.disclosure_id, v.version): v for v in await found}
+    versions = {key: v for key, v in versions.items() if key in wanted}
     out = []
     for r in rows:
         version = versions.get((r["disclosure_id"], r["version"]))
