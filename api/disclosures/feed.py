@@ -4,6 +4,7 @@ with keyset cursors; search puts title matches first."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from tortoise import Tortoise
@@ -99,6 +100,15 @@ class Sql(Params):
 
 
 USER_COLUMNS = tuple(column for column, _ in db_columns(User))
+
+
+@cache
+def feed_columns() -> str:
+    """Every served column: not the private row keys of a subsidy list (as long as its
+    table). Read once the models are initialised (relations add their id columns then)."""
+    return ", ".join(f'd."{c}"' for c, _ in db_columns(Disclosure) if c != "row_keys")
+
+
 AUTHOR = "author__"
 AUTHOR_COLUMNS = tuple(AUTHOR + c for c in USER_COLUMNS)
 VISIBLE_COMMENTS = (
@@ -161,7 +171,7 @@ async def newest_rows(
         extra += ", " + ", ".join(f'u."{c}" AS "{AUTHOR}{c}"' for c in USER_COLUMNS)
         join = ' LEFT JOIN "user" u ON u."id" = d."author_id"'
     statement = (
-        f'SELECT d.*{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
+        f'SELECT {feed_columns()}{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
         f'ORDER BY d."published_at" DESC, d."id" DESC'
     )
     rows = await query_rows(Disclosure, statement, sql.values, inline=small)
