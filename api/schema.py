@@ -11,6 +11,7 @@ from api.comments.schema import CommentMutations, CommentQueries
 from api.comments.types import Comment
 from api.deliveries.schema import DeliveryMutations, DeliveryQueries
 from api.deliveries.types import Delivery
+from api.disclosures.notices import NoticeMutations, NoticeQueries
 from api.disclosures.schema import DisclosureMutations, DisclosureQueries
 from api.disclosures.types import CatalogueItem, Disclosure
 from api.finance.schema import FinanceMutations, FinanceQueries
@@ -35,6 +36,7 @@ class Query(
     AccountQueries,
     RegionQueries,
     DisclosureQueries,
+    NoticeQueries,
     CommentQueries,
     FlagQueries,
     StatsQueries,
@@ -57,6 +59,7 @@ class Mutation(
     RegionMutations,
     MediaMutations,
     DisclosureMutations,
+    NoticeMutations,
     CommentMutations,
     FlagMutations,
     FinanceMutations,

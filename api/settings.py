@@ -75,6 +75,8 @@ class Settings:
     # ... and asked for from one address (loose: mobile carriers put many phones behind one)
     sms_code_ip_limits: tuple[tuple[int, int], ...] = ((10, 60), (60, 3600), (200, 86400))
     flag_response_days: int = 5
+    # a must-read notice not acknowledged after this many days is re-sent by SMS
+    notice_resend_days: int = 3
     font_path: str | None = None  # a CJK font for summary images; else found on the system
     media_max_bytes: int = 15 * 1024 * 1024
     media_max_pixels: int = 100_000_000
@@ -194,6 +196,7 @@ class Settings:
             demo=config("CUNWU_DEMO", cast=bool, default=True),
             access_token_seconds=config("ACCESS_TOKEN_SECONDS", cast=int, default=15 * 60),
             flag_response_days=config("FLAG_RESPONSE_DAYS", cast=int, default=5),
+            notice_resend_days=config("NOTICE_RESEND_DAYS", cast=int, default=3),
             sms_code_seconds=config("SMS_CODE_SECONDS", cast=int, default=300),
             sms_code_attempts=config("SMS_CODE_ATTEMPTS", cast=int, default=5),
             sms_code_phone_limits=_limits(config, "SMS_CODE_PHONE_LIMITS", "1/60,5/3600,10/86400"),

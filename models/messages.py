@@ -134,6 +134,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "只有运维人员可以在服务器上这样做",
         "Only the operators can do this, on the server",
     ),
+    "FORBIDDEN_NOTICE_RESIDENTS_ONLY": (
+        "只有该通知所覆盖地区的村民可以确认已读",
+        "Only residents of the villages a notice covers acknowledge it",
+    ),
+    "FORBIDDEN_NOTICE_STATS_READERS_ONLY": (
+        "只有发布地区及上级的干部、县纪委和本村文书可以查看通知阅读情况",
+        "Only officials of the notice's region or above, inspectors and the village's clerk "
+        "see who read a notice",
+    ),
     "NOT_FOUND": ("找不到该对象", "Not found"),
     "BAD_USER_INPUT": ("请求参数有误", "Invalid input"),
     "RATE_LIMITED": (
@@ -315,6 +324,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "有效期须晚于开始时间，发布时也须尚未过期，且只适用于通知和农技信息",
         "An expiry must come after the start and not be past at publication; "
         "only notices and farming information have one",
+    ),
+    "NOT_MUST_READ": (
+        "只有必读通知需要确认已读",
+        "Only must-read notices are acknowledged",
+    ),
+    "NOTICE_NOT_PUBLISHED": (
+        "该通知尚未发布或已撤回，不能确认已读",
+        "This notice is not published (or was retracted): it cannot be acknowledged",
     ),
     "FARMING_ONLY": (
         "标签、紧急程度和生效时间只适用于农技信息",

@@ -55,6 +55,8 @@ class Action(StrEnum):
     DUE_DAY_SET = "due_day.set"
     REVIEW_QUEUE_READ = "review_queue.read"
     JOBS_MANAGE = "jobs.manage"
+    NOTICE_STATS_READ = "notice.stats_read"
+    NOTICE_STATS_VILLAGE = "notice.stats_village"
 
 
 class ForbiddenReason(StrEnum):
@@ -90,6 +92,8 @@ class ForbiddenReason(StrEnum):
     ACCOUNT_PRIVATE = "ACCOUNT_PRIVATE"
     NOT_FOR_YOURSELF = "NOT_FOR_YOURSELF"
     OPERATORS_ONLY = "OPERATORS_ONLY"
+    NOTICE_RESIDENTS_ONLY = "NOTICE_RESIDENTS_ONLY"
+    NOTICE_STATS_READERS_ONLY = "NOTICE_STATS_READERS_ONLY"
 
 
 STAFF = frozenset({Role.CLERK, Role.SUPERVISOR, Role.OFFICIAL, Role.INSPECTOR, Role.ADMIN})
@@ -130,6 +134,11 @@ RULES: dict[Action, frozenset[Role]] = {
     ),
     # the job queue spans every region: checked against SYSTEM, so region-less admins only
     Action.JOBS_MANAGE: frozenset({Role.ADMIN}),
+    # Who read a must-read notice: those who may publish in its region or above, and the
+    # inspectors covering it, see every village below ...
+    Action.NOTICE_STATS_READ: frozenset({Role.OFFICIAL, Role.ADMIN, Role.INSPECTOR}),
+    # ... a village's clerk only their own village's row (to visit who has not read it)
+    Action.NOTICE_STATS_VILLAGE: frozenset({Role.CLERK}),
 }
 
 
@@ -164,6 +173,8 @@ NEEDS_ROLE: dict[Action, ForbiddenReason] = {
     Action.DUE_DAY_SET: R.DUE_DAY_SETTERS_ONLY,
     Action.REVIEW_QUEUE_READ: R.REVIEWERS_ONLY,
     Action.JOBS_MANAGE: R.NATIONAL_ONLY,
+    Action.NOTICE_STATS_READ: R.NOTICE_STATS_READERS_ONLY,
+    Action.NOTICE_STATS_VILLAGE: R.NOTICE_STATS_READERS_ONLY,
 }
 
 
@@ -494,6 +505,40 @@ def require_second_person(viewer: Viewer, author_id: int) -> None:
     """The two-person rule: nobody approves a disclosure or a month they wrote or uploaded."""
     if author_id == viewer.user_id:
         raise Forbidden(R.AUTHOR_CANNOT_APPROVE)
+
+
+def require_notice_resident(viewer: Viewer, notice_path: str, home_path: str | None) -> None:
+    """Acknowledging a must-read notice: a villager whose verified home village lies in the
+    notice's region (staff acknowledge as residents too, never by their grants)."""
+    user = viewer.require_user()
+    if home_path is None or not covers(notice_path, home_path):
+        raise Forbidden(R.NOTICE_RESIDENTS_ONLY)
+    if user.residency_verified_at is None:
+        raise Forbidden(R.RESIDENCY_NOT_VERIFIED)
+
+
+def notice_stats_scope(
+    viewer: Viewer, notice_path: str, village_path: str | None
+) -> list[str] | None:
+    """Who read a must-read notice: None when `viewer` sees every village below it (or the
+    one village asked for, at `village_path`), else the paths of the villages they see —
+    a clerk's own. Anyone else is refused: villagers, supervisors, staff elsewhere."""
+    if viewer.can(Action.NOTICE_STATS_READ, notice_path):
+        return None
+    own = [
+        g.path
+        for g in viewer.grants
+        if g.role in RULES[Action.NOTICE_STATS_VILLAGE] and covers(notice_path, g.path)
+    ]
+    if village_path is not None:
+        own = [p for p in own if covers(p, village_path)]
+    if own:
+        viewer.checked.add(Action.NOTICE_STATS_VILLAGE)
+        return own
+    viewer.require_user()
+    if viewer.holds(Action.NOTICE_STATS_READ) or viewer.holds(Action.NOTICE_STATS_VILLAGE):
+        raise Forbidden(R.OUTSIDE_REGION)
+    raise Forbidden(R.NOTICE_STATS_READERS_ONLY)
 
 
 # --- accounts rules ---

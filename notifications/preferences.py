@@ -53,8 +53,11 @@ KINDS: dict[NotifyCategory, tuple[str, ...]] = {
         "CLERK_REMINDER",
         "MISSING_ITEMS_REPORT",
     ),
-    NotifyCategory.NOTICES: ("MUST_READ_NOTICE",),
+    NotifyCategory.NOTICES: ("MUST_READ_NOTICE", "MUST_READ_REMINDER"),
 }
+# Kinds that go out on some channels only: a must-read notice not acknowledged after some
+# days is re-sent by SMS (whoever binds WeChat has it there already, and reads the app).
+ONLY_ON: dict[str, tuple[Channel, ...]] = {"MUST_READ_REMINDER": (Channel.SMS,)}
 CATEGORY_OF_KIND: dict[str, NotifyCategory] = {
     kind: category for category, kinds in KINDS.items() for kind in kinds
 }
@@ -89,6 +92,8 @@ class Effective:
     def mode(self, kind: str, channel: Channel) -> Mode:
         category = category_of(kind)
         if category is None:  # a kind nobody filed yet: the inbox has it, no push
+            return Mode.OFF
+        if channel not in ONLY_ON.get(kind, CHANNELS):
             return Mode.OFF
         return self.modes[category][channel]
 

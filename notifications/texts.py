@@ -42,6 +42,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "COMMENT_REPLY": ("有人回复了您的评论", "Someone replied to your comment"),
     "MUST_READ_NOTICE": ("有一条必读通知，请及时查看", "A must-read notice was published"),
+    "MUST_READ_REMINDER": (
+        "您还有一条必读通知未确认已读，请打开查看",
+        "A must-read notice still waits for you to read it",
+    ),
     "DISCLOSURE_RETRACTED": (
         "您收到过的一项{category}公开已被撤回，撤回理由已公开",
         "A {category} disclosure you were told of was retracted; the reason is public",

@@ -64,6 +64,12 @@ def parse_cursor(after: str | None) -> tuple[int, datetime, int] | None:
         raise BadUserInput("INVALID_CURSOR") from None
 
 
+def live(now: datetime) -> Q:
+    """Not expired at `now` (only notices and farming information have an expiry): a test
+    on each row the range scan reads, the scan itself unchanged."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
 def after_clause(stamp: datetime, pk: int) -> Q:
     return Q(published_at__lt=stamp) | Q(published_at=stamp, id__lt=pk)
 
@@ -126,6 +132,7 @@ async def newest_rows(
     limit: int,
     with_comment_count: bool,
     with_author: bool,
+    live_at: datetime | None = None,
 ) -> list[Any]:
     """One statement for a feed page: the ids are picked from the indexes alone (only id
     and published_at go through the sort), then those rows are read, with their visible
@@ -157,6 +164,8 @@ async def newest_rows(
         sql.clauses.append(f'"catalogue_item_id" = {sql.mark(catalogue_item_id)}')
     if updated_since is not None:
         sql.clauses.append(f'"updated_at" > {sql.mark(updated_since)}')
+    if live_at is not None:
+        sql.clauses.append(f'("expires_at" IS NULL OR "expires_at" > {sql.mark(live_at)})')
     if cursor is not None:
         stamp, pk = cursor[1], cursor[2]
         sql.clauses.append(
@@ -187,6 +196,36 @@ async def newest_rows(
     return rows
 
 
+async def ranked_rows(
+    qs: QuerySet, wanted: list[str], cursor: tuple[int, datetime, int] | None, limit: int
+) -> tuple[list[Any], dict[int, int]]:
+    """Up to `limit` search hits that `qs` keeps, best first. Expired items stay in the term
+    index: a page they thin out reads on past them (a few rounds at most), so that
+    `hasNextPage` stays true while hits remain."""
+    rows: list[Any] = []
+    buckets: dict[int, int] = {}
+    for _ in range(MAX_SEARCH_ROUNDS):
+        want = limit - len(rows)
+        ranked = await search.ranked_ids(wanted, cursor, want)
+        found = await fetch_rows(
+            qs.filter(status=Status.PUBLISHED, id__in=[pk for _, pk in ranked])
+        )
+        by_id = {row.id: row for row in found}
+        rows += [by_id[pk] for _, pk in ranked if pk in by_id]
+        buckets.update({pk: bucket for bucket, pk in ranked})
+        if len(ranked) < want or len(rows) >= limit:
+            break
+        bucket, pk = ranked[-1]
+        stamp = await Disclosure.filter(id=pk).first().values_list("published_at", flat=True)
+        if stamp is None:
+            break
+        cursor = (bucket, cast(datetime, stamp), pk)
+    return rows, buckets
+
+
+MAX_SEARCH_ROUNDS = 5
+
+
 async def feed(
     *,
     regions: list[Region] | None,
@@ -198,7 +237,10 @@ async def feed(
     after: str | None = None,
     with_comment_count: bool = False,
     with_author: bool = False,
+    now: datetime | None = None,
 ) -> Any:
+    """`now`: expired notices and farming information leave the feed from then (None: an
+    archive that keeps them)."""
     size = page_size(first)
     category = getattr(category, "value", category)
     if regions is not None and not regions:  # following nothing
@@ -214,6 +256,7 @@ async def feed(
             size + 1,
             with_comment_count,
             with_author,
+            now,
         )
         return build_connection(rows, size, key=cursor_key(0))
 
@@ -227,6 +270,8 @@ async def feed(
         qs = qs.filter(catalogue_item_id=catalogue_item_id)
     if updated_since is not None:
         qs = qs.filter(updated_at__gt=updated_since)
+    if now is not None:
+        qs = qs.filter(live(now))
     if not text:  # what newest_rows writes by hand
         return build_connection(await newest(qs, cursor, size + 1), size, key=cursor_key(0))
     wanted = search.query_terms(text)
@@ -234,13 +279,7 @@ async def feed(
         raise BadUserInput("SEARCH_TOO_SHORT")
     if regions is None and category is None and catalogue_item_id is None and not updated_since:
         # The term index is ordered by publication time: one short range scan per bucket.
-        ranked = await search.ranked_ids(wanted, cursor, size + 1)
-        found = await fetch_rows(
-            qs.filter(status=Status.PUBLISHED, id__in=[pk for _, pk in ranked])
-        )
-        by_id = {row.id: row for row in found}
-        rows = [by_id[pk] for _, pk in ranked if pk in by_id]
-        buckets = {pk: bucket for bucket, pk in ranked}
+        rows, buckets = await ranked_rows(qs, wanted, cursor, size + 1)
     else:  # narrowed by region or category: filter the disclosures, probe the terms
         in_title = Subquery(search.holding(wanted, title_only=True).values("disclosure_id"))
         rows, buckets = [], {}

@@ -80,8 +80,11 @@ class DisclosureQueries(graphene.ObjectType):
         catalogue_item_id=graphene.ID(),
         search=graphene.String(description="中文检索，可查两字词（低保、补助）"),
         updated_since=graphene.DateTime(description="增量同步：只返回此后有变化的"),
+        include_expired=graphene.Boolean(
+            default_value=False, description="包括已到期的通知和农技信息（归档）"
+        ),
         **connection_args(),
-        description="已发布（及已撤回）的公开事项，最新在前",
+        description="已发布（及已撤回）的公开事项，最新在前；已到期的通知和农技信息不在其中",
     )
     disclosure = graphene.Field(
         Disclosure, id=graphene.ID(required=True), description="查看详情（计入浏览次数）"
@@ -131,10 +134,12 @@ class DisclosureQueries(graphene.ObjectType):
         catalogue_item_id: str | None = None,
         search: str | None = None,
         updated_since: Any = None,
+        include_expired: bool = False,
         first: int | None = None,
         after: str | None = None,
     ) -> Any:
         regions = [await load_region_by_global_id(info, region_id)] if region_id else None
+        now = None if include_expired else info.context.settings.clock()
         return await feed_page(
             info,
             regions=regions,
@@ -144,6 +149,7 @@ class DisclosureQueries(graphene.ObjectType):
             updated_since=datetime_arg(updated_since),
             first=first,
             after=after,
+            now=now,
         )
 
     @staticmethod
@@ -161,7 +167,8 @@ class DisclosureQueries(graphene.ObjectType):
         root: Any, info: Info, first: int | None = None, after: str | None = None
     ) -> Any:
         regions = await following.followed_regions(info.context.viewer)
-        return await feed_page(info, regions=regions, first=first, after=after)
+        now = info.context.settings.clock()
+        return await feed_page(info, regions=regions, first=first, after=after, now=now)
 
     @staticmethod
     async def resolve_draft_disclosures(

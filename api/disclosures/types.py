@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import graphene
+from aiodataloader import DataLoader
 from graphene import relay
 
 from api.accounts.types import User
@@ -33,6 +34,7 @@ from models.disclosures import Frequency as FrequencyEnum
 from models.disclosures import StagedCorrection as StagedModel
 from models.disclosures import Status as StatusEnum
 from models.disclosures.compliance import ComplianceStatus as ComplianceStatusEnum
+from models.disclosures.notices import acknowledged_at
 from models.disclosures.tables import ColumnKind as ColumnKindEnum
 from models.policy import may_read_disclosure, sees_staged_correction
 
@@ -233,6 +235,10 @@ class Disclosure(graphene.ObjectType):
         CommentConnection, required=True, **connection_args(), description="一级评论及其回复"
     )
     read_by_me = graphene.Boolean(required=True)
+    acknowledged_by_me = graphene.Boolean(
+        required=True, description="必读通知：我是否已确认已读（未登录为 false）"
+    )
+    acknowledged_at = graphene.DateTime(description="必读通知：我确认已读的时间")
     flag_counts = graphene.Field(FlagCounts, required=True, description="收到的质疑（公开）")
     flags = graphene.List(
         graphene.NonNull(Flag), required=True, description="对此事项的质疑及其进程（不含身份）"
@@ -316,6 +322,35 @@ class Disclosure(graphene.ObjectType):
             ("read", ctx.viewer.user_id), lambda: ReadByViewerLoader(ctx.viewer.user_id)
         )
         return await loader.load(root.id)
+
+    @staticmethod
+    async def resolve_acknowledged_by_me(root: DisclosureModel, info: Info) -> bool:
+        return await acknowledged(info, root) is not None
+
+    @staticmethod
+    async def resolve_acknowledged_at(root: DisclosureModel, info: Info) -> Any:
+        return await acknowledged(info, root)
+
+
+class AckByViewerLoader(DataLoader):
+    """disclosure id → when the viewer (fixed per loader) acknowledged it, or None."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__()
+        self.user_id = user_id
+
+    async def batch_load_fn(self, ids: list[int]) -> list[Any]:
+        found = await acknowledged_at(self.user_id, ids)
+        return [found.get(i) for i in ids]
+
+
+async def acknowledged(info: Info, root: Any) -> Any:
+    ctx: Context = info.context
+    user_id = ctx.viewer.user_id
+    if user_id is None or not root.must_read:
+        return None
+    loader = ctx.loaders.get_or_create(("ack", user_id), lambda: AckByViewerLoader(user_id))
+    return await loader.load(root.id)
 
 
 async def prefetch(info: Info, rows: list[Any], wanted: set[str]) -> None:

@@ -15,6 +15,7 @@ from api.idempotency import purge_expired
 from api.settings import Settings
 from media.service import delete_orphans
 from models.accounts.sms_codes import prune as prune_sms_codes
+from models.disclosures.notices import resend_must_read
 from models.disclosures.publishing import publish_due
 from models.disclosures.reminders import remind_clerks, report_missing_items
 from models.flags.escalation import escalate_overdue_flags
@@ -38,6 +39,7 @@ PERIODIC = [
     cron("delete_orphan_media", timedelta(days=2), hour=3, minute=30),
     cron("prune_jobs", timedelta(days=2), hour=4),
     cron("send_digests", timedelta(days=2), hour=20),
+    cron("resend_must_read_notices", timedelta(days=2), hour=10),
 ]
 
 # Domain functions that take only the time (`fn(now=...)`), by job name.
@@ -65,6 +67,11 @@ async def refresh_stats(ctx: JobContext) -> int:
 @job_handler("purge_idempotency_keys")
 async def purge_idempotency_keys(ctx: JobContext) -> int:
     return await purge_expired(now=ctx.now)
+
+
+@job_handler("resend_must_read_notices")
+async def resend_must_read_notices(ctx: JobContext) -> int:
+    return await resend_must_read(now=ctx.now, days=ctx.services.settings.notice_resend_days)
 
 
 @job_handler("delete_orphan_media")
