@@ -137,8 +137,9 @@ RULES: dict[Action, frozenset[Role]] = {
     # Who read a must-read notice: those who may publish in its region or above, and the
     # inspectors covering it, see every village below ...
     Action.NOTICE_STATS_READ: frozenset({Role.OFFICIAL, Role.ADMIN, Role.INSPECTOR}),
-    # ... a village's clerk only their own village's row (to visit who has not read it)
-    Action.NOTICE_STATS_VILLAGE: frozenset({Role.CLERK}),
+    # ... a village's clerk only their own village's row (to visit who has not read it); a
+    # township's officials and inspectors the villages of their township under a county notice
+    Action.NOTICE_STATS_VILLAGE: frozenset({Role.CLERK, Role.OFFICIAL, Role.INSPECTOR}),
 }
 
 

@@ -30,7 +30,11 @@ class User(Model):
     name = fields.CharField(max_length=40)
     password_hash = fields.CharField(max_length=200)
     village: fields.ForeignKeyNullableRelation[Region] = fields.ForeignKeyField(
-        "cunwu.Region", null=True, related_name="residents", on_delete=fields.RESTRICT
+        "cunwu.Region",
+        null=True,
+        related_name="residents",
+        on_delete=fields.RESTRICT,
+        db_index=True,  # a village's residents: notices' read counts, fan-out, re-sends
     )
     residency_verified_at = fields.DatetimeField(null=True)
     residency_verified_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
