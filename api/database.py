@@ -12,6 +12,7 @@ from api.settings import Settings
 from api.sqlite_reads import close_reader, open_reader
 from models.catalogue_data import ensure_catalogue
 from models.chart_data import ensure_charts
+from models.prices.commodity_data import ensure_commodities
 
 
 async def migrate(settings: Settings) -> None:
@@ -25,6 +26,7 @@ async def migrate(settings: Settings) -> None:
     try:
         await ensure_catalogue()  # reference data every database needs
         await ensure_charts()
+        await ensure_commodities()
     finally:
         await close_db(ctx)
 

@@ -24,6 +24,8 @@ from api.notifications.preferences import PreferenceMutations, PreferenceQueries
 from api.notifications.schema import NotificationMutations, NotificationQueries
 from api.notifications.subscriptions import NotificationSubscriptions
 from api.notifications.types import Notification
+from api.prices.schema import PriceMutations, PriceQueries
+from api.prices.types import Market
 from api.regions.schema import RegionMutations, RegionQueries
 from api.regions.types import Region
 from api.relay import node_field
@@ -45,6 +47,7 @@ class Query(
     NotificationQueries,
     PreferenceQueries,
     DeliveryQueries,
+    PriceQueries,
     graphene.ObjectType,
 ):
     node = node_field()
@@ -63,6 +66,7 @@ class Mutation(
     NotificationMutations,
     PreferenceMutations,
     DeliveryMutations,
+    PriceMutations,
     graphene.ObjectType,
 ):
     pass
@@ -88,5 +92,6 @@ schema = graphene.Schema(
         Job,
         Notification,
         Delivery,
+        Market,
     ],
 )

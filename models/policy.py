@@ -55,6 +55,8 @@ class Action(StrEnum):
     DUE_DAY_SET = "due_day.set"
     REVIEW_QUEUE_READ = "review_queue.read"
     JOBS_MANAGE = "jobs.manage"
+    MARKET_CREATE = "market.create"
+    PRICES_RECORD = "prices.record"
 
 
 class ForbiddenReason(StrEnum):
@@ -90,6 +92,7 @@ class ForbiddenReason(StrEnum):
     ACCOUNT_PRIVATE = "ACCOUNT_PRIVATE"
     NOT_FOR_YOURSELF = "NOT_FOR_YOURSELF"
     OPERATORS_ONLY = "OPERATORS_ONLY"
+    PRICE_RECORDERS_ONLY = "PRICE_RECORDERS_ONLY"
 
 
 STAFF = frozenset({Role.CLERK, Role.SUPERVISOR, Role.OFFICIAL, Role.INSPECTOR, Role.ADMIN})
@@ -130,6 +133,10 @@ RULES: dict[Action, frozenset[Role]] = {
     ),
     # the job queue spans every region: checked against SYSTEM, so region-less admins only
     Action.JOBS_MANAGE: frozenset({Role.ADMIN}),
+    # Market prices are the township's to publish (and an admin's, to set up or correct);
+    # the village's staff and the county's inspectors read them like everyone.
+    Action.MARKET_CREATE: frozenset({Role.OFFICIAL, Role.ADMIN}),
+    Action.PRICES_RECORD: frozenset({Role.OFFICIAL, Role.ADMIN}),
 }
 
 
@@ -164,6 +171,8 @@ NEEDS_ROLE: dict[Action, ForbiddenReason] = {
     Action.DUE_DAY_SET: R.DUE_DAY_SETTERS_ONLY,
     Action.REVIEW_QUEUE_READ: R.REVIEWERS_ONLY,
     Action.JOBS_MANAGE: R.NATIONAL_ONLY,
+    Action.MARKET_CREATE: R.PRICE_RECORDERS_ONLY,
+    Action.PRICES_RECORD: R.PRICE_RECORDERS_ONLY,
 }
 
 
