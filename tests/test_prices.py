@@ -236,11 +236,15 @@ async def test_one_bad_row_and_the_whole_import_changes_nothing(client, gql, dem
     body = await upload(client, official, demo.townships[0], gbk_sheet([good, *bad]))
     payload = body["data"]["importMarketPrices"]
     assert [(e["code"], e["field"], e["line"]) for e in payload["errors"]] == [
+        ("UNKNOWN_COMMODITY", "commodity", 4),
         ("UNKNOWN_MARKET", "market", 5),
+        ("UNKNOWN_UNIT", "unit", 6),
+        ("DATE_IN_FUTURE", "date", 7),
+        ("NON_POSITIVE_AMOUNT", "price", 8),
         ("INVALID_AMOUNT", "price", 9),
     ]
     assert await MarketPrice.all().count() == 0
-    # the file's own problems fixed, the recording checks name theirs
+    # the sheet's own problems fixed, the recording checks still name theirs
     fixed = [good, *bad[:1], bad[2], bad[3], bad[4]]
     body = await upload(client, official, demo.townships[0], gbk_sheet(fixed))
     payload = body["data"]["importMarketPrices"]
@@ -412,3 +416,282 @@ async def test_each_roles_forbidden_steps(client, gql, demo, others):  # noqa: F
         "query($id: ID!) { node(id: $id) { ... on Market { name } } }", {"id": market["id"]}
     )
     assert node["node"] == {"name": "东溪镇农贸市场"}
+
+
+# --- attacks and bad input: a code each, nothing stored, never an internal error ---------
+
+
+async def record(gql, token, rows, lang=None):
+    body = await gql(RECORD, {"input": {"prices": rows}}, token=token, lang=lang)
+    assert "INTERNAL_SERVER_ERROR" not in error_codes(body), body
+    return body
+
+
+async def test_bad_rows_answer_codes_naming_the_row(gql, demo):
+    market, _ = await two_markets(gql, demo)
+    official = await gql.login(OFFICIAL)
+    today = beijing_today()
+    ok = {"commodity": "RICE", "market": market["id"], "priceFen": 250, "date": today.isoformat()}
+    cases = [
+        ({"commodity": "榴莲"}, "UNKNOWN_COMMODITY", "commodity"),
+        ({"commodity": "RICE'; DROP TABLE market_price;--"}, "UNKNOWN_COMMODITY", "commodity"),
+        ({"commodity": "大" * 5000}, "UNKNOWN_COMMODITY", "commodity"),
+        ({"commodity": ""}, "UNKNOWN_COMMODITY", "commodity"),
+        ({"unit": "个"}, "UNKNOWN_UNIT", "unit"),
+        ({"unit": "斤' OR 1=1 --"}, "UNKNOWN_UNIT", "unit"),
+        ({"date": (today + timedelta(days=1)).isoformat()}, "DATE_IN_FUTURE", "date"),
+        ({"date": "9999-12-31"}, "DATE_IN_FUTURE", "date"),
+        ({"date": "0001-01-01"}, "DATE_TOO_OLD", "date"),
+        ({"date": (today - timedelta(days=5 * 365 + 2)).isoformat()}, "DATE_TOO_OLD", "date"),
+        ({"priceFen": -250}, "NON_POSITIVE_AMOUNT", "priceFen"),
+        ({"priceFen": 0}, "NON_POSITIVE_AMOUNT", "priceFen"),
+        ({"priceFen": 2.5}, "INVALID_AMOUNT", "priceFen"),
+        ({"priceFen": 1e15}, "AMOUNT_TOO_LARGE", "priceFen"),
+        ({"priceFen": 1.7e308}, "AMOUNT_TOO_LARGE", "priceFen"),
+        ({"priceFen": 1, "unit": "吨"}, "NON_POSITIVE_AMOUNT", "priceFen"),  # < 1 fen per 斤
+        ({"priceFen": 900_000_000, "unit": "克"}, "AMOUNT_TOO_LARGE", "priceFen"),
+        ({"market": gid("Region", demo.townships[0].id)}, "WRONG_KIND", "market"),
+        ({"market": "not-an-id"}, "INVALID_ID", "market"),
+        ({"market": gid("Market", 99999)}, "UNKNOWN_MARKET", "market"),
+    ]
+    for change, code, field in cases:
+        for lang in (None, "en"):
+            body = await record(gql, official, [ok, {**ok, **change}], lang=lang)
+            payload = body["data"]["recordMarketPrices"]
+            errors = [(e["code"], e["field"], e["line"]) for e in payload["errors"]]
+            assert errors == [(code, field, 2)], (change, payload)
+            message = payload["errors"][0]["message"]
+            assert message and code not in message, (change, message)
+            assert payload["created"] == 0 and payload["prices"] == []
+    duplicate = await record(gql, official, [ok, {**ok, "commodity": "大米", "priceFen": 260}])
+    [error] = duplicate["data"]["recordMarketPrices"]["errors"]
+    assert (error["code"], error["line"]) == ("DUPLICATE_ENTRY", 2)
+    empty = await record(gql, official, [])
+    assert [e["code"] for e in empty["data"]["recordMarketPrices"]["errors"]] == ["REQUIRED"]
+    assert await MarketPrice.all().count() == 0
+    assert not await AuditEntry.filter(action="prices.record").exists()
+
+    # NaN and Infinity are not JSON numbers: refused by the transport, not by a crash.
+    text = json.dumps(
+        {"query": RECORD, "variables": {"input": {"prices": [{**ok, "priceFen": 0}]}}}
+    )
+    for bad in ("NaN", "Infinity", "-Infinity", "1e999"):
+        response = await gql.client.post(
+            "/graphql",
+            content=text.replace('"priceFen": 0', f'"priceFen": {bad}'),
+            headers={"Authorization": f"Bearer {official}", "Content-Type": "application/json"},
+        )
+        body = response.json()
+        codes = error_codes(body) or [
+            e["code"] for e in body["data"]["recordMarketPrices"]["errors"]
+        ]
+        assert codes and "INTERNAL_SERVER_ERROR" not in codes, (bad, body)
+    assert await MarketPrice.all().count() == 0
+
+
+async def test_big_batches_take_few_statements_and_too_big_ones_are_refused(gql, demo):
+    import logging
+
+    market, other = await two_markets(gql, demo)
+    official = await gql.login(OFFICIAL)
+    today = beijing_today()
+    codes = [c["code"] for c in (await gql.data("{ commodities { code } }"))["commodities"]]
+    assert len(codes) >= 25 and codes[:3] == ["RICE", "PADDY", "CORN"]
+    rows = [
+        {
+            "commodity": code,
+            "market": where["id"],
+            "priceFen": 100 + n,
+            "date": (today - timedelta(days=n)).isoformat(),
+        }
+        for code in codes[:25]
+        for where in (market, other)
+        for n in range(40)
+    ]
+    assert len(rows) == 2000
+
+    statements = []
+
+    class Count(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            statements.append(record.getMessage())
+
+    log = logging.getLogger("tortoise.db_client")
+    handler, level = Count(), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        first = await record(gql, official, rows)
+        created = len(statements)
+        statements.clear()
+        again = await record(gql, official, [{**r, "priceFen": r["priceFen"] + 1} for r in rows])
+        corrected = len(statements)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    payload = first["data"]["recordMarketPrices"]
+    assert payload["errors"] == [] and payload["created"] == 2000
+    payload = again["data"]["recordMarketPrices"]
+    assert payload["errors"] == [] and payload["updated"] == 2000
+    assert {p["revision"] for p in payload["prices"]} == {2}
+    assert created < 40 and corrected < 40, (created, corrected)
+    [entry] = await AuditEntry.filter(action="prices.record", before__isnull=False)
+    assert len(entry.before["prices"]) == 2000 and len(entry.after["prices"]) == 2000
+
+    too_many = [{**rows[0], "date": (today - timedelta(days=n)).isoformat()} for n in range(10_001)]
+    body = await record(gql, official, too_many)
+    [error] = body["data"]["recordMarketPrices"]["errors"]
+    assert (error["code"], error["field"]) == ("TOO_MANY_ITEMS", "prices")
+    assert await MarketPrice.all().count() == 2000
+
+
+async def test_queries_refuse_bad_ranges_and_unknown_names(gql, demo):
+    village = gid("Region", demo.villages[0].id)
+    today = beijing_today()
+
+    async def series(commodity="RICE", region=village, start=None, end=None):
+        variables = {
+            "c": commodity,
+            "r": region,
+            "from": start or (today - timedelta(days=30)).isoformat(),
+            "to": end or today.isoformat(),
+        }
+        return await gql(SERIES, variables)
+
+    assert error_codes(await series(start=(today - timedelta(days=366)).isoformat())) == [
+        "BAD_USER_INPUT"
+    ]
+    assert error_codes(await series(start=(today - timedelta(days=365)).isoformat())) == []
+    assert error_codes(
+        await series(start=today.isoformat(), end=(today - timedelta(1)).isoformat())
+    ) == ["BAD_USER_INPUT"]
+    assert error_codes(await series(start="0001-01-01", end="0001-02-01")) == ["BAD_USER_INPUT"]
+    assert error_codes(await series(end="10000-01-01")) == ["BAD_USER_INPUT"]
+    assert error_codes(await series(commodity="RICE' OR '1'='1")) == ["NOT_FOUND"]
+    assert error_codes(await series(commodity="x" * 10_000)) == ["NOT_FOUND"]
+    assert error_codes(await series(region=gid("Region", 99999))) == ["NOT_FOUND"]
+    assert error_codes(await series(region="garbage")) == ["BAD_USER_INPUT"]
+    body = await gql(BOARD, {"r": gid("Region", 99999)})
+    assert error_codes(body) == ["NOT_FOUND"]
+    # an empty board, an empty series: no prices yet
+    assert (await gql.data(BOARD, {"r": village}))["latestPrices"] == []
+    data = (await series())["data"]["marketPrices"]
+    assert data["points"] == [] and data["count"] == 0 and data["minFen"] is None
+    grain = await gql.data("{ commodities(category: INPUT) { code unit nameEn } }")
+    assert grain["commodities"] == [
+        {"code": "UREA", "unit": "吨", "nameEn": "Urea"},
+        {"code": "COMPOUND_FERTILIZER", "unit": "吨", "nameEn": "Compound fertiliser"},
+    ]
+
+
+async def test_markets_are_checked_and_named_once_per_region(client, gql, demo, others):  # noqa: F811
+    official = await gql.login(OFFICIAL)
+    town = demo.townships[0]
+    cases = [
+        ((demo.villages[0], "村里的集市"), "MARKET_REGION_KIND", "regionId"),
+        ((town, ""), "INVALID_NAME", "name"),
+        ((town, "   "), "INVALID_NAME", "name"),
+        ((town, "市" * 61), "INVALID_NAME", "name"),
+    ]
+    for (region, name), code, field in cases:
+        payload = await create_market(gql, official, region, name)
+        assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, field)], payload
+    first = await create_market(gql, official, town, "  东溪镇   集市 ")
+    assert first["market"]["name"] == "东溪镇 集市"
+    again = await create_market(gql, official, town, "东溪镇 集市")
+    assert [e["code"] for e in again["errors"]] == ["NAME_TAKEN"]
+    assert "市场" in again["errors"][0]["message"]
+    body = await gql(
+        CREATE_MARKET, {"input": {"regionId": gid("Region", 99999), "name": "x"}}, token=official
+    )
+    assert [e["code"] for e in body["data"]["createMarket"]["errors"]] == ["NOT_FOUND"]
+
+    # The same name in two townships: unknown from a township that is not served by it,
+    # ambiguous from the county above both.
+    other = await create_market(
+        gql, await gql.login(others["OFFICIAL2"]), demo.townships[1], "东溪镇 集市"
+    )
+    assert other["errors"] == []
+    today = beijing_today()
+    sheet = gbk_sheet([(today, "大米", "东溪镇 集市", "", "2.50")])
+    own = (await upload(client, official, town, sheet))["data"]["importMarketPrices"]
+    assert own["errors"] == [] and own["created"] == 1
+    foreign = await upload(client, official, demo.townships[1], sheet)
+    assert error_codes(foreign) == ["FORBIDDEN"]  # not their township
+    admin = await gql.login(ADMIN)
+    wide = (await upload(client, admin, demo.county, sheet))["data"]["importMarketPrices"]
+    assert [(e["code"], e["line"]) for e in wide["errors"]] == [("AMBIGUOUS_MARKET", 3)]
+    # A sheet naming another township's market from one's own: that market is not served here.
+    lone = await create_market(
+        gql, await gql.login(others["OFFICIAL2"]), demo.townships[1], "南岭集"
+    )
+    assert lone["errors"] == []
+    sheet = gbk_sheet([(today, "大米", "南岭集", "", "2.50")])
+    payload = (await upload(client, official, town, sheet))["data"]["importMarketPrices"]
+    assert [(e["code"], e["field"], e["line"]) for e in payload["errors"]] == [
+        ("UNKNOWN_MARKET", "market", 3)
+    ]
+
+
+async def test_unreadable_and_oversized_sheets(client, gql, demo):
+    await two_markets(gql, demo)
+    official = await gql.login(OFFICIAL)
+    town = demo.townships[0]
+    today = beijing_today()
+    for price in ("nan", "inf", "1e400", "-", "￥", '"1,2,3"', "2.555"):
+        sheet = gbk_sheet([(today, "大米", "东溪镇集市", "", price)])
+        payload = (await upload(client, official, town, sheet))["data"]["importMarketPrices"]
+        assert [e["code"] for e in payload["errors"]] == ["INVALID_AMOUNT"], (price, payload)
+    for day in ("2026-02-30", "明天", "99999-01-01"):
+        sheet = f"日期,品名,市场,价格\n{day},大米,东溪镇集市,2.5\n".encode()
+        payload = (await upload(client, official, town, sheet))["data"]["importMarketPrices"]
+        assert [(e["code"], e["line"]) for e in payload["errors"]] == [("INVALID_DATE", 2)], day
+    huge = "日期,品名,市场,价格\n" + f"{today},大米,东溪镇集市,2.5\n" * 5001
+    payload = (await upload(client, official, town, huge.encode()))["data"]["importMarketPrices"]
+    [error] = payload["errors"]
+    assert error["code"] == "TOO_MANY_LINES" and "5000" in error["message"]
+    for junk in (b"PK\x03\x04not a zip", b"\xff\xfe\x00\x00garbage\x00"):
+        payload = (await upload(client, official, town, junk))["data"]["importMarketPrices"]
+        assert [e["code"] for e in payload["errors"]] == ["UNREADABLE_FILE"]
+    # a price repeated inside one sheet
+    twice = gbk_sheet([(today, "大米", "东溪镇集市", "", "2.50")] * 2)
+    payload = (await upload(client, official, town, twice))["data"]["importMarketPrices"]
+    assert [(e["code"], e["line"]) for e in payload["errors"]] == [("DUPLICATE_ENTRY", 4)]
+    assert await MarketPrice.all().count() == 0
+
+
+async def test_the_import_script_acts_as_the_official_and_is_audited(gql, demo):
+    from scripts.import_prices import import_file
+
+    await two_markets(gql, demo)
+    town = demo.townships[0]
+    today = beijing_today()
+    sheet = gbk_sheet(three_weeks(today)[:6])
+    report = await import_file("prices.csv", sheet, town.code, OFFICIAL)
+    assert report == ["prices.csv ok: 6 new, 0 corrected, 0 unchanged"]
+    log = await gql.data(
+        """query($r: ID!) { auditLog(regionId: $r, action: "prices.record") { edges { node {
+          objectType actor { name } requestId after } } } }""",
+        {"r": gid("Region", demo.county.id)},
+        token=await gql.login(INSPECTOR),
+    )
+    [entry] = [e["node"] for e in log["auditLog"]["edges"]]
+    assert (
+        entry["actor"] == {"name": "镇干部 张伟"} and entry["requestId"] == "script:import_prices"
+    )
+    assert entry["objectType"] == "PriceBatch" and entry["after"]["source"] == "CSV"
+    assert entry["after"]["created"] == 6
+
+    assert await import_file("prices.csv", sheet, town.code, CLERK) == [
+        "prices.csv FAILED: FORBIDDEN Only township officials or administrators set up markets "
+        "and record market prices"
+    ]
+    bad = gbk_sheet([(today, "榴莲", "东溪镇集市", "", "9"), (today, "大米", "无名集", "", "2")])
+    report = await import_file("bad.csv", bad, town.code, OFFICIAL)
+    assert report == [
+        "bad.csv FAILED: 2 errors, nothing recorded",
+        "  line 3 commodity: No commodity “榴莲” (see commodities for the list)",
+        "  line 4 market: No market “无名集” serves this region",
+    ]
+    assert (await import_file("x.csv", sheet, "000000000000", OFFICIAL))[0].startswith("unknown")
+    assert await MarketPrice.all().count() == 6

@@ -11,7 +11,7 @@ header) and the column.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio.to_thread
@@ -29,7 +29,7 @@ from models.finance.parsing import (
 )
 from models.policy import Action, Viewer
 from models.prices.board import serving_markets
-from models.prices.recording import MAX_ROWS, PriceRow, Recorded, record_prices
+from models.prices.recording import MAX_ROWS, PriceRow, Recorded, checked_rows, record_prices
 from models.regions import Region
 
 UPLOAD_MAX_MB = 15
@@ -156,8 +156,15 @@ async def import_prices(
                 market_label=name,
             )
         )
-    if problems:
-        raise problem_errors(problems)
+    if problems:  # with the recording checks' errors of the readable rows, by line
+        errors = list(problem_errors(problems).errors)
+        if parsed:
+            try:
+                await checked_rows(viewer, parsed, now or datetime.now(UTC), FIELDS)
+            except UserErrors as exc:
+                errors += exc.errors
+        errors.sort(key=lambda e: e.line or 0)
+        raise UserErrors(*errors)
     try:
         return await record_prices(viewer, parsed, now, fields=FIELDS, source=source)
     except UserErrors as exc:  # batch-wide errors name the file, not an input list

@@ -152,20 +152,12 @@ def price_entry(price: MarketPrice, codes: dict[int, str]) -> list[Any]:
     ]
 
 
-async def record_prices(
-    viewer: Viewer,
-    rows: list[PriceRow],
-    now: datetime | None = None,
-    *,
-    fields: dict[str, str] = API_FIELDS,
-    source: str = "API",
-) -> Recorded:
-    """Record a batch of prices, all or nothing (see the module's text). `now` is when (the
-    real time by default): no price may be for a later Beijing day, nor older than five
-    years. Errors name the row (`line`) and the field (`fields` maps the checks to the
-    caller's names)."""
-    user = viewer.require_user()
-    now = now or datetime.now(UTC)
+async def checked_rows(
+    viewer: Viewer, rows: list[PriceRow], now: datetime, fields: dict[str, str] = API_FIELDS
+) -> dict[tuple[int, int, date], tuple[Commodity, int]]:
+    """Every row's checks (permission on each market first), nothing stored: the accepted
+    rows by (commodity, market, day) with their price in the commodity's unit, or
+    UserErrors naming each bad row."""
     if not rows:
         raise fail(ErrorCode.REQUIRED, "prices")
     if len(rows) > MAX_ROWS:
@@ -246,7 +238,24 @@ async def record_prices(
         accepted[key] = (commodity, fen)
     if errors:
         raise UserErrors(*errors)
+    return accepted
 
+
+async def record_prices(
+    viewer: Viewer,
+    rows: list[PriceRow],
+    now: datetime | None = None,
+    *,
+    fields: dict[str, str] = API_FIELDS,
+    source: str = "API",
+) -> Recorded:
+    """Record a batch of prices, all or nothing (see the module's text). `now` is when (the
+    real time by default): no price may be for a later Beijing day, nor older than five
+    years. Errors name the row (`line`) and the field (`fields` maps the checks to the
+    caller's names)."""
+    user = viewer.require_user()
+    now = now or datetime.now(UTC)
+    accepted = await checked_rows(viewer, rows, now, fields)
     try:
         async with in_transaction():
             return await store(viewer, user.id, accepted, now, source)
