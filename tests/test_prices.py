@@ -695,3 +695,37 @@ async def test_the_import_script_acts_as_the_official_and_is_audited(gql, demo):
     ]
     assert (await import_file("x.csv", sheet, "000000000000", OFFICIAL))[0].startswith("unknown")
     assert await MarketPrice.all().count() == 6
+
+
+async def test_concurrent_batches_for_the_same_day_never_lose_a_revision(gql, demo):
+    import asyncio
+
+    from models.errors import UserErrors
+    from models.policy import viewer_for_user
+    from models.prices.recording import PriceRow, record_prices
+
+    market, _ = await two_markets(gql, demo)
+    viewer = await viewer_for_user(demo.users["OFFICIAL"], "test")
+    day = beijing_today()
+
+    async def attempt(fen: int) -> str:
+        row = PriceRow("RICE", _pk(market), day, fen)
+        try:
+            result = await record_prices(viewer, [row])
+        except UserErrors as exc:
+            return exc.errors[0].code
+        return "created" if result.created else "updated"
+
+    outcomes = await asyncio.gather(*(attempt(250 + n) for n in range(4)))
+    assert set(outcomes) <= {"created", "updated", "PRICES_RECORDED_MEANWHILE"}, outcomes
+    assert outcomes.count("created") == 1
+    [price] = await MarketPrice.all()
+    assert price.revision == 1 + outcomes.count("updated")
+    assert await AuditEntry.filter(action="prices.record").count() == price.revision
+    # corrections of one stored price, all at once: each one counts (the row is locked)
+    before = price.revision
+    outcomes = await asyncio.gather(*(attempt(300 + n) for n in range(4)))
+    assert outcomes == ["updated"] * 4
+    [price] = await MarketPrice.all()
+    assert price.revision == before + 4
+    assert await AuditEntry.filter(action="prices.record").count() == price.revision
