@@ -338,6 +338,24 @@ async def test_a_correction_is_a_revision_with_its_audit_entry(gql, demo):
         and correction["region"]["name"] == demo.townships[0].name
     )
 
+    # The board: the corrected price; a price older than 60 days is no longer shown; a
+    # price 11 days before the latest is too far back to compare with.
+    today = beijing_today()
+    rows = [
+        {**row, "commodity": "CORN", "date": (today - timedelta(days=61)).isoformat()},
+        {**row, "commodity": "EGG", "priceFen": 600, "date": today.isoformat()},
+        {**row, "commodity": "EGG", "priceFen": 500, "date": (today - timedelta(11)).isoformat()},
+    ]
+    more = await gql.mutate("recordMarketPrices", RECORD, {"prices": rows}, token=official)
+    assert more["errors"] == [] and more["created"] == 3
+    board = (await gql.data(BOARD, {"r": gid("Region", demo.villages[0].id)}))["latestPrices"]
+    assert [(b["commodity"]["code"], b["priceFen"], b["revision"]) for b in board] == [
+        ("RICE", 255, 2),
+        ("EGG", 600, 1),
+    ]
+    assert board[1]["weekAgoFen"] is None and board[1]["changePermille"] is None
+    assert board[1]["changeFen"] is None and board[1]["weekAgoDate"] is None
+
 
 def _pk(market: dict) -> int:
     from api.relay import from_global_id
@@ -729,3 +747,16 @@ async def test_concurrent_batches_for_the_same_day_never_lose_a_revision(gql, de
     [price] = await MarketPrice.all()
     assert price.revision == before + 4
     assert await AuditEntry.filter(action="prices.record").count() == price.revision
+
+
+async def test_commodities_are_seeded_once_and_never_overwritten(app):
+    from models.prices import Commodity
+    from models.prices.commodity_data import COMMODITIES, ensure_commodities
+
+    assert await Commodity.all().count() == len(COMMODITIES) >= 25
+    await Commodity.filter(code="TEA").update(name="绿茶")
+    assert await ensure_commodities() == 0
+    assert (await Commodity.get(code="TEA")).name == "绿茶"
+    await Commodity.filter(code="UREA").delete()
+    assert await ensure_commodities() == 1
+    assert len({c.code for c in await Commodity.all()}) == len(COMMODITIES)
