@@ -760,3 +760,43 @@ async def test_commodities_are_seeded_once_and_never_overwritten(app):
     await Commodity.filter(code="UREA").delete()
     assert await ensure_commodities() == 1
     assert len({c.code for c in await Commodity.all()}) == len(COMMODITIES)
+
+
+def crafted_xlsx(cells: list[str]) -> bytes:
+    """An XLSX whose second row's number cells hold `cells` as written (openpyxl reads
+    `1e999` as infinity)."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["日期", "品名", "市场", "单位", "价格"])
+    book.active.append(list(range(1, len(cells) + 1)))
+    raw = io.BytesIO()
+    book.save(raw)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as source, zipfile.ZipFile(out, "w") as to:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                for n, cell in enumerate(cells, start=1):
+                    data = data.replace(f"<v>{n}</v>".encode(), f"<v>{cell}</v>".encode())
+            to.writestr(info, data)
+    return out.getvalue()
+
+
+async def test_infinite_and_huge_spreadsheet_numbers(client, gql, demo):
+    await two_markets(gql, demo)
+    official = await gql.login(OFFICIAL)
+    town = demo.townships[0]
+    cases = [
+        (["1e999", "1e999", "1e999", "1e999", "1e999"], ["date", "market", "price"]),
+        (["-1e999", "0.5", "7", "-1e999", "-1e999"], ["date", "market", "price"]),
+        (["46000", "1e300", "1", "2", "1e300"], ["date", "market"]),  # a bare serial number
+    ]
+    for cells, fields in cases:
+        body = await upload(client, official, town, crafted_xlsx(cells), "x.xlsx")
+        assert "errors" not in body, body
+        payload = body["data"]["importMarketPrices"]
+        assert sorted({e["field"] for e in payload["errors"]}) == sorted(fields), payload
+    assert await MarketPrice.all().count() == 0

@@ -71,7 +71,7 @@ def price_amount(raw: Any) -> int | None:
 
 
 def cell_text(value: Any) -> str:
-    if isinstance(value, float) and value == int(value):
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
         value = int(value)
     return str(value if value is not None else "").strip()
 
