@@ -595,6 +595,13 @@ async def test_queries_refuse_bad_ranges_and_unknown_names(gql, demo):
     assert (await gql.data(BOARD, {"r": village}))["latestPrices"] == []
     data = (await series())["data"]["marketPrices"]
     assert data["points"] == [] and data["count"] == 0 and data["minFen"] is None
+    # Public and the same for everyone: a GET answer carries an ETag to revalidate with.
+    query = "{ commodities { code name unit category sortOrder } }"
+    anonymous = await gql.data(query)
+    assert await gql.data(query, token=await gql.login(OFFICIAL)) == anonymous
+    response = await gql.client.get("/graphql", params={"query": query})
+    assert response.status_code == 200 and response.headers.get("etag")
+    assert response.json()["data"] == anonymous
     grain = await gql.data("{ commodities(category: INPUT) { code unit nameEn } }")
     assert grain["commodities"] == [
         {"code": "UREA", "unit": "吨", "nameEn": "Urea"},
