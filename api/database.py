@@ -13,6 +13,7 @@ from api.sqlite_reads import close_reader, open_reader
 from models import subsidies
 from models.catalogue_data import ensure_catalogue
 from models.chart_data import ensure_charts
+from models.prices.commodity_data import ensure_commodities
 
 
 async def migrate(settings: Settings) -> None:
@@ -26,6 +27,7 @@ async def migrate(settings: Settings) -> None:
     try:
         await ensure_catalogue()  # reference data every database needs
         await ensure_charts()
+        await ensure_commodities()
     finally:
         await close_db(ctx)
 

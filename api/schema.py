@@ -25,6 +25,8 @@ from api.notifications.preferences import PreferenceMutations, PreferenceQueries
 from api.notifications.schema import NotificationMutations, NotificationQueries
 from api.notifications.subscriptions import NotificationSubscriptions
 from api.notifications.types import Notification
+from api.prices.schema import PriceMutations, PriceQueries
+from api.prices.types import Market
 from api.regions.schema import RegionMutations, RegionQueries
 from api.regions.types import Region
 from api.relay import node_field
@@ -49,6 +51,7 @@ class Query(
     PreferenceQueries,
     DeliveryQueries,
     SubsidyQueries,
+    PriceQueries,
     graphene.ObjectType,
 ):
     node = node_field()
@@ -69,6 +72,7 @@ class Mutation(
     PreferenceMutations,
     DeliveryMutations,
     SubsidyMutations,
+    PriceMutations,
     graphene.ObjectType,
 ):
     pass
@@ -94,5 +98,6 @@ schema = graphene.Schema(
         Job,
         Notification,
         Delivery,
+        Market,
     ],
 )

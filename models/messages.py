@@ -37,6 +37,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This concerns every region (national settings, the job queue): only a system-wide "
         "administrator may see or change it",
     ),
+    "FORBIDDEN_PRICE_RECORDERS_ONLY": (
+        "只有乡镇干部或管理员可以设立市场、录入市场价格",
+        "Only township officials or administrators set up markets and record market prices",
+    ),
     "FORBIDDEN_ADMIN_ONLY": ("只有管理员可以这样做", "Only an administrator can do this"),
     "FORBIDDEN_STAFF_ONLY": (
         "只有村干部和乡镇、县里的工作人员可以这样做",
@@ -444,6 +448,59 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A debit/credit file must hold whole vouchers, with their cash or bank lines",
     ),
     "TOO_MANY_LINES": ("每月最多{max}行", "At most {max} lines per month"),
+    "TOO_MANY_LINES:PRICES": ("一次最多导入{max}行价格", "At most {max} price lines at once"),
+    "EMPTY_FILE:PRICES": (
+        "文件是空的：没有任何价格行（只有表头或空白）",
+        "The file is empty: no price lines (only a header or blanks)",
+    ),
+    "INVALID_AMOUNT:PRICE": (
+        "价格格式不对（例：3.5、¥3.50、3.5元），须为整分",
+        "Unreadable price (e.g. 3.5, ¥3.50); whole fen only",
+    ),
+    "NON_POSITIVE_AMOUNT:PRICE": ("价格须大于零", "Prices must be above zero"),
+    "NON_POSITIVE_AMOUNT:CONVERTED": (
+        "换算为每{unit}的价格不足1分",
+        "Converted to a price per {unit}, this is less than one fen",
+    ),
+    "AMOUNT_TOO_LARGE:PRICE": (
+        "价格过大（每{unit}最多{max_yuan}元）",
+        "The price is too large (at most {max_yuan} yuan per {unit})",
+    ),
+    "UNKNOWN_COMMODITY": (
+        "没有“{commodity}”这个品种（可用品种见 commodities）",
+        "No commodity “{commodity}” (see commodities for the list)",
+    ),
+    "UNKNOWN_MARKET": (
+        "本地区没有“{market}”这个市场",
+        "No market “{market}” serves this region",
+    ),
+    "AMBIGUOUS_MARKET": (
+        "有多个叫“{market}”的市场，请在其所在乡镇导入",
+        "Several markets are called “{market}”; import in the township it belongs to",
+    ),
+    "UNKNOWN_UNIT": (
+        "单位“{unit}”无法换算为{commodity}的单位“{expected}”",
+        "The unit “{unit}” cannot be converted to {commodity}'s unit “{expected}”",
+    ),
+    "DATE_IN_FUTURE": ("日期不能晚于今天（北京时间）", "The date is after today (Beijing time)"),
+    "DATE_TOO_OLD": ("只能录入{years}年内的价格", "Only prices of the last {years} years"),
+    "DATE_RANGE_TOO_LONG": (
+        "日期范围最多{max}天，且开始日期不能晚于结束日期",
+        "A date range covers at most {max} days and starts no later than it ends",
+    ),
+    "MARKET_REGION_KIND": (
+        "市场只能设在乡镇（街道）或县（区）",
+        "A market belongs to a township or a county",
+    ),
+    "NAME_TAKEN:MARKET": ("该地区已有同名市场", "This region already has a market of that name"),
+    "INVALID_NAME:MARKET": (
+        "市场名称须为1到{max}个字符",
+        "A market's name must have 1 to {max} characters",
+    ),
+    "PRICES_RECORDED_MEANWHILE": (
+        "有人同时录入了同一天的价格，请重试",
+        "Someone recorded the same day's prices at the same time; try again",
+    ),
     "SUPERVISION_COMMITTEE": ("村务监督委员会", "Village supervision committee"),
     "TOO_MANY_ITEMS": ("一次最多处理{max}项", "At most {max} items at once"),
     "TOO_MANY_FOLLOWS": ("最多关注{max}个地区", "You can follow at most {max} regions"),

@@ -57,6 +57,8 @@ class Action(StrEnum):
     JOBS_MANAGE = "jobs.manage"
     NOTICE_STATS_READ = "notice.stats_read"
     NOTICE_STATS_VILLAGE = "notice.stats_village"
+    MARKET_CREATE = "market.create"
+    PRICES_RECORD = "prices.record"
 
 
 class ForbiddenReason(StrEnum):
@@ -94,6 +96,7 @@ class ForbiddenReason(StrEnum):
     OPERATORS_ONLY = "OPERATORS_ONLY"
     NOTICE_RESIDENTS_ONLY = "NOTICE_RESIDENTS_ONLY"
     NOTICE_STATS_READERS_ONLY = "NOTICE_STATS_READERS_ONLY"
+    PRICE_RECORDERS_ONLY = "PRICE_RECORDERS_ONLY"
 
 
 STAFF = frozenset({Role.CLERK, Role.SUPERVISOR, Role.OFFICIAL, Role.INSPECTOR, Role.ADMIN})
@@ -140,6 +143,10 @@ RULES: dict[Action, frozenset[Role]] = {
     # ... a village's clerk only their own village's row (to visit who has not read it); a
     # township's officials and inspectors the villages of their township under a county notice
     Action.NOTICE_STATS_VILLAGE: frozenset({Role.CLERK, Role.OFFICIAL, Role.INSPECTOR}),
+    # Market prices are the township's to publish (and an admin's, to set up or correct);
+    # the village's staff and the county's inspectors read them like everyone.
+    Action.MARKET_CREATE: frozenset({Role.OFFICIAL, Role.ADMIN}),
+    Action.PRICES_RECORD: frozenset({Role.OFFICIAL, Role.ADMIN}),
 }
 
 
@@ -176,6 +183,8 @@ NEEDS_ROLE: dict[Action, ForbiddenReason] = {
     Action.JOBS_MANAGE: R.NATIONAL_ONLY,
     Action.NOTICE_STATS_READ: R.NOTICE_STATS_READERS_ONLY,
     Action.NOTICE_STATS_VILLAGE: R.NOTICE_STATS_READERS_ONLY,
+    Action.MARKET_CREATE: R.PRICE_RECORDERS_ONLY,
+    Action.PRICES_RECORD: R.PRICE_RECORDERS_ONLY,
 }
 
 

@@ -28,6 +28,7 @@ from api.database import migrate
 from api.settings import Settings, sqlite_url
 from models.catalogue_data import ensure_catalogue
 from models.chart_data import ensure_charts
+from models.prices.commodity_data import ensure_commodities
 from tests.client import GQL
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -210,6 +211,7 @@ async def settings(backend_settings: Settings, tmp_path: Path) -> Settings:
         await conn.execute_script(EMPTY_THE_DATABASE)
         await ensure_catalogue()
         await ensure_charts()
+        await ensure_commodities()
     finally:
         await Tortoise.close_connections()
     await flush_redis(backend_settings)

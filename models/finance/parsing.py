@@ -129,6 +129,8 @@ def parse_amount(raw: Any) -> int | None:
     if isinstance(raw, float):  # an XLSX number cell: its shortest decimal text is exact
         raw = Decimal(repr(raw))
     if isinstance(raw, Decimal):
+        if not raw.is_finite():  # 1e999 in a cell reads as infinity
+            return None
         fen = raw * 100
         return int(fen) if fen == fen.to_integral_value() else None
     text = str(raw).strip().replace(" ", "")

@@ -1,0 +1,1 @@
+"""Market prices (市场行情): commodities, markets, price series and the latest board."""
