@@ -104,9 +104,10 @@ async def seed_demo(
             if role is not None:
                 await grant_role(system, user.id, role, where[place].id)
             demo.users[role.value if role else "VILLAGER"] = user
+        await verify_demo_phones(system, now or datetime.now(UTC))
         if content:  # in the same transaction: a failure leaves the database empty
             await seed_content(demo, settings, SOURCE, DEMO_PASSWORD, now)
-        await verify_demo_phones(system, now or datetime.now(UTC))
+            await verify_demo_phones(system, now or datetime.now(UTC))  # the content's people
     return demo
 
 

@@ -39,6 +39,7 @@ async def test_the_demo_has_a_year_of_village_life(app, settings, gql):
     await flags_in_every_status(gql, demo.county.id, inspector, started)
     await comments_with_replies(gql, villages["东溪村"].id)
     await the_seed_is_in_the_audit_log(gql, demo.county.id, inspector)
+    await what_a_farmer_opens_the_app_for(gql, villages["东溪村"].id)
     assert await seed_demo(settings) is None  # only ever into an empty database
 
 
@@ -246,3 +247,38 @@ async def the_seed_is_in_the_audit_log(gql, county_id, inspector):
         )
         entries = [e["node"] for e in log["auditLog"]["edges"]]
         assert entries and all(e["requestId"] == SOURCE for e in entries), action
+
+
+FARMER = """query($v: ID!, $from: Date!, $to: Date!) {
+  latestPrices(regionId: $v) { commodity { code } market { name } priceFen weekAgoFen changeFen }
+  marketPrices(commodity: "RICE", regionId: $v, from: $from, to: $to) {
+    points { date } minFen maxFen avgFen }
+  mySubsidies { edges { node { item amountFen village { name } } } }
+  myMustReadNotices { edges { node { title } } }
+  disclosures(regionId: $v, category: FARMING) { edges { node { title tags } } } }"""
+
+
+async def what_a_farmer_opens_the_app_for(gql, village_id):
+    """Prices on the board with their week's change, a month's series, the villager's own
+    subsidy row, a must-read notice they have not acknowledged, a pest warning by tag."""
+    today = datetime.now(UTC).date()
+    found = await gql.data(
+        FARMER,
+        {
+            "v": gid("Region", village_id),
+            "from": (today - timedelta(days=40)).isoformat(),
+            "to": today.isoformat(),
+        },
+        token=await gql.login("13800000006"),
+    )
+    board = found["latestPrices"]
+    assert len({row["market"]["name"] for row in board}) == 2 and len(board) == 20
+    assert all(row["weekAgoFen"] and row["changeFen"] is not None for row in board)
+    series = found["marketPrices"]
+    assert len(series["points"]) == 28 and series["minFen"] <= series["avgFen"] <= series["maxFen"]
+    mine = [e["node"] for e in found["mySubsidies"]["edges"]]
+    assert len(mine) == 1 and mine[0]["village"]["name"] == "东溪村" and mine[0]["amountFen"] > 0
+    assert [e["node"]["title"] for e in found["myMustReadNotices"]["edges"]] == [
+        "关于做好秋冬季森林防火工作的通知"
+    ]
+    assert [e["node"]["tags"] for e in found["disclosures"]["edges"]] == [["CROP", "PEST"]]

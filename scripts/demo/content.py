@@ -49,6 +49,7 @@ from models.flags.workflow import (
 from models.media import MediaPurpose
 from models.policy import Viewer, viewer_for_user
 from models.regions import Region
+from scripts.demo.extras import plan_acknowledgements, plan_prices, plan_subsidy_list
 from scripts.demo.ledgers import PROFILES, Line, Month, months_for
 from scripts.demo.receipts import ReceiptPainter
 from scripts.demo.texts import period_label, periodic_text
@@ -167,7 +168,10 @@ async def seed_content(
     people = await add_people(settings, by_name, source, password)
     demo.people = people
     view = {phone: await viewer_for_user(user, source) for phone, user in people.items()}
-    base = {role: await viewer_for_user(user, source) for role, user in demo.users.items()}
+    base = {  # read again: their phones were verified since
+        role: await viewer_for_user(await User.get(id=user.id), source)
+        for role, user in demo.users.items()
+    }
     villages = {
         "东溪村": Village(
             by_name["东溪村"],
@@ -201,6 +205,9 @@ async def seed_content(
         plan_months(context, name)
         plan_periodic_items(context, name)
     plan_township_notices(context, demo.townships[0])
+    plan_prices(context, base["ADMIN"], demo.townships[0], demo.county)
+    plan_acknowledgements(context)
+    plan_subsidy_list(context)
     plan_comments(context)
     plan_flags(context)
     await context.timeline.play()
@@ -490,7 +497,9 @@ def plan_township_notices(context: Context, township: Region) -> None:
             disclosure = await create_disclosure(context.official, township.id, category, content)
             await publish_disclosure(context.official, disclosure.id, now=at)
 
-        content = {"title": title, "body": body, "must_read": must_read}
+        content: dict[str, Any] = {"title": title, "body": body, "must_read": must_read}
+        if category == Category.FARMING:
+            content["tags"] = ["PEST", "CROP"]
         context.timeline.add(
             context.now - timedelta(days=days, hours=2),
             lambda at, run=run, content=content: run(at, content=content),
