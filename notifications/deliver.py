@@ -46,6 +46,7 @@ LABELS: dict[str, str] = {
     "COMMENT_REPLY": "您的留言有新回复",
     "MUST_READ_NOTICE": "有一条必读通知",
     "MUST_READ_REMINDER": "有必读通知尚未阅读",
+    "FARMING_WARNING": "紧急农技预警，请立即查看",
     "DISCLOSURE_RETRACTED": "有一项公开已撤回",
 }
 GENERIC_LABEL = "您有一条新通知"

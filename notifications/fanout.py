@@ -3,6 +3,10 @@ residents and everyone following that region, one above it or one below it, minu
 who muted its category: a job enqueued with the publication, recording NEW_DISCLOSURE
 events with one statement per batch of recipients.
 
+An urgent farming warning (pest, weather), and any correction of one, is recorded as
+FARMING_WARNING for the same people muted or not, marked urgent: routing sends it at once
+on every channel the reader has not turned OFF, whatever their digest choice.
+
 Plain SQL on table names: models.disclosures imports this package to enqueue the job."""
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from notifications.dispatch import enqueue_dispatch
 
 FANOUT = "fanout_disclosure"
 KIND = "NEW_DISCLOSURE"
+WARNING = "FARMING_WARNING"
 BATCH = 5000  # recipients per statement
 SEGMENT = 8  # models.regions.SEGMENT: digits per level of a region's path
 
@@ -41,11 +46,16 @@ def _ancestors(path: str) -> list[int]:
 
 
 async def recipients(
-    conn: BaseDBAsyncClient, region_path: str, category: str, residents_told: bool = False
+    conn: BaseDBAsyncClient,
+    region_path: str,
+    category: str,
+    residents_told: bool = False,
+    muted_too: bool = False,
 ) -> list[int]:
     """Verified, active residents of villages in the region's subtree ∪ active followers
-    of the region, its ancestors or its descendants, minus those muting `category` (and
-    minus the residents when they were told already: a must-read notice)."""
+    of the region, its ancestors or its descendants, minus those muting `category` (unless
+    `muted_too`: an urgent warning) and minus the residents when they were told already
+    (a must-read notice)."""
     p = Params(is_postgres(conn))
     low, high = region_path, str(int(region_path) + 1).zfill(len(region_path))
 
@@ -59,12 +69,15 @@ async def recipients(
             f" AND u.village_id IN ({below()})"
         )
 
+    def muting() -> str:
+        return f"SELECT user_id FROM disclosure_mute WHERE category = {p(category)}"
+
     rows = await conn.execute_query_dict(
         f"{residents()}"
         " UNION"
         ' SELECT f.user_id FROM follow f JOIN "user" u ON u.id = f.user_id AND u.is_active'
         f" WHERE f.region_id IN ({p.many(_ancestors(region_path))}) OR f.region_id IN ({below()})"
-        f" EXCEPT SELECT user_id FROM disclosure_mute WHERE category = {p(category)}"
+        + ("" if muted_too else f" EXCEPT {muting()}")
         + (f" EXCEPT {residents()}" if residents_told else "")
         + " ORDER BY 1",
         p.values,
@@ -131,8 +144,9 @@ async def claim(
 
 
 async def fan_out(disclosure_id: int, version: int, now: datetime) -> int:
-    """Record the NEW_DISCLOSURE events of one published version, once: the claim row and
-    the events commit together, so a second run finds the claim and records nothing."""
+    """Record the NEW_DISCLOSURE (or FARMING_WARNING) events of one published version, once:
+    the claim row and the events commit together, so a second run finds the claim and
+    records nothing."""
     now = now.astimezone(UTC)
     async with in_transaction() as conn:
         claimed = await claim(conn, disclosure_id, version, now)
@@ -140,8 +154,13 @@ async def fan_out(disclosure_id: int, version: int, now: datetime) -> int:
             return 0
         p = Params(is_postgres(conn))
         found = await conn.execute_query_dict(
-            "SELECT d.category, d.status, d.version, d.must_read, r.path FROM disclosure d"
-            f" JOIN region r ON r.id = d.region_id WHERE d.id = {p(disclosure_id)}",
+            "SELECT d.category, d.status, d.version, d.must_read, d.tags, r.path,"
+            # this version or an earlier one urgent: a correction of a warning (lifting it
+            # too) is told as urgently as the warning was
+            " EXISTS (SELECT 1 FROM disclosure_version v WHERE v.disclosure_id = d.id"
+            f" AND v.version <= {p(version)} AND v.urgent) AS warning"
+            " FROM disclosure d JOIN region r ON r.id = d.region_id"
+            f" WHERE d.id = {p(disclosure_id)}",
             p.values,
         )
         # retracted meanwhile, or a newer version whose own job tells the news: nothing
@@ -150,11 +169,19 @@ async def fan_out(disclosure_id: int, version: int, now: datetime) -> int:
         row = found[0]
         # a must-read notice's first version told its residents already (MUST_READ_NOTICE)
         told = bool(row["must_read"]) and row["category"] == "NOTICE" and version == 1
-        users = await recipients(conn, row["path"], row["category"], told)
-        payload = {"category": row["category"], "version": version, "correction": version > 1}
+        warning = bool(row["warning"]) and row["category"] == "FARMING"
+        users = await recipients(conn, row["path"], row["category"], told, muted_too=warning)
+        payload: dict[str, Any] = {
+            "category": row["category"],
+            "version": version,
+            "correction": version > 1,
+        }
+        if warning:
+            payload.update(urgent=True, tags=[t for t in (row["tags"] or "").split(",") if t])
+        kind = WARNING if warning else KIND
         for start in range(0, len(users), BATCH):
             ranges = await record_batch(
-                conn, users[start : start + BATCH], disclosure_id, payload, now
+                conn, users[start : start + BATCH], disclosure_id, payload, now, kind
             )
             await enqueue_dispatch(ranges, now)
         p = Params(is_postgres(conn))
@@ -172,7 +199,7 @@ async def fanout_job(ctx: JobContext) -> int:
 
 RETRACTION = "announce_retraction"
 RETRACTED = "DISCLOSURE_RETRACTED"
-TOLD = ("NEW_DISCLOSURE", "MUST_READ_NOTICE")
+TOLD = ("NEW_DISCLOSURE", "MUST_READ_NOTICE", "FARMING_WARNING")
 RETRACTION_CLAIM = 0  # disclosure_fanout's version for the retraction: versions start at 1
 
 

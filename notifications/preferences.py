@@ -42,7 +42,8 @@ CHANNELS = (Channel.SMS, Channel.WECHAT)
 KINDS: dict[NotifyCategory, tuple[str, ...]] = {
     NotifyCategory.MY_FLAGS: ("FLAG_STATUS",),
     NotifyCategory.REPLIES: ("COMMENT_REPLY",),
-    NotifyCategory.NEW_DISCLOSURES: ("NEW_DISCLOSURE", "DISCLOSURE_RETRACTED"),
+    # FARMING_WARNING is urgent: at once on every channel not OFF, muted or not
+    NotifyCategory.NEW_DISCLOSURES: ("NEW_DISCLOSURE", "FARMING_WARNING", "DISCLOSURE_RETRACTED"),
     NotifyCategory.WORK: (
         "FLAG_ASSIGNED",
         "FLAG_DUE_SOON",

@@ -46,6 +46,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "您还有一条必读通知未确认已读，请打开查看",
         "A must-read notice still waits for you to read it",
     ),
+    "FARMING_WARNING": (
+        "紧急农技预警（{tags}），请立即查看",
+        "Urgent farming warning ({tags}): read it now",
+    ),
     "DISCLOSURE_RETRACTED": (
         "您收到过的一项{category}公开已被撤回，撤回理由已公开",
         "A {category} disclosure you were told of was retracted; the reason is public",
@@ -65,6 +69,10 @@ VARIANTS: dict[tuple[str, str], tuple[str, str]] = {
     ("APPROVAL_NEEDED", "MONTH_CORRECTION"): (
         "{month} 账目的更正等待您审核",
         "A correction of the {month} accounts waits for your approval",
+    ),
+    ("FARMING_WARNING", "CORRECTION"): (
+        "紧急农技预警（{tags}）有更正，请立即查看",
+        "An urgent farming warning ({tags}) was corrected: read it now",
     ),
     ("COMMENT_REPLY", "OFFICIAL"): (
         "工作人员回复了您的评论（官方答复）",
@@ -92,6 +100,15 @@ CATEGORY: dict[str, tuple[str, str]] = {
     "NOTICE": ("通知", "notice"),
 }
 
+# a farming item's tags, in a warning's text
+TAGS: dict[str, tuple[str, str]] = {
+    "CROP": ("作物", "crops"),
+    "LIVESTOCK": ("畜牧", "livestock"),
+    "PEST": ("病虫害", "pests"),
+    "POLICY": ("政策", "policy"),
+    "WEATHER": ("天气", "weather"),
+}
+
 GENERIC = ("您有一条新通知", "You have a new notification")
 
 
@@ -114,6 +131,10 @@ def params(payload: dict[str, Any], lang: str) -> dict[str, Any]:
         "villages": payload.get("villages_missing", 0),
         "items": payload.get("items_missing", 0),
         "category": pick(CATEGORY.get(category, (category, category)), lang),
+        "tags": ("、" if lang != EN else ", ").join(
+            pick(TAGS.get(str(t), (str(t), str(t))), lang) for t in payload.get("tags") or []
+        )
+        or pick(CATEGORY["FARMING"], lang),
     }
 
 
@@ -121,7 +142,10 @@ CORRECTED = ("您关注的地方有{category}公开更正", "A {category} disclo
 
 
 def notification_text(kind: str, payload: dict[str, Any], lang: str) -> str:
-    pair = VARIANTS.get((kind, str(payload.get("variant", ""))))
+    variant = payload.get("variant", "")
+    if kind == "FARMING_WARNING" and payload.get("correction"):
+        variant = "CORRECTION"
+    pair = VARIANTS.get((kind, str(variant)))
     if pair is None and kind == "NEW_DISCLOSURE" and payload.get("correction"):
         pair = CORRECTED
     template = pick(pair or TEXTS.get(kind, GENERIC), lang)

@@ -148,7 +148,7 @@ async def test_every_kind_recorded_today_has_its_own_text(gql, demo):
     kinds = {"FLAG_STATUS", "FLAG_ASSIGNED", "FLAG_ESCALATED", "FLAG_DUE_SOON"}
     kinds |= {"REVIEW_RETURNED", "CLERK_REMINDER", "MISSING_ITEMS_REPORT", "NEW_DISCLOSURE"}
     kinds |= {"APPROVAL_NEEDED", "RISK_HITS", "COMMENT_REPLY", "MUST_READ_NOTICE"}
-    kinds |= {"DISCLOSURE_RETRACTED", "MUST_READ_REMINDER"}
+    kinds |= {"DISCLOSURE_RETRACTED", "MUST_READ_REMINDER", "FARMING_WARNING"}
     assert set(TEXTS) == kinds
     clerk = demo.users["CLERK"].id
     village = demo.villages[0].id

@@ -16,7 +16,7 @@ from api.relay import build_connection, cursor_time, decode_cursor, page_size
 from api.relay import cursor_key as cursor_int
 from api.rows import fetch_rows, query_rows, row_class, rows_by_id, shortcuts, stored
 from models.accounts import User
-from models.disclosures import Category, Disclosure, Status, search
+from models.disclosures import Category, Disclosure, FarmingTag, Status, search
 from models.errors import BadUserInput
 from models.regions import Region, RegionKind, path_ids, subtree_range
 from models.sql import Params, is_postgres
@@ -42,6 +42,24 @@ def region_filter(regions: list[Region]) -> Q:
     if ancestors:
         clauses.append(Q(region_id__in=ancestors, category__in=FROM_ABOVE))
     return Q(*clauses, join_type="OR")
+
+
+# A tag filter is a substring test on the comma-joined tags: exact while no tag's name
+# holds another's (tests/test_farming.py checks). No index of its own: a village's or
+# township's page reads its subtree as without a tag (a bounded read); a county's or the
+# whole feed's reads the FARMING rows through the category index, a small share of all.
+
+
+def tag_sql(sql: Params, tag: str, small: bool) -> str:
+    """Farming information carrying `tag`, in SQL (the plain path: `tag_filter`). On a
+    small region `+` keeps SQLite on the region index rather than every FARMING row."""
+    column = '+"category"' if small and not sql.postgres else '"category"'
+    farming = sql(Category.FARMING.value)
+    return f'({column} = {farming} AND "tags" LIKE {sql(f"%{FarmingTag(tag).value}%")})'
+
+
+def tag_filter(tag: str) -> Q:
+    return Q(category=Category.FARMING, tags__contains=FarmingTag(tag).value)
 
 
 def cursor_key(bucket: int):
@@ -133,6 +151,7 @@ async def newest_rows(
     with_comment_count: bool,
     with_author: bool,
     live_at: datetime | None = None,
+    tag: str | None = None,
 ) -> list[Any]:
     """One statement for a feed page: the ids are picked from the indexes alone (only id
     and published_at go through the sort), then those rows are read, with their visible
@@ -146,6 +165,7 @@ async def newest_rows(
         # first finds a page at once, where SQLite would otherwise sort the whole subtree
         # (`+` keeps it off the region index; PostgreSQL plans this well by itself).
         unfiltered = category is None and catalogue_item_id is None and updated_since is None
+        unfiltered = unfiltered and tag is None
         walk = not small and not sql.postgres and unfiltered
         path = '+"region_path"' if walk else '"region_path"'
         ranges, ancestors = coverage(regions)
@@ -166,6 +186,8 @@ async def newest_rows(
         sql.clauses.append(f'"updated_at" > {sql.mark(updated_since)}')
     if live_at is not None:
         sql.clauses.append(f'("expires_at" IS NULL OR "expires_at" > {sql.mark(live_at)})')
+    if tag is not None:
+        sql.clauses.append(tag_sql(sql, tag, small))
     if cursor is not None:
         stamp, pk = cursor[1], cursor[2]
         sql.clauses.append(
@@ -238,11 +260,13 @@ async def feed(
     with_comment_count: bool = False,
     with_author: bool = False,
     now: datetime | None = None,
+    tag: Any = None,
 ) -> Any:
     """`now`: expired notices and farming information leave the feed from then (None: an
     archive that keeps them)."""
     size = page_size(first)
     category = getattr(category, "value", category)
+    tag = getattr(tag, "value", tag)
     if regions is not None and not regions:  # following nothing
         return build_connection([], size)
     cursor = parse_cursor(after)
@@ -257,6 +281,7 @@ async def feed(
             with_comment_count,
             with_author,
             now,
+            tag,
         )
         return build_connection(rows, size, key=cursor_key(0))
 
@@ -272,12 +297,15 @@ async def feed(
         qs = qs.filter(updated_at__gt=updated_since)
     if now is not None:
         qs = qs.filter(live(now))
+    if tag is not None:
+        qs = qs.filter(tag_filter(tag))
     if not text:  # what newest_rows writes by hand
         return build_connection(await newest(qs, cursor, size + 1), size, key=cursor_key(0))
     wanted = search.query_terms(text)
     if not wanted:
         raise BadUserInput("SEARCH_TOO_SHORT")
-    if regions is None and category is None and catalogue_item_id is None and not updated_since:
+    narrowed = category is not None or catalogue_item_id is not None or tag is not None
+    if regions is None and not narrowed and not updated_since:
         # The term index is ordered by publication time: one short range scan per bucket.
         rows, buckets = await ranked_rows(qs, wanted, cursor, size + 1)
     else:  # narrowed by region or category: filter the disclosures, probe the terms

@@ -25,6 +25,7 @@ from api.disclosures.types import (
     Disclosure,
     DisclosureConnection,
     DisclosureStatus,
+    FarmingTag,
     Frequency,
     LedgerHeadInput,
     LedgerVerification,
@@ -83,6 +84,7 @@ class DisclosureQueries(graphene.ObjectType):
         include_expired=graphene.Boolean(
             default_value=False, description="包括已到期的通知和农技信息（归档）"
         ),
+        tag=graphene.Argument(FarmingTag, description="只看带此标签的农技信息"),
         **connection_args(),
         description="已发布（及已撤回）的公开事项，最新在前；已到期的通知和农技信息不在其中",
     )
@@ -92,6 +94,7 @@ class DisclosureQueries(graphene.ObjectType):
     following = graphene.Field(
         DisclosureConnection,
         required=True,
+        tag=graphene.Argument(FarmingTag, description="只看带此标签的农技信息"),
         **connection_args(),
         description="我关注的村和乡镇的公开事项",
     )
@@ -135,6 +138,7 @@ class DisclosureQueries(graphene.ObjectType):
         search: str | None = None,
         updated_since: Any = None,
         include_expired: bool = False,
+        tag: Any = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Any:
@@ -147,6 +151,7 @@ class DisclosureQueries(graphene.ObjectType):
             catalogue_item_id=int_id(catalogue_item_id, "CatalogueItem"),
             text=search,
             updated_since=datetime_arg(updated_since),
+            tag=enum_value(tag) if tag is not None else None,
             first=first,
             after=after,
             now=now,
@@ -164,11 +169,12 @@ class DisclosureQueries(graphene.ObjectType):
 
     @staticmethod
     async def resolve_following(
-        root: Any, info: Info, first: int | None = None, after: str | None = None
+        root: Any, info: Info, tag: Any = None, first: int | None = None, after: str | None = None
     ) -> Any:
         regions = await following.followed_regions(info.context.viewer)
         now = info.context.settings.clock()
-        return await feed_page(info, regions=regions, first=first, after=after, now=now)
+        tag = enum_value(tag) if tag is not None else None
+        return await feed_page(info, regions=regions, tag=tag, first=first, after=after, now=now)
 
     @staticmethod
     async def resolve_draft_disclosures(

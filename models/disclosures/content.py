@@ -79,9 +79,9 @@ def apply_timing(disclosure: Disclosure, content: dict[str, Any], errors: list[U
     """Farming information's `tags`, `urgent` and `valid_from`; a notice's or farming
     information's `expires_at`. An urgent item is a pest or weather warning."""
     farming = disclosure.category == Category.FARMING
-    for name in ("tags", "urgent", "valid_from"):
+    for name, field in (("tags", "tags"), ("urgent", "urgency"), ("valid_from", "validFrom")):
         if content.get(name) is not None and not farming:
-            errors.append(UserError(ErrorCode.FARMING_ONLY, name))
+            errors.append(UserError(ErrorCode.FARMING_ONLY, field))
     if content.get("tags") is not None and farming:
         disclosure.tags = ",".join(sorted({str(FarmingTag(t)) for t in content["tags"]}))
     if content.get("urgent") is not None and farming:

@@ -17,6 +17,10 @@ changes the published rows in place and appends a REDACT entry naming which file
 replaced which in which version, and why, with each changed version's attachments (and a
 month's lines) as they now are. Earlier entries are recomputed with the later replacements
 undone (`media_replacement` keeps them), so they still hash as they did.
+
+Each entry keeps the content format it was written in (`LedgerEntry.format`), and is
+recomputed in that format: a field added in a later format is left out of older entries,
+so they verify exactly as they did when they were written.
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ from models.regions import Region
 
 GENESIS = "0" * 64
 # Content format of new entries: 2 adds a month's figures, the author, must-read and approval;
-# 3 adds to each line of a month the problems the supervisors confirmed on it.
-FORMAT = 3
+# 3 adds to each line of a month the problems the supervisors confirmed on it; 4 adds the
+# version's farming tags, urgency, validity start and expiry (notices and farming only).
+FORMAT = 4
 
 
 def canonical(content: dict[str, Any]) -> bytes:
@@ -181,7 +186,19 @@ def publish_content(
         content["approvedAt"] = iso(version.approved_at) if version.approved_at else None
         if version.source_version is not None:  # and its balances and totals
             content["figures"] = figures
+    if format >= 4:
+        content.update(timing_content(version))
     return content
+
+
+def timing_content(row: Disclosure | DisclosureVersion) -> dict[str, Any]:
+    """Tags, urgency, validity start and expiry as chained (format 4) and served."""
+    return {
+        "tags": [t for t in (row.tags or "").split(",") if t],
+        "urgency": "URGENT" if row.urgent else "NORMAL",
+        "validFrom": iso(row.valid_from) if row.valid_from else None,
+        "expiresAt": iso(row.expires_at) if row.expires_at else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -410,7 +427,8 @@ async def served_breaks(region: Region, entries: list[dict[str, Any]]) -> int | 
     served column of the region's disclosures (title, body, tables, period, category,
     catalogue item, region, attachments with their files' hashes — as the last redaction
     of the current version left them, if any — version, author,
-    must-read, publication and retraction) and of their months (the published version,
+    must-read, publication and retraction; from format 4 tags, urgency, validity and
+    expiry) and of their months (the published version,
     its figures — and the working row's while no correction is staged). A public item
     with no entry at all breaks at the position after the chain's end."""
     from models.finance import FIGURES, AccountVersion, MonthlyAccount
@@ -484,6 +502,8 @@ async def served_breaks(region: Region, entries: list[dict[str, Any]]) -> int | 
                 approvedBy=d.approved_by_id,
                 approvedAt=iso(d.approved_at) if d.approved_at else None,
             )
+        if content.get("format", 1) >= 4:
+            served.update(timing_content(d))
         first = first_publish[d.id]["content"]["publishedAt"]
         differs = (
             d.region_id != region.id

@@ -277,6 +277,10 @@ async def correct_disclosure(
         if disclosure.category == Category.FINANCE:
             return await stage_correction(viewer, disclosure, reason, content, before)
         region = await edit_content(disclosure, content)
+        expired: list[UserError] = []  # a past expiry would hide it without a retraction
+        check_not_expired(disclosure, publishing.now_utc(), expired)
+        if expired:
+            raise UserErrors(*expired)
         version = await publishing.publish(disclosure, viewer.require_user().id, reason=reason)
         await record(
             viewer,
