@@ -255,7 +255,7 @@ FARMER = """query($v: ID!, $from: Date!, $to: Date!) {
     points { date } minFen maxFen avgFen }
   mySubsidies { edges { node { item amountFen village { name } } } }
   myMustReadNotices { edges { node { title } } }
-  disclosures(regionId: $v, category: FARMING) { edges { node { title tags } } } }"""
+  disclosures(regionId: $v, tag: PEST) { edges { node { title tags } } } }"""
 
 
 async def what_a_farmer_opens_the_app_for(gql, village_id):
