@@ -17,6 +17,7 @@ from api.disclosures.types import CatalogueItem, Disclosure
 from api.finance.schema import FinanceMutations, FinanceQueries
 from api.flags.schema import CalendarQueries, FlagMutations, FlagQueries, StatsQueries
 from api.flags.types import Flag
+from api.home_screen.schema import HomeQueries
 from api.jobs.schema import JobMutations, JobQueries
 from api.jobs.types import Job
 from api.media.schema import MediaMutations
@@ -52,6 +53,7 @@ class Query(
     DeliveryQueries,
     SubsidyQueries,
     PriceQueries,
+    HomeQueries,
     graphene.ObjectType,
 ):
     node = node_field()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 import graphene
 
@@ -16,8 +17,11 @@ from api.comments.mutations import (
 )
 from api.comments.types import CommentConnection
 from api.context import Info
-from api.relay import Page, argument_id, connection_args, keyset_page
+from api.inputs import datetime_arg
+from api.relay import Page, argument_id, connection_args, keyset_page, page_size
+from api.sync import change_page, parse_change_cursor, server_time, with_server_time
 from models.comments import Comment as CommentModel
+from models.comments.sync import changed_since
 from models.comments.workflow import own_comments
 
 
@@ -34,6 +38,12 @@ class CommentQueries(graphene.ObjectType):
         CommentConnection,
         required=True,
         target_id=graphene.ID(required=True),
+        updated_since=graphene.DateTime(
+            description=(
+                "增量同步：此时刻及以后有变化的评论和回复（平铺，含被隐藏、已删除的占位），"
+                "按 (updatedAt, id) 从早到晚"
+            )
+        ),
         **connection_args(),
         description="某事项的一级评论（最早的在前），每条带其回复",
     )
@@ -53,10 +63,22 @@ class CommentQueries(graphene.ObjectType):
 
     @staticmethod
     async def resolve_comments(
-        root: Any, info: Info, target_id: str, first: int | None = None, after: str | None = None
+        root: Any,
+        info: Info,
+        target_id: str,
+        updated_since: Any = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Any:
         kind, pk = argument_id(target_id)
-        return await comment_page(kind, pk, first, after)
+        at = server_time()  # before the read (api.sync)
+        if updated_since is None:
+            return with_server_time(await comment_page(kind, pk, first, after), at)
+        size = page_size(first)
+        rows = await changed_since(
+            kind, pk, cast(datetime, datetime_arg(updated_since)), parse_change_cursor(after)
+        )
+        return with_server_time(change_page(rows[: size + 1], size), at)
 
 
 class CommentMutations(graphene.ObjectType):

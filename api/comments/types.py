@@ -14,8 +14,10 @@ from api.context import Info
 from api.loaders import UserLoader
 from api.relay import Node, register_node, target_node, to_global_id
 from api.rows import is_row_of
+from api.sync import resolve_server_time, server_time_field
 from models.comments import Comment as CommentModel
 from models.comments import CommentStatus as CommentStatusEnum
+from models.comments.sync import last_changes, updated_at
 from models.policy import may_moderate_comments
 
 CommentStatus = graphene.Enum.from_enum(CommentStatusEnum)
@@ -76,6 +78,9 @@ class Comment(graphene.ObjectType):
     replies = graphene.List(graphene.NonNull(lambda: Comment), required=True)
     created_at = graphene.DateTime(required=True)
     edited_at = graphene.DateTime()
+    updated_at = graphene.DateTime(
+        required=True, description="最近一次变化（发表、修改、隐藏、恢复、删除）的时间"
+    )
 
     @classmethod
     def is_type_of(cls, root: Any, info: Info) -> bool:
@@ -96,6 +101,12 @@ class Comment(graphene.ObjectType):
             return root.body
         path = await ctx.region_path(root.region_id)
         return root.body if may_moderate_comments(ctx.viewer, path) else None
+
+    @staticmethod
+    def resolve_updated_at(root: CommentModel, info: Info) -> Any:
+        if hasattr(root, "updated_at"):  # a sync list worked it out already
+            return root.updated_at
+        return info.context.loaders[CommentChangeLoader].load(root)
 
     @staticmethod
     def resolve_author(root: CommentModel, info: Info) -> Any:
@@ -120,6 +131,20 @@ class Comment(graphene.ObjectType):
         return info.context.loaders[RepliesLoader].load(root.id)
 
 
+class CommentChangeLoader(DataLoader):
+    """comment → its last change (models.comments.sync), one audit read per batch."""
+
+    def get_cache_key(self, comment: Any) -> int:
+        return int(comment.id)
+
+    async def batch_load_fn(self, comments: list[Any]) -> list[Any]:
+        audited = await last_changes([c.id for c in comments])
+        return [updated_at(c, audited) for c in comments]
+
+
 class CommentConnection(relay.Connection):
     class Meta:
         node = Comment
+
+    server_time = server_time_field()
+    resolve_server_time = staticmethod(resolve_server_time)

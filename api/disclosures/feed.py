@@ -15,6 +15,7 @@ from api.compat import db_columns
 from api.relay import build_connection, cursor_time, decode_cursor, page_size
 from api.relay import cursor_key as cursor_int
 from api.rows import fetch_rows, query_rows, row_class, rows_by_id, shortcuts, stored
+from api.sync import change_page, parse_change_cursor
 from models.accounts import User
 from models.disclosures import Category, Disclosure, FarmingTag, Status, search
 from models.errors import BadUserInput
@@ -218,6 +219,36 @@ async def newest_rows(
     return rows
 
 
+async def changes(
+    regions: list[Region] | None,
+    category: str | None,
+    catalogue_item_id: int | None,
+    tag: str | None,
+    since: datetime,
+    after: str | None,
+    size: int,
+) -> Any:
+    """Delta sync (api.sync): published and retracted items changed at or after `since`,
+    oldest change first, keyed on (updated_at, id). Expired notices stay in (their
+    `expiresAt` tells the client to drop them), and a retraction arrives as the item with
+    status RETRACTED."""
+    qs = Disclosure.filter(published_at__isnull=False, updated_at__gte=since)
+    if regions is not None:
+        qs = qs.filter(region_filter(regions))
+    if category is not None:
+        qs = qs.filter(category=category)
+    if catalogue_item_id is not None:
+        qs = qs.filter(catalogue_item_id=catalogue_item_id)
+    if tag is not None:
+        qs = qs.filter(tag_filter(tag))
+    cursor = parse_change_cursor(after)
+    if cursor is not None:
+        stamp, pk = cursor
+        qs = qs.filter(Q(updated_at__gt=stamp) | Q(updated_at=stamp, id__gt=pk))
+    rows = await fetch_rows(qs.order_by("updated_at", "id").limit(size + 1))
+    return change_page(rows, size)
+
+
 async def ranked_rows(
     qs: QuerySet, wanted: list[str], cursor: tuple[int, datetime, int] | None, limit: int
 ) -> tuple[list[Any], dict[int, int]]:
@@ -269,6 +300,8 @@ async def feed(
     tag = getattr(tag, "value", tag)
     if regions is not None and not regions:  # following nothing
         return build_connection([], size)
+    if updated_since is not None and not text:
+        return await changes(regions, category, catalogue_item_id, tag, updated_since, after, size)
     cursor = parse_cursor(after)
     if not text and shortcuts():
         rows = await newest_rows(

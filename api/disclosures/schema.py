@@ -37,6 +37,7 @@ from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import Region
 from api.relay import argument_id, connection_args, decode_id, keyset_page, node_fields
+from api.sync import server_time, with_server_time
 from models.disclosures import Category as Cat
 from models.disclosures import Disclosure as DisclosureModel
 from models.disclosures import Frequency as Freq
@@ -80,7 +81,12 @@ class DisclosureQueries(graphene.ObjectType):
         category=graphene.Argument(Category),
         catalogue_item_id=graphene.ID(),
         search=graphene.String(description="中文检索，可查两字词（低保、补助）"),
-        updated_since=graphene.DateTime(description="增量同步：只返回此后有变化的"),
+        updated_since=graphene.DateTime(
+            description=(
+                "增量同步：只返回此时刻及以后有变化的（含已撤回、已到期的），"
+                "按 (updatedAt, id) 从早到晚；与 search 同用时只是筛选"
+            )
+        ),
         include_expired=graphene.Boolean(
             default_value=False, description="包括已到期的通知和农技信息（归档）"
         ),
@@ -144,7 +150,8 @@ class DisclosureQueries(graphene.ObjectType):
     ) -> Any:
         regions = [await load_region_by_global_id(info, region_id)] if region_id else None
         now = None if include_expired else info.context.settings.clock()
-        return await feed_page(
+        at = server_time()  # before the read (api.sync)
+        page = await feed_page(
             info,
             regions=regions,
             category=category,
@@ -156,6 +163,7 @@ class DisclosureQueries(graphene.ObjectType):
             after=after,
             now=now,
         )
+        return with_server_time(page, at)
 
     @staticmethod
     async def resolve_disclosure(root: Any, info: Info, id: str) -> Any:  # noqa: A002

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inspect import isawaitable
 from typing import Any
 
 import graphene
@@ -25,6 +26,7 @@ from api.media.types import Media
 from api.regions.types import Region
 from api.relay import Node, connection_args, register_node
 from api.rows import is_row_of
+from api.sync import resolve_server_time, server_time_field
 from models.disclosures import CatalogueItem as CatalogueItemModel
 from models.disclosures import Category as CategoryEnum
 from models.disclosures import Disclosure as DisclosureModel
@@ -215,6 +217,7 @@ class Disclosure(graphene.ObjectType):
     tables = graphene.List(graphene.NonNull(DisclosureTable), required=True)
     period = graphene.String(description="2026-03、2026-Q1、2026-H1 或 2026")
     attachments = graphene.List(graphene.NonNull(Media), required=True)
+    thumbnail_url = graphene.String(description="第一个附件的缩略图（列表和首页用）；没有则为空")
     must_read = graphene.Boolean(required=True)
     locals().update(timing_fields())
     resolve_tags = staticmethod(resolve_tags)
@@ -284,6 +287,16 @@ class Disclosure(graphene.ObjectType):
     @staticmethod
     def resolve_attachments(root: DisclosureModel, info: Info) -> Any:
         return load_attachments(info, root.attachment_ids)
+
+    @staticmethod
+    async def resolve_thumbnail_url(root: DisclosureModel, info: Info) -> Any:
+        if not root.attachment_ids:
+            return None
+        media = await info.context.loaders[MediaLoader].load(root.attachment_ids[0])
+        if media is None:
+            return None
+        url = Media._url(media, info, "thumb.webp")  # a restricted file's is awaited
+        return await url if isawaitable(url) else url
 
     @staticmethod
     async def resolve_versions(root: DisclosureModel, info: Info) -> list[Any]:
@@ -389,6 +402,9 @@ async def prefetch(info: Info, rows: list[Any], wanted: set[str]) -> None:
 class DisclosureConnection(relay.Connection):
     class Meta:
         node = Disclosure
+
+    server_time = server_time_field()
+    resolve_server_time = staticmethod(resolve_server_time)
 
 
 class ItemCompliance(graphene.ObjectType):

@@ -3,19 +3,34 @@ the root types by api.schema."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import graphene
 
 from api.context import Info
-from api.inputs import date_arg, enum_value
+from api.inputs import date_arg, datetime_arg, enum_value
 from api.prices.mutations import CreateMarket, ImportMarketPrices, RecordMarketPrices
-from api.prices.types import Commodity, CommodityCategory, LatestPrice, Market, PriceSeries
+from api.prices.types import (
+    Commodity,
+    CommodityCategory,
+    LatestPrice,
+    Market,
+    PriceSeries,
+    PriceUpdateConnection,
+)
 from api.regions.schema import load_region_by_global_id
+from api.relay import connection_args, page_size
+from api.sync import change_page, parse_change_cursor, server_time, with_server_time
 from models.errors import NotFound
 from models.prices import Commodity as CommodityModel
-from models.prices.board import find_commodity_by_code, latest_prices, price_series, serving_markets
+from models.prices.board import (
+    changed_prices,
+    find_commodity_by_code,
+    latest_prices,
+    price_series,
+    serving_markets,
+)
 
 
 class PriceQueries(graphene.ObjectType):
@@ -46,6 +61,16 @@ class PriceQueries(graphene.ObjectType):
         region_id=graphene.ID(required=True),
         description="行情板：每个品种在每个市场近60天内的最新价格，与一周前比较；按品种顺序",
     )
+    price_updates = graphene.Field(
+        PriceUpdateConnection,
+        required=True,
+        region_id=graphene.ID(required=True),
+        updated_since=graphene.DateTime(
+            description="此时刻及以后录入或更正的价格；不填为全部（首次同步）"
+        ),
+        **connection_args(),
+        description="价格增量同步：服务该地区的市场的价格，按 (updatedAt, id) 从早到晚",
+    )
 
     @staticmethod
     async def resolve_commodities(root: Any, info: Info, category: Any = None) -> Any:
@@ -73,6 +98,22 @@ class PriceQueries(graphene.ObjectType):
     async def resolve_latest_prices(root: Any, info: Info, region_id: str) -> Any:
         region = await load_region_by_global_id(info, region_id)
         return await latest_prices(region)
+
+    @staticmethod
+    async def resolve_price_updates(
+        root: Any,
+        info: Info,
+        region_id: str,
+        updated_since: Any = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Any:
+        region = await load_region_by_global_id(info, region_id)
+        at = server_time()  # before the read (api.sync)
+        size = page_size(first)
+        since = datetime_arg(updated_since) or datetime(1970, 1, 1, tzinfo=UTC)
+        rows = await changed_prices(region, since, parse_change_cursor(after), size + 1)
+        return with_server_time(change_page(rows, size), at)
 
 
 class PriceMutations(graphene.ObjectType):

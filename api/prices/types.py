@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import graphene
+from graphene import relay
 
 from api.context import Info
 from api.loaders import ModelByIdLoader, RegionLoader
 from api.regions.types import Region
 from api.relay import Node, register_node
 from api.rows import is_row_of
+from api.sync import resolve_server_time, server_time_field
 from models.prices import Commodity as CommodityModel
 from models.prices import CommodityCategory as CategoryEnum
 from models.prices import Market as MarketModel
@@ -92,6 +94,14 @@ class MarketPrice(graphene.ObjectType):
     @staticmethod
     def resolve_revised_at(root: PriceModel, info: Info) -> Any:
         return root.recorded_at if root.revision > 1 else None
+
+
+class PriceUpdateConnection(relay.Connection):
+    class Meta:
+        node = MarketPrice
+
+    server_time = server_time_field()
+    resolve_server_time = staticmethod(resolve_server_time)
 
 
 class PricePoint(graphene.ObjectType):

@@ -110,18 +110,23 @@ async def my_must_read(viewer: Viewer, now: datetime) -> QuerySet[Disclosure] | 
     path = await home_path(user)
     if path is None or user.residency_verified_at is None:
         return None
-    done = Subquery(NoticeAck.filter(user_id=user.id).values("disclosure_id"))
-    return (
-        Disclosure.filter(
-            region_id__in=path_ids(path),
-            category=Category.NOTICE,
-            must_read=True,
-            status=Status.PUBLISHED,
-            published_at__isnull=False,
-        )
-        .filter(not_expired(now))
-        .exclude(id__in=done)
-    )
+    return must_read_for(path, now, user.id)
+
+
+def must_read_for(path: str, now: datetime, user_id: int | None = None) -> QuerySet[Disclosure]:
+    """The must-read notices in force for a village at `path` (published there or above,
+    not expired); with `user_id`, those that user has not acknowledged."""
+    qs = Disclosure.filter(
+        region_id__in=path_ids(path),
+        category=Category.NOTICE,
+        must_read=True,
+        status=Status.PUBLISHED,
+        published_at__isnull=False,
+    ).filter(not_expired(now))
+    if user_id is None:
+        return qs
+    done = Subquery(NoticeAck.filter(user_id=user_id).values("disclosure_id"))
+    return qs.exclude(id__in=done)
 
 
 # --- who read it ---

@@ -237,7 +237,11 @@ def publications(rows: list[dict[str, Any]]) -> Iterator[Publication]:
 
 
 def stats_key(scope: Region, start: date, end: date, level: RegionKind) -> str:
-    return f"{scope.id}:{start.isoformat()}:{end.isoformat()}:{level}"
+    return stats_key_for(scope.id, start, end, level)
+
+
+def stats_key_for(scope_id: int, start: date, end: date, level: RegionKind) -> str:
+    return f"{scope_id}:{start.isoformat()}:{end.isoformat()}:{level}"
 
 
 COUNTS = (

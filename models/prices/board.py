@@ -231,3 +231,21 @@ async def latest_prices(region: Region, now: datetime | None = None) -> list[Boa
 def read_time(value: Any) -> datetime:
     """A timestamp as a raw query returns it: a datetime on PostgreSQL, text on SQLite."""
     return MarketPrice._meta.fields_map["updated_at"].to_python_value(value)
+
+
+async def changed_prices(
+    region: Region, since: datetime, after: tuple[datetime, int] | None, limit: int
+) -> list[MarketPrice]:
+    """Delta sync of the prices of the markets serving `region` (as the board): every price
+    recorded or corrected at or after `since`, ordered by (updated_at, id), after the keyset
+    `after`. Prices are never deleted: a correction arrives as the price with its revision."""
+    ancestors = [region.path[:end] for end in range(SEGMENT, len(region.path), SEGMENT)]
+    low, high = subtree_range(region.path)
+    serving = Q(market__region_path__gte=low, market__region_path__lt=high)
+    if ancestors:
+        serving |= Q(market__region_path__in=ancestors)
+    qs = MarketPrice.filter(serving, updated_at__gte=since)
+    if after is not None:
+        stamp, pk = after
+        qs = qs.filter(Q(updated_at__gt=stamp) | Q(updated_at=stamp, id__gt=pk))
+    return await qs.order_by("updated_at", "id").limit(limit)

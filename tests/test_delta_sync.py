@@ -1,0 +1,182 @@
+"""Delta sync over HTTP: a client syncs the feed, an item's comments and the prices, then
+changes arrive and the next sync (from the `serverTime` it was given) brings exactly them,
+tombstones included, paged by (updatedAt, id) even across equal times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from api.relay import from_global_id, to_global_id
+from models.disclosures import Disclosure
+from models.prices.recording import beijing_today
+
+CLERK, OFFICIAL, VILLAGER = "13800000004", "13800000003", "13800000006"
+EPOCH = "2000-01-01T00:00:00+00:00"
+
+FEED = """query($r: ID!, $u: DateTime, $a: String) {
+  disclosures(regionId: $r, updatedSince: $u, first: 2, after: $a) {
+    serverTime pageInfo { hasNextPage endCursor }
+    edges { node { id title status version updatedAt expiresAt retractedAt } } } }"""
+COMMENTS = """query($t: ID!, $u: DateTime, $a: String) {
+  comments(targetId: $t, updatedSince: $u, first: 2, after: $a) {
+    serverTime pageInfo { hasNextPage endCursor }
+    edges { node { id body status updatedAt } } } }"""
+PRICES = """query($r: ID!, $u: DateTime, $a: String) {
+  priceUpdates(regionId: $r, updatedSince: $u, first: 2, after: $a) {
+    serverTime pageInfo { hasNextPage endCursor }
+    edges { node { commodity { code } market { name } date priceFen revision updatedAt } } } }"""
+
+CREATE = """mutation($input: CreateDisclosureInput!) { createDisclosure(input: $input) {
+  disclosure { id } errors { code } } }"""
+STEP = """mutation($input: %sInput!) { %s(input: $input) { errors { code } } }"""
+ADD = """mutation($input: AddCommentInput!) { addComment(input: $input) {
+  comment { id } errors { code } } }"""
+RECORD = """mutation($input: RecordMarketPricesInput!) { recordMarketPrices(input: $input) {
+  errors { code } } }"""
+MARKET = """mutation($input: CreateMarketInput!) { createMarket(input: $input) {
+  market { id } errors { code } } }"""
+
+
+def gid(kind: str, pk: int) -> str:
+    return to_global_id(kind, pk)
+
+
+def key_of(node: dict) -> str:
+    if "id" in node:
+        return node["id"]
+    return f"{node['commodity']['code']}|{node['market']['name']}|{node['date']}"
+
+
+class Client:
+    """What a phone keeps: every item by key with the updatedAt it last saw."""
+
+    def __init__(self, gql, query: str, name: str, **variables) -> None:
+        self.gql, self.query, self.name, self.variables = gql, query, name, variables
+        self.held: dict[str, dict] = {}
+        self.since = EPOCH
+
+    async def sync(self) -> list[dict]:
+        """Page through everything since the last sync; answer what was new to us."""
+        after, pages, server_time, seen = None, 0, None, []
+        while True:
+            data = await self.gql.data(self.query, {**self.variables, "u": self.since, "a": after})
+            page = data[self.name]
+            server_time = server_time or page["serverTime"]  # the first page's: the earliest
+            seen += [e["node"] for e in page["edges"]]
+            pages += 1
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        order = [(n["updatedAt"], key_of(n)) for n in seen]
+        assert len(set(order)) == len(order), "a page repeated an item"
+        new = [n for n in seen if self.held.get(key_of(n), {}).get("updatedAt") != n["updatedAt"]]
+        self.held.update({key_of(n): n for n in seen})
+        self.since = server_time
+        return new
+
+
+async def step(gql, name, token, kind=None, **data):
+    mutation = name[0].lower() + name[1:]
+    out = await gql.mutate(mutation, STEP % (kind or name, mutation), data, token=token)
+    assert out["errors"] == [], out
+
+
+async def publish(gql, token, region, title):
+    out = await gql.mutate(
+        "createDisclosure",
+        CREATE,
+        {
+            "regionId": gid("Region", region.id),
+            "category": "VILLAGE_AFFAIRS",
+            "title": title,
+            "body": f"{title}：详见村务公开栏。",
+        },
+        token=token,
+    )
+    assert out["errors"] == [], out
+    await step(gql, "PublishDisclosure", token, id=out["disclosure"]["id"])
+    return out["disclosure"]["id"]
+
+
+async def test_a_client_syncs_changes_and_tombstones_without_missing_any(gql, demo):
+    clerk, official = await gql.login(CLERK), await gql.login(OFFICIAL)
+    villager = await gql.login(VILLAGER)
+    village, town = demo.villages[0], demo.townships[0]
+    titles = ["修路方案公示", "低保名单公示", "水渠维修通知", "秋收补贴发放"]
+    ids = [await publish(gql, clerk, village, t) for t in titles]
+    comments = []
+    for body in ("什么时候开工？", "预算明细在哪里？", "广告：低价出售化肥"):
+        out = await gql.mutate(
+            "addComment", ADD, {"targetId": ids[0], "body": body}, token=villager
+        )
+        assert out["errors"] == [], out
+        comments.append(out["comment"]["id"])
+    market = await gql.mutate(
+        "createMarket",
+        MARKET,
+        {"regionId": gid("Region", town.id), "name": "东溪镇集市"},
+        token=official,
+    )
+    market_id = market["market"]["id"]
+    today = beijing_today()
+
+    async def prices(rows):
+        out = await gql.mutate("recordMarketPrices", RECORD, {"prices": rows}, token=official)
+        assert out["errors"] == [], out
+
+    rice = {"commodity": "RICE", "market": market_id, "priceFen": 260, "date": today.isoformat()}
+    await prices([rice, {**rice, "commodity": "CORN", "priceFen": 130}])
+
+    # ties on updatedAt: three items changed "at once" page without loss or repeat
+    tie = datetime.now(UTC) - timedelta(hours=1)
+    await Disclosure.filter(id__in=[int(from_global_id(i)[1]) for i in ids[1:]]).update(
+        updated_at=tie
+    )
+
+    feed = Client(gql, FEED, "disclosures", r=gid("Region", village.id))
+    talk = Client(gql, COMMENTS, "comments", t=ids[0])
+    board = Client(gql, PRICES, "priceUpdates", r=gid("Region", village.id))
+    first = await feed.sync()
+    assert sorted(n["title"] for n in first) == sorted(titles)
+    assert [n["title"] for n in first[:3]] == titles[1:]  # the tie, by id
+    assert len(await talk.sync()) == 3
+    assert {n["commodity"]["code"] for n in await board.sync()} == {"RICE", "CORN"}
+
+    # the changes
+    new_id = await publish(gql, clerk, village, "村集体经济收益分配方案")
+    await gql.mutate(
+        "correctDisclosure",
+        """mutation($input: CorrectDisclosureInput!) { correctDisclosure(input: $input) {
+          errors { code } } }""",
+        {"id": ids[0], "body": "修路方案已通过，预算十五万元。", "reason": "预算数字录入错误"},
+        token=clerk,
+    )
+    await step(gql, "RetractDisclosure", clerk, id=ids[1], reason="名单有误，核实后重新公示")
+    await step(gql, "HideComment", official, "ModerateComment", id=comments[2], reason="商业广告")
+    await step(gql, "DeleteComment", villager, id=comments[1])
+    await prices([{**rice, "priceFen": 270}])  # a correction of today's rice
+
+    changed = {n["id"]: n for n in await feed.sync()}
+    assert set(changed) == {new_id, ids[0], ids[1]}
+    assert changed[ids[0]]["version"] == 2
+    assert changed[ids[1]]["status"] == "RETRACTED" and changed[ids[1]]["retractedAt"]
+    stones = {n["id"]: n for n in await talk.sync()}
+    assert set(stones) == {comments[1], comments[2]}
+    assert stones[comments[1]]["status"] == "DELETED" and stones[comments[1]]["body"] is None
+    assert stones[comments[2]]["status"] == "HIDDEN" and stones[comments[2]]["body"] is None
+    [price] = await board.sync()
+    assert (price["commodity"]["code"], price["priceFen"], price["revision"]) == ("RICE", 270, 2)
+
+    # a write stamped before our read but committed after it is not missed: its time is
+    # within the margin the serverTime leaves
+    assert not await feed.sync()
+    late = datetime.now(UTC) - timedelta(seconds=5)
+    pk = int(from_global_id(ids[2])[1])
+    await Disclosure.filter(id=pk).update(title="水渠维修通知（更正）", updated_at=late)
+    [caught] = await feed.sync()
+    assert caught["id"] == ids[2] and caught["title"] == "水渠维修通知（更正）"
+    assert datetime.fromisoformat(feed.since) < late
+    assert not await feed.sync() and not await talk.sync() and not await board.sync()
+
+    bad = await gql(FEED, {"r": gid("Region", village.id), "u": EPOCH, "a": "bm9wZQ"})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
