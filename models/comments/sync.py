@@ -57,7 +57,7 @@ async def changed_since(
         at = updated_at(comment, audited)
         if at < since or (after is not None and (at, comment.id) <= after):
             continue
-        comment.updated_at = at  # type: ignore[attr-defined]  # served as updatedAt
+        comment.updated_at = at  # served as updatedAt
         changed.append(comment)
     changed.sort(key=lambda c: (c.updated_at, c.id))
     return changed
