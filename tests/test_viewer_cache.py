@@ -4,7 +4,10 @@ and on a second one sharing the database (and Redis), as another worker would.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -74,9 +77,7 @@ async def second_app(settings: Settings) -> AsyncIterator[GQL]:
     try:
         transport = httpx.ASGITransport(app=other, client=("203.0.113.8", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            client = GQL(c)
-            client.app = other  # type: ignore[attr-defined]
-            yield client
+            yield GQL(c)
     finally:
         await services.aclose()
         if redis is not None:
@@ -403,3 +404,30 @@ async def test_redis_down_means_database_reads_not_stale_viewers(app, gql, demo,
         assert not stamps.pending
         body = await other(RESIDENTS, residents_of(demo), token=clerk)
         assert reason(body) == ("FORBIDDEN", "STAFF_ONLY")
+
+
+async def test_a_script_in_another_process_is_heard_at_once(app, gql, demo, settings):
+    """`scripts.disable_account` run as operators run it: its own process, no app, only the
+    database (and Redis); the app's cached viewer is dropped before its next request."""
+    token = await gql.login(VILLAGER)
+    await gql.data(ME_PLAIN, token=token)
+    await gql.data(ME_PLAIN, token=token)
+    env = {
+        **os.environ,
+        "CUNWU_ENV": "test",
+        "DATABASE_URL": settings.database_url,
+        "DATA_DIR": str(settings.data_dir),
+        "SECRET_KEY": settings.secret_key,
+        "REDIS_URL": settings.redis_url or "",
+        "REDIS_PREFIX": settings.redis_prefix,
+    }
+    for flag, code in (([], "ACCOUNT_DISABLED"), (["--enable"], None)):
+        done = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "scripts.disable_account", "--phone", VILLAGER, *flag, env=env
+        )
+        assert await done.wait() == 0
+        body = await gql(ME_PLAIN, token=token)
+        if code:
+            assert reason(body) == ("UNAUTHENTICATED", code)
+        else:
+            assert "errors" not in body, body
