@@ -431,3 +431,19 @@ async def test_a_script_in_another_process_is_heard_at_once(app, gql, demo, sett
             assert reason(body) == ("UNAUTHENTICATED", code)
         else:
             assert "errors" not in body, body
+
+
+async def test_a_redis_that_lost_its_keys_revives_no_old_entry(app, gql, demo, settings):
+    """Redis restarted without its data between a fill and a change: the change's value is
+    new (random, not a counter starting again), so the other worker's entry is void."""
+    if settings.redis_url is None:
+        pytest.skip("the embedded half has no Redis to lose")
+    clerk = await gql.login(CLERK)
+    async with second_app(settings) as other:
+        await other.data(RESIDENTS, residents_of(demo), token=clerk)
+        redis = app.state.services.redis
+        await redis.delete(*[k async for k in redis.scan_iter(f"{settings.redis_prefix}viewer:*")])
+        grant = await RoleGrant.get(user_id=demo.users["CLERK"].id, revoked_at=None)
+        await revoke_role(Viewer.for_system("script:test"), grant.id)
+        body = await other(RESIDENTS, residents_of(demo), token=clerk)
+        assert reason(body) == ("FORBIDDEN", "STAFF_ONLY")

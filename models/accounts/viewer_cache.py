@@ -7,7 +7,9 @@ the account's state, grants, residency, phone, ID number) calls `viewer_changed`
 commit, which moves the stamp for every process at once:
 
 - with Redis (several processes): a generation per user, `<prefix>viewer:<id>`, and one
-  epoch for everyone, `<prefix>viewer:epoch`, both read with one MGET per request. Redis
+  epoch for everyone, `<prefix>viewer:epoch`, both read with one MGET per request. Each
+  change writes a random value (not a counter: a Redis that lost its keys and counted again
+  could repeat a value an old entry was stored under). Redis
   unreachable: no cache (the database answers); a change that could not be written moves
   the epoch as soon as this process reaches Redis again.
 - without Redis: a stamp file in DATA_DIR, replaced on every change; every process of the
@@ -92,8 +94,8 @@ class FileStamps:
 class RedisStamps:
     """A generation per user and one epoch, in Redis (see the module's docstring)."""
 
-    # longer than any entry lives: a generation expiring and starting again from 1 could
-    # otherwise match an entry filled under an earlier 1
+    # far longer than any entry lives: a key gone again reads as None, the stamp of an entry
+    # filled before the key was first written
     KEEP_SECONDS = 24 * 3600
 
     def __init__(self, redis: Redis, prefix: str, guard: RedisGuard, own: bool = False) -> None:
@@ -114,7 +116,7 @@ class RedisStamps:
             return None
         try:
             if self.pending:
-                await redis.incr(self.epoch_key)
+                await redis.set(self.epoch_key, secrets.token_hex(8))
                 self.pending = False
             epoch, generation = await redis.mget(self.epoch_key, self._key(user_id))
         except REDIS_DOWN as exc:
@@ -131,10 +133,9 @@ class RedisStamps:
         try:
             async with redis.pipeline(transaction=False) as pipe:
                 if self.pending:
-                    pipe.incr(self.epoch_key)
+                    pipe.set(self.epoch_key, secrets.token_hex(8))
                 for user_id in user_ids:
-                    pipe.incr(self._key(user_id))
-                    pipe.expire(self._key(user_id), self.KEEP_SECONDS)
+                    pipe.set(self._key(user_id), secrets.token_hex(8), ex=self.KEEP_SECONDS)
                 await pipe.execute()
         except REDIS_DOWN as exc:
             self.redis_guard.failed(exc)
