@@ -26,6 +26,7 @@ from api.middleware import ProxyHeadersMiddleware, RequestIdMiddleware
 from api.schema import schema
 from api.services import Services, connect_redis, live_hub
 from api.settings import Settings
+from models.accounts import viewer_cache
 from notifications import live
 
 log = logging.getLogger("cunwu.app")
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         orm = await open_db(settings)
         redis = connect_redis(settings)
         services = app.state.services = Services.build(settings, redis)
+        if services.viewers is not None:
+            viewer_cache.install(services.viewers)
         # before the job runner: its dispatch jobs publish here; never waits for Redis
         hub = services.live = live_hub(settings)
         await hub.start()
@@ -64,6 +67,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await services.views.flush()
             except Exception:  # shutting down regardless: say what was lost
                 log.exception("view counts not flushed at shutdown")
+            if services.viewers is not None:
+                viewer_cache.uninstall(services.viewers)
             await services.aclose()
             if redis is not None:
                 await redis.aclose()

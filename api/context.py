@@ -13,6 +13,7 @@ from api.services import Services
 from api.settings import Settings
 from models.accounts import Session
 from models.accounts.auth import AuthConfig, decode_access_token
+from models.accounts.viewer_cache import ViewerCache
 from models.errors import AppError, AuthReason, Unauthenticated
 from models.messages import pick_language
 from models.policy import SYSTEM, Viewer, viewer_for_user
@@ -60,8 +61,14 @@ class Context:
         return region.path if region else SYSTEM
 
 
-async def load_viewer(auth: AuthConfig, authorization: str | None) -> Viewer:
-    """The signed-in user and their grants, or an anonymous viewer that remembers why."""
+async def load_viewer(
+    auth: AuthConfig, authorization: str | None, cache: ViewerCache | None = None
+) -> Viewer:
+    """The signed-in user and their grants, or an anonymous viewer that remembers why.
+
+    The token (signature, expiry) is checked on every request; with a `cache`, the session,
+    user and grants come from it while no change was signalled (models.accounts.viewer_cache).
+    """
     if not authorization:
         return Viewer()
     scheme, _, token = authorization.partition(" ")
@@ -71,6 +78,14 @@ async def load_viewer(auth: AuthConfig, authorization: str | None) -> Viewer:
         claims = decode_access_token(auth, token.strip())
     except AppError as exc:
         return Viewer(auth_error=exc)
+    key = (claims.session_id, claims.user_id)
+    # read before the database: a change committed meanwhile voids what is stored below
+    stamp = await cache.stamp(claims.user_id) if cache is not None else None
+    if cache is not None and stamp is not None:
+        found = cache.get(key, stamp)
+        if found is not None:
+            user, grants = found
+            return Viewer(user=user, grants=grants, session_id=claims.session_id)
     session = await Session.get_or_none(
         id=claims.session_id, user_id=claims.user_id, revoked_at=None
     ).select_related("user")
@@ -78,7 +93,10 @@ async def load_viewer(auth: AuthConfig, authorization: str | None) -> Viewer:
         return Viewer(auth_error=Unauthenticated(AuthReason.TOKEN_REVOKED))
     if not session.user.is_active:
         return Viewer(auth_error=Unauthenticated(AuthReason.ACCOUNT_DISABLED))
-    return await viewer_for_session(session)
+    viewer = await viewer_for_session(session)
+    if cache is not None and stamp is not None:
+        cache.put(key, session.user, viewer.grants, stamp, claims.expires_at)
+    return viewer
 
 
 async def viewer_for_session(session: Session) -> Viewer:
@@ -88,7 +106,9 @@ async def viewer_for_session(session: Session) -> Viewer:
 
 
 async def build_context(request: HTTPConnection, services: Services, request_id: str) -> Context:
-    viewer = await load_viewer(services.settings.auth, request.headers.get("authorization"))
+    viewer = await load_viewer(
+        services.settings.auth, request.headers.get("authorization"), services.viewers
+    )
     viewer.ip = request.client.host if request.client else None
     viewer.request_id = request_id
     return Context(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from redis.asyncio import Redis
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as tortoise_migrate
@@ -11,9 +12,12 @@ from api.rows import use_shortcuts
 from api.settings import Settings
 from api.sqlite_reads import close_reader, open_reader
 from models import subsidies
+from models.accounts import viewer_cache
+from models.accounts.viewer_cache import FileStamps, RedisStamps, Stamps
 from models.catalogue_data import ensure_catalogue
 from models.chart_data import ensure_charts
 from models.prices.commodity_data import ensure_commodities
+from models.redis_guard import RedisGuard
 
 
 async def migrate(settings: Settings) -> None:
@@ -39,12 +43,27 @@ async def open_db(settings: Settings) -> TortoiseContext:
     ctx = await init_tortoise(settings.tortoise_config())
     use_shortcuts(settings.fast_paths)
     subsidies.configure(settings.id_key)  # tables hash ID numbers wherever content is saved
+    # a script's account changes reach the API processes' viewer caches (an API process
+    # installs its own cache's stamps, which take precedence)
+    previous = viewer_cache.configure(_change_stamps(settings))
+    if previous is not None:
+        await previous.aclose()
     if settings.is_sqlite and settings.fast_paths:
         open_reader(sqlite_filename(Tortoise.get_connection("default")))
     return ctx
 
 
+def _change_stamps(settings: Settings) -> Stamps:
+    if settings.redis_url:
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
+        return RedisStamps(redis, settings.redis_prefix, RedisGuard(redis), own=True)
+    return FileStamps(settings.data_dir / "viewer-stamp")
+
+
 async def close_db(ctx: TortoiseContext) -> None:
+    stamps = viewer_cache.configure(None)
+    if stamps is not None:
+        await stamps.aclose()
     conn = Tortoise.get_connection("default")
     if conn.capabilities.dialect == "sqlite":
         close_reader(sqlite_filename(conn))

@@ -13,6 +13,7 @@ from api.settings import Settings
 from media.service import MediaStore
 from media.storage import LocalStorage
 from models.accounts.auth import Passwords
+from models.accounts.viewer_cache import FileStamps, RedisStamps, Stamps, ViewerCache
 from models.disclosures.views import ViewCounter
 from models.flags.stats import StatsCache, stats_store
 from models.redis_guard import RedisGuard
@@ -51,6 +52,7 @@ class Services:
     wechat: WechatClient | None = None  # None: WeChat not configured
     region_cache: dict = field(default_factory=dict)  # id -> Region; regions never change
     live: Hub | None = None  # this process's live hub, while the lifespan runs
+    viewers: ViewerCache | None = None  # signed-in viewers between requests; None: off
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis | None) -> Services:
@@ -72,6 +74,7 @@ class Services:
             stats=StatsCache(fetch_rows, store=stats_store(redis, settings.redis_prefix, guard)),
             sms=build_sms_provider(sms_config(settings), reveal=settings.env != "production"),
             wechat=wechat_client(settings, redis, guard),
+            viewers=viewer_cache(settings, redis, guard),
         )
 
     async def aclose(self) -> None:
@@ -81,6 +84,24 @@ class Services:
         close = getattr(self.sms, "aclose", None)
         if close is not None:
             await close()
+
+
+def viewer_stamps(settings: Settings, redis: Redis | None, guard: RedisGuard) -> Stamps:
+    """Where this process hears of viewer changes: Redis when configured (every worker), else
+    a file in DATA_DIR (every process of this host)."""
+    if redis is not None:
+        return RedisStamps(redis, settings.redis_prefix, guard)
+    return FileStamps(settings.data_dir / "viewer-stamp")
+
+
+def viewer_cache(settings: Settings, redis: Redis | None, guard: RedisGuard) -> ViewerCache | None:
+    if settings.viewer_cache_seconds <= 0 or settings.viewer_cache_size <= 0:
+        return None
+    return ViewerCache(
+        viewer_stamps(settings, redis, guard),
+        size=settings.viewer_cache_size,
+        seconds=min(settings.viewer_cache_seconds, settings.access_token_seconds),
+    )
 
 
 def sms_config(settings: Settings) -> SmsConfig:

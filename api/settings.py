@@ -61,6 +61,9 @@ class Settings:
     access_token_seconds: int = 15 * 60
     refresh_token_seconds: int = 30 * 24 * 3600
     refresh_reuse_grace_seconds: int = 30
+    # signed-in viewers kept between requests (models.accounts.viewer_cache); 0: off
+    viewer_cache_seconds: float = 60.0
+    viewer_cache_size: int = 10_000
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     login_attempts: int = 10
@@ -195,6 +198,8 @@ class Settings:
             port=config("PORT", cast=int, default=8000),
             demo=config("CUNWU_DEMO", cast=bool, default=True),
             access_token_seconds=config("ACCESS_TOKEN_SECONDS", cast=int, default=15 * 60),
+            viewer_cache_seconds=config("VIEWER_CACHE_SECONDS", cast=float, default=60.0),
+            viewer_cache_size=config("VIEWER_CACHE_SIZE", cast=int, default=10_000),
             flag_response_days=config("FLAG_RESPONSE_DAYS", cast=int, default=5),
             notice_resend_days=config("NOTICE_RESEND_DAYS", cast=int, default=3),
             sms_code_seconds=config("SMS_CODE_SECONDS", cast=int, default=300),

@@ -106,3 +106,13 @@ mutation Verify($input: VerifyResidencyInput!) {
 }"""
 
 ME = "{ me { id name phone residencyVerified roles { role region { name } } } }"
+
+
+async def disable_account(**filters: Any) -> None:
+    """Disable accounts as the operators do (the operation drops their cached viewers)."""
+    from models.accounts import User
+    from models.accounts.operations import set_account_active
+    from models.policy import Viewer
+
+    for user in await User.filter(**filters):
+        await set_account_active(Viewer.for_system("test"), user.id, False)

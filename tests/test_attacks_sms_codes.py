@@ -23,7 +23,7 @@ from models.accounts import RoleGrant, Session, SmsCode, User
 from models.audit import AuditEntry
 from models.idempotency import IdempotentRequest
 from scripts.seed_demo import DEMO_PASSWORD, seed_demo
-from tests.client import GQL, LOGIN, ME, REFRESH, REGISTER, error_codes
+from tests.client import GQL, LOGIN, ME, REFRESH, REGISTER, disable_account, error_codes
 from tests.test_sms_codes import (
     CLERK,
     LOGIN_CODE,
@@ -291,7 +291,7 @@ async def test_a_revoked_admin_signing_in_by_code_gets_no_role(app, gql, demo):
 async def test_a_user_disabled_after_signing_in_by_code_is_shut_out(app, gql, demo):
     await ask_ok(gql, VILLAGER, "LOGIN")
     signed_in = await login_by_code(gql, VILLAGER, await code_for(app, VILLAGER, "LOGIN_CODE"))
-    await User.filter(phone=VILLAGER).update(is_active=False)
+    await disable_account(phone=VILLAGER)
     assert error_codes(await gql(ME, token=signed_in["accessToken"])) == ["UNAUTHENTICATED"]
 
 
@@ -505,7 +505,7 @@ async def test_a_disabled_account_cannot_reset_its_password_by_code(app, gql, de
     await ask_ok(gql, VILLAGER, "RESET_PASSWORD")
     code = await code_for(app, VILLAGER, "RESET_CODE")
     before = (await User.get(phone=VILLAGER)).password_hash
-    await User.filter(phone=VILLAGER).update(is_active=False)
+    await disable_account(phone=VILLAGER)
     reset = {"phone": VILLAGER, "code": code, "newPassword": NEW_PASSWORD}
     refused = await gql.mutate("resetPassword", RESET, reset)
     assert codes(refused) == [("ACCOUNT_DISABLED", "phone")] and refused["accessToken"] is None

@@ -12,7 +12,7 @@ from models.errors import AuthReason, Forbidden
 from models.messages import EN, ZH, translate
 from models.policy import ForbiddenReason, Viewer
 from tests import media_files
-from tests.client import CREATE_REGION, GRANT_ROLE, ME, VERIFY_RESIDENCY
+from tests.client import CREATE_REGION, GRANT_ROLE, ME, VERIFY_RESIDENCY, disable_account
 from tests.test_comments import ADD, add, resident
 from tests.test_disclosures import (
     ADMIN,
@@ -103,7 +103,7 @@ async def test_a_password_change_revokes_the_other_sessions_and_a_disabled_accou
     assert changed["errors"] == []
     await refused(gql, "UNAUTHENTICATED", "TOKEN_REVOKED", ME, token=laptop)
     assert (await gql.data(ME, token=phone))["me"] is not None
-    await User.filter(phone=VILLAGER).update(is_active=False)
+    await disable_account(phone=VILLAGER)
     await refused(gql, "UNAUTHENTICATED", "ACCOUNT_DISABLED", ME, token=phone)
 
 

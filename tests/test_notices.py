@@ -16,6 +16,7 @@ from api.settings import Settings
 from models.accounts import User
 from models.accounts.auth import Passwords
 from models.accounts.operations import create_user, verify_residency
+from models.accounts.viewer_cache import viewer_changed
 from models.audit import AuditEntry
 from models.deliveries import Delivery, WechatBinding
 from models.disclosures import Disclosure, NoticeAck, NoticeReminder
@@ -426,13 +427,16 @@ async def test_a_resident_who_moves_counts_where_they_live_now(gql, demo, settin
     token = await gql.login("13966660030", PASSWORD)
     assert (await ack(gql, token, notice["id"]))["data"]["acknowledgeNotice"]["errors"] == []
     # moved within the township: counted as having read it in the new village
+    # (no operation moves a villager yet: a raw change of the row signals it itself)
     await User.filter(id=mover.id).update(village_id=demo.villages[1].id)
+    await viewer_changed(mover.id)
     stats = (await gql.data(STATS, {"id": notice["id"]}, token=official))["noticeReadStats"]
     rows = {r["village"]["name"]: r for r in stats["villages"]}
     assert rows[demo.villages[1].name]["acknowledged"] == 1
     assert rows[demo.villages[0].name]["acknowledged"] == 0
     # moved out of the township: counted nowhere below it, no longer acknowledging it
     await User.filter(id=mover.id).update(village_id=demo.villages[5].id)
+    await viewer_changed(mover.id)
     stats = (await gql.data(STATS, {"id": notice["id"]}, token=official))["noticeReadStats"]
     assert stats["acknowledged"] == 0
     assert reason(await ack(gql, token, notice["id"])) == "NOTICE_RESIDENTS_ONLY"

@@ -26,7 +26,7 @@ from models.accounts.sms_codes import prune
 from models.audit import AuditEntry
 from models.deliveries import Delivery, DeliveryStatus
 from scripts.seed_demo import DEMO_PASSWORD
-from tests.client import GQL, LOGIN, ME, REFRESH, REGISTER, error_codes
+from tests.client import GQL, LOGIN, ME, REFRESH, REGISTER, disable_account, error_codes
 
 VILLAGER = "13800000006"
 CLERK = "13800000004"
@@ -291,7 +291,7 @@ async def test_a_disabled_account_gets_no_code_and_cannot_sign_in_by_code(app, g
     configure(app, sms_code_phone_limits=((10, 60),))
     await ask_ok(gql, VILLAGER, "LOGIN")
     code = await code_for(app, VILLAGER, "LOGIN_CODE")
-    await User.filter(phone=VILLAGER).update(is_active=False)
+    await disable_account(phone=VILLAGER)
     refused = await login_by_code(gql, VILLAGER, code)
     assert codes(refused) == [("ACCOUNT_DISABLED", "phone")] and refused["accessToken"] is None
     answer = await ask_ok(gql, VILLAGER, "LOGIN")

@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 
 from models.accounts import RefreshToken, Session, User
+from models.accounts.viewer_cache import viewer_changed
 from models.errors import AuthReason, Unauthenticated
 
 # ASCII digits only: `\d` also matches other scripts' digits, and "13８…" was then a number
@@ -85,6 +86,7 @@ class Passwords:
 class AccessClaims:
     user_id: int
     session_id: str
+    expires_at: float = 0.0  # epoch seconds
 
 
 def issue_access_token(
@@ -115,7 +117,11 @@ def decode_access_token(config: AuthConfig, token: str) -> AccessClaims:
         raise Unauthenticated(AuthReason.TOKEN_INVALID) from None
     if claims.get("typ") != "access":
         raise Unauthenticated(AuthReason.TOKEN_INVALID)
-    return AccessClaims(user_id=int(claims["sub"]), session_id=str(claims["sid"]))
+    return AccessClaims(
+        user_id=int(claims["sub"]),
+        session_id=str(claims["sid"]),
+        expires_at=float(claims["exp"]),
+    )
 
 
 def hash_refresh_token(token: str) -> str:
@@ -193,6 +199,7 @@ async def rotate_refresh_token(config: AuthConfig, token: str) -> tuple[User, To
     won = await RefreshToken.filter(id=row.id, used_at=None).update(used_at=now)
     if not won and not await _is_retry(config, row, refresh, now):
         await Session.filter(id=session.id, revoked_at=None).update(revoked_at=now)
+        await viewer_changed(user.id)
         raise RefreshRefused("TOKEN_REUSED")
     successor = await _successor(config, session, row, refresh, now)
     issued = successor.created_at

@@ -22,6 +22,7 @@ from models.accounts.auth import (
     start_session,
 )
 from models.accounts.validation import check_name, check_password, check_phone
+from models.accounts.viewer_cache import viewer_changed
 from models.audit import record
 from models.errors import ErrorCode, UserError, UserErrors, fail
 from models.policy import (
@@ -174,6 +175,7 @@ async def login(
             raise fail(ErrorCode.INVALID_CREDENTIALS, "password")
         pair = await start_session(auth, user, user_agent, viewer.ip)
         await record(viewer, "user.login", user, region_id=user.village_id, actor_id=user.id)
+    await viewer_changed(user.id)  # the row changed (last sign-in, maybe the hash)
     return user, pair
 
 
@@ -193,6 +195,7 @@ async def logout(viewer: Viewer, all_sessions: bool = False) -> None:
     if not all_sessions:
         qs = qs.filter(id=viewer.session_id)
     await qs.update(revoked_at=datetime.now(UTC))
+    await viewer_changed(user.id)
 
 
 async def change_password(
@@ -218,11 +221,18 @@ async def change_password(
             .update(revoked_at=datetime.now(UTC))
         )
         await record(viewer, "user.change_password", user, region_id=user.village_id)
+    await viewer_changed(user.id)
     return user
 
 
 async def verify_residency(viewer: Viewer, user_id: int) -> User:
     """Confirm that a registered villager lives in their village; a retry changes nothing."""
+    user = await _verify_residency(viewer, user_id)
+    await viewer_changed(user.id)
+    return user
+
+
+async def _verify_residency(viewer: Viewer, user_id: int) -> User:
     async with in_transaction():
         user = await User.get_or_none(id=user_id)
         if user is None:
@@ -247,6 +257,12 @@ async def verify_residency(viewer: Viewer, user_id: int) -> User:
 
 async def grant_role(viewer: Viewer, user_id: int, role: Role, region_id: int) -> RoleGrant:
     """Grant `role` on a region to a user; an identical active grant is returned as it is."""
+    grant = await _grant_role(viewer, user_id, role, region_id)
+    await viewer_changed(grant.user_id)
+    return grant
+
+
+async def _grant_role(viewer: Viewer, user_id: int, role: Role, region_id: int) -> RoleGrant:
     async with in_transaction():
         errors: list[UserError] = []
         user = await User.get_or_none(id=user_id)
@@ -283,6 +299,12 @@ async def grant_role(viewer: Viewer, user_id: int, role: Role, region_id: int) -
 
 async def revoke_role(viewer: Viewer, grant_id: int) -> RoleGrant:
     """End a grant; a retry changes nothing."""
+    grant = await _revoke_role(viewer, grant_id)
+    await viewer_changed(grant.user_id)
+    return grant
+
+
+async def _revoke_role(viewer: Viewer, grant_id: int) -> RoleGrant:
     async with in_transaction():
         grant = await RoleGrant.get_or_none(id=grant_id)
         if grant is None:
@@ -338,4 +360,27 @@ async def ensure_system_admin(
                 region_id=None,
                 after={"user_id": user.id, "role": Role.ADMIN, "region_id": None},
             )
+    await viewer_changed(user.id)
+    return user
+
+
+async def set_account_active(viewer: Viewer, user_id: int, active: bool) -> User:
+    """Disable an account (its sessions stop working at once; it cannot sign in) or enable it
+    again: the operators' (scripts'). A retry changes nothing."""
+    require_operator(viewer)
+    async with in_transaction():
+        user = await User.select_for_update().get_or_none(id=user_id)
+        if user is None:
+            raise fail(ErrorCode.NOT_FOUND, "userId")
+        if user.is_active != active:
+            user.is_active = active
+            await user.save(update_fields=["is_active"])
+            await record(
+                viewer,
+                "user.enable" if active else "user.disable",
+                user,
+                region_id=user.village_id,
+                after={"is_active": active},
+            )
+    await viewer_changed(user.id)
     return user

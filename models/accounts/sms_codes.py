@@ -34,6 +34,7 @@ from models.accounts.auth import (
     start_session,
 )
 from models.accounts.validation import check_password, check_phone
+from models.accounts.viewer_cache import viewer_changed
 from models.audit import record
 from models.errors import ErrorCode, UserError, UserErrors, fail
 from models.policy import Viewer
@@ -226,6 +227,7 @@ async def verify_phone(viewer: Viewer, config: CodeConfig, code: str, now: datet
             await _mark_verified(viewer, user, now, purpose)
     except _Refused as exc:
         raise await _refuse(viewer, purpose, user.phone, user, exc.reason) from None
+    await viewer_changed(user.id)
     return user
 
 
@@ -295,6 +297,7 @@ async def login_with_code(
             )
     except _Refused as exc:
         raise await _refuse(viewer, purpose, normalized, user, exc.reason) from None
+    await viewer_changed(user.id)
     return user, pair
 
 
@@ -345,4 +348,5 @@ async def reset_password(
             )
     except _Refused as exc:
         raise await _refuse(viewer, purpose, normalized, user, exc.reason) from None
+    await viewer_changed(user.id)  # every earlier session ended
     return user, pair

@@ -13,6 +13,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.accounts import User
+from models.accounts.viewer_cache import viewer_changed
 from models.audit import record
 from models.disclosures import Disclosure, DisclosureVersion, Status
 from models.disclosures.tables import ColumnKind, is_id_number
@@ -53,6 +54,7 @@ async def set_my_id_number(viewer: Viewer, raw: str, now: datetime | None = None
     except IntegrityError:  # another account took it between the check and the save
         user.id_number_hash, user.id_number_set_at = before  # the request's viewer goes on
         raise fail(ErrorCode.ID_NUMBER_TAKEN, "idNumber") from None
+    await viewer_changed(user.id)
     return user
 
 
@@ -71,6 +73,7 @@ async def clear_my_id_number(viewer: Viewer) -> User:
             region_id=user.village_id,
             after={"had": had},
         )
+    await viewer_changed(user.id)
     return user
 
 
@@ -90,6 +93,7 @@ async def release_id_number(viewer: Viewer, raw: str) -> bool:
         holder.id_number_set_at = None
         await holder.save(update_fields=["id_number_hash", "id_number_set_at"])
         await record(viewer, "user.id_number_release", holder, region_id=holder.village_id)
+    await viewer_changed(holder.id)
     return True
 
 
