@@ -136,11 +136,28 @@ START_SCRIPT = """
     }
   """
 
+# GraphiQL's dialogs (settings, shortcuts) lock the page's scrolling with a <style> that
+# react-remove-scroll-bar writes, its gaps the page's margins and scrollbar width: all 0
+# on this page (body margin 0, nothing overflows), so its text is this, byte for byte.
+DIALOG_STYLE = (
+    "\n  .with-scroll-bars-hidden {\n   overflow: hidden !important;\n"
+    "   padding-right: 0px !important;\n  }\n  body {\n    overflow: hidden !important;\n"
+    "    overscroll-behavior: contain;\n    position: relative !important;\n"
+    "    padding-left: 0px;\n    padding-top: 0px;\n    padding-right: 0px;\n"
+    "    margin-left:0;\n    margin-top:0;\n    margin-right: 0px !important;\n    \n"
+    "  }\n  \n  .right-scroll-bar-position {\n    right: 0px !important;\n  }\n  \n"
+    "  .width-before-scroll-bar {\n    margin-right: 0px !important;\n  }\n  \n"
+    "  .right-scroll-bar-position .right-scroll-bar-position {\n    right: 0 !important;\n"
+    "  }\n  \n  .width-before-scroll-bar .width-before-scroll-bar {\n"
+    "    margin-right: 0 !important;\n  }\n  \n  body {\n"
+    "    --removed-body-scroll-bar-size: 0px;\n  }\n"
+)
+
 GRAPHIQL_CSP = "; ".join(
     [
         "default-src 'none'",
         f"script-src 'self' {csp_hash(FAILED_SCRIPT)} {csp_hash(START_SCRIPT)}",
-        f"style-src 'self' {csp_hash(PAGE_STYLE)}",
+        f"style-src 'self' {csp_hash(PAGE_STYLE)} {csp_hash(DIALOG_STYLE)}",
         "font-src 'self' data:",  # GraphiQL's CSS embeds its fonts
         "img-src 'self' data:",
         "connect-src 'self'",  # the fetcher: POST /graphql on this origin
