@@ -317,6 +317,28 @@ async def test_bodies_are_capped_by_content_type_as_they_arrive(app, client, set
     assert small.status_code == 200 and small.json()["data"] == {"__typename": "Query"}
 
 
+async def test_a_multipart_body_is_cut_off_mid_stream(settings):
+    """Many fields, none a file over the cap: the whole body still stops at the limit."""
+    small = settings.with_overrides(media_max_bytes=1000)
+    limit = MAX_FILES * 1000 + 1024 * 1024
+    field = b"y" * (500 * 1024)
+    parts = [
+        b'--x\r\nContent-Disposition: form-data; name="f%d"\r\n\r\n' % n + field + b"\r\n"
+        for n in range(6)
+    ]
+    app = create_app(small)
+    async with app.router.lifespan_context(app):
+        headers = [
+            (b"content-type", b"multipart/form-data; boundary=x"),
+            (b"transfer-encoding", b"chunked"),
+            (b"graphql-preflight", b"1"),
+        ]
+        status, body, read = await call(app, headers, [*parts, b"--x--\r\n"])
+    assert status == 413, body
+    assert orjson.loads(body)["errors"][0]["extensions"]["limit"] == limit
+    assert read <= limit // len(field) + 1, read
+
+
 # -- compression ----------------------------------------------------------------------------
 
 
