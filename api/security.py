@@ -7,7 +7,8 @@ answer — JSON, files, errors — gets `default-src 'none'`: nothing in it may 
 Body limits, by content type, counted as the body arrives (a lying Content-Length or a
 chunked body is cut off where it passes the limit; nothing over it is ever buffered):
 JSON GraphQL requests small, multipart uploads as large as their files may be, any other
-body refused unread. The refusal is a JSON error with its reason and the request id.
+body none at all (the routes refuse it unread: 415 at /graphql, 405 elsewhere). Past its
+limit a body is answered 413, a JSON error with its reason, the limit and the request id.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    """`limits`: the largest body per kind ("json", "multipart"); any other body: 415."""
+    """`limits`: the largest body per kind ("json", "multipart"); any other body: none."""
 
     def __init__(self, app: ASGIApp, json_bytes: int, multipart_bytes: int) -> None:
         self.app = app
@@ -93,10 +94,12 @@ class BodyLimitMiddleware:
             limit = self.limits["json"]
         elif media_type == "multipart/form-data":
             limit = self.limits["multipart"]
-        else:  # form posts, text/plain (what a cross-site page can send) and the rest
-            await refuse(scope, send, 415, "UNSUPPORTED_CONTENT_TYPE")
-            return
-        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        else:
+            # form posts, text/plain (what a cross-site page can send) and the rest: the
+            # route refuses them unread (405, or the endpoint's 415); anything that would
+            # read one anyway is cut off at its first byte
+            limit = 0
+        if limit and declared.isascii() and declared.isdigit() and int(declared) > limit:
             await refuse(scope, send, 413, "BODY_TOO_LARGE", limit)
             return
 
