@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from api.accounts.codes import settle as sms_codes_sent
+from api.compression import CompressionMiddleware
 from api.database import close_db, open_db, ping_db
 from api.endpoint import GraphQLEndpoint
 from api.graphiql import serve_static
@@ -24,13 +25,44 @@ from api.live import LiveSocket
 from api.media.files import serve_media, serve_summary
 from api.middleware import ProxyHeadersMiddleware, RequestIdMiddleware
 from api.schema import schema
+from api.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from api.services import Services, connect_redis, live_hub
 from api.settings import Settings
+from api.uploads import MAX_FILES
 from models.accounts import viewer_cache
 from notifications import live
 
 log = logging.getLogger("cunwu.app")
 READY_TIMEOUT = 2.0
+# what a browser client on another origin (CORS_ORIGINS) may send and read
+CORS_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Accept-Language",
+    "Idempotency-Key",
+    "If-None-Match",
+    "X-Request-ID",
+    "GraphQL-Preflight",
+    "Apollo-Require-Preflight",
+]
+CORS_EXPOSED = ["ETag", "X-Request-ID", "Idempotent-Replayed", "Retry-After"]
+MULTIPART_OVERHEAD = 1024 * 1024  # the operations and map fields, part headers
+
+
+def cors(settings: Settings) -> list[Middleware]:
+    if not settings.cors_origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=CORS_HEADERS,
+            expose_headers=CORS_EXPOSED,
+            allow_credentials=False,  # bearer tokens, no cookies
+            max_age=86400,
+        )
+    ]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -120,8 +152,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if settings.trusted_proxies
                 else []
             ),
+            # outside the request id: its own 500 answers carry the headers too
+            Middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds),
             Middleware(RequestIdMiddleware),
-            Middleware(GZipMiddleware, minimum_size=1000),
+            *cors(settings),
+            Middleware(
+                BodyLimitMiddleware,
+                json_bytes=settings.max_json_body_bytes,
+                multipart_bytes=MAX_FILES * settings.media_max_bytes + MULTIPART_OVERHEAD,
+            ),
+            Middleware(CompressionMiddleware, minimum_size=1000),
         ],
         lifespan=lifespan,
     )

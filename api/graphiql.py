@@ -17,6 +17,8 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from api.security import csp_hash
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 GRAPHIQL = "graphiql/graphiql-3.9.0"
 REACT = "graphiql/react-18.3.1"
@@ -86,24 +88,18 @@ def asset_url(name: str) -> str:
     return f"/static/{name}"
 
 
-GRAPHIQL_HTML = f"""<!doctype html>
-<html lang="zh-CN">
-<head>
-  <meta charset="utf-8" />
-  <meta name="viewport" content="width=device-width, initial-scale=1" />
-  <title>cunwu 村务 GraphQL</title>
-  <style>
-    body {{ margin: 0; height: 100vh; font-family: system-ui, sans-serif; }}
-    #graphiql {{ height: 100vh; }}
-    .notice {{ max-width: 40rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.6; }}
-    .notice code {{ background: #f1f3f5; padding: 0 .25rem; }}
-  </style>
-  <link rel="stylesheet" href="{asset_url(f"{GRAPHIQL}/graphiql.min.css")}" />
-</head>
-<body>
-  <div id="graphiql"><p class="notice">正在加载 GraphiQL… / Loading GraphiQL…</p></div>
-  <script>
-    function graphiqlFailed(what) {{
+# The page's inline style and scripts, allowed by their hashes in its Content-Security-
+# Policy (no 'unsafe-inline', no eval: GraphiQL 3.9 and React 18 need neither). A script
+# that fails to load is caught by a capturing `error` listener, not an onerror attribute
+# (inline handlers would need 'unsafe-hashes').
+PAGE_STYLE = """
+    body { margin: 0; height: 100vh; font-family: system-ui, sans-serif; }
+    #graphiql { height: 100vh; }
+    .notice { max-width: 40rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.6; }
+    .notice code { background: #f1f3f5; padding: 0 .25rem; }
+  """
+FAILED_SCRIPT = """
+    function graphiqlFailed(what) {
       var root = document.getElementById('graphiql');
       if (root.dataset.failed) return;
       root.dataset.failed = '1';
@@ -112,35 +108,81 @@ GRAPHIQL_HTML = f"""<!doctype html>
         '<p>未能加载：<code class="what"></code>。请刷新页面；如果仍然失败，' +
         '服务器的安装可能不完整（GraphiQL 的文件随程序一起安装在 api/static/graphiql/）。' +
         '接口本身不受影响：可以用 <code>POST /graphql</code> 发送 JSON ' +
-        '<code>{{"query": "{{ regions {{ edges {{ node {{ name }} }} }} }}"}}</code>。</p>' +
+        '<code>{"query": "{ regions { edges { node { name } } } }"}</code>。</p>' +
         '<h1 lang="en">GraphiQL did not load</h1>' +
         '<p lang="en">Could not load: <code class="what"></code>. Reload the page; if it still ' +
         'fails, the server\\'s installation may be incomplete (GraphiQL\\'s files are installed ' +
         'with the app in api/static/graphiql/). The API itself works: POST JSON ' +
-        '<code>{{"query": "..."}}</code> to <code>/graphql</code>.</p></div>';
-      root.querySelectorAll('.what').forEach(function (el) {{ el.textContent = what; }});
-    }}
-  </script>
-  <script src="{asset_url(f"{REACT}/react.production.min.js")}"
-          onerror="graphiqlFailed(this.getAttribute('src'))"></script>
-  <script src="{asset_url(f"{REACT_DOM}/react-dom.production.min.js")}"
-          onerror="graphiqlFailed(this.getAttribute('src'))"></script>
-  <script src="{asset_url(f"{GRAPHIQL}/graphiql.min.js")}"
-          onerror="graphiqlFailed(this.getAttribute('src'))"></script>
-  <script>
-    try {{
+        '<code>{"query": "..."}</code> to <code>/graphql</code>.</p></div>';
+      root.querySelectorAll('.what').forEach(function (el) { el.textContent = what; });
+    }
+    window.addEventListener('error', function (event) {
+      var el = event.target;
+      if (el && el.tagName === 'SCRIPT') graphiqlFailed(el.getAttribute('src'));
+    }, true);
+  """
+START_SCRIPT = """
+    try {
       if (typeof React === 'undefined' || typeof ReactDOM === 'undefined'
-          || typeof GraphiQL === 'undefined') {{
+          || typeof GraphiQL === 'undefined') {
         throw new Error('React / GraphiQL');
-      }}
-      var fetcher = GraphiQL.createFetcher({{ url: window.location.pathname }});
+      }
+      var fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
       ReactDOM.createRoot(document.getElementById('graphiql')).render(
-        React.createElement(GraphiQL, {{ fetcher: fetcher, defaultEditorToolbarOpen: true }})
+        React.createElement(GraphiQL, { fetcher: fetcher, defaultEditorToolbarOpen: true })
       );
-    }} catch (error) {{
+    } catch (error) {
       graphiqlFailed(String(error && error.message || error));
-    }}
-  </script>
+    }
+  """
+
+# GraphiQL's dialogs (settings, shortcuts) lock the page's scrolling with a <style> that
+# react-remove-scroll-bar writes, its gaps the page's margins and scrollbar width: all 0
+# on this page (body margin 0, nothing overflows), so its text is this, byte for byte.
+DIALOG_STYLE = (
+    "\n  .with-scroll-bars-hidden {\n   overflow: hidden !important;\n"
+    "   padding-right: 0px !important;\n  }\n  body {\n    overflow: hidden !important;\n"
+    "    overscroll-behavior: contain;\n    position: relative !important;\n"
+    "    padding-left: 0px;\n    padding-top: 0px;\n    padding-right: 0px;\n"
+    "    margin-left:0;\n    margin-top:0;\n    margin-right: 0px !important;\n    \n"
+    "  }\n  \n  .right-scroll-bar-position {\n    right: 0px !important;\n  }\n  \n"
+    "  .width-before-scroll-bar {\n    margin-right: 0px !important;\n  }\n  \n"
+    "  .right-scroll-bar-position .right-scroll-bar-position {\n    right: 0 !important;\n"
+    "  }\n  \n  .width-before-scroll-bar .width-before-scroll-bar {\n"
+    "    margin-right: 0 !important;\n  }\n  \n  body {\n"
+    "    --removed-body-scroll-bar-size: 0px;\n  }\n"
+)
+
+GRAPHIQL_CSP = "; ".join(
+    [
+        "default-src 'none'",
+        f"script-src 'self' {csp_hash(FAILED_SCRIPT)} {csp_hash(START_SCRIPT)}",
+        f"style-src 'self' {csp_hash(PAGE_STYLE)} {csp_hash(DIALOG_STYLE)}",
+        "font-src 'self' data:",  # GraphiQL's CSS embeds its fonts
+        "img-src 'self' data:",
+        "connect-src 'self'",  # the fetcher: POST /graphql on this origin
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ]
+)
+
+GRAPHIQL_HTML = f"""<!doctype html>
+<html lang="zh-CN">
+<head>
+  <meta charset="utf-8" />
+  <meta name="viewport" content="width=device-width, initial-scale=1" />
+  <title>cunwu 村务 GraphQL</title>
+  <style>{PAGE_STYLE}</style>
+  <link rel="stylesheet" href="{asset_url(f"{GRAPHIQL}/graphiql.min.css")}" />
+</head>
+<body>
+  <div id="graphiql"><p class="notice">正在加载 GraphiQL… / Loading GraphiQL…</p></div>
+  <script>{FAILED_SCRIPT}</script>
+  <script src="{asset_url(f"{REACT}/react.production.min.js")}"></script>
+  <script src="{asset_url(f"{REACT_DOM}/react-dom.production.min.js")}"></script>
+  <script src="{asset_url(f"{GRAPHIQL}/graphiql.min.js")}"></script>
+  <script>{START_SCRIPT}</script>
 </body>
 </html>
 """

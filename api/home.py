@@ -7,6 +7,7 @@ from html import escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from api.security import csp_hash
 from models.messages import EN, ZH, pick_language
 
 SERVICE = "cunwu 村务"
@@ -30,7 +31,7 @@ async def home(request: Request) -> Response:
     # One address, two bodies: caches must key on the headers that choose between them.
     vary = {"vary": "Accept, Accept-Language"}
     if "text/html" in request.headers.get("accept", ""):
-        return HTMLResponse(page(graphiql), headers=vary)
+        return HTMLResponse(page(graphiql), headers={**vary, "content-security-policy": PAGE_CSP})
     lang = pick_language(request.headers.get("accept-language"))
     return JSONResponse(
         {
@@ -44,6 +45,15 @@ async def home(request: Request) -> Response:
         },
         headers=vary,
     )
+
+
+STYLE = """body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto;
+    padding: 0 1rem; line-height: 1.6; }"""
+# links and one inline style (by its hash); nothing else loads or runs
+PAGE_CSP = (
+    f"default-src 'none'; style-src {csp_hash(STYLE)}; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 
 
 def page(graphiql: bool) -> str:
@@ -61,8 +71,7 @@ def page(graphiql: bool) -> str:
   <meta charset="utf-8" />
   <meta name="viewport" content="width=device-width, initial-scale=1" />
   <title>{SERVICE}</title>
-  <style>body {{ font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto;
-    padding: 0 1rem; line-height: 1.6; }}</style>
+  <style>{STYLE}</style>
 </head>
 <body>
   <h1>{SERVICE}</h1>

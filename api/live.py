@@ -115,11 +115,14 @@ class TransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
     async def handle(self) -> None:
         # sockets that never sign in each cost a task until the init timeout: a few per
         # address at once (signed-in ones are counted per user, so a shared NAT is fine)
+        # all sockets from one address are bounded too (a carrier's NAT can put a village
+        # behind one address, so the bound is loose): counted in this process only
         view, address = self.view, address_key(self.context.ip)
-        if view.pending[address] >= view.max_pending:
+        if view.pending[address] >= view.max_pending or view.sockets[address] >= view.max_sockets:
             await self.websocket.close(CLOSE_TOO_MANY, "Too many connections")
             return
         view.pending[address] += 1
+        view.sockets[address] += 1
         self.address = address
         try:
             await super().handle()
@@ -128,6 +131,9 @@ class TransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
                 await self.websocket.close(CLOSE_TOO_BIG, "Message too big")
         finally:
             self.release_pending()
+            view.sockets[address] -= 1
+            if view.sockets[address] <= 0:
+                del view.sockets[address]
             if self.context.counted_user is not None:
                 view.release_user(self.context.counted_user)
                 self.context.counted_user = None
@@ -331,8 +337,10 @@ class LiveSocket(GraphQL[LiveContext, None]):
         self.max_operations = settings.live_max_subscriptions
         self.max_user_sockets = settings.live_max_sockets_per_user
         self.max_pending = settings.live_max_pending_per_address
+        self.max_sockets = settings.live_max_sockets_per_address
         self.subscribes_per_minute = max(1, settings.live_subscribes_per_minute)
         self.pending: Counter[str] = Counter()  # per address, sockets not yet signed in
+        self.sockets: Counter[str] = Counter()  # per address, every open socket
         self.users: Counter[int] = Counter()  # per user, signed-in sockets
 
     def release_user(self, user_id: int) -> None:

@@ -98,6 +98,14 @@ class Settings:
     graphiql: bool = True  # the in-browser IDE at GET /graphql; off by default in production
     # proxies whose X-Forwarded-For is believed (addresses or CIDR networks); none by default
     trusted_proxies: tuple[str, ...] = ()
+    # origins (scheme://host[:port]) whose pages may call the API from a browser; none = no
+    # CORS headers at all (the phone apps need none; a web client on another origin does)
+    cors_origins: tuple[str, ...] = ()
+    hsts_seconds: int = 0  # Strict-Transport-Security max-age; 0 = not sent (no TLS in front)
+    # request bodies: a JSON GraphQL request, and a multipart upload (its files are capped
+    # one by one at media_max_bytes: the whole body may hold MAX_FILES of them)
+    # 1 MB: a market price batch of 10,000 rows (its documented maximum) is about 800 KB
+    max_json_body_bytes: int = 1_000_000
     # Jobs: this process runs the scheduler and a worker (off on API-only processes)
     jobs: bool = True
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
@@ -136,6 +144,7 @@ class Settings:
     live_max_subscriptions: int = 5  # operations at once on one socket
     live_max_sockets_per_user: int = 8  # signed-in sockets of one user in one process
     live_max_pending_per_address: int = 16  # sockets not yet signed in, per client address
+    live_max_sockets_per_address: int = 32  # all sockets from one client address
     live_subscribes_per_minute: int = 30  # subscribe messages one socket may send a minute
     live_queue_size: int = 256  # events waiting per subscriber; beyond, it reads the inbox
     live_keepalive_seconds: float = 15.0  # Redis pub/sub: a PING after this long idle
@@ -213,6 +222,9 @@ class Settings:
             fast_paths=config("CUNWU_FAST_PATHS", cast=bool, default=True),
             graphiql=config("CUNWU_GRAPHIQL", cast=bool, default=env != "production"),
             trusted_proxies=_trusted_proxies(config("TRUSTED_PROXIES", default="")),
+            cors_origins=_origins(config("CORS_ORIGINS", default="")),
+            hsts_seconds=config("HSTS_SECONDS", cast=int, default=0),
+            max_json_body_bytes=config("MAX_JSON_BODY_BYTES", cast=int, default=1_000_000),
             jobs=config("CUNWU_JOBS", cast=bool, default=True),
             job_concurrency=config("JOB_CONCURRENCY", cast=int, default=10),
             job_lease_seconds=config("JOB_LEASE_SECONDS", cast=float, default=60.0),
@@ -226,6 +238,9 @@ class Settings:
             live_max_sockets_per_user=config("LIVE_MAX_SOCKETS_PER_USER", cast=int, default=8),
             live_max_pending_per_address=config(
                 "LIVE_MAX_PENDING_PER_ADDRESS", cast=int, default=16
+            ),
+            live_max_sockets_per_address=config(
+                "LIVE_MAX_SOCKETS_PER_ADDRESS", cast=int, default=32
             ),
             live_subscribes_per_minute=config("LIVE_SUBSCRIBES_PER_MINUTE", cast=int, default=30),
             live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
@@ -316,6 +331,17 @@ def _trusted_proxies(value: str) -> tuple[str, ...]:
                 f"TRUSTED_PROXIES: {entry!r} is not an address or network"
             ) from None
     return entries
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """`CORS_ORIGINS`: exact origins, comma-separated; a wildcard is refused (the API takes
+    bearer tokens from the browser's storage: only named origins may read its answers)."""
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        scheme, sep, host = origin.partition("://")
+        if origin == "*" or not sep or scheme not in ("http", "https") or not host or "/" in host:
+            raise SettingsError(f"CORS_ORIGINS: {origin!r} is not an origin (https://host[:port])")
+    return origins
 
 
 def sqlite_url(path: Path) -> str:
