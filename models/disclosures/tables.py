@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from models.errors import ErrorCode, UserError
-from models.subsidies import id_hash
+from models.subsidies import id_hash, normalise
 
 MAX_TABLES, MAX_COLUMNS, MAX_ROWS, MAX_CELL = 10, 30, 5000, 200
 
@@ -50,7 +50,32 @@ def mask_any_phone(value: str) -> str:
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 ID_NUMBER_RE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9Xx])")
+# In free text a number is also written in groups (430124 19780512 1634, or the date split
+# again): found on the text with full-width digits folded, see `folded`.
+ID_IN_TEXT_RE = re.compile(
+    r"(?<![0-9])[0-9]{6}[ -]?[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{3}[0-9Xx](?![0-9Xx])"
+)
 MOBILE_RE = re.compile(r"(?<![0-9])(?:(?:\+|00)?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9])")
+# Full-width digits, X, space, hyphen and plus as typed by a Chinese input method, one
+# character for one: the positions found in the folded text are those of the original.
+FULL_WIDTH = str.maketrans("０１２３４５６７８９Ｘｘ\u3000－＋", "0123456789Xx -+")
+
+
+def folded(text: str) -> str:
+    return text.translate(FULL_WIDTH)
+
+
+def _mask_found(pattern: re.Pattern[str], text: str, mask: Any) -> str:
+    """`text` with each match of `pattern` in its folded form replaced by `mask(match)` (the
+    folded, ASCII text of the match; None keeps the original characters)."""
+    out, last = [], 0
+    for m in pattern.finditer(folded(text)):
+        masked = mask(m[0])
+        if masked is None:
+            continue
+        out += [text[last : m.start()], masked]
+        last = m.end()
+    return "".join(out) + text[last:] if out else text
 
 
 def id_check_digit(first17: str) -> str:
@@ -62,17 +87,25 @@ def is_id_number(value: str) -> bool:
 
 
 def mask_id_numbers(text: str) -> str:
-    """Every valid 18-digit ID number in `text` masked; other long numbers are left alone."""
+    """Every valid 18-digit ID number in `text` masked, however typed (full-width digits,
+    groups apart); other long numbers are left alone."""
     if len(text) < 18:
         return text
-    return ID_NUMBER_RE.sub(lambda m: mask_id_number(m[0]) if is_id_number(m[0]) else m[0], text)
+
+    def mask(found: str) -> str | None:
+        number = re.sub(r"[ -]", "", found)
+        return mask_id_number(number) if is_id_number(number) else None
+
+    return _mask_found(ID_IN_TEXT_RE, text, mask)
 
 
 def mask_mobiles(text: str) -> str:
-    """Every mainland mobile number in `text` masked (138****5678)."""
+    """Every mainland mobile number in `text` masked (138****5678), full-width digits too."""
     if len(text) < 11:
         return text
-    return MOBILE_RE.sub(lambda m: _masked_mobile(re.sub(r"[^0-9]", "", m[0])[-11:]), text)
+    return _mask_found(
+        MOBILE_RE, text, lambda found: _masked_mobile(re.sub(r"[^0-9]", "", found)[-11:])
+    )
 
 
 def _masked_mobile(digits: str) -> str:
@@ -103,7 +136,7 @@ def row_key(kinds: list[ColumnKind], row: list[Any]) -> str | None:
     """The keyed hash of the row's first valid ID number in an ID_NUMBER column, else None."""
     for kind, raw in zip(kinds, row, strict=True):
         if kind == ColumnKind.ID_NUMBER and raw is not None:
-            number = re.sub(r"\s", "", str(raw))
+            number = normalise(str(raw))
             if is_id_number(number):
                 return id_hash(number)
     return None
