@@ -6,6 +6,7 @@ attempts that worked are fixed and kept here, with those that held."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import zipfile
@@ -28,7 +29,7 @@ from tests.test_disclosures import CLERK, OFFICIAL, VILLAGER, draft, published, 
 from tests.test_disclosures_masking import masked, with_check_digit
 from tests.test_finance import upload as upload_month
 from tests.test_jobs import MovableClock
-from tests.test_notices import STATS, person
+from tests.test_notices import FOLLOWING, STATS, person, pk
 from tests.test_prices import RECORD, SERIES, crafted_xlsx, two_markets
 from tests.test_prices import upload as upload_prices
 from tests.test_subsidies import MINE, SET, set_number, table, villager
@@ -170,7 +171,17 @@ async def test_subsidy_numbers_cannot_be_probed_nor_slip_past_the_masking(
         assert "INTERNAL_SERVER_ERROR" not in every_code(body)
         assert (body.get("data") or {}).get("node") is None
 
-    # 6. HELD: a clerk listing a victim's number learns nothing of whether they registered:
+    # 6. HELD: two accounts entering one number at the same moment: one holds it, the
+    # other is told it is taken (the unique index decides), nothing breaks
+    e = await gql.login(await villager(settings, demo, "13900000014", "郑七"))
+    f = await gql.login(await villager(settings, demo, "13900000015", "王八"))
+    free = with_check_digit("11010519491231003")
+    both = await asyncio.gather(set_number(gql, e, free), set_number(gql, f, free))
+    assert sorted(p["idNumberSet"] for p in both) == [False, True], both
+    assert [x["code"] for p in both for x in p["errors"]] == ["ID_NUMBER_TAKEN"]
+    assert await User.filter(id_number_hash=id_hash(free)).count() == 1
+
+    # 7. HELD: a clerk listing a victim's number learns nothing of whether they registered:
     # publishing a list naming a registered number and one naming an unregistered one
     # answers alike, and neither's audit entry nor job payload says who matched
     answers = []
@@ -264,6 +275,12 @@ async def test_notices_cannot_be_acknowledged_or_counted_out_of_turn(
     assert body["errors"][0]["extensions"]["reason"] == "NOTICE_RESIDENTS_ONLY"
     assert codes(await ack(villager, gid("Market", 1))) == ["WRONG_KIND"]
     assert await NoticeAck.all().count() == 0
+    # a double (or fivefold) tap at once: one acknowledgement, one audit entry, no error
+    taps = await asyncio.gather(*(ack(villager, notice["id"]) for _ in range(5)))
+    assert all(codes(t) == [] for t in taps), taps
+    assert await NoticeAck.filter(disclosure_id=pk(notice["id"])).count() == 1
+    assert await AuditEntry.filter(action="notice.acknowledge").count() == 1
+    await NoticeAck.all().delete()
 
     # counts: a scheduled notice is not found; a village of another township named with
     # the notice, another kind of id, a township for a village
@@ -315,9 +332,17 @@ async def test_notices_cannot_be_acknowledged_or_counted_out_of_turn(
         ({"search": "防火"}, None),
         ({"region": region}, stays_token),
     )
+    follow = """mutation($input: FollowRegionInput!) { followRegion(input: $input) {
+      errors { code } } }"""
+    township = gid("Region", demo.townships[0].id)
+    assert (await gql.mutate("followRegion", follow, {"regionId": township}, token=stays_token))[
+        "errors"
+    ] == []
     for variables, token in feeds:
         edges = (await gql.data(FEED, variables, token=token))["disclosures"]["edges"]
         assert notice["id"] in [e["node"]["id"] for e in edges], variables
+    following = (await gql.data(FOLLOWING, token=stays_token))["following"]["edges"]
+    assert notice["id"] in [e["node"]["id"] for e in following]
 
     async def gone_everywhere() -> None:
         for variables, token in feeds:
@@ -325,6 +350,8 @@ async def test_notices_cannot_be_acknowledged_or_counted_out_of_turn(
             assert notice["id"] not in [e["node"]["id"] for e in edges], variables
         mine = (await gql.data(MINE_NOTICES, token=stays_token))["myMustReadNotices"]["edges"]
         assert notice["id"] not in [e["node"]["id"] for e in mine]
+        following = (await gql.data(FOLLOWING, token=stays_token))["following"]["edges"]
+        assert notice["id"] not in [e["node"]["id"] for e in following]
 
     clock.move(timedelta(seconds=2))
     await gone_everywhere()
@@ -349,10 +376,12 @@ async def raw(client, token: str | None, body: str) -> dict:
     return response.json()
 
 
-async def test_prices_refuse_numbers_and_days_that_are_not_prices(client, gql, demo, settings):
+async def test_prices_refuse_numbers_and_days_that_are_not_prices(
+    client, gql, demo, settings, clock
+):
     first, second = await two_markets(gql, demo)
     official = await gql.login(OFFICIAL)
-    today = beijing_today()
+    today = beijing_today(clock())
     row = {"commodity": "RICE", "market": first["id"], "date": today.isoformat(), "priceFen": 250}
     ok = await gql.mutate("recordMarketPrices", RECORD, {"prices": [row]}, token=official)
     assert ok["errors"] == [] and ok["created"] == 1
@@ -445,6 +474,45 @@ async def test_prices_refuse_numbers_and_days_that_are_not_prices(client, gql, d
     body = await upload_prices(client, official, town, crafted_xlsx(["1e999"] * 5), "p.xlsx")
     assert "INTERNAL_SERVER_ERROR" not in every_code(body)
     assert [(p.price_fen, p.revision) for p in await MarketPrice.all()] == [(255, 2)]
+    # a sheet correcting it is a revision with its audit entry too
+    body = await upload_prices(
+        client, official, town, f"{head}{day},大米,东溪镇农贸市场,2.6\n".encode()
+    )
+    assert body["data"]["importMarketPrices"]["errors"] == []
+    assert body["data"]["importMarketPrices"]["updated"] == 1
+    entry = await AuditEntry.filter(action="prices.record").order_by("-id").first()
+    assert entry.before["prices"][0][3:] == [255, 2] and entry.after["prices"][0][3:] == [260, 3]
+    assert entry.after["source"] == "CSV"
+
+    # WORKED (in part): the price mutations and the board took the machine's time, not the
+    # app's clock as every other operation does, so the Beijing-midnight rule could not be
+    # driven (nor a test clock trusted). At 23:59 Beijing time tomorrow's market is refused,
+    # a minute later it is today's.
+    now = clock()
+    eve = now.replace(hour=15, minute=59, second=30, microsecond=0)
+    if eve <= now:
+        eve += timedelta(days=1)
+    clock.move(eve - now)
+    tomorrow = (eve + timedelta(hours=8)).date() + timedelta(days=1)
+    egg = {**row, "commodity": "EGG", "date": tomorrow.isoformat(), "priceFen": 600}
+    body = await gql(RECORD, {"input": {"prices": [egg]}}, token=official)
+    assert every_code(body) == ["DATE_IN_FUTURE"]
+    clock.move(timedelta(minutes=1))
+    out = await gql.mutate("recordMarketPrices", RECORD, {"prices": [egg]}, token=official)
+    assert out["errors"] == [] and out["created"] == 1
+    board = await gql.data(
+        "query($r: ID!) { latestPrices(regionId: $r) { commodity { code } date } }",
+        {"r": gid("Region", town.id)},
+    )
+    assert {(b["commodity"]["code"], b["date"]) for b in board["latestPrices"]} >= {
+        ("EGG", tomorrow.isoformat())
+    }
+    # sixty days on (by the app's clock) the board has dropped them all
+    clock.move(timedelta(days=61))
+    board = await gql.data(
+        "query($r: ID!) { latestPrices(regionId: $r) { date } }", {"r": gid("Region", town.id)}
+    )
+    assert board["latestPrices"] == []
 
 
 async def test_a_monthly_account_sheet_with_an_infinite_amount_is_a_user_error(client, gql, demo):
