@@ -32,6 +32,7 @@ from tests.test_jobs import MovableClock
 from tests.test_notices import FOLLOWING, STATS, person, pk
 from tests.test_prices import RECORD, SERIES, crafted_xlsx, two_markets
 from tests.test_prices import upload as upload_prices
+from tests.test_sms_codes import configure
 from tests.test_subsidies import MINE, SET, set_number, table, villager
 
 ID_A = with_check_digit("43012419780512163")  # the demo villager 赵大山
@@ -67,7 +68,7 @@ def every_code(body: dict) -> list[str]:
 
 
 async def test_subsidy_numbers_cannot_be_probed_nor_slip_past_the_masking(
-    client, gql, demo, settings
+    app, client, gql, demo, settings
 ):
     clerk = await gql.login(CLERK)
     village = demo.villages[0]
@@ -119,6 +120,43 @@ async def test_subsidy_numbers_cannot_be_probed_nor_slip_past_the_masking(
         e["node"]["amountFen"] for e in (await gql.data(MINE, token=b))["mySubsidies"]["edges"]
     ] == [1]
     assert (await User.get(phone="13900000011")).id_number_hash == id_hash(ID_B)
+
+    # 1b. WORKED: a table's title and its columns' names and keys, and the public reason of
+    # a correction or a retraction, were stored as typed, whatever number they held
+    named = {
+        "title": f"{ID_C} 户补贴 {'13812345678'.translate(FULL)}",
+        "columns": [
+            {"key": f"id{ID_C}", "label": f"身份证号（如 {spaced}）", "kind": "ID_NUMBER"},
+            {"key": "amount", "label": "金额 13812345678", "kind": "MONEY_FEN"},
+        ],
+        "rows": [[ID_B, "300"]],
+    }
+    listing = await published(gql, clerk, village, title="另一份名单", tables=[named])
+    correct = """mutation($input: CorrectDisclosureInput!) { correctDisclosure(input: $input) {
+      errors { code } } }"""
+    out = await gql.mutate(
+        "correctDisclosure",
+        correct,
+        {"id": listing["id"], "reason": f"{ID_C.translate(FULL)} 金额有误", "tables": [named]},
+        token=clerk,
+    )
+    assert out["errors"] == []
+    out = await step(
+        gql, "RetractDisclosure", clerk, id=listing["id"], reason=f"{spaced} 重复发放，撤回"
+    )
+    assert out["errors"] == []
+    served = await gql.data(
+        """query($id: ID!) { disclosure(id: $id) { retractionReason
+          tables { title columns { key label } } versions { reason tables { title } } } }""",
+        {"id": listing["id"]},
+    )
+    text = json.dumps(served, ensure_ascii=False)
+    for number in (ID_A, ID_C):
+        for form in (number, number.translate(FULL), number[6:14]):
+            assert form not in text, (form, text)
+    assert "13812345678" not in text and "１３８１２３４５６７８" not in text
+    assert masked(ID_C) in served["disclosure"]["tables"][0]["title"]
+    assert masked(ID_A) in served["disclosure"]["retractionReason"]
 
     # 2. HELD: many setMyIdNumber in one document (aliases) each count against the limit
     c = await gql.login(await villager(settings, demo, "13900000012", "周五"))
@@ -205,6 +243,22 @@ async def test_subsidy_numbers_cannot_be_probed_nor_slip_past_the_masking(
     assert id_hash(ID_A) not in logged and ID_A not in logged
     # the keys are kept, but only for the villager's own list
     assert await SubsidyEntry.filter(id_hash=id_hash(ID_A)).count() == 2
+
+    # 8. HELD: many accounts from one address share its limit, and a forged
+    # X-Forwarded-For does not make a new address (a lower limit than the day's tries)
+    configure(app, id_number_ip_attempts=5)
+    fresh = await gql.login(await villager(settings, demo, "13900000016", "冯九"))
+    for forwarded in (None, "198.51.100.23", "2001:db8::1"):
+        headers = {"Authorization": f"Bearer {fresh}"}
+        if forwarded:
+            headers["X-Forwarded-For"] = forwarded
+        refused = await client.post(
+            "/graphql",
+            json={"query": SET, "variables": {"input": {"idNumber": free}}},
+            headers=headers,
+        )
+        assert error_codes(refused.json()) == ["RATE_LIMITED"], refused.json()
+    assert (await User.get(phone="13900000016")).id_number_hash is None
 
 
 # --- must-read notices ----------------------------------------------------------------

@@ -112,6 +112,11 @@ def _masked_mobile(digits: str) -> str:
     return f"{digits[:3]}****{digits[-4:]}"
 
 
+def masked(text: str) -> str:
+    """Free text of a table with every ID and mobile number in it masked."""
+    return mask_mobiles(mask_id_numbers(text))
+
+
 def clean_cell(kind: ColumnKind, raw: Any) -> str | int | None:
     """The stored value, or None when the cell is invalid for its column."""
     text = "" if raw is None else str(raw).strip()
@@ -129,7 +134,7 @@ def clean_cell(kind: ColumnKind, raw: Any) -> str | int | None:
         except InvalidOperation:
             return None
     # whatever the column says it holds, no ID or mobile number is stored in clear
-    return mask_mobiles(mask_id_numbers(text))
+    return masked(text)
 
 
 def row_key(kinds: list[ColumnKind], row: list[Any]) -> str | None:
@@ -154,8 +159,13 @@ def clean_tables(
         errors.append(UserError(ErrorCode.TABLE_TOO_LARGE, "tables", {"max": MAX_TABLES}))
         return out, keys
     for t, table in enumerate(tables):
+        # a title or a column's name is published as the cells are: no number in clear
         columns = [
-            {"key": c["key"], "label": c["label"], "kind": str(ColumnKind(c["kind"]))}
+            {
+                "key": masked(c["key"]),
+                "label": masked(c["label"]),
+                "kind": str(ColumnKind(c["kind"])),
+            }
             for c in table["columns"]
         ]
         rows = table.get("rows") or []
@@ -181,7 +191,7 @@ def clean_tables(
         keys.append(row_keys)
         out.append(
             {
-                "title": (table.get("title") or "").strip()[:100],
+                "title": masked((table.get("title") or "").strip()[:100]),
                 "columns": columns,
                 "rows": cleaned_rows,
             }
