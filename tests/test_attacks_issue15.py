@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.relay import to_global_id
+from api.relay import from_global_id, to_global_id
 from api.settings import Settings
 from models.accounts import User
 from models.audit import AuditEntry
@@ -473,6 +473,23 @@ async def test_prices_refuse_numbers_and_days_that_are_not_prices(
     for item, code in bad:
         body = await gql(RECORD, {"input": {"prices": [item]}}, token=official)
         assert every_code(body) == [code], (item, body)
+    # units: rounded half up to the fen, never to nothing, never past the cap
+    other = {**row, "market": second["id"]}
+    for unit, price, code in (("吨", 1, "NON_POSITIVE_AMOUNT"), ("克", 10**9, "AMOUNT_TOO_LARGE")):
+        body = await gql(
+            RECORD,
+            {"input": {"prices": [{**other, "unit": unit, "priceFen": price}]}},
+            token=official,
+        )
+        assert every_code(body) == [code], (unit, body)
+    half = await gql.mutate(
+        "recordMarketPrices",
+        RECORD,
+        {"prices": [{**other, "unit": "公斤", "priceFen": 333}]},
+        token=official,
+    )
+    assert half["errors"] == [] and half["prices"][0]["priceFen"] == 167  # 1.665 yuan/斤
+    at_first = MarketPrice.filter(market_id=int(from_global_id(first["id"])[1]))
     twice = await gql.mutate(
         "recordMarketPrices", RECORD, {"prices": [row, {**row, "priceFen": 260}]}, token=official
     )
@@ -486,8 +503,7 @@ async def test_prices_refuse_numbers_and_days_that_are_not_prices(
         codes = every_code(body)
         assert codes and "INTERNAL_SERVER_ERROR" not in codes, (start, body)
     # nothing of all that changed the one price
-    prices = await MarketPrice.all()
-    assert [(p.price_fen, p.revision) for p in prices] == [(250, 1)]
+    assert [(p.price_fen, p.revision) for p in await at_first] == [(250, 1)]
 
     # another township's official may not correct it; the region's own official does so
     # only as an audited revision (before and after)
@@ -527,7 +543,7 @@ async def test_prices_refuse_numbers_and_days_that_are_not_prices(
         assert every_code(body) == [code], (data, body)
     body = await upload_prices(client, official, town, crafted_xlsx(["1e999"] * 5), "p.xlsx")
     assert "INTERNAL_SERVER_ERROR" not in every_code(body)
-    assert [(p.price_fen, p.revision) for p in await MarketPrice.all()] == [(255, 2)]
+    assert [(p.price_fen, p.revision) for p in await at_first] == [(255, 2)]
     # a sheet correcting it is a revision with its audit entry too
     body = await upload_prices(
         client, official, town, f"{head}{day},大米,东溪镇农贸市场,2.6\n".encode()
@@ -593,3 +609,20 @@ async def test_a_monthly_account_sheet_with_an_infinite_amount_is_a_user_error(c
     codes = [(e["code"], e["field"], e["line"]) for e in payload["errors"]]
     assert codes == [("INVALID_AMOUNT", "amount", 2)], codes
     assert await MonthlyAccount.all().count() == 0 and await AccountLine.all().count() == 0
+
+    # WORKED: a month's lines are published as typed: a payee's ID number or a mobile
+    # number in the summary was stored and served in clear
+    sheet = (
+        "日期,收支,科目代码,金额,对方单位,摘要\n"
+        f"2026-03-02,收入,503,300.00,赵大山 {ID_A.translate(FULL)},"
+        f"退回多领补贴 {ID_A[:6]}-{ID_A[6:14]}-{ID_A[14:]} 电话13812345678\n"
+    )
+    body = await upload_month(client, await gql.login(CLERK), demo.villages[0], sheet.encode())
+    payload = body["data"]["importMonthlyAccount"]
+    assert payload["errors"] == [], payload
+    [line] = [e["node"] for e in payload["account"]["lines"]["edges"]]
+    text = json.dumps(line, ensure_ascii=False)
+    for form in (ID_A, ID_A.translate(FULL), ID_A[6:14], "13812345678"):
+        assert form not in text, (form, text)
+    assert line["counterparty"] == f"赵大山 {masked(ID_A)}"
+    assert line["summary"] == f"退回多领补贴 {masked(ID_A)} 电话138****5678"
