@@ -25,7 +25,7 @@ from models.prices import MarketPrice
 from models.prices.recording import beijing_today
 from models.subsidies import id_hash
 from tests.client import error_codes
-from tests.test_disclosures import CLERK, OFFICIAL, VILLAGER, draft, published, step
+from tests.test_disclosures import CLERK, CREATE, OFFICIAL, VILLAGER, draft, published, step
 from tests.test_disclosures_masking import masked, with_check_digit
 from tests.test_finance import upload as upload_month
 from tests.test_jobs import MovableClock
@@ -290,6 +290,36 @@ async def test_notices_cannot_be_acknowledged_or_counted_out_of_turn(
         mustRead=True,
         expiresAt=midnight.isoformat(),
     )
+    # WORKED: an expiry (or a start, or a publication time) whose offset takes it past the
+    # calendar in UTC was an INTERNAL_SERVER_ERROR; now INVALID_DATE, nothing made
+    made = await Disclosure.all().count()
+    for at in ("9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+05:00"):
+        data = {
+            "regionId": gid("Region", demo.townships[0].id),
+            "category": "NOTICE",
+            "title": "越界的到期时间",
+            "body": "。",
+            "mustRead": True,
+            "expiresAt": at,
+        }
+        body = await gql(CREATE, {"input": data}, token=official)
+        assert [(e["code"], e["field"]) for e in body["data"]["createDisclosure"]["errors"]] == [
+            ("INVALID_DATE", "expiresAt")
+        ], body
+        plain = await draft(gql, official, demo.townships[0], category="NOTICE", title="草稿")
+        out = await gql(
+            """mutation($input: PublishDisclosureInput!) { publishDisclosure(input: $input) {
+              disclosure { status } errors { code field } } }""",
+            {"input": {"id": plain["id"], "publishAt": at}},
+            token=official,
+        )
+        assert out["data"]["publishDisclosure"]["errors"] == [
+            {"code": "INVALID_DATE", "field": "publishAt"}
+        ], out
+        made += 1
+    assert await Disclosure.all().count() == made
+    assert not await Disclosure.filter(status="SCHEDULED").exists()
+
     # a scheduled must-read notice is as unknown as a missing id, to ack and to count
     pending = await draft(
         gql, official, demo.townships[0], category="NOTICE", title="明日发布", mustRead=True
