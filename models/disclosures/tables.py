@@ -2,8 +2,9 @@
 
 ID numbers and phone numbers are masked before anything is stored, so the unmasked value
 never reaches the database, the hash chain or an export: in the columns declared as such,
-and wherever else one appears in a cell (an 18-digit number with a valid GB 11643 check
-digit, a mainland mobile number). `mask_id_numbers` does the same for a disclosure's text.
+and wherever else one appears in a cell, the table's title or a column's name (an 18-digit
+number with a valid GB 11643 check digit, a mainland mobile number; in full-width digits or
+in groups too). `mask_id_numbers` does the same for a disclosure's text.
 
 Before an ID_NUMBER cell is masked, the keyed hash of its number is taken as the row's key
 (我的补贴: the named villager finds the row by the hash of the number they entered). The
