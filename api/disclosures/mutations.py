@@ -3,17 +3,19 @@ models.disclosures.workflow."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import graphene
 
 from api.context import Context
 from api.disclosures.types import Category, ColumnKind, Disclosure, FarmingTag, Urgency
-from api.inputs import enum_value
+from api.inputs import datetime_arg, enum_value
 from api.mutations import BaseMutation
 from api.relay import decode_id
 from models.disclosures import Category as Cat
 from models.disclosures import workflow
+from models.errors import BadUserInput, ErrorCode, fail
 from models.policy import Action
 
 
@@ -84,13 +86,25 @@ def table_values(table: Any) -> dict[str, Any]:
     }
 
 
+def stored_time(at: datetime | None, field: str) -> datetime | None:
+    """A time to keep, in UTC: one that leaves the calendar there (9999-12-31T23:00-05:00)
+    or that no database keeps is INVALID_DATE, not a crash when it is converted."""
+    try:
+        return datetime_arg(at)
+    except BadUserInput:
+        raise fail(ErrorCode.INVALID_DATE, field) from None
+
+
 def content_values(data: Any) -> dict[str, Any]:
-    """The content fields given, as plain values (global ids decoded)."""
+    """The content fields given, as plain values (global ids decoded, times in UTC)."""
     content = {
         name: data.get(name)
-        for name in ("title", "body", "period", "must_read", "valid_from", "expires_at")
+        for name in ("title", "body", "period", "must_read")
         if data.get(name) is not None
     }
+    for name, field in (("valid_from", "validFrom"), ("expires_at", "expiresAt")):
+        if data.get(name) is not None:
+            content[name] = stored_time(data.get(name), field)
     if data.get("tags") is not None:
         content["tags"] = [enum_value(t) for t in data.tags]
     if data.get("urgency") is not None:
@@ -211,7 +225,7 @@ class PublishDisclosure(DisclosurePayload):
     @classmethod
     async def perform(cls, ctx: Context, data: Any) -> dict[str, Any]:
         disclosure = await workflow.publish_disclosure(
-            ctx.viewer, decode_id(data.id, "Disclosure"), data.publish_at
+            ctx.viewer, decode_id(data.id, "Disclosure"), stored_time(data.publish_at, "publishAt")
         )
         return {"disclosure": disclosure}
 

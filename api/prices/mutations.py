@@ -107,7 +107,7 @@ class RecordMarketPrices(PricesPayload):
             )
         if errors:
             raise UserErrors(*errors)
-        return cls.shaped(await record_prices(ctx.viewer, rows))
+        return cls.shaped(await record_prices(ctx.viewer, rows, ctx.settings.clock()))
 
 
 class ImportMarketPricesInput(graphene.InputObjectType):
@@ -131,6 +131,10 @@ class ImportMarketPrices(PricesPayload):
         region_id = decode_id(data.region_id, "Region", "regionId")
         upload: UploadedFile = data.file
         result = await import_prices(
-            ctx.viewer, region_id, upload.data or b"", too_large=upload.too_large
+            ctx.viewer,
+            region_id,
+            upload.data or b"",
+            too_large=upload.too_large,
+            now=ctx.settings.clock(),
         )
         return cls.shaped(result)

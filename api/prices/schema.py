@@ -97,7 +97,7 @@ class PriceQueries(graphene.ObjectType):
     @staticmethod
     async def resolve_latest_prices(root: Any, info: Info, region_id: str) -> Any:
         region = await load_region_by_global_id(info, region_id)
-        return await latest_prices(region)
+        return await latest_prices(region, info.context.settings.clock())
 
     @staticmethod
     async def resolve_price_updates(

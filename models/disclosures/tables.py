@@ -2,8 +2,9 @@
 
 ID numbers and phone numbers are masked before anything is stored, so the unmasked value
 never reaches the database, the hash chain or an export: in the columns declared as such,
-and wherever else one appears in a cell (an 18-digit number with a valid GB 11643 check
-digit, a mainland mobile number). `mask_id_numbers` does the same for a disclosure's text.
+and wherever else one appears in a cell, the table's title or a column's name (an 18-digit
+number with a valid GB 11643 check digit, a mainland mobile number; in full-width digits or
+in groups too). `mask_id_numbers` does the same for a disclosure's text.
 
 Before an ID_NUMBER cell is masked, the keyed hash of its number is taken as the row's key
 (我的补贴: the named villager finds the row by the hash of the number they entered). The
@@ -18,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from models.errors import ErrorCode, UserError
-from models.subsidies import id_hash
+from models.subsidies import id_hash, normalise
 
 MAX_TABLES, MAX_COLUMNS, MAX_ROWS, MAX_CELL = 10, 30, 5000, 200
 
@@ -50,7 +51,32 @@ def mask_any_phone(value: str) -> str:
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 ID_NUMBER_RE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9Xx])")
+# In free text a number is also written in groups (430124 19780512 1634, or the date split
+# again): found on the text with full-width digits folded, see `folded`.
+ID_IN_TEXT_RE = re.compile(
+    r"(?<![0-9])[0-9]{6}[ -]?[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{3}[0-9Xx](?![0-9Xx])"
+)
 MOBILE_RE = re.compile(r"(?<![0-9])(?:(?:\+|00)?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9])")
+# Full-width digits, X, space, hyphen and plus as typed by a Chinese input method, one
+# character for one: the positions found in the folded text are those of the original.
+FULL_WIDTH = str.maketrans("０１２３４５６７８９Ｘｘ\u3000－＋", "0123456789Xx -+")
+
+
+def folded(text: str) -> str:
+    return text.translate(FULL_WIDTH)
+
+
+def _mask_found(pattern: re.Pattern[str], text: str, mask: Any) -> str:
+    """`text` with each match of `pattern` in its folded form replaced by `mask(match)` (the
+    folded, ASCII text of the match; None keeps the original characters)."""
+    out, last = [], 0
+    for m in pattern.finditer(folded(text)):
+        masked = mask(m[0])
+        if masked is None:
+            continue
+        out += [text[last : m.start()], masked]
+        last = m.end()
+    return "".join(out) + text[last:] if out else text
 
 
 def id_check_digit(first17: str) -> str:
@@ -62,21 +88,34 @@ def is_id_number(value: str) -> bool:
 
 
 def mask_id_numbers(text: str) -> str:
-    """Every valid 18-digit ID number in `text` masked; other long numbers are left alone."""
+    """Every valid 18-digit ID number in `text` masked, however typed (full-width digits,
+    groups apart); other long numbers are left alone."""
     if len(text) < 18:
         return text
-    return ID_NUMBER_RE.sub(lambda m: mask_id_number(m[0]) if is_id_number(m[0]) else m[0], text)
+
+    def mask(found: str) -> str | None:
+        number = re.sub(r"[ -]", "", found)
+        return mask_id_number(number) if is_id_number(number) else None
+
+    return _mask_found(ID_IN_TEXT_RE, text, mask)
 
 
 def mask_mobiles(text: str) -> str:
-    """Every mainland mobile number in `text` masked (138****5678)."""
+    """Every mainland mobile number in `text` masked (138****5678), full-width digits too."""
     if len(text) < 11:
         return text
-    return MOBILE_RE.sub(lambda m: _masked_mobile(re.sub(r"[^0-9]", "", m[0])[-11:]), text)
+    return _mask_found(
+        MOBILE_RE, text, lambda found: _masked_mobile(re.sub(r"[^0-9]", "", found)[-11:])
+    )
 
 
 def _masked_mobile(digits: str) -> str:
     return f"{digits[:3]}****{digits[-4:]}"
+
+
+def masked(text: str) -> str:
+    """Free text of a table with every ID and mobile number in it masked."""
+    return mask_mobiles(mask_id_numbers(text))
 
 
 def clean_cell(kind: ColumnKind, raw: Any) -> str | int | None:
@@ -96,14 +135,14 @@ def clean_cell(kind: ColumnKind, raw: Any) -> str | int | None:
         except InvalidOperation:
             return None
     # whatever the column says it holds, no ID or mobile number is stored in clear
-    return mask_mobiles(mask_id_numbers(text))
+    return masked(text)
 
 
 def row_key(kinds: list[ColumnKind], row: list[Any]) -> str | None:
     """The keyed hash of the row's first valid ID number in an ID_NUMBER column, else None."""
     for kind, raw in zip(kinds, row, strict=True):
         if kind == ColumnKind.ID_NUMBER and raw is not None:
-            number = re.sub(r"\s", "", str(raw))
+            number = normalise(str(raw))
             if is_id_number(number):
                 return id_hash(number)
     return None
@@ -121,8 +160,13 @@ def clean_tables(
         errors.append(UserError(ErrorCode.TABLE_TOO_LARGE, "tables", {"max": MAX_TABLES}))
         return out, keys
     for t, table in enumerate(tables):
+        # a title or a column's name is published as the cells are: no number in clear
         columns = [
-            {"key": c["key"], "label": c["label"], "kind": str(ColumnKind(c["kind"]))}
+            {
+                "key": masked(c["key"]),
+                "label": masked(c["label"]),
+                "kind": str(ColumnKind(c["kind"])),
+            }
             for c in table["columns"]
         ]
         rows = table.get("rows") or []
@@ -148,7 +192,7 @@ def clean_tables(
         keys.append(row_keys)
         out.append(
             {
-                "title": (table.get("title") or "").strip()[:100],
+                "title": masked((table.get("title") or "").strip()[:100]),
                 "columns": columns,
                 "rows": cleaned_rows,
             }

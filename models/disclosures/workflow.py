@@ -26,6 +26,7 @@ from models.disclosures.content import (
     edit_content,
 )
 from models.disclosures.returns import close_return_notes, require_not_returned
+from models.disclosures.tables import mask_id_numbers
 from models.errors import ErrorCode, UserError, UserErrors, fail
 from models.policy import (
     Action,
@@ -272,7 +273,7 @@ async def correct_disclosure(
             disclosure_id=disclosure.id, source_version__not_isnull=True
         ):
             raise fail(ErrorCode.CORRECT_THROUGH_MONTH, "id")
-        reason = clean_reason(reason)
+        reason = mask_id_numbers(clean_reason(reason))  # public, as the title is
         before = snapshot(disclosure)
         if disclosure.category == Category.FINANCE:
             return await stage_correction(viewer, disclosure, reason, content, before)
@@ -344,7 +345,7 @@ async def retract_disclosure(viewer: Viewer, disclosure_id: int, reason: str | N
     async with in_transaction():
         disclosure = await load_disclosure(viewer, disclosure_id, Action.DISCLOSURE_EDIT)
         require_status(disclosure, Status.PUBLISHED)
-        reason = clean_reason(reason)
+        reason = mask_id_numbers(clean_reason(reason))  # public, as the title is
         await publishing.retract(disclosure, reason)
         await record(
             viewer,

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from models.chart_data import chart_for
+from models.disclosures.tables import masked
 from models.errors import ErrorCode, UserError, UserErrors
 from models.finance import (
     FIGURES,
@@ -159,8 +160,9 @@ async def store_month(
                 direction=line.direction,
                 subject_code=line.subject_code,
                 amount_fen=line.amount_fen,
-                counterparty=line.counterparty,
-                summary=line.summary,
+                # published: no ID or mobile number in clear, however it was typed
+                counterparty=masked(line.counterparty),
+                summary=masked(line.summary),
                 voucher_no=line.voucher_no,
                 receipt_id=receipts.get(line.line),
                 version=account.version,

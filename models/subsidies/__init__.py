@@ -22,6 +22,7 @@ import re
 DERIVATION_LABEL = b"cunwu id-number key v1\0"
 
 _key: bytes | None = None
+FULL_WIDTH = str.maketrans("０１２３４５６７８９Ｘｘ\u3000－", "0123456789Xx -")
 
 
 def derive_key(secret_key: str) -> str:
@@ -38,9 +39,10 @@ def configure(key: str) -> None:
 
 
 def normalise(raw: str) -> str:
-    """Spaces gone, the check digit X upper-case: the same number hashes the same however
-    it was typed."""
-    return re.sub(r"\s", "", raw).upper()
+    """Spaces and hyphens gone, full-width digits folded, the check digit X upper-case: the
+    same number hashes the same however it was typed (in a table or by its holder)."""
+    folded = raw.translate(FULL_WIDTH)
+    return re.sub(r"[\s-]", "", folded).upper()
 
 
 def id_hash(number: str) -> str:
