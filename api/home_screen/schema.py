@@ -21,9 +21,9 @@ from api.regions.schema import load_region_by_global_id
 from api.regions.types import Region
 from api.rows import fetch_rows
 from api.sync import server_time
-from models.disclosures.badge import compliance_badge
 from models.disclosures.notices import must_read_for
 from models.errors import BadUserInput
+from models.flags.badge import compliance_badge
 from models.prices.board import latest_prices
 from models.prices.recording import beijing_today
 from models.regions import Region as RegionModel
