@@ -2,8 +2,11 @@
 
 A run makes its own PostgreSQL database and Redis key prefix, so runs never meet.
 SQLite tests each get a copy of a migrated template file; PostgreSQL tests empty the tables
-and reseed the reference data. A copy of a template database per test (CREATE DATABASE ...
+and copy the reference data back, one statement on a connection kept for the run
+(tests/seed_snapshot.py). A copy of a template database per test (CREATE DATABASE ...
 TEMPLATE) measured slower: each DROP DATABASE waits for a checkpoint of the whole server.
+The `demo` fixture copies in the rows of its last seed_demo while they are fresh (same rows,
+same ids; see tests/seed_snapshot.py for when it seeds for real).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from models.catalogue_data import ensure_catalogue
 from models.chart_data import ensure_charts
 from models.prices.commodity_data import ensure_commodities
 from tests.client import GQL
+from tests.seed_snapshot import DemoSeeds, pg_reset_script
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -39,6 +43,9 @@ RUN_ID = uuid.uuid4().hex[:10]
 FAST_PATHS = Config(environ=os.environ)("CUNWU_FAST_PATHS", cast=bool, default=True)
 # ... on one half only (CUNWU_TEST_BACKEND=postgres), to stay inside CI's time
 ONLY_BACKEND = os.environ.get("CUNWU_TEST_BACKEND")
+# per PostgreSQL database: a connection kept for the run and the script that resets it
+RESETS: dict[str, tuple[asyncpg.Connection, str]] = {}
+DEMO_SEEDS: dict[str, DemoSeeds] = {}  # per backend: the demo fixture's snapshot
 
 
 SERVICES_MISSING = pytest.StashKey[int]()
@@ -102,7 +109,7 @@ def base_settings(tmp: Path, **overrides: object) -> Settings:
         secret_key="test-secret-key-for-the-suite-" + RUN_ID * 2,
         demo=False,
         argon2_time_cost=1,  # cheap hashes keep the suite fast; production uses the defaults
-        argon2_memory_kib=8192,
+        argon2_memory_kib=1024,  # 8 MiB cost some 6 ms a hash, thousands of times a run
         fast_paths=FAST_PATHS,
         jobs=False,  # tests that need the scheduler and a worker turn them on
         **overrides,
@@ -141,10 +148,25 @@ async def backend_settings(request, tmp_path_factory) -> AsyncIterator[Settings]
         redis_url=TEST_REDIS_URL,
         redis_prefix=f"cunwu-test-{RUN_ID}:",
     )
+    reset: asyncpg.Connection | None = None
     try:
         await migrate(settings)
+        # the per-test reset of old, once; then one script repeats its result per test
+        await Tortoise.init(config=settings.tortoise_config())
+        try:
+            await Tortoise.get_connection("default").execute_script(EMPTY_THE_DATABASE)
+            await ensure_catalogue()
+            await ensure_charts()
+            await ensure_commodities()
+        finally:
+            await Tortoise.close_connections()
+        reset = await pg_admin(settings.database_url)
+        RESETS[settings.database_url] = (reset, await pg_reset_script(reset))
         yield settings
     finally:
+        RESETS.pop(settings.database_url, None)
+        if reset is not None:
+            await reset.close()
         await flush_redis(settings)
         admin = await pg_admin(TEST_DATABASE_URL)
         try:
@@ -168,7 +190,8 @@ async def flush_redis(settings: Settings) -> None:
 # Empties every table but the migration log and restarts the sequences, in one round trip.
 # DELETE, not TRUNCATE: on tables this small it is some 30 times faster (TRUNCATE makes new
 # files for every table and index). The replica role (a superuser's setting) switches off the
-# foreign keys and the audit log's append-only trigger for this transaction only.
+# foreign keys and the audit log's append-only trigger for this transaction only. Run once per
+# run (then the ensure_* reference data): tests/seed_snapshot.py's script repeats the result.
 EMPTY_THE_DATABASE = """
 DO $$
 DECLARE
@@ -205,15 +228,8 @@ async def settings(backend_settings: Settings, tmp_path: Path) -> Settings:
             media_root=tmp_path / "media",
             database_url=sqlite_url(tmp_path / "cunwu.sqlite3"),
         )
-    await Tortoise.init(config=backend_settings.tortoise_config())
-    try:
-        conn = Tortoise.get_connection("default")
-        await conn.execute_script(EMPTY_THE_DATABASE)
-        await ensure_catalogue()
-        await ensure_charts()
-        await ensure_commodities()
-    finally:
-        await Tortoise.close_connections()
+    conn, script = RESETS[backend_settings.database_url]
+    await conn.execute(script)
     await flush_redis(backend_settings)
     return backend_settings.with_overrides(media_root=tmp_path / "media")
 
@@ -239,6 +255,8 @@ def gql(client: httpx.AsyncClient) -> GQL:
 
 @pytest.fixture
 async def demo(app, settings: Settings):
+    """seed_demo(content=False), or the same rows copied from its last run (seed_snapshot)."""
     from scripts.seed_demo import seed_demo
 
-    return await seed_demo(settings, content=False)
+    key = "sqlite" if settings.is_sqlite else settings.database_url
+    return await DEMO_SEEDS.setdefault(key, DemoSeeds()).seed(settings, seed_demo)

@@ -333,6 +333,9 @@ async def test_a_worker_killed_while_failing_leaves_no_stuck_job(database, tmp_p
     job_id = await enqueue("probe_effect", {"dir": str(tmp_path), "block": True}, max_attempts=1)
     try:
         await eventually(lambda: Job.exists(id=job_id, status=JobStatus.RUNNING))
+        # RUNNING comes before the handler's first line: a kill in between left no log
+        log = tmp_path / "log"
+        await eventually(lambda: _true(log.exists() and "start" in log.read_text()))
     finally:
         await stop_worker(first, signal.SIGKILL)
     second = await start_worker(env)
@@ -394,3 +397,7 @@ async def test_the_daily_sweep_keeps_a_scheduled_disclosures_attachment(app, gql
 
 async def _more(before: int) -> bool:
     return await Job.filter(kind="delete_orphan_media", status=JobStatus.DONE).count() > before
+
+
+async def _true(value: bool) -> bool:
+    return value
