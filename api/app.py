@@ -13,8 +13,10 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from tortoise import Tortoise
 
 from api.accounts.codes import settle as sms_codes_sent
+from api.compat import sqlite_filename
 from api.database import close_db, open_db, ping_db
 from api.endpoint import GraphQLEndpoint
 from api.graphiql import serve_static
@@ -24,7 +26,7 @@ from api.live import LiveSocket
 from api.media.files import serve_media, serve_summary
 from api.middleware import ProxyHeadersMiddleware, RequestIdMiddleware
 from api.schema import schema
-from api.services import Services, connect_redis, live_hub
+from api.services import Services, connect_redis, live_hub, response_cache
 from api.settings import Settings
 from notifications import live
 
@@ -40,6 +42,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         orm = await open_db(settings)
         redis = connect_redis(settings)
         services = app.state.services = Services.build(settings, redis)
+        conn = Tortoise.get_connection("default")
+        services.response_cache = response_cache(
+            settings,
+            redis,
+            services.redis_guard,
+            sqlite_filename(conn) if conn.capabilities.dialect == "sqlite" else None,
+        )
         # before the job runner: its dispatch jobs publish here; never waits for Redis
         hub = services.live = live_hub(settings)
         await hub.start()
@@ -65,6 +74,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             except Exception:  # shutting down regardless: say what was lost
                 log.exception("view counts not flushed at shutdown")
             await services.aclose()
+            if services.response_cache is not None:
+                services.response_cache.close()
             if redis is not None:
                 await redis.aclose()
             await close_db(orm)
