@@ -28,6 +28,7 @@ from api.middleware import ProxyHeadersMiddleware, RequestIdMiddleware
 from api.schema import schema
 from api.services import Services, connect_redis, live_hub, response_cache
 from api.settings import Settings
+from models import data_versions
 from notifications import live
 
 log = logging.getLogger("cunwu.app")
@@ -42,6 +43,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         orm = await open_db(settings)
         redis = connect_redis(settings)
         services = app.state.services = Services.build(settings, redis)
+        store = data_versions.current()
+        if isinstance(store, data_versions.RedisVersions):
+            store.guard = services.redis_guard  # one log line per outage, one back-off
         conn = Tortoise.get_connection("default")
         services.response_cache = response_cache(
             settings,

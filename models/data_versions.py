@@ -71,10 +71,11 @@ class RedisVersions:
         self.lost = False
 
     async def bump(self, fields: set[str]) -> None:
-        redis = self.guard.client()
-        if redis is None:
+        # the guard may be shared with the API's other Redis users (their client, not ours)
+        if self.guard.client() is None:
             self.lost = True
             return
+        redis = self.redis
         try:
             async with redis.pipeline(transaction=False) as pipe:
                 for name in sorted(fields | ({EPOCH} if self.lost else set())):
@@ -89,9 +90,9 @@ class RedisVersions:
             self.lost = False
 
     async def read(self, fields: list[str]) -> list[int] | None:
-        redis = self.guard.client()
-        if redis is None:
+        if self.guard.client() is None:
             return None
+        redis = self.redis
         try:
             if self.lost:
                 await redis.hincrby(self.key, EPOCH, 1)
@@ -104,14 +105,22 @@ class RedisVersions:
         return [int(v) if v is not None else 0 for v in values]
 
 
+class Pending(set[int]):
+    """The regions written in one outermost transaction; `closed` once it has ended (a task
+    it started may still write: that write is bumped at once)."""
+
+    closed = False
+
+
 _stores: list[VersionStore] = []  # the installed stores, the last one used
-_pending: ContextVar[set[int] | None] = ContextVar("data_versions_pending", default=None)
+_pending: ContextVar[Pending | None] = ContextVar("data_versions_pending", default=None)
 _request: ContextVar[set[int] | None] = ContextVar("data_versions_request", default=None)
 _paths: dict[int, str] = {}  # region id -> path; regions never move
 
 
 def install(store: VersionStore) -> None:
     _stores.append(store)
+    _paths.clear()  # a database opened anew (tests empty theirs): its regions read again
 
 
 def uninstall(store: VersionStore) -> None:
@@ -159,7 +168,7 @@ async def touched(region_id: int | None) -> None:
     """A write for this region (None: for none): bumped when it is committed."""
     rid = region_id if region_id is not None else NO_REGION
     pending = _pending.get()
-    if pending is not None:
+    if pending is not None and not pending.closed:
         pending.add(rid)
         return
     request = _request.get()
@@ -170,14 +179,15 @@ async def touched(region_id: int | None) -> None:
 
 def begin() -> Token:
     """An outermost transaction begins: the writes recorded in it wait for its commit."""
-    return _pending.set(set())
+    return _pending.set(Pending())
 
 
 def end(token: Token) -> set[int]:
     """The outermost transaction has ended: the regions its writes touched."""
-    pending = _pending.get() or set()
+    pending = _pending.get() or Pending()
+    pending.closed = True
     _pending.reset(token)
-    return pending
+    return set(pending)
 
 
 @contextmanager
