@@ -2,6 +2,8 @@
 
 POST application/json; GET for queries (cacheable, with ETag); GraphiQL for browsers.
 Documents are parsed and validated once per query text and kept in a bounded LRU.
+Anonymous queries are answered from the response cache (api.response_cache) when it holds
+their answer for the current data versions, before any parsing or execution.
 """
 
 from __future__ import annotations

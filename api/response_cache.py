@@ -75,6 +75,7 @@ class Plan:
 
     digest: str
     regions: tuple[tuple[str, str], ...] | None  # ("var", name) or ("lit", global id)
+    declared: frozenset[str] = frozenset()  # the operation's variables
 
 
 NOT_CACHEABLE = Plan("", None)
@@ -87,6 +88,7 @@ def plan_for(query: str, document: DocumentNode, operation: OperationDefinitionN
     if any(node.name.value in UNCACHED_ROOTS for node in fields):
         return NOT_CACHEABLE
     digest = hashlib.sha256(query.encode()).hexdigest()
+    declared = frozenset(d.variable.name.value for d in operation.variable_definitions or ())
     sources: list[tuple[str, str]] = []
     for node in fields:
         if node.name.value.startswith("__"):
@@ -101,11 +103,11 @@ def plan_for(query: str, document: DocumentNode, operation: OperationDefinitionN
                 elif isinstance(value, StringValueNode):
                     sources.append(("lit", value.value))
                 else:
-                    return Plan(digest, None)
+                    return Plan(digest, None, declared)
                 found = True
         if not found:
-            return Plan(digest, None)
-    return Plan(digest, tuple(sources))
+            return Plan(digest, None, declared)
+    return Plan(digest, tuple(sources), declared)
 
 
 def root_field_nodes(document: DocumentNode, operation: OperationDefinitionNode) -> list[FieldNode]:
@@ -266,6 +268,8 @@ class ResponseCache:
         store = data_versions.current()
         if store is None:
             return None
+        if variables and not plan.declared.issuperset(variables):
+            return None  # variables the operation does not use: one more key for nothing
         canonical = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
         if len(canonical) > MAX_VARIABLES_BYTES:
             return None

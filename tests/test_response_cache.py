@@ -252,11 +252,18 @@ async def test_languages_and_hostile_headers_and_variables(app, client, gql, dem
     await gql(FEED, huge)
     await gql(FEED, huge)
     assert executions(app) == ran + 5 and len(cache.bodies) == entries
+    search = "query($region: ID, $q: String) { disclosures(regionId: $region, search: $q) { edges { node { id } } } }"
+    await gql(search, {**feed, "q": "修路" * 3000})
+    await gql(search, {**feed, "q": "修路" * 3000})
+    # variables the operation does not declare: answered, never a key of their own
+    await gql(FEED, {**feed, "junk": 1})
+    await gql(FEED, {**feed, "junk": 2})
+    assert executions(app) == ran + 9 and len(cache.bodies) == entries
     # answers with errors are not kept
     for _ in range(2):
         body = await gql(FEED, {"region": gid("Disclosure", 1)})
         assert body["errors"]
-    assert executions(app) == ran + 7
+    assert executions(app) == ran + 11
     # a field with a side effect (a view counted) is always executed
     item = (await published(gql, await gql.login(CLERK), demo.villages[0]))["id"]
     one = "query($id: ID!) { disclosure(id: $id) { id } }"
