@@ -1,8 +1,9 @@
 """Anonymous query answers, kept and served again until a write changes what they read.
 
 What is kept: the answer to a query operation asked without an Authorization header, that
-has no `errors`, reads no field with a side effect (`disclosure` counts a view) and is at
-most `response_cache_entry_bytes`. Signed-in requests never read or fill it: their
+has no `errors`, reads no root field in UNCACHED_ROOTS (`disclosure` counts a view,
+`verifyLedger` looks for tampering no write recorded) and is at most
+`response_cache_entry_bytes`. Signed-in requests never read or fill it: their
 answers may hold personal fields (readByMe, the viewer's own rows).
 
 The key: sha256 of the document text, the variables (keys sorted), the operation name, the
@@ -62,9 +63,15 @@ log = logging.getLogger("cunwu.cache")
 
 REGION_ARGUMENTS = frozenset({"regionId", "villageId", "parentId"})
 # Root fields whose resolvers do more than read: never answered from the cache.
-UNCACHED_ROOTS = frozenset({"disclosure"})  # counts a view
+UNCACHED_ROOTS = frozenset(
+    {
+        "disclosure",  # counts a view
+        "verifyLedger",  # looks for changes made behind the API's back: no version has them
+    }
+)
 MAX_VARIABLES_BYTES = 8 * 1024  # bigger variables: answered, not kept
 GZIP_MIN_BYTES = 1000  # as the GZip middleware (api.app): smaller bodies go as they are
+MAX_REGION_ID = 2**31  # region ids are 32-bit integers
 PLANS_LIMIT = 512  # query texts of up to max_query_chars each
 
 
@@ -144,6 +151,8 @@ def region_ids(plan: Plan, variables: dict[str, Any]) -> set[int] | None:
             type_name, pk = from_global_id(global_id)
             if type_name != "Region" or not pk.isascii() or not pk.isdigit():
                 return None
+            if not 0 < int(pk) < MAX_REGION_ID:
+                return None  # no such region: the answer says so, under `all`
             ids.add(int(pk))
         except Exception:  # not a global id: the answer is an error, never kept
             return None
@@ -276,7 +285,11 @@ class ResponseCache:
         ids = region_ids(plan, variables or {})
         fields = None
         if ids is not None:
-            fields = await data_versions.region_fields(sorted(ids))
+            try:
+                fields = await data_versions.region_fields(sorted(ids))
+            except Exception:  # the database fails: the execution will say so, uncached
+                log.exception("regions of a cache key not read")
+                return None
         names = [EPOCH, SYS, *sorted(fields)] if fields is not None else [EPOCH, ALL]
         versions = await store.read(names)
         if versions is None:
