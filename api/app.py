@@ -13,8 +13,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from tortoise import Tortoise
 
 from api.accounts.codes import settle as sms_codes_sent
+from api.compat import sqlite_filename
 from api.compression import CompressionMiddleware
 from api.database import close_db, open_db, ping_db
 from api.endpoint import GraphQLEndpoint
@@ -26,9 +28,10 @@ from api.media.files import serve_media, serve_summary
 from api.middleware import ProxyHeadersMiddleware, RequestIdMiddleware
 from api.schema import schema
 from api.security import BodyLimitMiddleware, SecurityHeadersMiddleware
-from api.services import Services, connect_redis, live_hub
+from api.services import Services, connect_redis, live_hub, response_cache
 from api.settings import Settings
 from api.uploads import MAX_FILES
+from models import data_versions
 from models.accounts import viewer_cache
 from notifications import live
 
@@ -75,6 +78,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = app.state.services = Services.build(settings, redis)
         if services.viewers is not None:
             viewer_cache.install(services.viewers)
+        store = data_versions.current()
+        if isinstance(store, data_versions.RedisVersions):
+            store.guard = services.redis_guard  # one log line per outage, one back-off
+        conn = Tortoise.get_connection("default")
+        services.response_cache = response_cache(
+            settings,
+            redis,
+            services.redis_guard,
+            sqlite_filename(conn) if conn.capabilities.dialect == "sqlite" else None,
+        )
         # before the job runner: its dispatch jobs publish here; never waits for Redis
         hub = services.live = live_hub(settings)
         await hub.start()
@@ -102,6 +115,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if services.viewers is not None:
                 viewer_cache.uninstall(services.viewers)
             await services.aclose()
+            if services.response_cache is not None:
+                services.response_cache.close()
             if redis is not None:
                 await redis.aclose()
             await close_db(orm)

@@ -32,6 +32,8 @@ from tortoise.connection import get_connections
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from models import data_versions
+
 log = logging.getLogger("cunwu.compat")
 
 # --- graphql-core -------------------------------------------------------------------------
@@ -210,6 +212,7 @@ async def _sqlite_enter(self: Any) -> Any:
         except BaseException:
             get_connections().reset(self.token)
             raise
+        _VERSION_TOKENS[id(self)] = data_versions.begin()
     except BaseException:
         try:
             if self.connection._connection is not None:
@@ -240,12 +243,39 @@ async def _pooled_enter(self: Any) -> Any:
         finally:
             await pool.release(connection)
         raise
+    _VERSION_TOKENS[id(self)] = data_versions.begin()
     return self.client
+
+
+# The pending-writes token of each open outermost transaction (the contexts have __slots__).
+_VERSION_TOKENS: dict[int, Any] = {}
+
+
+def _bump_after_commit(original: Any) -> Any:
+    """tortoise 1.1's outermost transaction contexts commit (or roll back) in `__aexit__`:
+    after it, the data versions of the regions the transaction's writes recorded are bumped
+    (models.data_versions) when it committed; a rollback, or a failed commit, bumps nothing.
+    Bumping before the commit would let a reader keep pre-commit data under new versions."""
+
+    async def __aexit__(self: Any, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        token = _VERSION_TOKENS.pop(id(self), None)
+        try:
+            await original(self, exc_type, exc_val, exc_tb)
+        finally:
+            regions = data_versions.end(token) if token is not None else set()
+        if exc_type is None and regions:
+            await data_versions.bump(regions)
+
+    __aexit__.__wrapped__ = original  # type: ignore[attr-defined]
+    return __aexit__
 
 
 def guard_sqlite_begin() -> None:
     SqliteTransactionContext.__aenter__ = _sqlite_enter  # type: ignore[method-assign]
     TransactionContextPooled.__aenter__ = _pooled_enter  # type: ignore[method-assign]
+    for cls in (SqliteTransactionContext, TransactionContextPooled):
+        if not hasattr(cls.__aexit__, "__wrapped__"):  # once, however often tortoise starts
+            cls.__aexit__ = _bump_after_commit(cls.__aexit__)  # type: ignore[method-assign]
 
 
 def db_columns(model: type[Model]) -> list[tuple[str, Any]]:

@@ -11,7 +11,7 @@ from api.compat import init_tortoise, sqlite_filename
 from api.rows import use_shortcuts
 from api.settings import Settings
 from api.sqlite_reads import close_reader, open_reader
-from models import subsidies
+from models import data_versions, subsidies
 from models.accounts import viewer_cache
 from models.accounts.viewer_cache import FileStamps, RedisStamps, Stamps
 from models.catalogue_data import ensure_catalogue
@@ -50,6 +50,15 @@ async def open_db(settings: Settings) -> TortoiseContext:
         await previous.aclose()
     if settings.is_sqlite and settings.fast_paths:
         open_reader(sqlite_filename(Tortoise.get_connection("default")))
+    # every process that writes bumps the data versions the response cache reads
+    redis = version_redis(settings)
+    store: data_versions.VersionStore = (
+        data_versions.RedisVersions(redis, settings.redis_prefix)
+        if redis is not None
+        else data_versions.MemoryVersions()
+    )
+    data_versions.install(store)
+    _version_stores[id(ctx)] = (store, redis)
     return ctx
 
 
@@ -60,6 +69,16 @@ def _change_stamps(settings: Settings) -> Stamps:
     return FileStamps(settings.data_dir / "viewer-stamp")
 
 
+# The data version store of each open database context, and its Redis client if any.
+_version_stores: dict[int, tuple[data_versions.VersionStore, Redis | None]] = {}
+
+
+def version_redis(settings: Settings) -> Redis | None:
+    from api.services import connect_redis  # api.services imports the media and models
+
+    return connect_redis(settings)
+
+
 async def close_db(ctx: TortoiseContext) -> None:
     stamps = viewer_cache.configure(None)
     if stamps is not None:
@@ -68,6 +87,11 @@ async def close_db(ctx: TortoiseContext) -> None:
     if conn.capabilities.dialect == "sqlite":
         close_reader(sqlite_filename(conn))
     await ctx.close_connections()
+    store, redis = _version_stores.pop(id(ctx), (None, None))
+    if store is not None:
+        data_versions.uninstall(store)
+    if redis is not None:
+        await redis.aclose()
 
 
 async def ping_db() -> None:

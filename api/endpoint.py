@@ -2,6 +2,8 @@
 
 POST application/json; GET for queries (cacheable, with ETag); GraphiQL for browsers.
 Documents are parsed and validated once per query text and kept in a bounded LRU.
+Anonymous queries are answered from the response cache (api.response_cache) when it holds
+their answer for the current data versions, before any parsing or execution.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from starlette.responses import HTMLResponse, Response
 
 from api import idempotency
 from api.compat import is_token_limit
+from api.compression import accepted
 from api.context import Context, build_context
 from api.errors import graphql_error
 from api.execution import execute_options
@@ -43,9 +46,11 @@ from api.graphiql import GRAPHIQL_CSP, GRAPHIQL_HTML
 from api.graphql_messages import graphql_message
 from api.input_text import NUL_KEY, NoNulInStrings, has_nul
 from api.limits import QueryLimits, check_document
+from api.response_cache import NOT_CACHEABLE, Entry, plan_for
 from api.services import Services
 from api.settings import Settings
 from api.uploads import UploadRefused, multipart_params
+from models import data_versions
 from models.errors import AppError, BadUserInput, QueryTooComplex, ServiceUnavailable
 from models.messages import pick_language, translate
 from models.redis_guard import REDIS_DOWN
@@ -172,6 +177,7 @@ class GraphQLEndpoint:
         self.documents = DocumentCache(settings.document_cache_size)
         self.execute_options = execute_options(settings.fast_paths)
         self.credential_fields = credential_fields(schema)
+        self.executions = 0  # operations executed (tests and benchmarks count them)
 
     async def handle(self, request: Request) -> Response:
         lang = pick_language(request.headers.get("accept-language"))
@@ -218,6 +224,31 @@ class GraphQLEndpoint:
             error["extensions"]["reason"] = NUL_KEY
             return graphql_response({"errors": [error]})
 
+        # An anonymous query's answer may be in the response cache: looked up before any
+        # GraphQL work (its plan is kept by query text once the document has been checked).
+        cache = services.response_cache if not request.headers.get("authorization") else None
+        cache_key: str | None = None
+        if cache is not None:
+            plan = cache.known_plan(query, operation_name)
+            if plan is None:
+                checked, _ = self.document(query)
+                chosen = get_operation_ast(checked, operation_name) if checked else None
+                if checked is not None and chosen is not None:
+                    plan = plan_for(query, checked, chosen)
+                    cache.remember_plan(query, operation_name, plan)
+            if plan is not None and plan is not NOT_CACHEABLE:
+                now = services.settings.clock().timestamp()
+                cache_key = await cache.key(plan, variables, operation_name, lang, now)
+            if cache_key is not None:
+                # weak: one answer, whichever encoding (br, gzip, none) carries it
+                etag = 'W/"' + cache_key[:32] + '"'
+                if request.method == "GET" and etag[2:] in request.headers.get("if-none-match", ""):
+                    headers = self.public_headers(etag)
+                    return Response(status_code=304, headers=headers)
+                entry = await cache.get(cache_key)
+                if entry is not None:
+                    return self.cached_response(request, entry, etag)
+
         document, errors = self.document(query)
         if errors or document is None:
             return graphql_response({"errors": [format_error(e, lang, request_id) for e in errors]})
@@ -249,31 +280,62 @@ class GraphQLEndpoint:
                     media_type="application/json",
                     headers={"idempotent-replayed": "true"},
                 )
+        self.executions += 1
         try:
-            result = execute(
-                self.schema,
-                document,
-                variable_values=variables,
-                operation_name=operation_name,
-                context_value=context,
-                **self.execute_options,
-            )
-            if inspect.isawaitable(result):
-                result = await result
+            with data_versions.request_writes() as written:
+                result = execute(
+                    self.schema,
+                    document,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                    context_value=context,
+                    **self.execute_options,
+                )
+                if inspect.isawaitable(result):
+                    result = await result
         except BaseException:
             if claim and claim.row:
                 await idempotency.finish(claim.row, b"", keep=False)
             raise
+        finally:
+            if written:  # written outside a transaction: done by now for sure
+                await data_versions.bump(written)
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [format_error(e, context.lang, request_id) for e in result.errors]
         body["data"] = result.data
+        if cache is not None and cache_key is not None and not result.errors:
+            entry = await cache.put(cache_key, orjson.dumps(body))
+            if entry is not None:
+                return self.cached_response(request, entry, 'W/"' + cache_key[:32] + '"')
         if request.method == "GET":
             return cacheable_response(request, body)
         payload = orjson.dumps(body)
         if claim and claim.row:
             await idempotency.finish(claim.row, payload, keep=not is_transient(body))
         return Response(payload, media_type="application/json")
+
+    def public_headers(self, etag: str) -> dict[str, str]:
+        """A public GET answer: the same for every anonymous client in one language."""
+        return {
+            "etag": etag,
+            "cache-control": f"public, max-age={self.settings.response_cache_max_age}",
+            "vary": "Accept-Language, Accept-Encoding, Authorization",
+        }
+
+    def cached_response(self, request: Request, entry: Entry, etag: str) -> Response:
+        """An answer from the cache, or just put there: the same bytes and headers either
+        way; compressed here (once, when kept) rather than by the GZip middleware."""
+        headers = self.public_headers(etag) if request.method == "GET" else {}
+        body = entry.body
+        if entry.gzipped is not None:
+            headers["vary"] = "Accept-Language, Accept-Encoding, Authorization"
+            # brotli (preferred when accepted) is left to the compression middleware
+            codings = accepted(request.headers.get("accept-encoding", ""))
+            if "gzip" in codings and "br" not in codings:
+                body = entry.gzipped
+                headers["content-encoding"] = "gzip"
+        return Response(body, media_type="application/json", headers=headers)
 
     def admissible(self, query: str) -> bool:
         """Parsed, within every limit and valid: fit to be kept as a persisted query."""

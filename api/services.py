@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from api.persisted import PersistedQueries
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from api.response_cache import DataVersionProbe, ResponseCache
 from api.rows import fetch_rows
 from api.settings import Settings
 from media.service import MediaStore
@@ -53,6 +54,7 @@ class Services:
     region_cache: dict = field(default_factory=dict)  # id -> Region; regions never change
     live: Hub | None = None  # this process's live hub, while the lifespan runs
     viewers: ViewerCache | None = None  # signed-in viewers between requests; None: off
+    response_cache: ResponseCache | None = None  # while the lifespan runs, when enabled
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis | None) -> Services:
@@ -101,6 +103,33 @@ def viewer_cache(settings: Settings, redis: Redis | None, guard: RedisGuard) -> 
         viewer_stamps(settings, redis, guard),
         size=settings.viewer_cache_size,
         seconds=min(settings.viewer_cache_seconds, settings.access_token_seconds),
+    )
+
+
+def response_cache(
+    settings: Settings, redis: Redis | None, guard: RedisGuard, sqlite_file: str | None
+) -> ResponseCache | None:
+    """The anonymous answers' cache: Redis when configured, else in process; none for
+    PostgreSQL without Redis (another process's writes could not be seen) or an in-memory
+    SQLite database."""
+    if not settings.response_cache:
+        return None
+    if redis is None and (sqlite_file is None or sqlite_file == ":memory:"):
+        return None
+    probe = None
+    if sqlite_file is not None:
+        if sqlite_file == ":memory:":
+            return None
+        probe = DataVersionProbe(sqlite_file)
+    return ResponseCache(
+        max_bytes=settings.response_cache_bytes,
+        entry_bytes=settings.response_cache_entry_bytes,
+        ttl_seconds=settings.response_cache_ttl_seconds,
+        window_seconds=settings.response_cache_window_seconds,
+        redis=redis,
+        prefix=settings.redis_prefix,
+        guard=guard,
+        probe=probe,
     )
 
 

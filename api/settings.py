@@ -92,6 +92,16 @@ class Settings:
     max_query_selections: int = 50  # fields and fragment spreads in one selection set
     max_query_same_name: int = 10  # fields answering under one name in one selection set
     document_cache_size: int = 512
+    # Anonymous query answers kept by document, variables, language and data version
+    # (api.response_cache): in Redis when configured, else in process up to the bytes below
+    response_cache: bool = True
+    response_cache_bytes: int = 64 * 1024 * 1024
+    response_cache_entry_bytes: int = 512 * 1024  # a bigger answer is not kept
+    response_cache_ttl_seconds: int = 600
+    response_cache_max_age: int = 30  # Cache-Control max-age of a public GET answer
+    # answers that change with time alone (a notice expiring, a flag falling overdue) are
+    # kept per window of this many seconds at most
+    response_cache_window_seconds: int = 60
     # The short cuts (api.execution, api.compiled, api.rows, api.sqlite_reads and the pool
     # without reset); off, graphql-core and tortoise do everything their documented way.
     fast_paths: bool = True
@@ -220,6 +230,10 @@ class Settings:
             media_max_pixels=config("MEDIA_MAX_PIXELS", cast=int, default=100_000_000),
             refresh_token_seconds=config("REFRESH_TOKEN_SECONDS", cast=int, default=30 * 24 * 3600),
             fast_paths=config("CUNWU_FAST_PATHS", cast=bool, default=True),
+            response_cache=config("RESPONSE_CACHE", cast=bool, default=True),
+            response_cache_bytes=config("RESPONSE_CACHE_BYTES", cast=int, default=64 << 20),
+            response_cache_ttl_seconds=config("RESPONSE_CACHE_TTL_SECONDS", cast=int, default=600),
+            response_cache_max_age=config("RESPONSE_CACHE_MAX_AGE", cast=int, default=30),
             graphiql=config("CUNWU_GRAPHIQL", cast=bool, default=env != "production"),
             trusted_proxies=_trusted_proxies(config("TRUSTED_PROXIES", default="")),
             cors_origins=_origins(config("CORS_ORIGINS", default="")),

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise import fields
 from tortoise.models import Model
 
+from models import data_versions
 from models.accounts import User
 from models.regions import Region
 
@@ -64,9 +65,11 @@ async def record(
 ) -> AuditEntry:
     """Write one audit entry for `actor` (a signed-in viewer, or a script or job acting for the
     system), inside the caller's transaction so the entry and the change commit together."""
-    return await AuditEntry.create(
+    entry = await AuditEntry.create(
         **entry_fields(actor, action, obj, region_id, before, after, actor_id)
     )
+    await data_versions.touched(region_id)  # the cached answers of the region go at commit
+    return entry
 
 
 def entry_fields(
@@ -106,4 +109,6 @@ async def record_many(
             ],
             batch_size=1000,
         )
+        for region_id in {region_id for _, region_id, _, _ in entries}:
+            await data_versions.touched(region_id)
     return len(entries)

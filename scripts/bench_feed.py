@@ -232,7 +232,10 @@ def serve(database_url: str, port: int) -> None:
 
     from api.app import create_app
 
-    settings = Settings.from_env().with_overrides(database_url=database_url, demo=False, jobs=False)
+    # the execution path is measured here: the response cache would answer repeated feeds
+    settings = Settings.from_env().with_overrides(
+        database_url=database_url, demo=False, jobs=False, response_cache=False
+    )
     app = create_app(settings)
     bodies: dict[int, bytes] = {}
 
