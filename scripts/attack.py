@@ -659,20 +659,6 @@ class Abuse:
             self.expect(
                 "NUL in a variable", '{"p": "a\\u0000b"}', response, codes={"BAD_USER_INPUT"}
             )
-            response = await client.post(
-                "/graphql",
-                content=b'{"query": "{ me { id } }"}',
-                headers={
-                    "Content-Type": "application/json",
-                    "Content-Length": "²".encode("latin-1"),
-                },
-            )
-            self.expect(
-                "a Content-Length in other digits",
-                "Content-Length: ²",
-                response,
-                status={200, 400, 413},
-            )
             response = await client.put("/graphql", json={"query": "{ me { id } }"})
             self.expect("PUT /graphql", "PUT", response, status=405, codes={"BAD_USER_INPUT"})
             response = await client.get("/nowhere/../../etc/passwd")
@@ -884,19 +870,21 @@ def server_env(data_dir: Path, database_url: str, redis_url: str | None, prefix:
     return env
 
 
-async def prepare(env: dict[str, str]) -> Any:
+async def prepare(env: dict[str, str], content: bool = False) -> Any:
     """Migrate and seed the demo (the tree, one user of every role) with the server's
     settings; returns the settings."""
     from api.app import create_app
     from api.database import migrate
     from api.settings import Settings
+    from scripts.fuzz_graphql import harvest_ids
     from scripts.seed_demo import seed_demo
 
     settings = Settings.from_env(env)
     await migrate(settings)
     app = create_app(settings.with_overrides(jobs=False))
     async with app.router.lifespan_context(app):
-        await seed_demo(settings, content=False)
+        await seed_demo(settings, content=content)
+        await harvest_ids()  # the demo's real ids join schemathesis' pool
     return settings
 
 
@@ -965,7 +953,7 @@ async def attack(args: argparse.Namespace) -> int:
             url = database_url or sqlite_url(data_dir / "cunwu.sqlite3")
             env = server_env(data_dir, url, args.redis, prefix)
             try:
-                settings = await prepare(env)
+                settings = await prepare(env, args.content)
                 port = free_port()
                 base_url = f"http://127.0.0.1:{port}"
                 log_path = data_dir / "server.log"
@@ -1004,9 +992,10 @@ async def run_parts(
         fuzz_seconds = time.perf_counter() - fuzz_started
     failed = [o for o in outcomes if not o.ok]
     exceptions = logged_exceptions(log_path)
+    slowest = sorted(abuse.timings.items(), key=lambda item: -item[1])[:3]
     print(
         f"\nabuse: {len(outcomes) - len(failed)} passed, {len(failed)} failed"
-        f" ({abuse_seconds:.1f} s)"
+        f" ({abuse_seconds:.1f} s; slowest: {', '.join(f'{k} {v:.1f} s' for k, v in slowest)})"
     )
     for outcome in failed:
         print(f"  FAIL {outcome.name}: {outcome.received}")
@@ -1029,9 +1018,12 @@ async def run_parts(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--budget-seconds", type=float, default=75, help="how long schemathesis sends documents"
+        "--budget-seconds", type=float, default=60, help="how long schemathesis sends documents"
     )
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--content", action="store_true", help="seed the demo's year of content too (slower)"
+    )
     parser.add_argument("--show", type=int, default=10, help="failures to print")
     parser.add_argument("--postgres", help="a PostgreSQL URL: a database of our own is made there")
     parser.add_argument("--redis", help="a Redis URL: keys under a prefix of our own")
