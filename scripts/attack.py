@@ -741,7 +741,7 @@ async def fuzz(
     echo: Callable[[str], None] = print,
 ) -> FuzzTally:
     """Rounds of schemathesis documents (every operation, both modes) until the budget is
-    spent; each sent anonymously, as the villager and as the official."""
+    spent; each new one sent anonymously, as the villager and as the official."""
     from schemathesis.generation import GenerationMode
 
     from scripts.fuzz_graphql import draw, load_schema
@@ -750,12 +750,19 @@ async def fuzz(
     operations = [result.ok() for result in load_schema().get_all_operations()]
     tally = FuzzTally()
     modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    sent: set[str] = set()
     while time.monotonic() < deadline:
         for operation in operations:
             for mode in modes:
                 if time.monotonic() >= deadline:
                     return tally
-                for query in draw(operation, mode, 1, random_seed + tally.rounds):
+                # hypothesis draws the simplest document first, whatever the seed: the first
+                # round sends it for every operation, later ones a few more, new ones only
+                examples = 1 if tally.rounds == 0 else 3
+                for query in draw(operation, mode, examples, random_seed + tally.rounds):
+                    if query in sent:
+                        continue
+                    sent.add(query)
                     tally.documents += 1
                     for who in ("anonymous", "villager", "official"):
                         headers = {}
@@ -960,7 +967,11 @@ async def attack(args: argparse.Namespace) -> int:
                 backend = "PostgreSQL + Redis" if args.postgres else "SQLite"
                 print(f"server: {base_url} on {backend} (ready in ", end="", flush=True)
                 with server(env, port, log_path) as process:
-                    await wait_ready(base_url, process)
+                    try:
+                        await wait_ready(base_url, process)
+                    except RuntimeError as exc:
+                        print(f"not ready: {exc}\n{log_path.read_text(errors='replace')[-3000:]}")
+                        return 1
                     print(f"{time.perf_counter() - started:.1f} s)", flush=True)
                     return await run_parts(args, base_url, settings, log_path, started)
             finally:
