@@ -944,9 +944,19 @@ async def wait_ready(base_url: str, process: subprocess.Popen, within: float = 6
 
 
 def logged_exceptions(log_path: Path) -> list[str]:
+    """The server's logged errors: each traceback's last line, or the line itself."""
     text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    marks = ("Traceback", "ERROR", "unhandled error")
-    return [line for line in text.splitlines() if any(mark in line for mark in marks)]
+    found: list[str] = []
+    in_traceback = False
+    for line in text.splitlines():
+        if line.startswith("Traceback"):
+            in_traceback = True
+        elif in_traceback and line and not line[0].isspace():
+            found.append(line)
+            in_traceback = False
+        elif not in_traceback and ("ERROR" in line or "unhandled error" in line):
+            found.append(line)
+    return found
 
 
 async def attack(args: argparse.Namespace) -> int:
