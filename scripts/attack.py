@@ -777,11 +777,17 @@ async def fuzz(
                             line = f"{operation.label} ({mode.value}, {who}): {trouble}"
                             tally.failures.append(f"{line}\n     sent: {short(query, 300)}")
                             echo(f"FAIL fuzz {line}")
-                        elif who != "anonymous" and "UNAUTHENTICATED" in codes_in(response.json()):
+                        elif who != "anonymous" and signed_out(response.json()):
                             await tokens(who, renew=True)
         tally.rounds += 1
         echo(f"     fuzz round {tally.rounds}: {tally.documents} documents so far")
     return tally
+
+
+def signed_out(body: Any) -> bool:
+    """The token stopped working: a fuzzed logout or password change ended its session."""
+    ended = {"TOKEN_REVOKED", "TOKEN_EXPIRED", "ACCOUNT_DISABLED"}
+    return bool(ended & set(reasons_in(body)))
 
 
 class Tokens:
