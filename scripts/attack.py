@@ -1042,6 +1042,10 @@ async def run_parts(
     return 0 if ok else 1
 
 
+def interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -1057,6 +1061,10 @@ def main() -> None:
     args = parser.parse_args()
     if bool(args.postgres) != bool(args.redis):
         parser.error("--postgres and --redis go together")
+    # Ctrl-C (even when started in the background, where SIGINT comes ignored) and SIGTERM
+    # (a CI timeout) both end the run through the same clean-up: the server is stopped
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         sys.exit(asyncio.run(attack(args)))
     except KeyboardInterrupt:
