@@ -77,6 +77,9 @@ def check_document(document: DocumentNode, limits: QueryLimits) -> QueryTooCompl
 
 
 MAX_HINTS = 3  # connections named at most in one hint
+# A cost past this is reported as this: the exact figure of nested huge `first`s can pass
+# 64 bits, which no JSON writer takes, and 2^53 - 1 is the largest integer every reader holds
+MAX_REPORTED_COST = 2**53 - 1
 MAX_HINT_CANDIDATES = 8  # connections tried per hint: bounded work on a refused document
 
 
@@ -84,6 +87,7 @@ def too_costly(
     measure: Measure, operation: OperationDefinitionNode, cost: int, limit: int
 ) -> QueryTooComplex:
     hints = page_hints(measure, operation, limit)
+    cost = min(cost, MAX_REPORTED_COST)
     if not hints:
         return QueryTooComplex("QUERY_TOO_COSTLY", cost=cost, limit=limit)
     pages = [

@@ -94,6 +94,18 @@ async def test_costly_queries_are_too_complex(gql):
     assert "costs" in body["errors"][0]["message"]
 
 
+@pytest.mark.parametrize("first", [693736951105909555200, 2_000_000_000])
+async def test_a_cost_past_64_bits_is_refused_not_a_crash(gql, first):
+    """Nested `first`s multiply: past 64 bits the cost in the error's extensions was a
+    number orjson cannot write (a 500, found by scripts/attack.py)."""
+    query = f"""{{ regions(first: {first}) {{ edges {{ node {{
+      children(first: {first}) {{ edges {{ node {{ children(first: {first}) {{ edges {{ node {{
+      name }} }} }} }} }} }} }} }} }} }}"""
+    body = await gql(query, lang="en")
+    assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
+    assert body["errors"][0]["extensions"]["cost"] == 2**53 - 1
+
+
 async def test_overlong_and_token_heavy_queries_are_refused_before_parsing(gql, settings):
     long_query = "{ regions { edges { cursor } } }" + " " * settings.max_query_chars
     assert error_codes(await gql(long_query)) == ["QUERY_TOO_COMPLEX"]
