@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from api.relay import from_global_id, to_global_id
 from models.disclosures import Disclosure
 from models.prices.recording import beijing_today
+from tests.test_flags import resident
 
 CLERK, OFFICIAL, VILLAGER = "13800000004", "13800000003", "13800000006"
 EPOCH = "2000-01-01T00:00:00+00:00"
@@ -50,8 +51,9 @@ def key_of(node: dict) -> str:
 class Client:
     """What a phone keeps: every item by key with the updatedAt it last saw."""
 
-    def __init__(self, gql, query: str, name: str, **variables) -> None:
+    def __init__(self, gql, query: str, name: str, token: str | None = None, **variables) -> None:
         self.gql, self.query, self.name, self.variables = gql, query, name, variables
+        self.token = token
         self.held: dict[str, dict] = {}
         self.since = EPOCH
 
@@ -59,7 +61,9 @@ class Client:
         """Page through everything since the last sync; answer what was new to us."""
         after, pages, server_time, seen = None, 0, None, []
         while True:
-            data = await self.gql.data(self.query, {**self.variables, "u": self.since, "a": after})
+            data = await self.gql.data(
+                self.query, {**self.variables, "u": self.since, "a": after}, token=self.token
+            )
             page = data[self.name]
             server_time = server_time or page["serverTime"]  # the first page's: the earliest
             seen += [e["node"] for e in page["edges"]]
@@ -180,3 +184,56 @@ async def test_a_client_syncs_changes_and_tombstones_without_missing_any(gql, de
 
     bad = await gql(FEED, {"r": gid("Region", village.id), "u": EPOCH, "a": "bm9wZQ"})
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+FLAGS = """query($r: ID!, $u: DateTime, $a: String) {
+  flags(regionId: $r, updatedSince: $u, first: 2, after: $a) {
+    serverTime pageInfo { hasNextPage endCursor }
+    edges { node { id status supportCount updatedAt } } } }"""
+FLAG = """mutation($input: FlagIssueInput!) { flagIssue(input: $input) {
+  flag { id } errors { code } } }"""
+FLAG_STEP = """mutation($input: %sInput!) { %s(input: $input) { errors { code } } }"""
+
+
+async def test_an_official_syncs_the_flags_of_their_township(gql, demo):
+    """Flags raised, accepted and supported reach the official's next sync exactly once each,
+    paged by (updatedAt, id); a villager may not read the queue, synced or not."""
+    clerk, official = await gql.login(CLERK), await gql.login(OFFICIAL)
+    villager = await gql.login(VILLAGER)
+    target = await publish(gql, clerk, demo.villages[0], "村道硬化工程决算")
+    township = gid("Region", demo.townships[0].id)
+    phone = Client(gql, FLAGS, "flags", token=official, r=township)
+    assert await phone.sync() == []
+    raised = []
+    for body in ("决算比预算多两万元", "施工方与村干部有亲属关系", "验收记录没有公开"):
+        out = await gql.mutate(
+            "flagIssue",
+            FLAG,
+            {"targetId": target, "reasonCode": "AMOUNT_QUESTIONED", "body": body},
+            token=villager,
+        )
+        assert out["errors"] == [], out
+        raised.append(out["flag"]["id"])
+    assert sorted(n["id"] for n in await phone.sync()) == sorted(raised)
+    accepted = await gql.mutate(
+        "acceptFlag",
+        FLAG_STEP % ("AcceptFlag", "acceptFlag"),
+        {"id": raised[0], "note": "已受理"},
+        token=official,
+    )
+    assert accepted["errors"] == [], accepted
+    neighbour = await resident(gql, demo, "13911115502")
+    supported = await gql.mutate(
+        "supportFlag",
+        FLAG_STEP % ("SupportFlag", "supportFlag"),
+        {"id": raised[1]},
+        token=neighbour,
+    )
+    assert supported["errors"] == [], supported
+    new = await phone.sync()
+    assert {n["id"] for n in new} == {raised[0], raised[1]}
+    assert phone.held[raised[1]]["supportCount"] == 1
+    assert phone.held[raised[0]]["status"] == "ACCEPTED"
+    assert await phone.sync() == []  # nothing changed since: nothing new
+    body = await gql(FLAGS, {"r": township, "u": EPOCH}, token=villager)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"

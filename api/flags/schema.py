@@ -28,7 +28,7 @@ from api.flags.types import (
     RegionStatsConnection,
     StatsSort,
 )
-from api.inputs import date_arg, enum_value, year_arg
+from api.inputs import date_arg, datetime_arg, enum_value, year_arg
 from api.mutations import BaseMutation
 from api.regions.schema import load_region_by_global_id
 from api.regions.types import RegionKind
@@ -47,6 +47,7 @@ from api.relay import (
     keyset_page,
     page_size,
 )
+from api.sync import change_page, parse_change_cursor, server_time, with_server_time
 from models.errors import BadUserInput
 from models.flags import OPEN_STATUSES, Holiday
 from models.flags import Flag as FlagModel
@@ -68,6 +69,9 @@ class FlagQueries(graphene.ObjectType):
         overdue=graphene.Boolean(),
         escalated=graphene.Boolean(),
         reason_code=graphene.Argument(FlagReason),
+        updated_since=graphene.DateTime(
+            description="增量同步：此后有变化的质疑，按 (updatedAt, id) 从早到晚"
+        ),
         **connection_args(),
         description="乡镇干部、县纪委的待办：辖区内的质疑，最早到期的在前",
     )
@@ -102,11 +106,13 @@ class FlagQueries(graphene.ObjectType):
         overdue: bool | None = None,
         escalated: bool | None = None,
         reason_code: Any = None,
+        updated_since: Any = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Any:
         region = await load_region_by_global_id(info, region_id)
         require_flag_queue_reader(info.context.viewer, region.path)
+        at = server_time()  # before the read (api.sync)
         size = page_size(first)
         low, high = subtree_range(region.path)
         qs = FlagModel.filter(region_path__gte=low, region_path__lt=high)
@@ -122,6 +128,16 @@ class FlagQueries(graphene.ObjectType):
             qs = qs.exclude(late)
         if escalated is not None:
             qs = qs.filter(escalated_at__isnull=not escalated)
+        if updated_since is not None:  # delta sync: every change at or after, oldest first
+            qs = qs.filter(updated_at__gte=datetime_arg(updated_since))
+            cursor = parse_change_cursor(after)
+            if cursor is not None:
+                changed_at, changed_id = cursor
+                qs = qs.filter(
+                    Q(updated_at__gt=changed_at) | Q(updated_at=changed_at, id__gt=changed_id)
+                )
+            changed = await qs.order_by("updated_at", "id").limit(size + 1)
+            return with_server_time(change_page(changed, size), at)
         if after:
             try:
                 stamp, pk = decode_cursor(after).split("|")
@@ -130,7 +146,8 @@ class FlagQueries(graphene.ObjectType):
                 raise BadUserInput("INVALID_CURSOR") from None
             qs = qs.filter(Q(due_at__gt=due) | Q(due_at=due, id__gt=last))
         rows = await qs.order_by("due_at", "id").limit(size + 1)
-        return build_connection(rows, size, key=lambda f: f"{f.due_at.isoformat()}|{f.id}")
+        page = build_connection(rows, size, key=lambda f: f"{f.due_at.isoformat()}|{f.id}")
+        return with_server_time(page, at)
 
     @staticmethod
     async def resolve_identity_views(

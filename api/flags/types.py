@@ -17,6 +17,7 @@ from api.media.types import Media
 from api.regions.types import Region
 from api.relay import Node, register_node, target_node, to_global_id
 from api.rows import is_row_of
+from api.sync import resolve_server_time, server_time_field
 from models.accounts import User as UserModel
 from models.flags import OPEN_STATUSES, FlagSupport, IdentityShown
 from models.flags import Flag as FlagModel
@@ -106,6 +107,7 @@ class Flag(graphene.ObjectType):
     body = graphene.String(required=True)
     attachments = graphene.List(graphene.NonNull(Media), required=True)
     status = graphene.Field(FlagStatus, required=True)
+    updated_at = graphene.DateTime(required=True, description="最近一次变化（增量同步）")
     anonymous = graphene.Boolean(required=True)
     by_committee = graphene.Boolean(
         required=True,
@@ -216,6 +218,9 @@ class Flag(graphene.ObjectType):
 class FlagConnection(relay.Connection):
     class Meta:
         node = Flag
+
+    server_time = server_time_field()
+    resolve_server_time = staticmethod(resolve_server_time)
 
 
 class FlagCounts(graphene.ObjectType):

@@ -26,7 +26,10 @@ async def escalate_overdue_flags(now: datetime | None = None) -> int:
     )
     for flag in overdue:
         async with in_transaction():
-            won = await Flag.filter(id=flag.id, escalated_at=None).update(escalated_at=now)
+            # updated_at by the real clock, as auto_now stamps it: delta sync reads it
+            won = await Flag.filter(id=flag.id, escalated_at=None).update(
+                escalated_at=now, updated_at=datetime.now(UTC)
+            )
             if not won:  # another worker escalated it
                 continue
             await FlagEvent.create(

@@ -150,7 +150,9 @@ async def support_flag(viewer: Viewer, flag_id: int, now: datetime | None = None
                 )
         except IntegrityError:
             return flag
-        await Flag.filter(id=flag.id).update(support_count=F("support_count") + 1)
+        await Flag.filter(id=flag.id).update(
+            support_count=F("support_count") + 1, updated_at=datetime.now(UTC)
+        )
         await flag.refresh_from_db(fields=["support_count"])
         # A supporter is as protected as the flagger: the audit log hides Flag actors.
         await record(viewer, "flag.support", flag, region_id=flag.region_id)
