@@ -20,6 +20,7 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -260,14 +261,16 @@ async def load(port: int, request: Request, clients: int, seconds: float) -> Res
     """wrk (scripts.bench_http) when it is there: it costs the server's two cores little;
     else the Python clients below, which share them and lower the ceiling they measure."""
     if WRK["path"] is not None:
-        script = wrk_script(request, WORK)
-        url = f"http://127.0.0.1:{port}"
-        return await asyncio.to_thread(run_wrk, WRK["path"], url, request, script, seconds, clients)
+        with tempfile.TemporaryDirectory(prefix="cunwu-bench-feed-") as work:
+            script = wrk_script(request, Path(work))
+            url = f"http://127.0.0.1:{port}"
+            return await asyncio.to_thread(
+                run_wrk, WRK["path"], url, request, script, seconds, clients
+            )
     return await python_load(port, raw_requests(request), clients, seconds)
 
 
 WRK: dict[str, str | None] = {"path": None}
-WORK = ROOT / "data" / "bench"
 
 
 def raw_requests(request: Request) -> list[bytes]:
