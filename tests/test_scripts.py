@@ -67,3 +67,23 @@ async def test_the_import_script_stops_where_the_clerk_has_no_grant(app, demo, t
     (tmp_path / "2026-03.csv").write_bytes((SAMPLES / "2026-03-utf8.csv").read_bytes())
     report = await import_folder(tmp_path, demo.villages[1].code, "13800000004", 500_000)
     assert report == ["2026-03 FAILED: FORBIDDEN"]
+
+
+def test_bench_http_drives_wrk_with_a_lua_script_and_reads_its_summary(tmp_path):
+    """No server, no wrk: the script it is given (headers, rotating bodies, `done`) and the
+    line its `done` prints, read back into req/s and milliseconds."""
+    from scripts.bench_http import Request, Result, lua_string, wrk_script
+
+    assert lua_string("a]=]b") == "[==[a]=]b]==]"
+    request = Request("POST", "/graphql", {"Authorization": "Bearer t"}, bodies=(b"{1}", b"{2}"))
+    script = wrk_script(request, tmp_path).read_text()
+    assert "wrk.headers[ [=[Authorization]=] ] = [=[Bearer t]=]" in script
+    assert "request = function()" in script and "done = function" in script
+    bodies = next(tmp_path.glob("bodies-*.txt")).read_bytes()
+    assert bodies == b"{1}\n{2}\n"
+    line = (
+        'BENCH {"requests": 5000, "duration_us": 2000000, "bytes": 1, "status_errors": 1, '
+        '"socket_errors": 2, "p50_us": 1500, "p95_us": 4000, "p99_us": 9000}'
+    )
+    result = Result.parse("Running 2s test\n" + line + "\n")
+    assert (result.rps, result.p50_ms, result.p99_ms, result.errors) == (2500, 1.5, 9, 3)
