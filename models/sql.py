@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from tortoise.expressions import Q
 
 
 class Params:
@@ -24,3 +27,10 @@ class Params:
 
 def is_postgres(connection: Any) -> bool:
     return connection.capabilities.dialect == "postgres"
+
+
+def changed_after(cursor: tuple[datetime, int]) -> Q:
+    """Delta sync's keyset: rows after (updated_at, id) in that order (ties on the time are
+    neither skipped nor repeated)."""
+    stamp, pk = cursor
+    return Q(updated_at__gt=stamp) | Q(updated_at=stamp, id__gt=pk)

@@ -20,7 +20,7 @@ from models.accounts import User
 from models.disclosures import Category, Disclosure, FarmingTag, Status, search
 from models.errors import BadUserInput
 from models.regions import Region, RegionKind, path_ids, subtree_range
-from models.sql import Params, is_postgres
+from models.sql import Params, changed_after, is_postgres
 
 SMALL_KINDS = (RegionKind.TOWNSHIP, RegionKind.VILLAGE, RegionKind.GROUP)
 # What a township or county publishes for everyone below it.
@@ -243,8 +243,7 @@ async def changes(
         qs = qs.filter(tag_filter(tag))
     cursor = parse_change_cursor(after)
     if cursor is not None:
-        stamp, pk = cursor
-        qs = qs.filter(Q(updated_at__gt=stamp) | Q(updated_at=stamp, id__gt=pk))
+        qs = qs.filter(changed_after(cursor))
     rows = await fetch_rows(qs.order_by("updated_at", "id").limit(size + 1))
     return change_page(rows, size)
 

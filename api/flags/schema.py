@@ -58,6 +58,7 @@ from models.flags.workflow import own_flags
 from models.policy import Action, require_flag_queue_reader
 from models.regions import RegionKind as RegionKindEnum
 from models.regions import subtree_range
+from models.sql import changed_after
 
 
 class FlagQueries(graphene.ObjectType):
@@ -132,10 +133,7 @@ class FlagQueries(graphene.ObjectType):
             qs = qs.filter(updated_at__gte=datetime_arg(updated_since))
             cursor = parse_change_cursor(after)
             if cursor is not None:
-                changed_at, changed_id = cursor
-                qs = qs.filter(
-                    Q(updated_at__gt=changed_at) | Q(updated_at=changed_at, id__gt=changed_id)
-                )
+                qs = qs.filter(changed_after(cursor))
             changed = await qs.order_by("updated_at", "id").limit(size + 1)
             return with_server_time(change_page(changed, size), at)
         if after:

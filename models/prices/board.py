@@ -19,7 +19,7 @@ from models.errors import BadUserInput
 from models.prices import Commodity, Market, MarketPrice
 from models.prices.recording import beijing_today
 from models.regions import SEGMENT, Region, subtree_range
-from models.sql import Params, is_postgres
+from models.sql import Params, changed_after, is_postgres
 
 MAX_RANGE_DAYS = 366  # one series: a year of days
 BOARD_DAYS = 60  # the board shows a price recorded in the last 60 days, not an old one
@@ -27,10 +27,17 @@ WEEK = 7
 WEEK_TOLERANCE = 3  # "a week ago": the latest price 7 to 10 days before
 
 
-def serving_filter(region: Region) -> Q:
-    ancestors = [region.path[:end] for end in range(SEGMENT, len(region.path), SEGMENT)]
+def ancestor_paths(region: Region) -> list[str]:
+    return [region.path[:end] for end in range(SEGMENT, len(region.path), SEGMENT)]
+
+
+def serving_filter(region: Region, via: str = "") -> Q:
+    """The markets serving `region` (those above it and in its subtree); `via`: the relation
+    to the market from the filtered model ("market__" for prices)."""
     low, high = subtree_range(region.path)
-    return Q(region_path__in=ancestors) | Q(region_path__gte=low, region_path__lt=high)
+    above: dict[str, Any] = {f"{via}region_path__in": ancestor_paths(region)}
+    below: dict[str, Any] = {f"{via}region_path__gte": low, f"{via}region_path__lt": high}
+    return Q(**above) | Q(**below)
 
 
 async def serving_markets(region: Region) -> list[Market]:
@@ -40,7 +47,7 @@ async def serving_markets(region: Region) -> list[Market]:
 
 
 def serving_sql(region: Region, p: Params, alias: str = "m") -> str:
-    ancestors = [region.path[:end] for end in range(SEGMENT, len(region.path), SEGMENT)]
+    ancestors = ancestor_paths(region)
     low, high = subtree_range(region.path)
     within = f"({alias}.region_path >= {p(low)} AND {alias}.region_path < {p(high)})"
     if ancestors:
@@ -239,13 +246,7 @@ async def changed_prices(
     """Delta sync of the prices of the markets serving `region` (as the board): every price
     recorded or corrected at or after `since`, ordered by (updated_at, id), after the keyset
     `after`. Prices are never deleted: a correction arrives as the price with its revision."""
-    ancestors = [region.path[:end] for end in range(SEGMENT, len(region.path), SEGMENT)]
-    low, high = subtree_range(region.path)
-    serving = Q(market__region_path__gte=low, market__region_path__lt=high)
-    if ancestors:
-        serving |= Q(market__region_path__in=ancestors)
-    qs = MarketPrice.filter(serving, updated_at__gte=since)
+    qs = MarketPrice.filter(serving_filter(region, "market__"), updated_at__gte=since)
     if after is not None:
-        stamp, pk = after
-        qs = qs.filter(Q(updated_at__gt=stamp) | Q(updated_at=stamp, id__gt=pk))
+        qs = qs.filter(changed_after(after))
     return await qs.order_by("updated_at", "id").limit(limit)
