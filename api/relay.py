@@ -240,9 +240,10 @@ async def keyset_page(
     return build_connection(rows, size, key=lambda row: getattr(row, key))
 
 
-def node_fields(info: Info) -> set[str]:
-    """Names of the fields a query selects on `edges { node { … } }` of this connection,
-    so a resolver prefetches only what will be read."""
+def node_fields(info: Info, below: str | None = None) -> set[str]:
+    """Names of the fields a query selects on `edges { node { … } }` of this connection
+    (or on `edges { node { <below> { … } } }`), so a resolver prefetches only what will
+    be read."""
     names: set[str] = set()
 
     def selections(selection_set: Any) -> list[Any]:
@@ -261,6 +262,13 @@ def node_fields(info: Info) -> set[str]:
             if edges.name.value != "edges":
                 continue
             for node in selections(edges.selection_set):
-                if node.name.value == "node":
-                    names.update(f.name.value for f in selections(node.selection_set))
+                if node.name.value != "node":
+                    continue
+                fields = selections(node.selection_set)
+                if below is None:
+                    names.update(f.name.value for f in fields)
+                    continue
+                for f in fields:
+                    if f.name.value == below:
+                        names.update(g.name.value for g in selections(f.selection_set))
     return names

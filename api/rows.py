@@ -42,6 +42,8 @@ def shortcuts() -> bool:
 
 class Row:
     model: type[Model]
+    # Columns a partial read left out (see `partial_row_class`)
+    absent: frozenset[str] = frozenset()
 
     def __init__(self, record: dict[str, Any]) -> None:
         self.__dict__.update(record)
@@ -54,6 +56,8 @@ class Row:
 def _converted(name: str, convert: Any, kinds: tuple[type, ...]) -> property:
     def get(self: Row) -> Any:
         value = self.__dict__.get(name)
+        if value is None and name in self.absent:
+            raise ColumnNotRead(name)
         if isinstance(value, kinds):
             value = self.__dict__[name] = convert(value)
         return value
@@ -64,7 +68,20 @@ def _converted(name: str, convert: Any, kinds: tuple[type, ...]) -> property:
     return property(get, set_)
 
 
+class ColumnNotRead(Exception):
+    """A partial row was asked for a column its statement left out: the caller's list of
+    columns is wrong. Not an AttributeError, so that no `getattr(row, name, default)` takes
+    it for a missing attribute and answers the default."""
+
+
+def _not_read(self: Row, name: str) -> Any:
+    if name in self.absent:
+        raise ColumnNotRead(name)
+    raise AttributeError(name)
+
+
 _ROW_CLASSES: dict[type[Model], type[Row]] = {}
+_PARTIAL_CLASSES: dict[tuple[type[Model], frozenset[str]], type[Row]] = {}
 
 
 def row_class(model: type[Model]) -> type[Row]:
@@ -81,6 +98,20 @@ def row_class(model: type[Model]) -> type[Row]:
                 attrs[column] = _converted(column, bool, (int,))
         cls = type(f"{model.__name__}Row", (Row,), attrs)
         _ROW_CLASSES[model] = cls
+    return cls
+
+
+def partial_row_class(model: type[Model], absent: frozenset[str]) -> type[Row]:
+    """Rows of a statement that reads only some of `model`'s columns (a feed page that
+    shows no body, say): reading one of the `absent` columns raises ColumnNotRead."""
+    if not absent:
+        return row_class(model)
+    key = (model, absent)
+    cls = _PARTIAL_CLASSES.get(key)
+    if cls is None:
+        base = row_class(model)
+        attrs = {"absent": absent, "__getattr__": _not_read}
+        cls = _PARTIAL_CLASSES[key] = type(base.__name__, (base,), attrs)
     return cls
 
 
@@ -105,11 +136,16 @@ async def fetch_rows(qs: QuerySet) -> list[Any]:
 
 
 async def query_rows(
-    model: type[Model], sql: str, params: list[Any], inline: bool = False
+    model: type[Model],
+    sql: str,
+    params: list[Any],
+    inline: bool = False,
+    absent: frozenset[str] = frozenset(),
 ) -> list[Any]:
     """Rows of `model` (plus any extra columns the statement names) from raw SQL. `inline`
     marks a bounded read (by primary key, or a page through an index) that SQLite may
-    answer on the loop's own thread (see api.sqlite_reads)."""
+    answer on the loop's own thread (see api.sqlite_reads). `absent`: the model's columns
+    the statement leaves out (see `partial_row_class`)."""
     conn = Tortoise.get_connection("default")
     DB_LOG.debug("%s: %s", sql, params)
     found: tuple[Sequence[str], Sequence[Any]] | None = None
@@ -118,7 +154,7 @@ async def query_rows(
     if found is None:
         found = await fetch_tuples(conn, sql, params)
     names, records = found
-    cls, new = row_class(model), object.__new__
+    cls, new = partial_row_class(model, absent), object.__new__
     out = []
     for record in records:
         row = new(cls)

@@ -4,7 +4,7 @@ with keyset cursors; search puts title matches first."""
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, cast
 
 from tortoise import Tortoise
@@ -14,7 +14,14 @@ from tortoise.queryset import QuerySet
 from api.compat import db_columns
 from api.relay import build_connection, cursor_time, decode_cursor, page_size
 from api.relay import cursor_key as cursor_int
-from api.rows import fetch_rows, query_rows, row_class, rows_by_id, shortcuts, stored
+from api.rows import (
+    fetch_rows,
+    partial_row_class,
+    query_rows,
+    rows_by_id,
+    shortcuts,
+    stored,
+)
 from api.sync import change_page, parse_change_cursor
 from models.accounts import User
 from models.disclosures import Category, Disclosure, FarmingTag, Status, search
@@ -124,18 +131,42 @@ class Sql(Params):
         return " AND ".join(self.clauses)
 
 
-USER_COLUMNS = tuple(column for column, _ in db_columns(User))
+@cache
+def user_columns() -> tuple[str, ...]:
+    """Read once the models are initialised (relations add their id columns then)."""
+    return tuple(column for column, _ in db_columns(User))
+
+
+# An author shown by name (or id) only: the columns that takes (see `newest_rows`).
+AUTHOR_BY_NAME = frozenset({"__typename", "id", "name"})
 
 
 @cache
-def feed_columns() -> str:
+def served_columns() -> tuple[str, ...]:
     """Every served column: not the private row keys of a subsidy list (as long as its
     table). Read once the models are initialised (relations add their id columns then)."""
-    return ", ".join(f'd."{c}"' for c, _ in db_columns(Disclosure) if c != "row_keys")
+    return tuple(c for c, _ in db_columns(Disclosure) if c != "row_keys")
+
+
+# What a page needs whatever the query shows: the keyset cursor, and the ids the batch
+# loads of regions and authors start from.
+PAGE_COLUMNS = frozenset({"id", "published_at", "region_id", "author_id"})
+
+
+@lru_cache(maxsize=256)
+def feed_columns(wanted: frozenset[str] | None) -> tuple[str, frozenset[str]]:
+    """The select list for the columns `wanted` (None: every served one), and the served
+    columns it leaves out. Each row is a Python object per column: a list page that shows
+    a title reads a third of them, and not the body or the tables."""
+    served = served_columns()
+    if wanted is None:
+        read = served
+    else:
+        read = tuple(c for c in served if c in wanted or c in PAGE_COLUMNS)
+    return ", ".join(f'd."{c}"' for c in read), frozenset(served).difference(read)
 
 
 AUTHOR = "author__"
-AUTHOR_COLUMNS = tuple(AUTHOR + c for c in USER_COLUMNS)
 VISIBLE_COMMENTS = (
     '(SELECT COUNT(*) FROM "comment" c WHERE c."target_type" = \'Disclosure\' '
     'AND c."target_id" = d."id" AND c."status" = \'VISIBLE\') AS "comment_count"'
@@ -153,10 +184,15 @@ async def newest_rows(
     with_author: bool,
     live_at: datetime | None = None,
     tag: str | None = None,
+    columns: frozenset[str] | None = None,
+    author_fields: frozenset[str] | None = None,
 ) -> list[Any]:
     """One statement for a feed page: the ids are picked from the indexes alone (only id
     and published_at go through the sort), then those rows are read, with their visible
-    comment count and their author (as `author_row`) when asked."""
+    comment count and their author (as `author_row`) when asked. `columns`: the disclosure
+    columns the caller will read (None: all); reading another one raises ColumnNotRead.
+    `author_fields`: the author's fields the query shows (None: any); shown by name alone,
+    only the author's id and name are read."""
     sql = Sql()
     sql.clauses.append('"published_at" IS NOT NULL')
     # A township holds a few thousand items at most: such a page is a bounded read.
@@ -199,23 +235,29 @@ async def newest_rows(
     ids = f'SELECT "id" FROM "disclosure" WHERE {sql.where()} {order} LIMIT {sql.mark(limit)}'
     extra = f", {VISIBLE_COMMENTS}" if with_comment_count else ""
     join = ""
+    every_user_column = user_columns()
+    by_name = author_fields is not None and author_fields <= AUTHOR_BY_NAME
+    author_columns = ("id", "name") if by_name else every_user_column
     if with_author:
-        extra += ", " + ", ".join(f'u."{c}" AS "{AUTHOR}{c}"' for c in USER_COLUMNS)
+        extra += ", " + ", ".join(f'u."{c}" AS "{AUTHOR}{c}"' for c in author_columns)
         join = ' LEFT JOIN "user" u ON u."id" = d."author_id"'
+    select, absent = feed_columns(columns)
     statement = (
-        f'SELECT {feed_columns()}{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
+        f'SELECT {select}{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
         f'ORDER BY d."published_at" DESC, d."id" DESC'
     )
-    rows = await query_rows(Disclosure, statement, sql.values, inline=small)
+    rows = await query_rows(Disclosure, statement, sql.values, inline=small, absent=absent)
     if with_author:
-        users, new = row_class(User), object.__new__
+        absent = frozenset(every_user_column).difference(author_columns)
+        users, new = partial_row_class(User, absent), object.__new__
+        aliases = tuple(AUTHOR + c for c in author_columns)
         for row in rows:
-            values = tuple(map(row.__dict__.pop, AUTHOR_COLUMNS))
+            values = tuple(map(row.__dict__.pop, aliases))
             if row.author_id is None:
                 row.author_row = None
                 continue
             row.author_row = author = new(users)
-            author.__dict__.update(zip(USER_COLUMNS, values, strict=True))
+            author.__dict__.update(zip(author_columns, values, strict=True))
     return rows
 
 
@@ -291,9 +333,13 @@ async def feed(
     with_author: bool = False,
     now: datetime | None = None,
     tag: Any = None,
+    columns: frozenset[str] | None = None,
+    author_fields: frozenset[str] | None = None,
 ) -> Any:
     """`now`: expired notices and farming information leave the feed from then (None: an
-    archive that keeps them)."""
+    archive that keeps them). `columns`: the disclosure columns the caller reads (None: all);
+    the short cuts may then leave the others out; `author_fields`: the same for the author
+    (its GraphQL fields, see `newest_rows`)."""
     size = page_size(first)
     category = getattr(category, "value", category)
     tag = getattr(tag, "value", tag)
@@ -314,6 +360,8 @@ async def feed(
             with_author,
             now,
             tag,
+            columns,
+            author_fields,
         )
         return build_connection(rows, size, key=cursor_key(0))
 

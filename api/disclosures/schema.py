@@ -30,6 +30,7 @@ from api.disclosures.types import (
     LedgerHeadInput,
     LedgerVerification,
     VillageCompliance,
+    node_columns,
     prefetch,
 )
 from api.inputs import datetime_arg, enum_value
@@ -68,6 +69,8 @@ async def feed_page(info: Info, **filters: Any) -> Any:
         **filters,
         with_comment_count="commentCount" in wanted,
         with_author="author" in wanted,
+        columns=node_columns(wanted),
+        author_fields=frozenset(node_fields(info, "author")) if "author" in wanted else None,
     )
     await prefetch(info, [edge.node for edge in connection.edges], wanted)
     return connection

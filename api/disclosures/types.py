@@ -366,6 +366,62 @@ async def acknowledged(info: Info, root: Any) -> Any:
     return await loader.load(root.id)
 
 
+# The columns each field of Disclosure reads from its row (its resolver's, or graphene's
+# attribute read), for a feed that reads only what a query shows. A field missing here
+# reads every column; a column read but not listed raises ColumnNotRead (api.rows).
+FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "__typename": (),
+    "id": ("id",),
+    "category": ("category",),
+    "catalogueItem": ("catalogue_item_id",),
+    "region": ("region_id",),
+    "title": ("title",),
+    "body": ("body",),
+    "tables": ("tables",),
+    "period": ("period",),
+    "attachments": ("attachment_ids",),
+    "thumbnailUrl": ("attachment_ids",),
+    "mustRead": ("must_read",),
+    "tags": ("tags",),
+    "urgency": ("urgent",),
+    "validFrom": ("valid_from",),
+    "expiresAt": ("expires_at",),
+    "status": ("status",),
+    "version": ("version",),
+    "versions": ("id",),
+    "author": ("author_id",),
+    "approvedAt": ("approved_at",),
+    "publishAt": ("publish_at",),
+    "publishedAt": ("published_at",),
+    "firstPublishedAt": ("first_published_at",),
+    "retractedAt": ("retracted_at",),
+    "retractionReason": ("retraction_reason",),
+    "viewCount": ("view_count",),
+    "commentCount": ("id",),
+    "comments": ("id",),
+    "readByMe": ("id",),
+    "acknowledgedByMe": ("id", "must_read"),
+    "acknowledgedAt": ("id", "must_read"),
+    "flagCounts": ("id",),
+    "flags": ("id",),
+    "createdAt": ("created_at",),
+    "updatedAt": ("updated_at",),
+    "stagedCorrection": ("id", "region_path"),
+}
+
+
+def node_columns(wanted: set[str]) -> frozenset[str] | None:
+    """The columns a feed page's rows need for the node fields `wanted` (`node_fields`);
+    None (every column) when one of them is not in FIELD_COLUMNS."""
+    columns: set[str] = set()
+    for name in wanted:
+        found = FIELD_COLUMNS.get(name)
+        if found is None:
+            return None
+        columns.update(found)
+    return frozenset(columns)
+
+
 async def prefetch(info: Info, rows: list[Any], wanted: set[str]) -> None:
     """Load the regions, authors and attachments a feed page asks for (`wanted`, from
     `node_fields`), one batch each."""
