@@ -179,10 +179,52 @@ def straight_line(handlers: list[tuple], name: str, type_: Any, generic: Complet
                     "                v.close()",
                     "            raise Bail",
                 ]
-            lines.append(f"    out[k{i}] = c{i}(v, field_path, ec)")
+            lines += inline(env, completer, "v", f"out[k{i}]", "field_path", 4, 0)
     lines.append("    return out")
-    exec("\n".join(lines), env)  # noqa: S102 (our own text, from the schema's names by index)
+    env["source_text"] = "\n".join(lines)
+    exec(env["source_text"], env)  # noqa: S102 (our own text, from the schema's names by index)
     return env["run"]
+
+
+def inline(
+    env: dict[str, Any], c: Any, var: str, target: str, path: str, indent: int, depth: int
+) -> list[str]:
+    """Lines that set `target` to completer `c`'s answer for `var`, the object's `run`
+    (and a list's loop, one level) written in place of the calls through `non_null`,
+    `many` and `complete`: same tests in the same order."""
+    pad = " " * indent
+    u = len(env)
+    inner = getattr(c, "non_null_of", None)
+    required = inner is not None
+    inner = inner if required else c
+    obj = getattr(inner, "inline", None)
+    item = getattr(inner, "list_of", None)
+    if_none = [
+        f"{pad}if {var} is None:",
+        f"{pad}    raise Bail" if required else f"{pad}    {target} = None",
+    ]
+    if obj is not None and obj[1][0] is not None:
+        is_type_of, run = obj[0], obj[1][0]
+        env[f"run{u}"] = run
+        lines = if_none + [f"{pad}else:"]
+        if is_type_of is not None:
+            env[f"ito{u}"] = is_type_of
+            lines += [f"{pad}    if ito{u}({var}, None) is not True:", f"{pad}        raise Bail"]
+        return lines + [f"{pad}    {target} = run{u}({var}, {path}, ec)"]
+    if item is not None and depth == 0:
+        env[f"items{u}"] = None  # keeps the names below this one's own
+        lines = if_none + [
+            f"{pad}elif not isinstance({var}, (list, tuple)):",
+            f"{pad}    raise Bail",
+            f"{pad}else:",
+            f"{pad}    items{u} = []",
+            f"{pad}    for j{u}, w{u} in enumerate({var}):",
+        ]
+        item_path = f"new_path(({path}, j{u}, None))"
+        lines += inline(env, item, f"w{u}", f"x{u}", item_path, indent + 8, depth + 1)
+        return lines + [f"{pad}        items{u}.append(x{u})", f"{pad}    {target} = items{u}"]
+    env[f"c{u}"] = c
+    return [f"{pad}{target} = c{u}({var}, {path}, ec)"]
 
 
 class Compiler:
@@ -202,6 +244,7 @@ class Compiler:
                     raise Bail
                 return inner(value, path, ec)
 
+            non_null.non_null_of = inner  # type: ignore[attr-defined]  # for `straight_line`
             return non_null
         if is_leaf_type(type_):
             return leaf(type_)
@@ -215,6 +258,7 @@ class Compiler:
                     raise Bail
                 return [item(v, new_path((path, i, None)), ec) for i, v in enumerate(value)]
 
+            many.list_of = item  # type: ignore[attr-defined]  # for `straight_line`
             return many
         if isinstance(type_, GraphQLObjectType):
             return self.object(type_, nodes)
@@ -236,6 +280,8 @@ class Compiler:
 
         self.objects[key] = complete
         is_type_of = type_.is_type_of
+        runner: list[Any] = [None]  # `run`, once written (a type below may recurse to this)
+        complete.inline = (is_type_of, runner)  # type: ignore[attr-defined]
         name = type_.name
         try:
             self._fields(type_, nodes, handlers)
@@ -287,7 +333,7 @@ class Compiler:
                     out[handler[1]] = handler[2]
             return out
 
-        run = straight_line(handlers, name, type_, generic)
+        run = runner[0] = straight_line(handlers, name, type_, generic)
         return complete
 
     def _fields(self, type_: GraphQLObjectType, nodes: list[Any], handlers: list[tuple]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from binascii import b2a_base64
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -27,8 +28,14 @@ def register_node(cls: Any) -> Any:
     return cls
 
 
+# base64url without padding, as urlsafe_b64encode(…).rstrip("=") writes it: a feed page
+# writes forty of these (ids and cursors), so binascii's directly.
+URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def to_global_id(type_name: str, pk: int | str) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    raw = f"{type_name}:{pk}".encode()
+    return b2a_base64(raw, newline=False).rstrip(b"=").translate(URLSAFE).decode()
 
 
 # Keys fit a 32-bit signed integer on every database (PostgreSQL's `integer`); a larger
@@ -130,7 +137,7 @@ def node_field() -> graphene.Field:
 
 # Cursors: the keyset value of the last row, opaque to clients.
 def encode_cursor(value: int | str) -> str:
-    return base64.urlsafe_b64encode(f"k:{value}".encode()).decode().rstrip("=")
+    return b2a_base64(f"k:{value}".encode(), newline=False).rstrip(b"=").translate(URLSAFE).decode()
 
 
 def decode_cursor(cursor: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -56,8 +57,6 @@ class Row:
 def _converted(name: str, convert: Any, kinds: tuple[type, ...]) -> property:
     def get(self: Row) -> Any:
         value = self.__dict__.get(name)
-        if value is None and name in self.absent:
-            raise ColumnNotRead(name)
         if isinstance(value, kinds):
             value = self.__dict__[name] = convert(value)
         return value
@@ -80,37 +79,46 @@ def _not_read(self: Row, name: str) -> Any:
     raise AttributeError(name)
 
 
-_ROW_CLASSES: dict[type[Model], type[Row]] = {}
-_PARTIAL_CLASSES: dict[tuple[type[Model], frozenset[str]], type[Row]] = {}
+def _absent(name: str, self: Row) -> Any:
+    raise ColumnNotRead(name)
 
 
-def row_class(model: type[Model]) -> type[Row]:
-    cls = _ROW_CLASSES.get(model)
+_ROW_CLASSES: dict[tuple[type[Model], bool], type[Row]] = {}
+_PARTIAL_CLASSES: dict[tuple[type[Model], frozenset[str], bool], type[Row]] = {}
+
+
+def row_class(model: type[Model], typed: bool = False) -> type[Row]:
+    """`typed`: the driver answers times and booleans as such (asyncpg), so only JSON
+    (text from both drivers) is converted when read."""
+    cls = _ROW_CLASSES.get((model, typed))
     if cls is None:
         attrs: dict[str, Any] = {"model": model}
         for column, field in db_columns(model):
             kind = type(field).__name__
-            if kind == "DatetimeField":
+            if kind == "DatetimeField" and not typed:
                 attrs[column] = _converted(column, datetime.fromisoformat, (str,))
             elif kind == "JSONField":
                 attrs[column] = _converted(column, orjson.loads, (str, bytes))
-            elif kind == "BooleanField":  # SQLite answers 0/1
+            elif kind == "BooleanField" and not typed:  # SQLite answers 0/1
                 attrs[column] = _converted(column, bool, (int,))
         cls = type(f"{model.__name__}Row", (Row,), attrs)
-        _ROW_CLASSES[model] = cls
+        _ROW_CLASSES[(model, typed)] = cls
     return cls
 
 
-def partial_row_class(model: type[Model], absent: frozenset[str]) -> type[Row]:
+def partial_row_class(model: type[Model], absent: frozenset[str], typed: bool = False) -> type[Row]:
     """Rows of a statement that reads only some of `model`'s columns (a feed page that
     shows no body, say): reading one of the `absent` columns raises ColumnNotRead."""
     if not absent:
-        return row_class(model)
-    key = (model, absent)
+        return row_class(model, typed)
+    key = (model, absent, typed)
     cls = _PARTIAL_CLASSES.get(key)
     if cls is None:
-        base = row_class(model)
-        attrs = {"absent": absent, "__getattr__": _not_read}
+        base = row_class(model, typed)
+        attrs: dict[str, Any] = {"absent": absent, "__getattr__": _not_read}
+        for column in absent:  # a converting property would answer None, not raise
+            if isinstance(getattr(base, column, None), property):
+                attrs[column] = property(partial(_absent, column))
         cls = _PARTIAL_CLASSES[key] = type(base.__name__, (base,), attrs)
     return cls
 
@@ -154,7 +162,8 @@ async def query_rows(
     if found is None:
         found = await fetch_tuples(conn, sql, params)
     names, records = found
-    cls, new = partial_row_class(model, absent), object.__new__
+    typed = conn.capabilities.dialect == "postgres"
+    cls, new = partial_row_class(model, absent, typed), object.__new__
     out = []
     for record in records:
         row = new(cls)

@@ -249,7 +249,7 @@ async def newest_rows(
     rows = await query_rows(Disclosure, statement, sql.values, inline=small, absent=absent)
     if with_author:
         absent = frozenset(every_user_column).difference(author_columns)
-        users, new = partial_row_class(User, absent), object.__new__
+        users, new = partial_row_class(User, absent, sql.postgres), object.__new__
         aliases = tuple(AUTHOR + c for c in author_columns)
         for row in rows:
             values = tuple(map(row.__dict__.pop, aliases))
