@@ -271,3 +271,52 @@ async def test_change_password_checks_the_old_one_and_ends_other_sessions(gql, d
     old = await gql.mutate("login", LOGIN, {"phone": VILLAGER, "password": DEMO_PASSWORD})
     assert old["errors"][0]["code"] == "INVALID_CREDENTIALS"
     assert await gql.login(VILLAGER, "new-pass-2026")
+
+
+def test_the_plain_token_check_accepts_only_what_pyjwt_accepts() -> None:
+    """`plain_claims` checks the tokens this server issues without PyJWT; anything else
+    (another key, a changed byte, expired, issued in the future, another header or claim)
+    it leaves to `jwt.decode`, which gives the same claims where it accepts."""
+    import base64
+    import json
+
+    import jwt
+
+    from models.accounts.auth import ALGORITHM, AuthConfig, issue_access_token, plain_claims
+
+    key = "k" * 48
+    config = AuthConfig(key, 900, 3600, 10, 1, 8)
+    now = datetime.now(UTC)
+    token = issue_access_token(config, 7, "s-1", now)
+
+    def pyjwt(text: str) -> dict | None:
+        try:
+            return jwt.decode(
+                text, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "sid"]}
+            )
+        except jwt.PyJWTError:
+            return None
+
+    def signed(header: dict, claims: dict) -> str:
+        return jwt.encode(claims, key, algorithm=ALGORITHM, headers=header)
+
+    claims = pyjwt(token)
+    assert claims is not None and plain_claims(key, token) == claims
+    head, body, signature = token.split(".")
+    changed = [
+        issue_access_token(AuthConfig("j" * 48, 900, 3600, 10, 1, 8), 7, "s-1", now),
+        f"{head}.{body}.{signature[:-1]}{'A' if signature[-1] != 'A' else 'B'}",
+        f"{head}.{body}.{signature}=",
+        f"{head}.{body}",
+        issue_access_token(config, 7, "s-1", now - timedelta(days=1)),
+        issue_access_token(config, 7, "s-1", now + timedelta(hours=1)),
+        signed({"kid": "x"}, {**claims}),
+        signed({}, {**claims, "aud": "someone"}),
+        signed({}, {**claims, "exp": float(claims["exp"])}),
+        signed({}, {k: v for k, v in claims.items() if k != "iat"}),
+        ".".join([head, base64.urlsafe_b64encode(json.dumps(claims).encode()).decode(), signature]),
+    ]
+    for text in changed:
+        assert plain_claims(key, text) is None, text
+    # what PyJWT accepts among them, the server still accepts (through PyJWT)
+    assert pyjwt(changed[7]) is None and pyjwt(changed[0]) is None
