@@ -149,12 +149,15 @@ async def query_rows(
     params: list[Any],
     inline: bool = False,
     absent: frozenset[str] = frozenset(),
+    conn: Any = None,
 ) -> list[Any]:
     """Rows of `model` (plus any extra columns the statement names) from raw SQL. `inline`
     marks a bounded read (by primary key, or a page through an index) that SQLite may
     answer on the loop's own thread (see api.sqlite_reads). `absent`: the model's columns
-    the statement leaves out (see `partial_row_class`)."""
-    conn = Tortoise.get_connection("default")
+    the statement leaves out (see `partial_row_class`). `conn`: the current connection when
+    the caller has it already (tortoise's lookup checks the loop each time)."""
+    if conn is None:
+        conn = Tortoise.get_connection("default")
     DB_LOG.debug("%s: %s", sql, params)
     found: tuple[Sequence[str], Sequence[Any]] | None = None
     if inline and conn.capabilities.dialect == "sqlite":
@@ -179,12 +182,13 @@ async def rows_by_id(model: type[Model], ids: list[int]) -> list[Any]:
     if not _shortcuts:
         return await model.filter(id__in=ids)
     table = table_name(model)
-    if Tortoise.get_connection("default").capabilities.dialect == "postgres":
+    conn = Tortoise.get_connection("default")
+    if conn.capabilities.dialect == "postgres":
         # One array parameter: one statement text whatever the number of ids, so asyncpg
         # prepares it once and PostgreSQL keeps one plan (an IN list of n parameters is a
         # new statement, parsed and planned, for every n).
         sql = f'SELECT * FROM "{table}" WHERE "id" = ANY($1)'
-        return await query_rows(model, sql, [list(ids)])
+        return await query_rows(model, sql, [list(ids)], conn=conn)
     marks = Params(postgres=False)
     sql = f'SELECT * FROM "{table}" WHERE "id" IN ({marks.many(list(ids))})'
-    return await query_rows(model, sql, marks.values, inline=True)
+    return await query_rows(model, sql, marks.values, inline=True, conn=conn)

@@ -118,7 +118,8 @@ class Sql(Params):
     costs more than the query itself on a 20-row page. Placeholders follow the dialect."""
 
     def __init__(self) -> None:
-        super().__init__(is_postgres(Tortoise.get_connection("default")))
+        self.conn = Tortoise.get_connection("default")
+        super().__init__(is_postgres(self.conn))
         self.clauses: list[str] = []
 
     def mark(self, value: Any) -> str:
@@ -246,7 +247,9 @@ async def newest_rows(
         f'SELECT {select}{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
         f'ORDER BY d."published_at" DESC, d."id" DESC'
     )
-    rows = await query_rows(Disclosure, statement, sql.values, inline=small, absent=absent)
+    rows = await query_rows(
+        Disclosure, statement, sql.values, inline=small, absent=absent, conn=sql.conn
+    )
     if with_author:
         absent = frozenset(every_user_column).difference(author_columns)
         users, new = partial_row_class(User, absent, sql.postgres), object.__new__

@@ -434,16 +434,14 @@ async def prefetch(info: Info, rows: list[Any], wanted: set[str]) -> None:
     authors = None  # the feed query may have joined them already
     if "author" in wanted and not hasattr(rows[0], "author_row"):
         authors = await loaders.by_id(UserLoader, {r.author_id for r in rows if r.author_id})
-    media = (
-        await loaders.by_id(MediaLoader, {m for r in rows for m in r.attachment_ids})
-        if "attachments" in wanted
-        else {}
-    )
+    shown = "attachments" in wanted
+    attached = [r.attachment_ids for r in rows] if shown else []  # JSON, parsed when read
+    media = await loaders.by_id(MediaLoader, {m for ids in attached for m in ids}) if shown else {}
     counted = "commentCount" in wanted
     counts = None  # the feed query may have counted them already
     if counted and not hasattr(rows[0], "comment_count"):
         counts = await comment_counts("Disclosure", [r.id for r in rows])
-    for row in rows:
+    for i, row in enumerate(rows):
         row._prefetched = found = {}
         if counted:
             found["commentCount"] = row.comment_count if counts is None else counts.get(row.id, 0)
@@ -451,8 +449,8 @@ async def prefetch(info: Info, rows: list[Any], wanted: set[str]) -> None:
             found["region"] = regions[row.region_id]
         if "author" in wanted:
             found["author"] = row.author_row if authors is None else authors.get(row.author_id)
-        if "attachments" in wanted:
-            found["attachments"] = [media[m] for m in row.attachment_ids if media.get(m)]
+        if shown:
+            found["attachments"] = [media[m] for m in attached[i] if media.get(m)]
 
 
 class DisclosureConnection(relay.Connection):
