@@ -18,6 +18,7 @@ from api.rows import (
     fetch_rows,
     partial_row_class,
     query_rows,
+    row_class,
     rows_by_id,
     shortcuts,
     stored,
@@ -26,6 +27,7 @@ from api.sync import change_page, parse_change_cursor
 from models.accounts import User
 from models.disclosures import Category, Disclosure, FarmingTag, Status, search
 from models.errors import BadUserInput
+from models.media import Media
 from models.regions import Region, RegionKind, path_ids, subtree_range
 from models.sql import Params, changed_after, is_postgres
 
@@ -168,6 +170,12 @@ def feed_columns(wanted: frozenset[str] | None) -> tuple[str, frozenset[str]]:
 
 
 AUTHOR = "author__"
+# The media a row's attachment ids name, whole rows (asyncpg answers a composite as a record
+# with its columns' names and types).
+ATTACHED_MEDIA = (
+    '(SELECT array_agg(m) FROM "media" m WHERE m."id" = ANY(ARRAY('
+    'SELECT (jsonb_array_elements_text(d."attachment_ids"))::int))) AS "attached_media"'
+)
 VISIBLE_COMMENTS = (
     '(SELECT COUNT(*) FROM "comment" c WHERE c."target_type" = \'Disclosure\' '
     'AND c."target_id" = d."id" AND c."status" = \'VISIBLE\') AS "comment_count"'
@@ -187,13 +195,16 @@ async def newest_rows(
     tag: str | None = None,
     columns: frozenset[str] | None = None,
     author_fields: frozenset[str] | None = None,
+    with_media: bool = False,
 ) -> list[Any]:
     """One statement for a feed page: the ids are picked from the indexes alone (only id
     and published_at go through the sort), then those rows are read, with their visible
     comment count and their author (as `author_row`) when asked. `columns`: the disclosure
     columns the caller will read (None: all); reading another one raises ColumnNotRead.
     `author_fields`: the author's fields the query shows (None: any); shown by name alone,
-    only the author's id and name are read."""
+    only the author's id and name are read. `with_media`: on PostgreSQL, each row's
+    attachments come along (as `attached_rows`, the media that exist, in no set order):
+    a round trip there costs more than the statement."""
     sql = Sql()
     sql.clauses.append('"published_at" IS NOT NULL')
     # A township holds a few thousand items at most: such a page is a bounded read.
@@ -242,6 +253,9 @@ async def newest_rows(
     if with_author:
         extra += ", " + ", ".join(f'u."{c}" AS "{AUTHOR}{c}"' for c in author_columns)
         join = ' LEFT JOIN "user" u ON u."id" = d."author_id"'
+    with_media = with_media and sql.postgres
+    if with_media:
+        extra += f", {ATTACHED_MEDIA}"
     select, absent = feed_columns(columns)
     statement = (
         f'SELECT {select}{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
@@ -250,6 +264,15 @@ async def newest_rows(
     rows = await query_rows(
         Disclosure, statement, sql.values, inline=small, absent=absent, conn=sql.conn
     )
+    if with_media:
+        media, new = row_class(Media, True), object.__new__
+        for row in rows:
+            records = row.__dict__.pop("attached_media") or ()
+            row.attached_rows = found = []
+            for record in records:
+                one = new(media)
+                one.__dict__.update(zip(record.keys(), record.values(), strict=True))
+                found.append(one)
     if with_author:
         absent = frozenset(every_user_column).difference(author_columns)
         users, new = partial_row_class(User, absent, sql.postgres), object.__new__
@@ -338,6 +361,7 @@ async def feed(
     tag: Any = None,
     columns: frozenset[str] | None = None,
     author_fields: frozenset[str] | None = None,
+    with_media: bool = False,
 ) -> Any:
     """`now`: expired notices and farming information leave the feed from then (None: an
     archive that keeps them). `columns`: the disclosure columns the caller reads (None: all);
@@ -365,6 +389,7 @@ async def feed(
             tag,
             columns,
             author_fields,
+            with_media,
         )
         return build_connection(rows, size, key=cursor_key(0))
 

@@ -436,7 +436,11 @@ async def prefetch(info: Info, rows: list[Any], wanted: set[str]) -> None:
         authors = await loaders.by_id(UserLoader, {r.author_id for r in rows if r.author_id})
     shown = "attachments" in wanted
     attached = [r.attachment_ids for r in rows] if shown else []  # JSON, parsed when read
-    media = await loaders.by_id(MediaLoader, {m for ids in attached for m in ids}) if shown else {}
+    media: dict[int, Any] = {}
+    if shown and hasattr(rows[0], "attached_rows"):  # the feed query read them already
+        media = {m.id: m for r in rows for m in r.attached_rows}
+    elif shown:
+        media = await loaders.by_id(MediaLoader, {m for ids in attached for m in ids})
     counted = "commentCount" in wanted
     counts = None  # the feed query may have counted them already
     if counted and not hasattr(rows[0], "comment_count"):
