@@ -93,16 +93,35 @@ def leaf(named: Any) -> Completer:
 
     # what `straight_line` may write inline
     complete.fast = (  # type: ignore[attr-defined]
-        "same" if same is not None else "int" if is_int else "stamp" if stamp else None
+        "same"
+        if same is not None
+        else "int"
+        if is_int
+        else "stamp"
+        if stamp
+        else "enum"
+        if names
+        else None
     )
     complete.same = same  # type: ignore[attr-defined]
+    complete.names = names  # type: ignore[attr-defined]
     return complete
+
+
+def ours(node: Any) -> bool:
+    """Whether `node.to_global_id` is api.relay.Node's (which calls relay.to_global_id)."""
+    from api import relay  # noqa: PLC0415 (api.relay's imports come back here)
+
+    found = getattr(getattr(node, "to_global_id", None), "__func__", None)
+    return found is not None and found is relay.Node.to_global_id.__func__  # type: ignore[attr-defined]
 
 
 def straight_line(handlers: list[tuple], name: str, type_: Any, generic: Completer) -> Completer:
     """`generic` (the handler loop) written out as one function of straight-line code for
     objects that are not dicts: no dispatch on the handler's kind, the common leaf cases
     (a str, an int, a datetime) inline. Same reads in the same order, same Bail cases."""
+    from api import relay  # noqa: PLC0415
+
     env: dict[str, Any] = {
         "Bail": Bail,
         "new_path": new_path,
@@ -149,12 +168,20 @@ def straight_line(handlers: list[tuple], name: str, type_: Any, generic: Complet
                 elif fast == "stamp":
                     lines.append("    elif v.__class__ is datetime:")
                     lines.append(f"        out[k{i}] = v.isoformat()")
+                elif fast == "enum":
+                    env[f"e{i}"] = handler[5].names
+                    lines.append(f"    elif v.__class__ is str and v in e{i}:")
+                    lines.append(f"        out[k{i}] = e{i}[v]")
                 lines.append("    else:")
                 lines.append(f"        out[k{i}] = c{i}(v, None, ec)")
             else:
                 env[f"n{i}"], env[f"o{i}"] = handler[5], handler[4]
                 lines.append("    else:")
-                lines.append(f"        out[k{i}] = n{i}.to_global_id(o{i}, v)")
+                if ours(handler[5]):  # api.relay's encoding: called without the class's
+                    env["to_global_id"] = relay.to_global_id
+                    lines.append(f"        out[k{i}] = to_global_id(o{i}, v)")
+                else:
+                    lines.append(f"        out[k{i}] = n{i}.to_global_id(o{i}, v)")
         else:
             _, _, field_name, getter, resolve, completer, nodes, field_def = handler
             env.update({f"f{i}": field_name, f"r{i}": resolve, f"c{i}": completer})
