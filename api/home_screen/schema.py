@@ -107,7 +107,10 @@ class Home(graphene.ObjectType):
         )
         rows = [edge.node for edge in page.edges]
         for row in rows:
-            row._prefetched = {"commentCount": row.comment_count}
+            # counted by the statement of the short cuts; without them (ORM instances) the
+            # field's resolver counts
+            if hasattr(row, "comment_count"):
+                row._prefetched = {"commentCount": row.comment_count}
         return rows
 
     @staticmethod
