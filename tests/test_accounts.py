@@ -315,8 +315,22 @@ def test_the_plain_token_check_accepts_only_what_pyjwt_accepts() -> None:
         signed({}, {**claims, "exp": float(claims["exp"])}),
         signed({}, {k: v for k, v in claims.items() if k != "iat"}),
         ".".join([head, base64.urlsafe_b64encode(json.dumps(claims).encode()).decode(), signature]),
+        f"{head}.{body}.{signature[:-1]}é",  # non-ASCII: compare_digest would raise on str
+        "é.é.é",
     ]
     for text in changed:
         assert plain_claims(key, text) is None, text
     # what PyJWT accepts among them, the server still accepts (through PyJWT)
     assert pyjwt(changed[7]) is None and pyjwt(changed[0]) is None
+
+
+async def test_a_token_with_non_ascii_bytes_is_invalid_not_a_crash(client, demo) -> None:
+    for raw in ("Bearer a.b.\u00e9", "Bearer \u00e9.\u00e9.\u00e9", "Bearer ey.ey.\u00ff\u00fe"):
+        response = await client.post(
+            "/graphql",
+            json={"query": "{ me { id } }"},
+            headers={"authorization": raw.encode("latin-1")},
+        )
+        assert response.status_code == 200, response.text
+        codes = [e["extensions"]["code"] for e in response.json()["errors"]]
+        assert codes == ["UNAUTHENTICATED"], response.text

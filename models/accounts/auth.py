@@ -134,7 +134,8 @@ def plain_claims(secret_key: str, token: str) -> dict[str, Any] | None:
     head, body, signature = parts
     signed = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256)
     expected = base64.urlsafe_b64encode(signed.digest()).rstrip(b"=").decode()
-    if not hmac.compare_digest(expected, signature):
+    # as bytes: compare_digest refuses str with non-ASCII characters (a hostile header)
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
         return None
     try:
         header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
