@@ -16,6 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from tortoise import Tortoise
 
 from api.accounts.codes import settle as sms_codes_sent
+from api.cache_hits import CacheHits
 from api.compat import sqlite_filename
 from api.compression import CompressionMiddleware
 from api.database import close_db, open_db, ping_db
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         store = data_versions.current()
         if isinstance(store, data_versions.RedisVersions):
             store.guard = services.redis_guard  # one log line per outage, one back-off
+            store.follow()  # a mirror of the versions: cache hits read no Redis
         conn = Tortoise.get_connection("default")
         services.response_cache = response_cache(
             settings,
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             if runner is not None:
                 await runner.stop()
+            if isinstance(store, data_versions.RedisVersions):
+                await store.stop()
             live.uninstall(hub)
             await hub.stop()
             # codes being sent: a short wait, else they are lost (the villager asks again)
@@ -167,6 +171,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if settings.trusted_proxies
                 else []
             ),
+            # repeated anonymous GETs answered from memory before the rest (api.cache_hits)
+            Middleware(CacheHits, path="/graphql", cors=bool(settings.cors_origins)),
             # outside the request id: its own 500 answers carry the headers too
             Middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds),
             Middleware(RequestIdMiddleware),

@@ -37,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from api import idempotency
+from api.cache_hits import replayable
 from api.compat import is_token_limit
 from api.compression import accepted
 from api.context import Context, build_context
@@ -46,7 +47,7 @@ from api.graphiql import GRAPHIQL_CSP, GRAPHIQL_HTML
 from api.graphql_messages import graphql_message
 from api.input_text import NUL_KEY, NoNulInStrings, has_nul
 from api.limits import QueryLimits, check_document
-from api.response_cache import NOT_CACHEABLE, Entry, plan_for
+from api.response_cache import NOT_CACHEABLE, Entry, Keyed, plan_for
 from api.services import Services
 from api.settings import Settings
 from api.uploads import UploadRefused, multipart_params
@@ -227,7 +228,7 @@ class GraphQLEndpoint:
         # An anonymous query's answer may be in the response cache: looked up before any
         # GraphQL work (its plan is kept by query text once the document has been checked).
         cache = services.response_cache if not request.headers.get("authorization") else None
-        cache_key: str | None = None
+        keyed: Keyed | None = None
         if cache is not None:
             plan = cache.known_plan(query, operation_name)
             if plan is None:
@@ -238,16 +239,16 @@ class GraphQLEndpoint:
                     cache.remember_plan(query, operation_name, plan)
             if plan is not None and plan is not NOT_CACHEABLE:
                 now = services.settings.clock().timestamp()
-                cache_key = await cache.key(plan, variables, operation_name, lang, now)
-            if cache_key is not None:
+                keyed = await cache.key(plan, variables, operation_name, lang, now)
+            if keyed is not None:
                 # weak: one answer, whichever encoding (br, gzip, none) carries it
-                etag = 'W/"' + cache_key[:32] + '"'
+                etag = 'W/"' + keyed.key[:32] + '"'
                 if request.method == "GET" and etag[2:] in request.headers.get("if-none-match", ""):
-                    headers = self.public_headers(etag)
-                    return Response(status_code=304, headers=headers)
-                entry = await cache.get(cache_key)
+                    replayable(request, keyed)
+                    return Response(status_code=304, headers=self.public_headers(etag))
+                entry = await cache.get(keyed.key)
                 if entry is not None:
-                    return self.cached_response(request, entry, etag)
+                    return self.cached_response(request, entry, keyed)
 
         document, errors = self.document(query)
         if errors or document is None:
@@ -304,10 +305,10 @@ class GraphQLEndpoint:
         if result.errors:
             body["errors"] = [format_error(e, context.lang, request_id) for e in result.errors]
         body["data"] = result.data
-        if cache is not None and cache_key is not None and not result.errors:
-            entry = await cache.put(cache_key, orjson.dumps(body))
+        if cache is not None and keyed is not None and not result.errors:
+            entry = await cache.put(keyed.key, orjson.dumps(body))
             if entry is not None:
-                return self.cached_response(request, entry, 'W/"' + cache_key[:32] + '"')
+                return self.cached_response(request, entry, keyed)
         if request.method == "GET":
             return cacheable_response(request, body)
         payload = orjson.dumps(body)
@@ -323,10 +324,14 @@ class GraphQLEndpoint:
             "vary": "Accept-Language, Accept-Encoding, Authorization",
         }
 
-    def cached_response(self, request: Request, entry: Entry, etag: str) -> Response:
+    def cached_response(self, request: Request, entry: Entry, keyed: Keyed) -> Response:
         """An answer from the cache, or just put there: the same bytes and headers either
-        way; compressed here (once, when kept) rather than by the GZip middleware."""
-        headers = self.public_headers(etag) if request.method == "GET" else {}
+        way; compressed here (once, when kept) rather than by the GZip middleware. A GET's
+        may be answered again by api.cache_hits while `keyed` holds."""
+        headers: dict[str, str] = {}
+        if request.method == "GET":
+            headers = self.public_headers('W/"' + keyed.key[:32] + '"')
+            replayable(request, keyed)
         body = entry.body
         if entry.gzipped is not None:
             headers["vary"] = "Accept-Language, Accept-Encoding, Authorization"

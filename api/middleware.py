@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from contextvars import ContextVar
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
@@ -44,6 +44,22 @@ def is_json(headers: list[tuple[bytes, bytes]]) -> bool:
     return False
 
 
+def log_access(scope: Scope, status: int, started: float, request_id: str) -> None:
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    client = scope.get("client")
+    access_log.info(
+        "%s %s %s %s %d %.1fms rid=%s",
+        client[0] if client else "-",
+        scope.get("method", "WS"),
+        scope.get("path"),
+        scope.get("http_version", "-"),
+        status,
+        (time.perf_counter() - started) * 1000,
+        request_id,
+    )
+
+
 class RequestIdMiddleware:
     """Give each request an id (the client's X-Request-ID if sane), echo it, log one line.
 
@@ -60,7 +76,7 @@ class RequestIdMiddleware:
             return
         headers = dict(scope["headers"])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if SAFE_ID.match(incoming) else os.urandom(16).hex()
         accept_language = headers.get(b"accept-language", b"").decode("latin-1") or None
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
@@ -106,17 +122,7 @@ class RequestIdMiddleware:
                 raise  # the response has begun: nothing else can be said
             await send_with_id({"type": "http.response.start", "status": 500, "headers": []})
         finally:
-            client = scope.get("client")
-            access_log.info(
-                "%s %s %s %s %d %.1fms rid=%s",
-                client[0] if client else "-",
-                scope.get("method", "WS"),
-                scope.get("path"),
-                scope.get("http_version", "-"),
-                status,
-                (time.perf_counter() - started) * 1000,
-                request_id,
-            )
+            log_access(scope, status, started, request_id)
             request_id_var.reset(token)
 
 

@@ -37,7 +37,9 @@ import logging
 import sqlite3
 import struct
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -52,11 +54,11 @@ from graphql import (
     StringValueNode,
     VariableNode,
 )
-from graphql_relay import from_global_id
 from redis.asyncio import Redis
 
 from models import data_versions
-from models.data_versions import ALL, EPOCH, SYS
+from models.data_versions import ALL, EPOCH, GEN, SYS
+from models.jobs.queue import utc_now
 from models.redis_guard import REDIS_DOWN, RedisGuard
 
 log = logging.getLogger("cunwu.cache")
@@ -86,6 +88,17 @@ class Plan:
 
 
 NOT_CACHEABLE = Plan("", None)
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A cache key and what it was computed from (api.cache_hits checks them again)."""
+
+    key: str
+    names: tuple[str, ...]
+    versions: tuple[int, ...]
+    window: int
+    external: int
 
 
 def plan_for(query: str, document: DocumentNode, operation: OperationDefinitionNode) -> Plan:
@@ -142,6 +155,8 @@ def region_ids(plan: Plan, variables: dict[str, Any]) -> set[int] | None:
     """The regions an answer depends on, None when they cannot be told (then `all`)."""
     if plan.regions is None:
         return None
+    from api.relay import from_global_id  # api.relay imports the schema's context
+
     ids: set[int] = set()
     for kind, value in plan.regions:
         global_id = variables.get(value) if kind == "var" else value
@@ -244,8 +259,11 @@ class ResponseCache:
         prefix: str = "cunwu:",
         guard: RedisGuard | None = None,
         probe: DataVersionProbe | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.bodies = Bodies(max_bytes)
+        self.clock = clock
+        self.closed = False
         self.entry_bytes = entry_bytes
         self.ttl_seconds = ttl_seconds
         self.window_seconds = max(1, window_seconds)
@@ -272,7 +290,7 @@ class ResponseCache:
         operation_name: str | None,
         lang: str,
         now: float,
-    ) -> str | None:
+    ) -> Keyed | None:
         """The answer's key with the data versions of now; None: not to be cached."""
         store = data_versions.current()
         if store is None:
@@ -290,7 +308,7 @@ class ResponseCache:
             except Exception:  # the database fails: the execution will say so, uncached
                 log.exception("regions of a cache key not read")
                 return None
-        names = [EPOCH, SYS, *sorted(fields)] if fields is not None else [EPOCH, ALL]
+        names = [GEN, EPOCH, SYS, *sorted(fields)] if fields is not None else [GEN, EPOCH, ALL]
         versions = await store.read(names)
         if versions is None:
             return None
@@ -300,18 +318,33 @@ class ResponseCache:
             if read is None:
                 return None
             external = read
+        window = int(now) // self.window_seconds
         material = b"\x00".join(
             [
                 plan.digest.encode(),
                 canonical,
                 (operation_name or "").encode(),
                 lang.encode(),
-                str(int(now) // self.window_seconds).encode(),
+                str(window).encode(),
                 ",".join(f"{n}={v}" for n, v in zip(names, versions, strict=True)).encode(),
                 str(external).encode(),
             ]
         )
-        return hashlib.sha256(material).hexdigest()
+        digest = hashlib.sha256(material).hexdigest()
+        return Keyed(digest, tuple(names), tuple(versions), window, external)
+
+    def still(self, keyed: Keyed, now: float) -> bool:
+        """Whether an answer kept under `keyed` is still the answer, without waiting: the
+        same window and versions (as this process knows them now) and, on SQLite, no commit
+        since. False when any of it cannot be known at once."""
+        if self.closed or int(now) // self.window_seconds != keyed.window:
+            return False
+        store = data_versions.current()
+        if store is None or store.peek(keyed.names) != list(keyed.versions):
+            return False
+        if self.probe is not None:
+            return self.probe.read() == keyed.external
+        return True
 
     async def get(self, key: str) -> Entry | None:
         entry = self.bodies.get(key)
@@ -351,6 +384,7 @@ class ResponseCache:
         return entry
 
     def close(self) -> None:
+        self.closed = True
         if self.probe is not None:
             self.probe.close()
             self.probe = None

@@ -130,6 +130,7 @@ def response_cache(
         prefix=settings.redis_prefix,
         guard=guard,
         probe=probe,
+        clock=settings.clock,
     )
 
 

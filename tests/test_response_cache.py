@@ -363,14 +363,19 @@ async def test_two_instances_share_redis_and_redis_down_costs_only_the_cache(
             async def down(*args, **kwargs):
                 raise redis_errors.ConnectionError("down")
 
-            def down_now(*args, **kwargs):
-                raise redis_errors.ConnectionError("down")
-
             store = data_versions.current()
             assert isinstance(store, data_versions.RedisVersions)
-            monkeypatch.setattr(store.redis, "hmget", down)
-            monkeypatch.setattr(store.redis, "pipeline", down_now)
+            assert store.peek([data_versions.ALL]) is not None  # the lifespan follows
+            for name in ("hmget", "hgetall", "hsetnx"):
+                monkeypatch.setattr(store.redis, name, down)
+            monkeypatch.setattr(store, "_script", down)
             store.guard.backoff = 0
+            # the mirror's next full read fails: it is no longer trusted
+            for _ in range(100):
+                if store.peek([data_versions.ALL]) is None:
+                    break
+                await asyncio.sleep(0.05)
+            assert store.peek([data_versions.ALL]) is None
             ran = executions(other)
             assert titles(await second(FEED, feed)) == ["共享的"]
             assert titles(await second(FEED, feed)) == ["共享的"]
