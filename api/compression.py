@@ -82,9 +82,11 @@ def weak_etags(send: Send) -> Send:
     return wrapped
 
 
+# gzip level 6 (zlib's default): on a 9 KB feed answer level 9 takes about 175 µs for 1,030
+# bytes, level 6 about 120 µs for 1,046: 16 bytes are not worth a tenth of the request
 class CompressionMiddleware:
     def __init__(
-        self, app: ASGIApp, minimum_size: int = 1000, gzip_level: int = 9, br_quality: int = 5
+        self, app: ASGIApp, minimum_size: int = 1000, gzip_level: int = 6, br_quality: int = 5
     ) -> None:
         self.app = app
         self.minimum_size = minimum_size
