@@ -168,9 +168,20 @@ def decode_access_token(config: AuthConfig, token: str) -> AccessClaims:
             raise Unauthenticated(AuthReason.TOKEN_INVALID) from None
     if claims.get("typ") != "access":
         raise Unauthenticated(AuthReason.TOKEN_INVALID)
+    # Signed with our key yet not of our shape (only the key's holder can make one): refused
+    # as invalid, not an INTERNAL_SERVER_ERROR from int("abc") or a database refusing the id.
+    sub, sid = claims["sub"], claims["sid"]
+    if not (sub.__class__ is str and sub.isascii() and sub.isdigit() and int(sub) < 2**31):
+        raise Unauthenticated(AuthReason.TOKEN_INVALID)
+    try:
+        session_id = str(uuid.UUID(sid)) if sid.__class__ is str else None
+    except ValueError:
+        session_id = None
+    if session_id is None or session_id != sid:  # as issued: str(uuid)
+        raise Unauthenticated(AuthReason.TOKEN_INVALID)
     return AccessClaims(
-        user_id=int(claims["sub"]),
-        session_id=str(claims["sid"]),
+        user_id=int(sub),
+        session_id=sid,
         expires_at=float(claims["exp"]),
     )
 
