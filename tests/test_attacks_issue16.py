@@ -701,6 +701,8 @@ async def test_every_kind_of_write_ends_a_replay(app, client, gql, demo):
 
 
 OWN_REDIS = {"test_a_redis_restarted_from_an_older_snapshot_brings_no_old_answer"}
+WITH_CORS = {"test_a_browser_on_another_origin_always_gets_its_cors_headers"}
+BROWSER_ORIGIN = "https://app.example"
 
 
 @pytest.fixture
@@ -715,6 +717,8 @@ async def app(request, settings, tmp_path):
         server.start()
         await server.wait_up()
         settings = settings.with_overrides(redis_url=server.url, redis_prefix="degraded:")
+    if request.node.originalname in WITH_CORS:
+        settings = settings.with_overrides(cors_origins=(BROWSER_ORIGIN,))
     application = create_app(settings)
     application.state.own_redis = server
     try:
@@ -758,3 +762,49 @@ async def test_a_redis_restarted_from_an_older_snapshot_brings_no_old_answer(
     expected = sorted(["快照后发布", "重启后发布"])
     assert sorted(await feed_titles(client, params)) == expected
     assert sorted(await feed_titles(client, params)) == expected
+
+
+async def test_a_browser_on_another_origin_always_gets_its_cors_headers(app, client, demo):
+    """With CORS on, a replay recorded for a client without Origin must not reach a
+    browser (it would lack Access-Control-Allow-Origin), nor the other way round."""
+    params = feed_params(demo.villages[0])
+    for _ in range(2):
+        plain = await client.get("/graphql", params=params)
+        assert "access-control-allow-origin" not in plain.headers
+    for origin, allowed in ((BROWSER_ORIGIN, True), ("https://evil.example", False)):
+        for _ in range(2):
+            response = await client.get("/graphql", params=params, headers={"origin": origin})
+            assert response.status_code == 200
+            assert (response.headers.get("access-control-allow-origin") == origin) is allowed
+    for _ in range(2):
+        plain = await client.get("/graphql", params=params)
+        assert "access-control-allow-origin" not in plain.headers
+
+
+async def test_forged_lower_or_foreign_generation_messages_are_not_trusted(
+    app, client, gql, demo, settings
+):
+    """Lower counts in the mirror's generation are ignored (counts only grow); another
+    generation makes the mirror wait for its next full read. Neither brings back an
+    answer kept before a write."""
+    store = mirror_of(settings)
+    village = demo.villages[0]
+    params = feed_params(village)
+    fields = sorted(await data_versions.region_fields([village.id]) or ())
+    raw = Redis.from_url(settings.redis_url)
+    try:
+        assert await feed_titles(client, params) == []
+        known = store.peek([*fields, data_versions.ALL])
+        assert known is not None
+        lower = ["gen", store.mirror_gen]
+        for name in [*fields, data_versions.ALL]:
+            lower += [name, 0]
+        await raw.publish(store.channel, orjson.dumps(lower))
+        await raw.publish(store.channel, orjson.dumps(["gen", 42, *lower[2:]]))
+        await asyncio.sleep(0.1)
+        assert store.peek([*fields, data_versions.ALL]) in (known, None)
+        await published(gql, await gql.login(CLERK), village, title="伪造旧数之后")
+        assert await feed_titles(client, params) == ["伪造旧数之后"]
+        assert await feed_titles(client, params) == ["伪造旧数之后"]
+    finally:
+        await raw.aclose()
