@@ -34,6 +34,17 @@ REPLAY = "cache_replay"  # in scope["state"]: the endpoint's Keyed for this answ
 MAX_BYTES = 16 * 1024 * 1024  # all kept bodies together; oldest out first
 MAX_ENTRY_BYTES = 512 * 1024
 DROPPED = (b"x-request-id", b"date", b"server")  # per answer, not per content
+# CPython's sizes: a bytes object's header; a header pair (tuple, two bytes, a list slot);
+# a Kept, its Keyed and the dict's slot (measured with tracemalloc, rounded up)
+BYTES_OVERHEAD = 33
+HEADER_OVERHEAD = 56 + 2 * BYTES_OVERHEAD + 8
+ENTRY_OVERHEAD = 1024
+
+
+def headers_size(headers: list[tuple[bytes, bytes]] | None) -> int:
+    if headers is None:
+        return 0
+    return 56 + sum(len(k) + len(v) + HEADER_OVERHEAD for k, v in headers)
 
 
 def replayable(request: Request, keyed: Keyed) -> None:
@@ -65,13 +76,26 @@ class CacheHits:
             await self.app(scope, receive, send)
             return
         language = encoding = if_none_match = request_id = b""
+        language_seen = encoding_seen = match_seen = False
         for name, value in scope["headers"]:
+            # A repeated header goes down the stack, never kept: the stack reads the first
+            # (Starlette's Headers.get), so a slot keyed on another would hand one client's
+            # answer (gzip, English) to a client that asked for something else.
             if name == b"accept-language":
-                language = value
+                if language_seen:
+                    await self.app(scope, receive, send)
+                    return
+                language, language_seen = value, True
             elif name == b"accept-encoding":
-                encoding = value
+                if encoding_seen:
+                    await self.app(scope, receive, send)
+                    return
+                encoding, encoding_seen = value, True
             elif name == b"if-none-match":
-                if_none_match = value
+                if match_seen:
+                    await self.app(scope, receive, send)
+                    return
+                if_none_match, match_seen = value, True
             elif name == b"x-request-id":
                 request_id = value
             elif name == b"authorization" or (name == b"origin" and self.cors):
@@ -156,7 +180,15 @@ class CacheHits:
         old = self.kept.pop(slot, None)
         if old is not None:
             self.size -= old.size
-        kept.size = len(kept.body) + sum(len(slot_part) for slot_part in slot) + 512
+        # what the entry holds in memory, headers included: counting only the body (+512)
+        # let many small answers under distinct query strings hold some four times the bound
+        kept.size = (
+            len(kept.body)
+            + sum(len(slot_part) + BYTES_OVERHEAD for slot_part in slot)
+            + headers_size(kept.headers)
+            + headers_size(kept.not_modified)
+            + ENTRY_OVERHEAD
+        )
         self.kept[slot] = kept
         self.size += kept.size
         while self.size > MAX_BYTES and self.kept:

@@ -185,6 +185,29 @@ class RedisVersions:
             if value > mirror.get(name, 0):
                 mirror[name] = value
 
+    def went_back(self, snapshot: dict) -> bool:
+        """Whether a full read has a count below the mirror's within one generation: never
+        for a genuine hash (counts only grow), so the hash was rolled back (restored from an
+        older snapshot) or the mirror took a forged message. Either way the mirror, which
+        only ever takes higher counts, would no longer see writes until the counts caught
+        up, and keys made from rolled-back counts could be those of older answers."""
+        counts = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in snapshot.items()}
+        if counts.get(GEN, 0) != self.mirror_gen:
+            return False
+        return any(counts.get(name, 0) < value for name, value in self.mirror.items())
+
+    async def full_read(self) -> None:
+        snapshot = await self.redis.hgetall(self.key)
+        if self.went_back(snapshot):
+            snapshot = await self.redis.hgetall(self.key)  # not a bump of ours applied meanwhile
+            if self.went_back(snapshot):
+                # a new generation: every key is new, none can be an older answer's
+                log.warning("data versions went back: a new generation, every cached answer goes")
+                self.distrust()
+                await self.redis.hset(self.key, GEN, new_generation())
+                snapshot = await self.redis.hgetall(self.key)
+        self.load(snapshot)
+
     def load(self, snapshot: dict) -> None:
         """A full read of the hash: replaces the mirror when the generation changed."""
         counts = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in snapshot.items()}
@@ -226,7 +249,7 @@ class RedisVersions:
                 await pubsub.subscribe(self.channel)
                 # a new hash gets its generation before anyone reads it
                 await self.redis.hsetnx(self.key, GEN, new_generation())
-                self.load(await self.redis.hgetall(self.key))
+                await self.full_read()
                 delay = 0.2
                 loaded = time.monotonic()
                 while self._follower is me:
@@ -236,7 +259,7 @@ class RedisVersions:
                     if message is not None and message.get("type") == "message":
                         self.apply(orjson.loads(message["data"]))
                     if time.monotonic() - loaded >= RESYNC_SECONDS:
-                        self.load(await self.redis.hgetall(self.key))
+                        await self.full_read()
                         loaded = time.monotonic()
             except asyncio.CancelledError:
                 raise

@@ -108,6 +108,10 @@ def issue_access_token(
     return jwt.encode(claims, config.secret_key, algorithm=ALGORITHM)
 
 
+# what `issue_access_token` writes for sub and sid: str(user.id), str(session.id) (a uuid4);
+# (two regexes: some 1 µs a signed-in request, uuid.UUID() alone some 4)
+USER_ID_RE = re.compile(r"[1-9][0-9]{0,9}")
+SESSION_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # The header `issue_access_token` writes (PyJWT's for HS256), and the claims it writes.
 PLAIN_HEADER = {"alg": ALGORITHM, "typ": "JWT"}
 PLAIN_CLAIMS = frozenset({"sub", "sid", "typ", "iat", "exp"})
@@ -168,9 +172,16 @@ def decode_access_token(config: AuthConfig, token: str) -> AccessClaims:
             raise Unauthenticated(AuthReason.TOKEN_INVALID) from None
     if claims.get("typ") != "access":
         raise Unauthenticated(AuthReason.TOKEN_INVALID)
+    # Signed with our key yet not of our shape (only the key's holder can make one): refused
+    # as invalid, not an INTERNAL_SERVER_ERROR from int("abc") or a database refusing the id.
+    sub, sid = claims["sub"], claims["sid"]
+    if sub.__class__ is not str or not USER_ID_RE.fullmatch(sub) or int(sub) >= 2**31:
+        raise Unauthenticated(AuthReason.TOKEN_INVALID)
+    if sid.__class__ is not str or not SESSION_ID_RE.fullmatch(sid):
+        raise Unauthenticated(AuthReason.TOKEN_INVALID)
     return AccessClaims(
-        user_id=int(claims["sub"]),
-        session_id=str(claims["sid"]),
+        user_id=int(sub),
+        session_id=sid,
         expires_at=float(claims["exp"]),
     )
 
