@@ -185,7 +185,7 @@ class RedisVersions:
             if value > mirror.get(name, 0):
                 mirror[name] = value
 
-    def went_back(self, snapshot: dict) -> bool:
+    def went_back(self, snapshot: dict, before: dict[str, int]) -> bool:
         """Whether a full read has a count below the mirror's within one generation: never
         for a genuine hash (counts only grow), so the hash was rolled back (restored from an
         older snapshot) or the mirror took a forged message. Either way the mirror, which
@@ -194,13 +194,18 @@ class RedisVersions:
         counts = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in snapshot.items()}
         if counts.get(GEN, 0) != self.mirror_gen:
             return False
-        return any(counts.get(name, 0) < value for name, value in self.mirror.items())
+        return any(counts.get(name, 0) < value for name, value in before.items())
 
     async def full_read(self) -> None:
+        # compared with the mirror as it was when the read was sent: every count in it was
+        # written before, so a genuine hash holds at least as much (what this process's own
+        # bumps apply meanwhile may be higher, and is no sign of anything)
+        before = dict(self.mirror)
         snapshot = await self.redis.hgetall(self.key)
-        if self.went_back(snapshot):
-            snapshot = await self.redis.hgetall(self.key)  # not a bump of ours applied meanwhile
-            if self.went_back(snapshot):
+        if self.went_back(snapshot, before):
+            before = dict(self.mirror)
+            snapshot = await self.redis.hgetall(self.key)
+            if self.went_back(snapshot, before):
                 # a new generation: every key is new, none can be an older answer's
                 log.warning("data versions went back: a new generation, every cached answer goes")
                 self.distrust()
