@@ -8,11 +8,14 @@ Body limits, by content type, counted as the body arrives (a lying Content-Lengt
 chunked body is cut off where it passes the limit; nothing over it is ever buffered):
 JSON GraphQL requests small, multipart uploads as large as their files may be, any other
 body none at all (the routes refuse it unread: 415 at /graphql, 405 elsewhere). Past its
-limit a body is answered 413, a JSON error with its reason, the limit and the request id.
+limit a body is answered 413, a JSON error with its reason, the limit and the request id,
+with `Connection: close`; then what the client is still sending is read and thrown away,
+for a bounded time and number of bytes, before the connection closes (see `drain`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 
@@ -100,7 +103,7 @@ class BodyLimitMiddleware:
             # read one anyway is cut off at its first byte
             limit = 0
         if limit and declared.isascii() and declared.isdigit() and int(declared) > limit:
-            await refuse(scope, send, 413, "BODY_TOO_LARGE", limit)
+            await refuse_and_drain(scope, receive, send, limit)
             return
 
         received = 0
@@ -126,11 +129,60 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            # the rest of the body is never read: the server closes the connection after this
-            await refuse(scope, send, 413, "BODY_TOO_LARGE", limit)
+            await refuse_and_drain(scope, receive, send, limit)
 
 
-async def refuse(scope: Scope, send: Send, status: int, key: str, limit: int = 0) -> None:
+# How long, and how much, a refused body is read on after the 413 (see `drain`).
+DRAIN_SECONDS = 2.0
+DRAIN_BYTES = 4 * 1024 * 1024
+
+
+async def refuse_and_drain(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    """413, and the connection closed only once the client has had time to read it.
+
+    The answer goes out whole (its Content-Length tells the client it is complete) but the
+    response is left open while `drain` reads on, because the server closes the connection
+    as the response completes: uvicorn (h11 and httptools alike) closes the transport at
+    once when the answer says `Connection: close`, and a socket closed with unread bytes
+    in its receive buffer sends a reset, not a FIN. The reset throws away whatever of the
+    answer is not yet delivered and acknowledged, and many clients report the failed write
+    instead of the answer: a phone that retries the same photo instead of saying why.
+    """
+    await refuse(scope, send, 413, "BODY_TOO_LARGE", limit, more_body=True)
+    await drain(receive)
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def drain(receive: Receive) -> int:
+    """Read and discard the rest of a body: until it ends, the client leaves, DRAIN_BYTES
+    have come or DRAIN_SECONDS have passed. Returns the bytes thrown away.
+
+    The caps: the time is what the answer needs to cross a slow rural link and be
+    acknowledged (a round trip of up to a second on 2G/3G, plus one retransmission, whose
+    first timeout is a second) - nginx lingers far longer (lingering_time 30 s); the bytes
+    bound what a fast client can make us read for nothing (4 MiB is 0.6 s at 50 Mbit/s,
+    by which time a fast link has long delivered the answer). A body that ends within the
+    caps - most refusals: a JSON request a little over its megabyte - closes cleanly.
+    Nothing is kept: each chunk is dropped as it comes.
+    """
+    discarded = 0
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while discarded <= DRAIN_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break  # http.disconnect: the client has gone
+                discarded += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        pass
+    return discarded
+
+
+async def refuse(
+    scope: Scope, send: Send, status: int, key: str, limit: int = 0, more_body: bool = False
+) -> None:
     headers = dict(scope["headers"])
     lang = pick_language(headers.get(b"accept-language", b"").decode("latin-1") or None)
     request_id = scope.get("state", {}).get("request_id", "-")
@@ -153,4 +205,5 @@ async def refuse(scope: Scope, send: Send, status: int, key: str, limit: int = 0
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    # more_body: the caller ends the response (and so the connection) later
+    await send({"type": "http.response.body", "body": body, "more_body": more_body})

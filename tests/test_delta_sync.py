@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from api.relay import from_global_id, to_global_id
+from models.comments import Comment
 from models.disclosures import Disclosure
 from models.prices.recording import beijing_today
 from tests.test_flags import resident
@@ -237,3 +238,97 @@ async def test_an_official_syncs_the_flags_of_their_township(gql, demo):
     assert await phone.sync() == []  # nothing changed since: nothing new
     body = await gql(FLAGS, {"r": township, "u": EPOCH}, token=villager)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+FEED_COUNTS = """query($r: ID!, $u: DateTime, $a: String) {
+  disclosures(regionId: $r, updatedSince: $u, first: 2, after: $a) {
+    serverTime pageInfo { hasNextPage endCursor }
+    edges { node { id title commentCount updatedAt } } } }"""
+LEDGER = """query($v: ID!) { verifyLedger(villageId: $v) { ok length headHash } }"""
+COMMENT_STEP = """mutation($input: %sInput!) { %s(input: $input) {
+  comment { status updatedAt } errors { code } } }"""
+
+
+async def test_each_comment_change_stamps_it_and_a_count_change_resyncs_its_item(gql, demo):
+    """A comment's updatedAt is its own column, moved by every change a reader sees; when
+    the item's visible count changes the item comes back in the feed's sync with the new
+    commentCount (an edit or a report below the threshold moves no count), and the hash
+    chain is what it was."""
+    clerk, official = await gql.login(CLERK), await gql.login(OFFICIAL)
+    villager = await gql.login(VILLAGER)
+    village = demo.villages[0]
+    item = await publish(gql, clerk, village, "修路方案公示")
+    other = await publish(gql, clerk, village, "水渠维修通知")
+    chain = (await gql.data(LEDGER, {"v": gid("Region", village.id)}))["verifyLedger"]
+    assert chain["ok"]
+    feed = Client(gql, FEED_COUNTS, "disclosures", r=gid("Region", village.id))
+    talk = Client(gql, COMMENTS, "comments", t=item)
+    assert {n["id"] for n in await feed.sync()} == {item, other}
+    assert await talk.sync() == []
+
+    async def change(name: str, token: str, kind: str | None = None, **data) -> dict:
+        mutation = name[0].lower() + name[1:]
+        query = COMMENT_STEP % (kind or name, mutation)
+        out = await gql.mutate(mutation, query, data, token=token)
+        assert out["errors"] == [], out
+        return out["comment"]
+
+    async def synced(expect_count: int | None) -> dict:
+        """The comment sync's one new node; the feed's: the item with its count, or nothing."""
+        [node] = await talk.sync()
+        items = await feed.sync()
+        if expect_count is None:
+            assert items == []
+        else:
+            assert [(n["id"], n["commentCount"]) for n in items] == [(item, expect_count)]
+        return node
+
+    out = await gql.mutate(
+        "addComment", ADD, {"targetId": item, "body": "何时开工？"}, token=villager
+    )
+    first = out["comment"]["id"]
+    added = await synced(expect_count=1)
+    assert added["id"] == first and added["status"] == "VISIBLE"
+    stored = await Comment.get(id=int(from_global_id(first)[1]))
+    assert stored.updated_at == datetime.fromisoformat(added["updatedAt"])  # the column, served
+
+    def at(node: dict) -> datetime:
+        return datetime.fromisoformat(node["updatedAt"])
+
+    edited = await change("EditComment", villager, id=first, body="何时开工？工期多久？")
+    assert at(edited) > at(added)
+    assert (await synced(expect_count=None))["body"] == "何时开工？工期多久？"
+
+    hidden = await change("HideComment", official, "ModerateComment", id=first, reason="重复")
+    assert at(hidden) > at(edited)
+    assert (await synced(expect_count=0))["status"] == "HIDDEN"
+    await change("RestoreComment", official, "ModerateComment", id=first, reason="核实无误")
+    assert (await synced(expect_count=1))["status"] == "VISIBLE"
+
+    # reports: below the threshold nothing anyone is served changes; at it, the count does
+    reporters = [await resident(gql, demo, f"139111166{i:02d}") for i in range(3)]
+    for n, token in enumerate(reporters):
+        await change("ReportComment", token, id=first, reason="不实")
+        if n < 2:
+            assert await talk.sync() == [] and await feed.sync() == []
+    assert (await synced(expect_count=0))["status"] == "REPORTED"
+    # deleting a hidden comment changes it, not the count; deleting a visible one both
+    await change("DeleteComment", villager, id=first)
+    assert (await synced(expect_count=None))["status"] == "DELETED"
+    out = await gql.mutate(
+        "addComment", ADD, {"targetId": item, "body": "预算呢？"}, token=villager
+    )
+    assert (await synced(expect_count=1))["id"] == out["comment"]["id"]
+    await change("DeleteComment", villager, id=out["comment"]["id"])
+    assert (await synced(expect_count=0))["status"] == "DELETED"
+
+    # (the other item never came back: `synced`); the chain is untouched by the moved time
+    again = (await gql.data(LEDGER, {"v": gid("Region", village.id)}))["verifyLedger"]
+    assert again == chain
+
+    # three comments stamped at the same instant page by id, none lost or repeated
+    out = await gql.mutate("addComment", ADD, {"targetId": item, "body": "第三条"}, token=villager)
+    tie = datetime.now(UTC) - timedelta(hours=1)
+    await Comment.filter(target_id=int(from_global_id(item)[1])).update(updated_at=tie)
+    fresh = Client(gql, COMMENTS, "comments", t=item)
+    assert [n["body"] for n in await fresh.sync()] == [None, None, "第三条"]  # two tombstones

@@ -75,10 +75,9 @@ class CommentQueries(graphene.ObjectType):
         if updated_since is None:
             return with_server_time(await comment_page(kind, pk, first, after), at)
         size = page_size(first)
-        rows = await changed_since(
-            kind, pk, cast(datetime, datetime_arg(updated_since)), parse_change_cursor(after)
-        )
-        return with_server_time(change_page(rows[: size + 1], size), at)
+        since = cast(datetime, datetime_arg(updated_since))
+        rows = await changed_since(kind, pk, since, parse_change_cursor(after), size + 1)
+        return with_server_time(change_page(rows, size), at)
 
 
 class CommentMutations(graphene.ObjectType):

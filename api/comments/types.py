@@ -17,7 +17,6 @@ from api.rows import is_row_of
 from api.sync import resolve_server_time, server_time_field
 from models.comments import Comment as CommentModel
 from models.comments import CommentStatus as CommentStatusEnum
-from models.comments.sync import last_changes, updated_at
 from models.policy import may_moderate_comments
 
 CommentStatus = graphene.Enum.from_enum(CommentStatusEnum)
@@ -103,12 +102,6 @@ class Comment(graphene.ObjectType):
         return root.body if may_moderate_comments(ctx.viewer, path) else None
 
     @staticmethod
-    def resolve_updated_at(root: CommentModel, info: Info) -> Any:
-        if hasattr(root, "updated_at"):  # a sync list worked it out already
-            return root.updated_at
-        return info.context.loaders[CommentChangeLoader].load(root)
-
-    @staticmethod
     def resolve_author(root: CommentModel, info: Info) -> Any:
         return info.context.loaders[UserLoader].load(root.author_id)
 
@@ -129,17 +122,6 @@ class Comment(graphene.ObjectType):
         if root.parent_id is not None:
             return []
         return info.context.loaders[RepliesLoader].load(root.id)
-
-
-class CommentChangeLoader(DataLoader):
-    """comment → its last change (models.comments.sync), one audit read per batch."""
-
-    def get_cache_key(self, comment: Any) -> int:
-        return int(comment.id)
-
-    async def batch_load_fn(self, comments: list[Any]) -> list[Any]:
-        audited = await last_changes([c.id for c in comments])
-        return [updated_at(c, audited) for c in comments]
 
 
 class CommentConnection(relay.Connection):

@@ -41,6 +41,9 @@ class Comment(Model):
     report_count = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     edited_at = fields.DatetimeField(null=True)
+    # Every change a reader can see (added, edited, hidden, restored, deleted) stamps it, in
+    # the transaction that writes the change: an item's delta sync reads (updated_at, id).
+    updated_at = fields.DatetimeField(auto_now=True)
 
     region_id: int
     parent_id: int | None
@@ -48,7 +51,11 @@ class Comment(Model):
 
     class Meta:
         table = "comment"
-        indexes = (("target_type", "target_id", "created_at"), ("author_id", "created_at"))
+        indexes = (
+            ("target_type", "target_id", "created_at"),
+            ("author_id", "created_at"),
+            ("target_type", "target_id", "updated_at", "id"),
+        )
 
 
 class CommentRevision(Model):

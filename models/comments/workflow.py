@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from models.audit import record
 from models.comments import Comment, CommentReport, CommentRevision, CommentStatus
+from models.disclosures import Disclosure
 from models.errors import ErrorCode, UserErrors, fail
 from models.policy import (
     Action,
@@ -54,6 +55,19 @@ async def region_path_of(comment: Comment) -> str:
     return await region_path(comment.region_id)
 
 
+async def counted_change(comment: Comment, was_visible: bool) -> None:
+    """A comment that enters or leaves its disclosure's visible count (`commentCount`)
+    changes what the feed serves of the disclosure: its `updated_at` moves too, in the same
+    transaction, so that a feed synced with `updatedSince` brings it again with the new
+    count. `updated_at` is in neither the hash chain nor the served columns it checks
+    (models.disclosures.ledger): a published item's promise is untouched. A line of a month
+    is counted on the line alone, which no synced list serves."""
+    if comment.target_type != "Disclosure":
+        return
+    if (comment.status == CommentStatus.VISIBLE) != was_visible:
+        await Disclosure.filter(id=comment.target_id).update(updated_at=datetime.now(UTC))
+
+
 async def add_comment(
     viewer: Viewer,
     target_id: int,
@@ -86,7 +100,8 @@ async def add_comment(
             body=text,
             official=viewer.can(Action.COMMENT_AS_STAFF, target.region_path),
             created_at=now or datetime.now(UTC),
-        )
+        )  # updated_at: the real time of the write, like every change after it
+        await counted_change(comment, was_visible=False)
         await record(
             viewer,
             "comment.add",
@@ -119,7 +134,7 @@ async def edit_comment(viewer: Viewer, comment_id: int, body: str | None) -> Com
         await CommentRevision.create(comment=comment, body=comment.body)
         before = comment.body
         comment.body, comment.edited_at = text, datetime.now(UTC)
-        await comment.save(update_fields=["body", "edited_at"])
+        await comment.save(update_fields=["body", "edited_at", "updated_at"])
         await record(
             viewer,
             "comment.edit",
@@ -138,8 +153,10 @@ async def delete_comment(viewer: Viewer, comment_id: int) -> Comment:
         require_comment_author(viewer, comment)
         if comment.status != CommentStatus.DELETED:
             before = {"body": comment.body, "status": str(comment.status)}
+            was_visible = comment.status == CommentStatus.VISIBLE
             comment.status = CommentStatus.DELETED
-            await comment.save(update_fields=["status"])
+            await comment.save(update_fields=["status", "updated_at"])
+            await counted_change(comment, was_visible)
             await record(
                 viewer, "comment.delete", comment, region_id=comment.region_id, before=before
             )
@@ -160,12 +177,14 @@ async def report_comment(viewer: Viewer, comment_id: int, reason: str | None) ->
                 await CommentReport.create(comment=comment, reporter_id=viewer.user_id, reason=text)
         except IntegrityError:
             return comment
+        # the count alone is served to nobody: updated_at stays until the comment is hidden
         await Comment.filter(id=comment.id).update(report_count=F("report_count") + 1)
         await comment.refresh_from_db(fields=["report_count", "status"])
         if comment.report_count >= REPORTS_TO_HIDE and comment.status == CommentStatus.VISIBLE:
             comment.status = CommentStatus.REPORTED
             comment.hidden_reason = "多位村民举报，等待乡镇审核"
-            await comment.save(update_fields=["status", "hidden_reason"])
+            await comment.save(update_fields=["status", "hidden_reason", "updated_at"])
+            await counted_change(comment, was_visible=True)
             await record(
                 viewer,
                 "comment.auto_hide",
@@ -187,10 +206,12 @@ async def moderate(
             raise wrong_status(comment)
         text = clean_reason(reason, high=REASON_MAX)
         before = {"body": comment.body, "status": str(comment.status)}
+        was_visible = comment.status == CommentStatus.VISIBLE
         comment.status = to_status
         comment.hidden_reason = text if to_status == CommentStatus.HIDDEN else None  # type: ignore[assignment]  # tortoise types a nullable TextField as str
         comment.hidden_by_id = viewer.user_id
-        await comment.save(update_fields=["status", "hidden_reason", "hidden_by_id"])
+        await comment.save(update_fields=["status", "hidden_reason", "hidden_by_id", "updated_at"])
+        await counted_change(comment, was_visible)
         await record(
             viewer,
             action,
