@@ -349,6 +349,8 @@ async def test_a_slow_then_lost_database_during_replay(server, settings):
                 lambda: admin.fetchval(
                     "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                     " AND query LIKE '%notification_event%' AND pid <> pg_backend_pid()"
+                    # this database's only: other suites may share the cluster
+                    " AND datname = current_database()"
                 ),
                 within=5,
             )
