@@ -21,8 +21,10 @@ Cases, in 东溪村 (the demo's village with the most content):
 
 Baseline, same run and same worker count: a plain Starlette app (its own uvicorn process)
 whose one route answers the exact bytes and headers of the gzipped cached home answer.
-Prints req/s, p50/p99, each case's ratio to the baseline's req/s, the gzipped home size,
-and the goals of issue 16 next to the figures (PASS / MISS).
+Prints req/s, p50/p99, the server's CPU per request (user + system time of the uvicorn
+processes over the measured run, from /proc: with two workers it shows whether the work per
+request grows or only the cores run out), each case's ratio to the baseline's req/s, the
+gzipped home size, and the goals of issue 16 next to the figures (PASS / MISS).
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ class Result:
     p99_ms: float
     requests: int
     errors: int
+    cpu_us: float = 0.0  # the server's CPU (its processes, user + system) per request
 
     @classmethod
     def parse(cls, output: str) -> Result:
@@ -431,6 +434,27 @@ def raw_answer(base_url: str, request: Request) -> tuple[bytes, list[tuple[str, 
         return body, list(response.headers.items())
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (uvicorn's workers), read
+    from /proc (0 where there is none)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, seconds)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    family, total = {pid}, 0.0
+    for _ in range(3):  # uvicorn's workers, and whatever they start
+        family |= {p for p, (parent, _) in stats.items() if parent in family}
+    for member in family:
+        total += stats.get(member, (0, 0.0))[1]
+    return total
+
+
 class Bench:
     def __init__(self, wrk: str, work: Path, seconds: float, connections: int) -> None:
         self.wrk = wrk
@@ -438,14 +462,17 @@ class Bench:
         self.seconds = seconds
         self.connections = connections
 
-    def measure(self, base_url: str, request: Request, label: str) -> Result:
+    def measure(self, base_url: str, request: Request, label: str, server: int) -> Result:
+        """`server`: the uvicorn process's pid, whose CPU (with its workers') is counted."""
         script = wrk_script(request, self.work)
         run_wrk(self.wrk, base_url, request, script, min(2.0, self.seconds), self.connections)
+        before = tree_cpu_seconds(server)
         result = run_wrk(self.wrk, base_url, request, script, self.seconds, self.connections)
+        result.cpu_us = (tree_cpu_seconds(server) - before) / max(result.requests, 1) * 1e6
         errors = f"  ({result.errors} errors!)" if result.errors else ""
         print(
             f"  {label:44s} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.1f} ms"
-            f"  p99 {result.p99_ms:6.1f} ms{errors}",
+            f"  p99 {result.p99_ms:6.1f} ms  server CPU {result.cpu_us:6.0f} µs/req{errors}",
             flush=True,
         )
         return result
@@ -469,6 +496,7 @@ class Bench:
         for workers in (1, 2):
             with uvicorn("api.app:create_app", env, workers, log_path) as (url, process):
                 wait_ready(url, process, "/readyz", log_path)
+                server = process.pid
                 if workers == 1:
                     plain_body = check(url, home).content
                     home_bytes = len(plain_body)
@@ -491,35 +519,38 @@ class Bench:
                 ):
                     wait_ready(plain_url, plain_process, "/plain", log_path)
                     print(f" {workers} worker{'s' if workers > 1 else ''}:", flush=True)
-                    plain = self.measure(plain_url, Request("GET", "/plain", dict(GZIP)), "plain")
+                    plain = self.measure(
+                        plain_url, Request("GET", "/plain", dict(GZIP)), "plain", plain_process.pid
+                    )
                 rps = plain.rps
                 rows.append(Row(PLAIN_CASE, label, workers, plain, rps))
-                cached = self.measure(url, home, "home, anonymous, cached (GET)")
+                cached = self.measure(url, home, "home, anonymous, cached (GET)", server)
                 rows.append(Row(CACHED_CASES[0], label, workers, cached, rps, 0.6))
                 apq = register_persisted(url, village)
-                cached = self.measure(url, apq, "home, anonymous, cached (GET, APQ hash)")
+                cached = self.measure(url, apq, "home, anonymous, cached (GET, APQ hash)", server)
                 rows.append(Row(CACHED_CASES[1], label, workers, cached, rps, 0.6))
                 if workers == 2:
                     continue
                 token = login(url)
                 signed = post(HOME_SIGNED_IN, {"v": village}, token)
                 check(url, signed)
-                result = self.measure(url, signed, "home, signed in (POST, whole screen)")
+                result = self.measure(url, signed, "home, signed in (POST, whole screen)", server)
                 rows.append(Row("home, signed in", label, 1, result, rps))
                 feed_signed = post(FEED, {"r": village}, token)
                 check(url, feed_signed)
-                result = self.measure(url, feed_signed, "village feed, signed in (POST)")
+                result = self.measure(url, feed_signed, "village feed, signed in (POST)", server)
                 rows.append(Row("village feed, signed in", label, 1, result, rps, 0.045))
             with uvicorn("api.app:create_app", uncached_env, 1, log_path) as (url, process):
                 wait_ready(url, process, "/readyz", log_path)
+                server = process.pid
                 response = check(url, home)
                 if "public" in response.headers.get("cache-control", ""):
                     raise RuntimeError("RESPONSE_CACHE=0 still answered from the cache")
-                result = self.measure(url, home, "home, anonymous, uncached (GET)")
+                result = self.measure(url, home, "home, anonymous, uncached (GET)", server)
                 rows.append(Row("home, anonymous, uncached", label, 1, result, rps))
                 feed = post(FEED, {"r": village})
                 check(url, feed)
-                result = self.measure(url, feed, "village feed, anonymous, uncached (POST)")
+                result = self.measure(url, feed, "village feed, anonymous, uncached (POST)", server)
                 rows.append(Row("village feed, anonymous, uncached", label, 1, result, rps))
                 rows[-1].goal = feed_goal
         return Measured(label, rows, home_bytes, gzip_bytes)
@@ -584,7 +615,7 @@ def verdict(ok: bool) -> str:
 def report(measured: list[Measured]) -> None:
     print(
         f"\n{'case':36s} {'backend':18s} {'wkrs':>4s} {'req/s':>8s} {'p50 ms':>7s} "
-        f"{'p99 ms':>7s} {'ratio':>6s}  goal"
+        f"{'p99 ms':>7s} {'cpu µs':>7s} {'ratio':>6s}  goal"
     )
     for m in measured:
         for row in m.rows:
@@ -595,7 +626,7 @@ def report(measured: list[Measured]) -> None:
             errors = f"  {r.errors} errors" if r.errors else ""
             print(
                 f"{row.case:36s} {row.backend:18s} {row.workers:4d} {r.rps:8.0f} "
-                f"{r.p50_ms:7.1f} {r.p99_ms:7.1f} {row.ratio:6.3f}  {goal}{errors}"
+                f"{r.p50_ms:7.1f} {r.p99_ms:7.1f} {r.cpu_us:7.0f} {row.ratio:6.3f}  {goal}{errors}"
             )
     print()
     for m in measured:
@@ -605,13 +636,17 @@ def report(measured: list[Measured]) -> None:
         )
         for case in (*CACHED_CASES, PLAIN_CASE):
             rps = {r.workers: r.result.rps for r in m.rows if r.case == case}
+            cpu = {r.workers: r.result.cpu_us for r in m.rows if r.case == case}
             scale = rps[2] / rps[1]
             goal = (
                 "(the same machine's ceiling)"
                 if case == PLAIN_CASE
                 else (f"(goal ≥ 1.7× {verdict(scale >= 1.7)})")
             )
-            print(f"  {case}, 2 workers / 1 worker: {scale:.2f}× {goal}")
+            print(
+                f"  {case}, 2 workers / 1 worker: {scale:.2f}× {goal}; server CPU per request"
+                f" {cpu[1]:.0f} µs with 1 worker, {cpu[2]:.0f} µs with 2"
+            )
 
 
 def main() -> None:

@@ -87,3 +87,31 @@ def test_bench_http_drives_wrk_with_a_lua_script_and_reads_its_summary(tmp_path)
     )
     result = Result.parse("Running 2s test\n" + line + "\n")
     assert (result.rps, result.p50_ms, result.p99_ms, result.errors) == (2500, 1.5, 9, 3)
+
+
+def test_bench_http_counts_the_cpu_of_a_server_and_its_workers():
+    """uvicorn --workers N: the CPU is spent in the children, counted with their parent."""
+    import subprocess
+    import sys
+    import time
+
+    from scripts.bench_http import tree_cpu_seconds
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\ntime.sleep(30)"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])",
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while tree_cpu_seconds(parent.pid) < 0.3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tree_cpu_seconds(parent.pid) >= 0.3
+        assert tree_cpu_seconds(parent.pid) < 5
+    finally:
+        subprocess.run(["pkill", "-P", str(parent.pid)], check=False)
+        parent.kill()
+        parent.wait()
