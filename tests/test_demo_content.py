@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 from api.relay import to_global_id
+from models.disclosures.periods import SHANGHAI
 from scripts.demo.content import year_of_months
 from scripts.seed_demo import SOURCE, seed_demo
 
@@ -261,7 +262,8 @@ FARMER = """query($v: ID!, $from: Date!, $to: Date!) {
 async def what_a_farmer_opens_the_app_for(gql, village_id):
     """Prices on the board with their week's change, a month's series, the villager's own
     subsidy row, a must-read notice they have not acknowledged, a pest warning by tag."""
-    today = datetime.now(UTC).date()
+    # prices are dated in Beijing: from 16:00 UTC on, Beijing's date is already tomorrow's
+    today = datetime.now(SHANGHAI).date()
     found = await gql.data(
         FARMER,
         {
