@@ -447,3 +447,45 @@ async def test_a_redis_that_lost_its_keys_revives_no_old_entry(app, gql, demo, s
         await revoke_role(Viewer.for_system("script:test"), grant.id)
         body = await other(RESIDENTS, residents_of(demo), token=clerk)
         assert reason(body) == ("FORBIDDEN", "STAFF_ONLY")
+
+
+async def test_reads_in_one_turn_share_one_mget_and_each_sees_earlier_changes(settings):
+    if settings.redis_url is None:
+        pytest.skip("the embedded half has no Redis")
+    from models.redis_guard import RedisGuard
+
+    redis = connect_redis(settings)
+    assert redis is not None
+    prefix = settings.redis_prefix + "batch-test:"
+    stamps = RedisStamps(redis, prefix, RedisGuard(redis))
+    writer = RedisStamps(redis, prefix, RedisGuard(redis))  # another worker's changes
+    sent = []
+    mget = redis.mget
+
+    async def counted(*keys):
+        sent.append(keys)
+        return await mget(*keys)
+
+    redis.mget = counted  # type: ignore[method-assign]
+    try:
+        first = await asyncio.gather(*(stamps.read(u) for u in (1, 2, 3, 1)))
+        assert len(sent) == 1 and first[0] == first[3]
+        await writer.bump([2])
+        second = await asyncio.gather(*(stamps.read(u) for u in (1, 2, 3)))
+        assert len(sent) == 2
+        assert second[0] == first[0] and second[2] == first[2] and second[1] != first[1]
+        # a read cancelled while it waits does not cancel the others' shared read
+        waiting = asyncio.ensure_future(stamps.read(1))
+        others = asyncio.ensure_future(stamps.read(3))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        assert await others == second[2]
+        # Redis unreachable: every read of the turn is unknown (no cache), none fails
+        stamps.redis_guard.redis = Redis.from_url(
+            "redis://127.0.0.1:1/0", socket_connect_timeout=0.2
+        )
+        assert await asyncio.gather(*(stamps.read(u) for u in (1, 2))) == [None, None]
+    finally:
+        redis.mget = mget  # type: ignore[method-assign]
+        await redis.delete(*[k async for k in redis.scan_iter(prefix + "*")])
+        await redis.aclose()

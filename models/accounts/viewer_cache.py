@@ -7,7 +7,8 @@ the account's state, grants, residency, phone, ID number) calls `viewer_changed`
 commit, which moves the stamp for every process at once:
 
 - with Redis (several processes): a generation per user, `<prefix>viewer:<id>`, and one
-  epoch for everyone, `<prefix>viewer:epoch`, both read with one MGET per request. Each
+  epoch for everyone, `<prefix>viewer:epoch`, both read with one MGET per request (the
+  requests that ask in the same turn of the event loop share one). Each
   change writes a random value (not a counter: a Redis that lost its keys and counted again
   could repeat a value an old entry was stored under). Redis
   unreachable: no cache (the database answers); a change that could not be written moves
@@ -22,6 +23,7 @@ never past the token that filled it (whose expiry every request checks anyway).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -106,24 +108,53 @@ class RedisStamps:
         self._redis = redis
         # a change this process could not write: everyone's entries are void once it can
         self.pending = False
+        self._batch: dict[int, asyncio.Future[object | None]] | None = None
+        self._reading: set[asyncio.Task[None]] = set()
 
     def _key(self, user_id: int) -> str:
         return f"{self.prefix}viewer:{user_id}"
 
     async def read(self, user_id: int) -> object | None:
+        """The user's stamp, read by one MGET shared with the other reads made in the same
+        turn of the event loop: it is sent after all of them were asked, so each sees every
+        change made before it asked, as a read of its own would."""
+        if self._batch is None:
+            self._batch = {}
+            asyncio.get_running_loop().call_soon(self._send_batch)
+        waiter = self._batch.get(user_id)
+        if waiter is None:
+            waiter = self._batch[user_id] = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(waiter)
+
+    def _send_batch(self) -> None:
+        batch, self._batch = self._batch or {}, None
+        task = asyncio.ensure_future(self._read_batch(batch))
+        self._reading.add(task)
+        task.add_done_callback(self._reading.discard)
+
+    async def _read_batch(self, batch: dict[int, asyncio.Future[object | None]]) -> None:
+        stamps: list[object | None] = [None] * len(batch)
+        try:
+            stamps = await self._read_many(list(batch))
+        finally:
+            for waiter, stamp in zip(batch.values(), stamps, strict=True):
+                if not waiter.done():
+                    waiter.set_result(stamp)
+
+    async def _read_many(self, user_ids: list[int]) -> list[object | None]:
         redis = self.redis_guard.client()
         if redis is None:
-            return None
+            return [None] * len(user_ids)
         try:
             if self.pending:
                 await redis.set(self.epoch_key, secrets.token_hex(8))
                 self.pending = False
-            epoch, generation = await redis.mget(self.epoch_key, self._key(user_id))
+            epoch, *generations = await redis.mget(self.epoch_key, *map(self._key, user_ids))
         except REDIS_DOWN as exc:
             self.redis_guard.failed(exc)
-            return None
+            return [None] * len(user_ids)
         self.redis_guard.succeeded()
-        return (epoch, generation)
+        return [(epoch, generation) for generation in generations]
 
     async def bump(self, user_ids: Iterable[int]) -> None:
         redis = self.redis_guard.client()
