@@ -75,32 +75,26 @@ class CacheHits:
         if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        language = encoding = if_none_match = request_id = b""
-        language_seen = encoding_seen = match_seen = False
+        varying = {b"accept-language": b"", b"accept-encoding": b"", b"if-none-match": b""}
+        seen: set[bytes] = set()
+        request_id = b""
         for name, value in scope["headers"]:
-            # A repeated header goes down the stack, never kept: the stack reads the first
-            # (Starlette's Headers.get), so a slot keyed on another would hand one client's
-            # answer (gzip, English) to a client that asked for something else.
-            if name == b"accept-language":
-                if language_seen:
+            if name in varying:
+                # A repeated one goes down the stack, never kept: the stack reads the first
+                # (Starlette's Headers.get), so a slot keyed on another would hand one
+                # client's answer (gzip, English) to a client that asked for something else.
+                if name in seen:
                     await self.app(scope, receive, send)
                     return
-                language, language_seen = value, True
-            elif name == b"accept-encoding":
-                if encoding_seen:
-                    await self.app(scope, receive, send)
-                    return
-                encoding, encoding_seen = value, True
-            elif name == b"if-none-match":
-                if match_seen:
-                    await self.app(scope, receive, send)
-                    return
-                if_none_match, match_seen = value, True
+                seen.add(name)
+                varying[name] = value
             elif name == b"x-request-id":
                 request_id = value
             elif name == b"authorization" or (name == b"origin" and self.cors):
                 await self.app(scope, receive, send)  # the viewer's or CORS's: the stack's
                 return
+        language, encoding = varying[b"accept-language"], varying[b"accept-encoding"]
+        if_none_match = varying[b"if-none-match"]
         slot = (scope["query_string"], language, encoding)
         kept = self.kept.get(slot)
         if kept is not None and kept.cache.still(kept.keyed, kept.cache.clock().timestamp()):
