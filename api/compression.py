@@ -3,7 +3,8 @@
 Built on Starlette's GZipMiddleware machinery (its responder decides what to compress:
 not small bodies, not already-encoded ones, not 206 ranges, not images, archives or event
 streams; it adds `Vary: Accept-Encoding` and streams chunk by chunk), with Google's
-`brotli` bindings for `br`. brotli-asgi was read and not taken: it compresses images and
+`brotli` bindings for `br`, and libdeflate (the `deflate` bindings) for a gzip answer sent
+in one piece. brotli-asgi was read and not taken: it compresses images and
 206 partial answers (a Range request would get a compressed slice), reads `br;q=0` as
 yes, and compresses large bodies on the event loop.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import anyio.to_thread
 import brotli
+import deflate
 from starlette.datastructures import Headers
 from starlette.middleware.gzip import (
     DEFAULT_EXCLUDED_CONTENT_TYPES,
@@ -47,6 +49,27 @@ class BrotliResponder(IdentityResponder):
         assert self._compressor is not None
         out = self._compressor.process(body)
         return out + (self._compressor.flush() if more_body else self._compressor.finish())
+
+
+class GZipWholeResponder(GZipResponder):
+    """Starlette's gzip, but an answer sent in one piece (nearly all of ours) is compressed
+    by libdeflate in one call: a third less CPU than zlib's stream for a slightly smaller
+    output. A streamed answer keeps zlib's stream (libdeflate has none)."""
+
+    streamed = False
+
+    async def apply_compression(self, body: bytes, *, more_body: bool) -> bytes:
+        if more_body:
+            self.streamed = True
+        elif not self.streamed:
+            if len(body) >= THREAD_MINIMUM:
+                return await anyio.to_thread.run_sync(gzip_whole, body, self.compresslevel)
+            return gzip_whole(body, self.compresslevel)
+        return await super().apply_compression(body, more_body=more_body)
+
+
+def gzip_whole(body: bytes, level: int) -> bytes:
+    return bytes(deflate.gzip_compress(body, level))
 
 
 def accepted(accept_encoding: str) -> set[str]:
@@ -102,7 +125,7 @@ class CompressionMiddleware:
         if "br" in codings:
             responder = BrotliResponder(self.app, self.minimum_size, self.br_quality)
         elif "gzip" in codings:
-            responder = GZipResponder(
+            responder = GZipWholeResponder(
                 self.app,
                 self.minimum_size,
                 self.gzip_level,

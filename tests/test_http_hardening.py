@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import hashlib
 import re
 import tomllib
@@ -400,6 +401,43 @@ async def test_brotli_when_accepted_gzip_otherwise_and_etags_still_answer_304(cl
     # small answers stay as they are
     small = await client.get("/healthz", headers={"Accept-Encoding": "br"})
     assert "content-encoding" not in small.headers
+
+
+async def test_gzip_whole_streamed_and_large_answers_decode_to_the_same_bytes():
+    """A whole answer is gzipped by libdeflate in one call, a streamed one by zlib's stream,
+    one past THREAD_MINIMUM off the event loop: every one is plain gzip to any client."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response, StreamingResponse
+    from starlette.routing import Route
+
+    from api.compression import THREAD_MINIMUM, CompressionMiddleware
+
+    text = orjson.dumps([{"id": i, "title": f"第{i}项 村务公开"} for i in range(400)])
+    large = text * (THREAD_MINIMUM // len(text) + 2)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(text), 1000):
+            yield text[start : start + 1000]
+
+    async def whole(request: Any) -> Response:
+        return Response(text, media_type="application/json")
+
+    async def big(request: Any) -> Response:
+        return Response(large, media_type="application/json")
+
+    async def streamed(request: Any) -> StreamingResponse:
+        return StreamingResponse(chunks(), media_type="application/json")
+
+    routes = [Route("/whole", whole), Route("/big", big), Route("/streamed", streamed)]
+    app = CompressionMiddleware(Starlette(routes=routes), minimum_size=1000)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for path, expected in (("/whole", text), ("/big", large), ("/streamed", text)):
+            async with client.stream("GET", path, headers={"Accept-Encoding": "gzip"}) as raw:
+                wire = b"".join([chunk async for chunk in raw.aiter_raw()])
+                assert raw.headers["content-encoding"] == "gzip", path
+            assert gzip.decompress(wire) == expected, path
+            assert len(wire) < len(expected) // 3, path
 
 
 # -- WebSocket limits per address -----------------------------------------------------------

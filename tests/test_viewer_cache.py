@@ -489,3 +489,36 @@ async def test_reads_in_one_turn_share_one_mget_and_each_sees_earlier_changes(se
         redis.mget = mget  # type: ignore[method-assign]
         await redis.delete(*[k async for k in redis.scan_iter(prefix + "*")])
         await redis.aclose()
+
+
+async def test_a_token_judged_good_once_is_judged_again_when_it_ends_and_under_another_key(
+    app, gql, demo
+):
+    """Tokens already checked are kept by (key, token): the next request skips the signature
+    check, but the time window is checked on every use, and another key refuses the token."""
+    from models.accounts import auth as auth_module
+    from models.errors import Unauthenticated
+
+    settings = app.state.services.settings
+    token = await gql.login(CLERK)
+    await gql.data(ME_PLAIN, token=token)
+    kept = auth_module._verified[(settings.secret_key, token)]
+    assert decode_access_token(settings.auth, token) is kept[0]  # the kept judgement
+    # another key (another app in this process, or a rotated secret): judged afresh, refused
+    other = settings.with_overrides(secret_key="another-" + settings.secret_key).auth
+    with pytest.raises(Unauthenticated) as refused:
+        decode_access_token(other, token)
+    assert refused.value.reason.value == "TOKEN_INVALID"
+    # past a token's end its kept entry is not used: refused as expired, through the API
+    claims = kept[0]
+    nearly = datetime.now(UTC) - timedelta(seconds=settings.access_token_seconds - 3)
+    short = issue_access_token(settings.auth, claims.user_id, claims.session_id, now=nearly)
+    await gql.data(ME_PLAIN, token=short)
+    ends = auth_module._verified[(settings.secret_key, short)][2]
+    await asyncio.sleep(max(0.0, ends - time.time()) + 0.05)
+    assert reason(await gql(ME_PLAIN, token=short)) == ("UNAUTHENTICATED", "TOKEN_EXPIRED")
+    # a forged token of the same shape (signature changed) was never kept and is refused
+    head, claims, signature = token.split(".")
+    forged = f"{head}.{claims}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    assert reason(await gql(ME_PLAIN, token=forged)) == ("UNAUTHENTICATED", "TOKEN_INVALID")
+    assert (settings.secret_key, forged) not in auth_module._verified
