@@ -4,6 +4,7 @@ cuts off). A field whose resolver reads a column its entry does not name would f
 
 from __future__ import annotations
 
+import api.relay
 import api.rows
 from api.execution import execute_options
 from api.relay import to_global_id
@@ -76,3 +77,38 @@ async def test_each_field_alone_answers_alike_for_every_role(app, gql, demo, mon
     slow = await answers()
     for key in fast:
         assert fast[key] == slow[key], key
+
+
+async def test_attachments_that_name_no_media_or_repeat_answer_alike(
+    app, gql, client, demo, monkeypatch
+):
+    """Someone with database access leaves an attachment id that names no media, and one
+    twice: the feed (media read in its own statement on PostgreSQL, one primary-key lookup
+    per id) answers as the plain path does: the media that exist, in attachment order."""
+    from models.disclosures import Disclosure
+    from tests import media_files
+    from tests.test_media import uploaded
+
+    clerk = await gql.login(CLERK)
+    village = demo.villages[0]
+    photos = [
+        (await uploaded(client, clerk, media_files.phone_jpeg(orientation=o)))["media"]["id"]
+        for o in (1, 6)
+    ]
+    made = await published(gql, clerk, village, title="道路照片", attachmentIds=photos)
+    row = await Disclosure.get(id=int(api.relay.from_global_id(made["id"])[1]))
+    first, second = row.attachment_ids
+    await Disclosure.filter(id=row.id).update(attachment_ids=[second, 2**31 - 1, first, second])
+    query = """query($r: ID) { disclosures(regionId: $r, first: 5) { edges { node {
+      id attachments { id thumbnailUrl } commentCount } } } }"""
+    variables = {"r": to_global_id("Region", village.id)}
+    fast = await gql(query, variables, token=clerk)
+    monkeypatch.setattr(app.state.graphql, "execute_options", execute_options(False))
+    monkeypatch.setattr(api.rows, "_shortcuts", False)
+    slow = await gql(query, variables, token=clerk)
+    assert fast == slow and "errors" not in fast, fast
+    [node] = [
+        e["node"] for e in fast["data"]["disclosures"]["edges"] if e["node"]["id"] == made["id"]
+    ]
+    ids = [to_global_id("Media", pk) for pk in (second, first, second)]
+    assert [a["id"] for a in node["attachments"]] == ids

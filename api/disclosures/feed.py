@@ -171,10 +171,12 @@ def feed_columns(wanted: frozenset[str] | None) -> tuple[str, frozenset[str]]:
 
 AUTHOR = "author__"
 # The media a row's attachment ids name, whole rows (asyncpg answers a composite as a record
-# with its columns' names and types).
+# with its columns' names and types), NULL for an id that names none. One primary-key
+# lookup per id: `m."id" = ANY(…)` let PostgreSQL scan the whole (small) media table for
+# every row of the page, a third of the statement's CPU.
 ATTACHED_MEDIA = (
-    '(SELECT array_agg(m) FROM "media" m WHERE m."id" = ANY(ARRAY('
-    'SELECT (jsonb_array_elements_text(d."attachment_ids"))::int))) AS "attached_media"'
+    'ARRAY(SELECT (SELECT m FROM "media" m WHERE m."id" = e::int) '
+    'FROM jsonb_array_elements_text(d."attachment_ids") AS e) AS "attached_media"'
 )
 VISIBLE_COMMENTS = (
     '(SELECT COUNT(*) FROM "comment" c WHERE c."target_type" = \'Disclosure\' '
@@ -270,6 +272,8 @@ async def newest_rows(
             records = row.__dict__.pop("attached_media") or ()
             row.attached_rows = found = []
             for record in records:
+                if record is None:
+                    continue
                 one = new(media)
                 one.__dict__.update(zip(record.keys(), record.values(), strict=True))
                 found.append(one)
