@@ -5,7 +5,8 @@
 For each backend (SQLite in a fresh temporary data directory; PostgreSQL + Redis in a
 database of its own made on `--postgres` and a Redis key prefix of its own, both dropped
 at the end; default TEST_DATABASE_URL / TEST_REDIS_URL) it migrates, seeds the demo with
-its year of content (scripts.seed_demo) and serves the app with uvicorn subprocesses on
+its year of content (scripts.seed_demo), on PostgreSQL gathers planner statistics (ANALYZE,
+as autovacuum would), and serves the app with uvicorn subprocesses on
 127.0.0.1 (CUNWU_JOBS=0, no access log). The load comes from wrk (Debian's package,
 installed with apt-get when missing): 64 keep-alive connections on 2 wrk threads, a warm-up
 then `--seconds` of measurement per case, every request with `Accept-Encoding: gzip`.
@@ -313,6 +314,8 @@ def prepare_main() -> None:
     environment; print the global id of 东溪村."""
     import asyncio
 
+    from tortoise import Tortoise
+
     from api.app import create_app
     from api.database import migrate
     from api.relay import to_global_id
@@ -325,6 +328,10 @@ def prepare_main() -> None:
         app = create_app(settings.with_overrides(jobs=False))
         async with app.router.lifespan_context(app):
             demo = await seed_demo(settings, content=True)
+            if not settings.is_sqlite:
+                # planner statistics, as autovacuum keeps them in production (it may be
+                # off on a test cluster: without them every estimate is one row)
+                await Tortoise.get_connection("default").execute_script("ANALYZE")
         assert demo is not None, "the database was not empty"
         return to_global_id("Region", demo.villages[0].id)
 
