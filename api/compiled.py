@@ -182,9 +182,10 @@ def straight_line(handlers: list[tuple], name: str, type_: Any, generic: Complet
             lines.append(f"    out[k{i}] = t{i}")
         elif kind == 1 or kind == 2:
             env[f"a{i}"], env[f"d{i}"] = handler[2], handler[3]
-            read = lines
+            read = lines  # where the attribute's read goes: here, or under an `else`
             if kind == 1 and getattr(handler[5], "fast", None) == "stamp":
-                # SQLite's text served as it stands where it is isoformat()'s answer
+                # SQLite's text served as it stands where it is isoformat()'s answer, else
+                # the read below (api.rows.iso_stamp)
                 lines += [
                     f"    v = iso_stamp(source, a{i})",
                     "    if v is not None:",
@@ -240,13 +241,10 @@ def straight_line(handlers: list[tuple], name: str, type_: Any, generic: Complet
                 lines.append(f"        v = getattr(source, a{i}, d{i})")
             else:
                 info = "NO_INFO" if reads_root_only(resolve) else "info"
+                lines.append("    else:")
                 if info == "info":
-                    lines += [
-                        "    else:",
-                        f"        info = resolve_info(ec, def{i}, nodes{i}, type_, field_path)",
-                    ]
-                else:
-                    lines.append("    else:")
+                    build = f"resolve_info(ec, def{i}, nodes{i}, type_, field_path)"
+                    lines.append(f"        info = {build}")
                 lines += [
                     "        try:",
                     f"            v = r{i}(source, {info})",
