@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import Enum as PyEnum
 from types import CoroutineType
-from typing import Any
+from typing import Any, TypeVar
 
 import graphene
 from graphql import (
@@ -43,9 +43,11 @@ from api.compat import (
     new_path,
     resolve_info,
 )
+from api.rows import iso_stamp
 
 Completer = Callable[[Any, Any, Any], Any]  # (value, path, execution context)
 INT_RANGE = range(-(2**31), 2**31)
+R = TypeVar("R", bound=Callable[..., Any])
 
 
 class Bail(Exception):
@@ -54,6 +56,35 @@ class Bail(Exception):
 
 class CannotCompile(Exception):
     """This selection uses something only graphql-core handles (arguments, interfaces…)."""
+
+
+def root_only(resolver: R) -> R:
+    """Marks a resolver that answers synchronously from `root` alone, reading `info` only
+    inside an awaitable it returns. The completion here never awaits one (it bails, and
+    graphql-core calls the resolver again with its ResolveInfo), so it passes NO_INFO in
+    place of building a ResolveInfo. graphql-core's own execution is unchanged."""
+    resolver.root_only = True  # type: ignore[attr-defined]
+    return resolver
+
+
+def reads_root_only(resolver: Any) -> bool:
+    return getattr(resolver, "root_only", False) is True
+
+
+class _NoInfo:
+    """The `info` of a resolver marked `root_only`. Should it read `info` after all (a
+    wrong mark), it fails here and the completion bails: slower, never another answer."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        raise Bail
+
+    def __bool__(self) -> bool:
+        raise Bail
+
+
+NO_INFO: Any = _NoInfo()
 
 
 def leaf(named: Any) -> Completer:
@@ -132,6 +163,8 @@ def straight_line(handlers: list[tuple], name: str, type_: Any, generic: Complet
         "name": name,
         "INT_RANGE": INT_RANGE,
         "datetime": datetime,
+        "iso_stamp": iso_stamp,
+        "NO_INFO": NO_INFO,
     }
     lines = [
         "def run(source, path, ec):",
@@ -149,39 +182,52 @@ def straight_line(handlers: list[tuple], name: str, type_: Any, generic: Complet
             lines.append(f"    out[k{i}] = t{i}")
         elif kind == 1 or kind == 2:
             env[f"a{i}"], env[f"d{i}"] = handler[2], handler[3]
-            lines.append(f"    v = getattr(source, a{i}, d{i})")
-            lines.append("    if v is None:")
+            read = lines  # where the attribute's read goes: here, or under an `else`
+            if kind == 1 and getattr(handler[5], "fast", None) == "stamp":
+                # SQLite's text served as it stands where it is isoformat()'s answer, else
+                # the read below (api.rows.iso_stamp)
+                lines += [
+                    f"    v = iso_stamp(source, a{i})",
+                    "    if v is not None:",
+                    f"        out[k{i}] = v",
+                    "    else:",
+                ]
+                read = []
+            read.append(f"    v = getattr(source, a{i}, d{i})")
+            read.append("    if v is None:")
             if kind == 2 or handler[4]:
-                lines.append("        raise Bail")
+                read.append("        raise Bail")
             else:
-                lines.append(f"        out[k{i}] = None")
+                read.append(f"        out[k{i}] = None")
             if kind == 1:
                 env[f"c{i}"] = handler[5]
                 fast = getattr(handler[5], "fast", None)
                 if fast == "same":
                     env[f"s{i}"] = handler[5].same
-                    lines.append(f"    elif v.__class__ is s{i}:")
-                    lines.append(f"        out[k{i}] = v")
+                    read.append(f"    elif v.__class__ is s{i}:")
+                    read.append(f"        out[k{i}] = v")
                 elif fast == "int":
-                    lines.append("    elif v.__class__ is int and v in INT_RANGE:")
-                    lines.append(f"        out[k{i}] = v")
+                    read.append("    elif v.__class__ is int and v in INT_RANGE:")
+                    read.append(f"        out[k{i}] = v")
                 elif fast == "stamp":
-                    lines.append("    elif v.__class__ is datetime:")
-                    lines.append(f"        out[k{i}] = v.isoformat()")
+                    read.append("    elif v.__class__ is datetime:")
+                    read.append(f"        out[k{i}] = v.isoformat()")
                 elif fast == "enum":
                     env[f"e{i}"] = handler[5].names
-                    lines.append(f"    elif v.__class__ is str and v in e{i}:")
-                    lines.append(f"        out[k{i}] = e{i}[v]")
-                lines.append("    else:")
-                lines.append(f"        out[k{i}] = c{i}(v, None, ec)")
+                    read.append(f"    elif v.__class__ is str and v in e{i}:")
+                    read.append(f"        out[k{i}] = e{i}[v]")
+                read.append("    else:")
+                read.append(f"        out[k{i}] = c{i}(v, None, ec)")
             else:
                 env[f"n{i}"], env[f"o{i}"] = handler[5], handler[4]
-                lines.append("    else:")
+                read.append("    else:")
                 if ours(handler[5]):  # api.relay's encoding: called without the class's
                     env["to_global_id"] = relay.to_global_id
-                    lines.append(f"        out[k{i}] = to_global_id(o{i}, v)")
+                    read.append(f"        out[k{i}] = to_global_id(o{i}, v)")
                 else:
-                    lines.append(f"        out[k{i}] = n{i}.to_global_id(o{i}, v)")
+                    read.append(f"        out[k{i}] = n{i}.to_global_id(o{i}, v)")
+            if read is not lines:
+                lines += ["    " + line for line in read]
         else:
             _, _, field_name, getter, resolve, completer, nodes, field_def = handler
             env.update({f"f{i}": field_name, f"r{i}": resolve, f"c{i}": completer})
@@ -194,11 +240,14 @@ def straight_line(handlers: list[tuple], name: str, type_: Any, generic: Complet
                 lines.append("    else:")
                 lines.append(f"        v = getattr(source, a{i}, d{i})")
             else:
+                info = "NO_INFO" if reads_root_only(resolve) else "info"
+                lines.append("    else:")
+                if info == "info":
+                    build = f"resolve_info(ec, def{i}, nodes{i}, type_, field_path)"
+                    lines.append(f"        info = {build}")
                 lines += [
-                    "    else:",
-                    f"        info = resolve_info(ec, def{i}, nodes{i}, type_, field_path)",
                     "        try:",
-                    f"            v = r{i}(source, info)",
+                    f"            v = r{i}(source, {info})",
                     "        except Exception:",
                     "            raise Bail from None",
                     "        if ec.is_awaitable(v):",
@@ -346,7 +395,11 @@ class Compiler:
                             source.get(attr, default) if is_dict else getattr(source, attr, default)
                         )
                     else:
-                        info = resolve_info(ec, handler[7], handler[6], type_, field_path)
+                        info = (
+                            NO_INFO
+                            if reads_root_only(handler[4])
+                            else resolve_info(ec, handler[7], handler[6], type_, field_path)
+                        )
                         try:
                             value = handler[4](source, info)
                         except Exception:

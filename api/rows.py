@@ -13,6 +13,7 @@ functions that have a plain equivalent answer tortoise's model instances instead
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
@@ -45,6 +46,8 @@ class Row:
     model: type[Model]
     # Columns a partial read left out (see `partial_row_class`)
     absent: frozenset[str] = frozenset()
+    # Datetime columns held as SQLite's text until read (see `iso_stamp`)
+    text_stamps: frozenset[str] = frozenset()
 
     def __init__(self, record: dict[str, Any]) -> None:
         self.__dict__.update(record)
@@ -65,6 +68,34 @@ def _converted(name: str, convert: Any, kinds: tuple[type, ...]) -> property:
         self.__dict__[name] = value
 
     return property(get, set_)
+
+
+# The text tortoise 1.1 writes to SQLite for an aware UTC datetime: its sqlite3 adapter
+# (tortoise.backends.sqlite.executor) stores `isoformat(" ")`, which leaves the fraction out
+# when the microseconds are 0; `to_db_value` keeps the value's own offset (the app writes UTC;
+# a naive value is made aware in the configured zone, "UTC"), auto_now writes `localtime()`
+# in that zone. Only dates and times `datetime.fromisoformat` accepts match (a 29 February
+# does not: it falls back), and no ".000000", which isoformat() would leave out: so for a
+# match, `fromisoformat(text).isoformat()` is the text with its first " " made a "T"
+# (tests/test_rows.py checks every month, day, hour, minute and second).
+_DATE = (
+    "(?!0000)[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    "|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+)
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.(?!000000)[0-9]{6})?"
+utc_text = re.compile(f"{_DATE} {_TIME}\\+00:00").fullmatch
+
+
+def iso_stamp(row: Any, name: str) -> str | None:
+    """What `getattr(row, name).isoformat()` answers, read off SQLite's text without parsing
+    it; None when that cannot be told so (not a SQLite row's datetime column, a column
+    already converted or not read, a text of another form): then ask the attribute."""
+    if name not in getattr(row.__class__, "text_stamps", ()):
+        return None
+    text = row.__dict__.get(name)
+    if text.__class__ is str and utc_text(text) is not None:
+        return text.replace(" ", "T", 1)
+    return None
 
 
 class ColumnNotRead(Exception):
@@ -93,14 +124,17 @@ def row_class(model: type[Model], typed: bool = False) -> type[Row]:
     cls = _ROW_CLASSES.get((model, typed))
     if cls is None:
         attrs: dict[str, Any] = {"model": model}
+        stamps = set()
         for column, field in db_columns(model):
             kind = type(field).__name__
             if kind == "DatetimeField" and not typed:
                 attrs[column] = _converted(column, datetime.fromisoformat, (str,))
+                stamps.add(column)
             elif kind == "JSONField":
                 attrs[column] = _converted(column, orjson.loads, (str, bytes))
             elif kind == "BooleanField" and not typed:  # SQLite answers 0/1
                 attrs[column] = _converted(column, bool, (int,))
+        attrs["text_stamps"] = frozenset(stamps)
         cls = type(f"{model.__name__}Row", (Row,), attrs)
         _ROW_CLASSES[(model, typed)] = cls
     return cls
@@ -116,6 +150,7 @@ def partial_row_class(model: type[Model], absent: frozenset[str], typed: bool = 
     if cls is None:
         base = row_class(model, typed)
         attrs: dict[str, Any] = {"absent": absent, "__getattr__": _not_read}
+        attrs["text_stamps"] = base.text_stamps - absent
         for column in absent:  # a converting property would answer None, not raise
             if isinstance(getattr(base, column, None), property):
                 attrs[column] = property(partial(_absent, column))

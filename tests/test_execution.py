@@ -13,6 +13,8 @@ from graphene.types.resolver import dict_or_attr_resolver
 from graphql import GraphQLObjectType, execute, parse
 
 import api.compat
+import api.compiled
+from api.compiled import root_only
 from api.execution import FastExecutionContext, is_awaitable
 
 
@@ -327,3 +329,59 @@ async def test_any_surprise_in_the_short_cuts_answers_as_graphql_core(
         assert ("note unreadable", ("items", 2, "note")) in fast[1]
     else:
         assert fast[1] == []
+
+
+class Picture(graphene.ObjectType):
+    url = graphene.String()
+    mistaken = graphene.String()
+
+    @staticmethod
+    @root_only
+    def resolve_url(root: Any, info: Any) -> Any:
+        if root.public:
+            return f"/p/{root.name}"
+        return Picture.signed(root, info)  # `info` read only in the awaitable
+
+    @staticmethod
+    async def signed(root: Any, info: Any) -> str:
+        return f"/p/{root.name}?for={info.context['viewer']}"
+
+    @staticmethod
+    @root_only  # a wrong mark: it reads `info` at once
+    def resolve_mistaken(root: Any, info: Any) -> str:
+        return f"{root.name} for {info.context['viewer']}"
+
+
+class PictureQuery(graphene.ObjectType):
+    pictures = graphene.List(graphene.NonNull(Picture), required=True)
+
+    @staticmethod
+    async def resolve_pictures(root: Any, info: Any) -> list[Any]:
+        return info.context["pictures"]
+
+
+async def test_a_root_only_resolver_gets_no_resolve_info_but_answers_as_before(
+    monkeypatch,
+) -> None:
+    schema = graphene.Schema(query=PictureQuery).graphql_schema
+    built: list[str] = []
+    original = api.compiled.resolve_info
+
+    def counted(ec: Any, field_def: Any, nodes: Any, parent_type: Any, path: Any) -> Any:
+        built.append(nodes[0].name.value)
+        return original(ec, field_def, nodes, parent_type, path)
+
+    monkeypatch.setattr(api.compiled, "resolve_info", counted)
+    public = [Thing(name="a", public=True), Thing(name="b", public=True)]
+    plain, fast = await both("{ pictures { url } }", {"pictures": public, "viewer": "v"}, schema)
+    assert fast == plain and fast[0] == {"pictures": [{"url": "/p/a"}, {"url": "/p/b"}]}
+    assert built == []
+    # A picture that needs the viewer: the awaitable is closed, graphql-core answers
+    mixed = [*public, Thing(name="c", public=False)]
+    plain, fast = await both("{ pictures { url } }", {"pictures": mixed, "viewer": "v"}, schema)
+    assert fast == plain and fast[0]["pictures"][2] == {"url": "/p/c?for=v"}
+    plain, fast = await both(
+        "{ pictures { mistaken } }", {"pictures": mixed, "viewer": "v"}, schema
+    )
+    assert fast == plain and fast[1] == [] and fast[0]["pictures"][0] == {"mistaken": "a for v"}
+    assert built == []

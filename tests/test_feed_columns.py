@@ -4,11 +4,22 @@ cuts off). A field whose resolver reads a column its entry does not name would f
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from tortoise import Tortoise
+
 import api.relay
 import api.rows
+import media.urls
 from api.execution import execute_options
-from api.relay import to_global_id
+from api.relay import from_global_id, to_global_id
 from api.schema import schema as SCHEMA
+from models.disclosures import Disclosure
+from models.media import Media
+from tests import media_files
 from tests.test_disclosures import (
     ADMIN,
     CLERK,
@@ -18,6 +29,7 @@ from tests.test_disclosures import (
     VILLAGER,
     published,
 )
+from tests.test_media import uploaded
 
 ROLES = (None, VILLAGER, CLERK, SUPERVISOR, OFFICIAL, INSPECTOR, ADMIN)
 
@@ -77,6 +89,129 @@ async def test_each_field_alone_answers_alike_for_every_role(app, gql, demo, mon
     slow = await answers()
     for key in fast:
         assert fast[key] == slow[key], key
+
+
+STAMPS = """query($r: ID) { disclosures(regionId: $r, first: 10) { edges { node {
+  id publishedAt firstPublishedAt createdAt updatedAt expiresAt } } } }"""
+
+
+async def test_times_answer_alike_whether_sqlites_text_is_served_or_parsed(
+    app, gql, demo, settings, monkeypatch
+):
+    """SQLite's text of a datetime column is served as it stands where it is tortoise's
+    form of a UTC time (api.rows.iso_stamp): with and without microseconds, the same
+    answer as parsing it (the short cut off) and as graphql-core over model instances."""
+    clerk = await gql.login(CLERK)
+    village = demo.villages[0]
+    ids = [int(from_global_id((await published(gql, clerk, village))["id"])[1]) for _ in range(3)]
+    stamps = [
+        datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),  # stored without a fraction
+        datetime(2026, 3, 4, 5, 6, 8, 120000, tzinfo=UTC),
+        datetime(2026, 3, 4, 5, 6, 9, 1, tzinfo=UTC),
+    ]
+    for pk, stamp in zip(ids, stamps, strict=True):
+        await Disclosure.filter(id=pk).update(published_at=stamp, first_published_at=stamp)
+    variables = {"r": to_global_id("Region", village.id)}
+    served: list[str] = []
+    matches = api.rows.utc_text
+
+    def counted(text: str) -> Any:
+        found = matches(text)
+        if found is not None:
+            served.append(text)
+        return found
+
+    monkeypatch.setattr(api.rows, "utc_text", counted)
+    fast = await gql.data(STAMPS, variables, token=clerk)  # signed in: no response cache
+    times = {e["node"]["publishedAt"] for e in fast["disclosures"]["edges"]}
+    assert {s.isoformat() for s in stamps} <= times
+    assert "2026-03-04T05:06:07+00:00" in times  # no ".000000"
+    if settings.is_sqlite and settings.fast_paths:
+        assert "2026-03-04 05:06:07+00:00" in served and len(served) >= 4 * len(stamps)
+    monkeypatch.setattr(api.rows, "utc_text", lambda text: None)
+    assert await gql.data(STAMPS, variables, token=clerk) == fast  # every text parsed
+    monkeypatch.setattr(app.state.graphql, "execute_options", execute_options(False))
+    monkeypatch.setattr(api.rows, "_shortcuts", False)
+    assert await gql.data(STAMPS, variables, token=clerk) == fast  # graphql-core, models
+
+
+async def test_texts_of_other_forms_are_parsed_as_before(app, gql, demo, settings, monkeypatch):
+    """Texts tortoise does not write (a script's): left to the parse, same answers."""
+    if not settings.is_sqlite:
+        return
+    clerk = await gql.login(CLERK)
+    village = demo.villages[0]
+    texts = [
+        "2026-03-04 05:06:07.000000+00:00",  # isoformat() leaves the fraction out
+        "2024-02-29 05:06:07+00:00",  # a date the pattern leaves to the parse
+        "2026-03-04 13:06:07+08:00",
+        "2026-03-04T05:06:07+00:00",
+    ]
+    conn = Tortoise.get_connection("default")
+    for text in texts:
+        pk = from_global_id((await published(gql, clerk, village))["id"])[1]
+        await conn.execute_query(
+            'UPDATE "disclosure" SET "first_published_at" = ? WHERE "id" = ?', [text, int(pk)]
+        )
+    variables = {"r": to_global_id("Region", village.id)}
+    fast = await gql.data(STAMPS, variables, token=clerk)
+    if settings.fast_paths:  # rows: the text parsed (models convert to UTC)
+        found = {e["node"]["firstPublishedAt"] for e in fast["disclosures"]["edges"]}
+        assert {datetime.fromisoformat(t).isoformat() for t in texts} <= found
+    monkeypatch.setattr(api.rows, "utc_text", lambda text: None)
+    assert await gql.data(STAMPS, variables, token=clerk) == fast
+
+
+MEDIA_FEED = """query($r: ID) { disclosures(regionId: $r, first: 5) { edges { node {
+  id attachments { id url thumbnailUrl mediumUrl redacted restricted } } } } }"""
+
+
+async def test_restricted_attachments_answer_as_before_for_every_role(
+    app, client, gql, demo, monkeypatch
+):
+    """A feed's media URLs are resolved without a ResolveInfo (api.compiled.root_only);
+    a restricted original still needs the viewer: signed for staff, null for others."""
+    clerk = await gql.login(CLERK)
+    photos = [
+        (await uploaded(client, clerk, media_files.phone_jpeg(orientation=o)))["media"]["id"]
+        for o in (1, 6)
+    ]
+    village = demo.villages[0]
+    mine = (await published(gql, clerk, village, attachmentIds=photos))["id"]
+    now = time.time()
+    monkeypatch.setattr(media.urls, "time", SimpleNamespace(time=lambda: now))
+    tokens = {role: (await gql.login(role) if role else None) for role in ROLES}
+    variables = {"r": to_global_id("Region", village.id)}
+
+    async def answers(query: str = MEDIA_FEED) -> dict:
+        out = {}
+        for role, token in tokens.items():
+            body = await gql.data(query, variables, token=token)
+            [node] = [e["node"] for e in body["disclosures"]["edges"] if e["node"]["id"] == mine]
+            out[role] = node["attachments"]
+        return out
+
+    public = await answers()
+    for attachments in public.values():
+        assert [a["restricted"] for a in attachments] == [False, False]
+        assert all(a["thumbnailUrl"].startswith("/media/") for a in attachments)
+        assert not any("sig=" in a["url"] for a in attachments)
+    await Media.filter(id=int(from_global_id(photos[1])[1])).update(restricted=True)
+    # another text: the anonymous answer above is cached, and this write bumps no version
+    query = MEDIA_FEED.replace("query(", "query Restricted(")
+    fast = await answers(query)
+    for role, (plain, restricted) in fast.items():
+        assert plain == public[role][0] and restricted["restricted"] is True
+        urls = [restricted[k] for k in ("url", "thumbnailUrl", "mediumUrl")]
+        if role in (CLERK, SUPERVISOR, OFFICIAL):
+            assert all("sig=" in url for url in urls), (role, urls)
+        elif role in (None, VILLAGER):
+            assert urls == [None, None, None], role
+    del tokens[None]  # anonymous answers come from the response cache now
+    fast.pop(None)
+    monkeypatch.setattr(app.state.graphql, "execute_options", execute_options(False))
+    monkeypatch.setattr(api.rows, "_shortcuts", False)
+    assert await answers(query) == fast
 
 
 async def test_attachments_that_name_no_media_or_repeat_answer_alike(

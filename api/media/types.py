@@ -6,6 +6,7 @@ from typing import Any
 
 import graphene
 
+from api.compiled import root_only
 from api.context import Context, Info
 from api.loaders import RegionLoader
 from api.regions.types import Region
@@ -64,7 +65,8 @@ class Media(graphene.ObjectType):
     @staticmethod
     def _url(root: MediaModel, info: Info, variant: str) -> Any:
         """Public files: a plain URL, synchronously (feeds show many). Restricted files:
-        a signed URL for those who may see them, nothing for others."""
+        a signed URL for those who may see them, nothing for others. `info` is read only
+        in the awaitable (the resolvers below are `root_only`)."""
         if variant not in root.variant_bytes:
             return None
         if media_is_public(root):
@@ -78,18 +80,22 @@ class Media(graphene.ObjectType):
         return media_url(root.sha256, variant, info.context.settings.secret_key)
 
     @staticmethod
+    @root_only
     def resolve_url(root: MediaModel, info: Info) -> Any:
         return Media._url(root, info, original_name(root))
 
     @staticmethod
+    @root_only
     def resolve_thumbnail_url(root: MediaModel, info: Info) -> Any:
         return Media._url(root, info, "thumb.webp")
 
     @staticmethod
+    @root_only
     def resolve_medium_url(root: MediaModel, info: Info) -> Any:
         return Media._url(root, info, "medium.webp")
 
     @staticmethod
+    @root_only
     def resolve_redacted(root: MediaModel, info: Info) -> bool:
         return root.redacted_from_id is not None
 
