@@ -1,12 +1,14 @@
-"""A feed page's attachments come in the feed's own statement (api.disclosures.feed
-ATTACHED_MEDIA, SQLite's JSON form included): one statement reads media, and each viewer
-sees the attachments exactly as the loaders' second statement and the plain path show them
-(restricted originals, redacted copies, a file not yet public, an id naming no file)."""
+"""A feed page's attachments: one statement reads them (on PostgreSQL the feed's own,
+api.disclosures.feed ATTACHED_MEDIA), and each viewer sees them exactly as the loaders'
+statement and the plain path show them (restricted originals, redacted copies, a file not
+yet public, an id naming no file, a repeated id)."""
 
 from __future__ import annotations
 
 import logging
 from types import SimpleNamespace
+
+from tortoise import Tortoise
 
 import api.rows
 import media.urls
@@ -60,8 +62,9 @@ async def test_a_feed_pages_media_come_in_its_statement_and_answer_as_before(
             with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
                 out[role] = await gql.data(FEED, variables, token=token)
             if count and api.rows.shortcuts():  # the plain path reads them through tortoise
-                [statement] = media_statements(caplog)
-                assert '"disclosure" d' in statement  # the feed's own
+                [statement] = media_statements(caplog)  # one batch, whatever the page holds
+                if Tortoise.get_connection("default").capabilities.dialect == "postgres":
+                    assert '"disclosure" d' in statement  # the feed's own
         return out
 
     inline = await answers(count=True)
