@@ -1,6 +1,6 @@
 """The home screen and the village feed over real HTTP, against a plain Starlette route:
 `python -m scripts.bench_http [--postgres URL --redis URL] [--only sqlite|postgres]
-[--seconds 8] [--connections 64]`.
+[--seconds 5] [--rounds 3] [--connections 64]`.
 
 For each backend (SQLite in a fresh temporary data directory; PostgreSQL + Redis in a
 database of its own made on `--postgres` and a Redis key prefix of its own, both dropped
@@ -8,8 +8,12 @@ at the end; default TEST_DATABASE_URL / TEST_REDIS_URL) it migrates, seeds the d
 its year of content (scripts.seed_demo), on PostgreSQL gathers planner statistics (ANALYZE,
 as autovacuum would), and serves the app with uvicorn subprocesses on
 127.0.0.1 (CUNWU_JOBS=0, no access log). The load comes from wrk (Debian's package,
-installed with apt-get when missing): 64 keep-alive connections on 2 wrk threads, a warm-up
-then `--seconds` of measurement per case, every request with `Accept-Encoding: gzip`.
+installed with apt-get when missing): 64 keep-alive connections on 2 wrk threads, every
+request with `Accept-Encoding: gzip`. The servers run side by side; each of `--rounds`
+rounds measures the plain route, then every case for `--seconds` (the first round after a
+warm-up), and a case's ratio is taken against the plain route of its own round: this
+machine's speed drifts by 10–20 % within minutes, and a ratio of two figures measured
+minutes apart drifted with it. The report gives the median over the rounds and the range.
 
 Cases, in 东溪村 (the demo's village with the most content):
 - home, anonymous, cached: GET with the public home query of docs/api.md (query string),
@@ -39,6 +43,7 @@ import os
 import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -356,16 +361,41 @@ def prepare(env: dict[str, str]) -> str:
 
 @dataclass
 class Row:
+    """One case over the rounds: each round's result, and the plain route's req/s measured
+    in the same round just before it (same worker count)."""
+
     case: str
     backend: str
     workers: int
-    result: Result
-    baseline: float  # the plain route's req/s, same run and worker count
+    results: list[Result]
+    baselines: list[float]
     goal: float | None = None
 
     @property
+    def ratios(self) -> list[float]:
+        return [r.rps / b for r, b in zip(self.results, self.baselines, strict=True)]
+
+    @property
     def ratio(self) -> float:
-        return self.result.rps / self.baseline
+        return statistics.median(self.ratios)
+
+    @property
+    def result(self) -> Result:
+        """The median of each figure over the rounds (errors: their sum)."""
+        rs = self.results
+
+        def mid(name: str) -> float:
+            return statistics.median(getattr(r, name) for r in rs)
+
+        return Result(
+            rps=mid("rps"),
+            p50_ms=mid("p50_ms"),
+            p95_ms=mid("p95_ms"),
+            p99_ms=mid("p99_ms"),
+            requests=sum(r.requests for r in rs),
+            errors=sum(r.errors for r in rs),
+            cpu_us=mid("cpu_us"),
+        )
 
 
 @dataclass
@@ -462,17 +492,31 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+@dataclass
+class Case:
+    name: str  # as reported (PLAIN_CASE, CACHED_CASES, …)
+    label: str  # as printed while measuring
+    base_url: str
+    request: Request
+    server: int  # the uvicorn process's pid
+    goal: float | None = None
+
+
 class Bench:
-    def __init__(self, wrk: str, work: Path, seconds: float, connections: int) -> None:
+    def __init__(self, wrk: str, work: Path, seconds: float, connections: int, rounds: int) -> None:
         self.wrk = wrk
         self.work = work
         self.seconds = seconds
         self.connections = connections
+        self.rounds = rounds
 
-    def measure(self, base_url: str, request: Request, label: str, server: int) -> Result:
+    def measure(
+        self, base_url: str, request: Request, label: str, server: int, warm_up: bool = True
+    ) -> Result:
         """`server`: the uvicorn process's pid, whose CPU (with its workers') is counted."""
         script = wrk_script(request, self.work)
-        run_wrk(self.wrk, base_url, request, script, min(2.0, self.seconds), self.connections)
+        if warm_up:
+            run_wrk(self.wrk, base_url, request, script, min(2.0, self.seconds), self.connections)
         before = tree_cpu_seconds(server)
         result = run_wrk(self.wrk, base_url, request, script, self.seconds, self.connections)
         result.cpu_us = (tree_cpu_seconds(server) - before) / max(result.requests, 1) * 1e6
@@ -483,6 +527,24 @@ class Bench:
             flush=True,
         )
         return result
+
+    def rounds_of(self, plain: Case, cases: list[Case], backend: str, workers: int) -> list[Row]:
+        """Each round measures the plain route, then every case: a case's ratio is taken
+        against the plain route of its own round (this machine's speed drifts by 10–20 %
+        within minutes), and the report gives the median over the rounds."""
+        results: dict[str, list[Result]] = {c.name: [] for c in (plain, *cases)}
+        for number in range(self.rounds):
+            print(f"  round {number + 1}/{self.rounds}, {workers} worker(s):", flush=True)
+            for case in (plain, *cases):
+                result = self.measure(
+                    case.base_url, case.request, case.label, case.server, warm_up=number == 0
+                )
+                results[case.name].append(result)
+        baselines = [r.rps for r in results[plain.name]]
+        return [
+            Row(c.name, backend, workers, results[c.name], baselines, c.goal)
+            for c in (plain, *cases)
+        ]
 
     def backend(
         self, label: str, database_url: str, redis_url: str | None, feed_goal: float
@@ -501,7 +563,10 @@ class Bench:
         plain_env = {**os.environ, "BENCH_HTTP_PLAIN": str(plain_spec)}
         home_bytes = gzip_bytes = 0
         for workers in (1, 2):
-            with uvicorn("api.app:create_app", env, workers, log_path) as (url, process):
+            with contextlib.ExitStack() as servers:
+                url, process = servers.enter_context(
+                    uvicorn("api.app:create_app", env, workers, log_path)
+                )
                 wait_ready(url, process, "/readyz", log_path)
                 server = process.pid
                 if workers == 1:
@@ -520,46 +585,77 @@ class Bench:
                         json.dumps({"body": base64.b64encode(body).decode(), "headers": kept})
                     )
                     print(f"  home answer: {home_bytes} B, {gzip_bytes} B gzipped", flush=True)
-                with uvicorn("scripts.bench_http:plain_app", plain_env, workers, log_path) as (
+                plain_url, plain_process = servers.enter_context(
+                    uvicorn("scripts.bench_http:plain_app", plain_env, workers, log_path)
+                )
+                wait_ready(plain_url, plain_process, "/plain", log_path)
+                plain = Case(
+                    PLAIN_CASE,
+                    "plain",
                     plain_url,
-                    plain_process,
-                ):
-                    wait_ready(plain_url, plain_process, "/plain", log_path)
-                    print(f" {workers} worker{'s' if workers > 1 else ''}:", flush=True)
-                    plain = self.measure(
-                        plain_url, Request("GET", "/plain", dict(GZIP)), "plain", plain_process.pid
-                    )
-                rps = plain.rps
-                rows.append(Row(PLAIN_CASE, label, workers, plain, rps))
-                cached = self.measure(url, home, "home, anonymous, cached (GET)", server)
-                rows.append(Row(CACHED_CASES[0], label, workers, cached, rps, 0.6))
+                    Request("GET", "/plain", dict(GZIP)),
+                    plain_process.pid,
+                )
                 apq = register_persisted(url, village)
-                cached = self.measure(url, apq, "home, anonymous, cached (GET, APQ hash)", server)
-                rows.append(Row(CACHED_CASES[1], label, workers, cached, rps, 0.6))
-                if workers == 2:
-                    continue
-                token = login(url)
-                signed = post(HOME_SIGNED_IN, {"v": village}, token)
-                check(url, signed)
-                result = self.measure(url, signed, "home, signed in (POST, whole screen)", server)
-                rows.append(Row("home, signed in", label, 1, result, rps))
-                feed_signed = post(FEED, {"r": village}, token)
-                check(url, feed_signed)
-                result = self.measure(url, feed_signed, "village feed, signed in (POST)", server)
-                rows.append(Row("village feed, signed in", label, 1, result, rps, 0.045))
-            with uvicorn("api.app:create_app", uncached_env, 1, log_path) as (url, process):
-                wait_ready(url, process, "/readyz", log_path)
-                server = process.pid
-                response = check(url, home)
-                if "public" in response.headers.get("cache-control", ""):
-                    raise RuntimeError("RESPONSE_CACHE=0 still answered from the cache")
-                result = self.measure(url, home, "home, anonymous, uncached (GET)", server)
-                rows.append(Row("home, anonymous, uncached", label, 1, result, rps))
-                feed = post(FEED, {"r": village})
-                check(url, feed)
-                result = self.measure(url, feed, "village feed, anonymous, uncached (POST)", server)
-                rows.append(Row("village feed, anonymous, uncached", label, 1, result, rps))
-                rows[-1].goal = feed_goal
+                cases = [
+                    Case(CACHED_CASES[0], "home, anonymous, cached (GET)", url, home, server, 0.6),
+                    Case(
+                        CACHED_CASES[1],
+                        "home, anonymous, cached (GET, APQ hash)",
+                        url,
+                        apq,
+                        server,
+                        0.6,
+                    ),
+                ]
+                if workers == 1:
+                    token = login(url)
+                    signed = post(HOME_SIGNED_IN, {"v": village}, token)
+                    check(url, signed)
+                    feed_signed = post(FEED, {"r": village}, token)
+                    check(url, feed_signed)
+                    uncached_url, uncached = servers.enter_context(
+                        uvicorn("api.app:create_app", uncached_env, 1, log_path)
+                    )
+                    wait_ready(uncached_url, uncached, "/readyz", log_path)
+                    response = check(uncached_url, home)
+                    if "public" in response.headers.get("cache-control", ""):
+                        raise RuntimeError("RESPONSE_CACHE=0 still answered from the cache")
+                    feed = post(FEED, {"r": village})
+                    check(uncached_url, feed)
+                    cases += [
+                        Case(
+                            "home, signed in",
+                            "home, signed in (POST, whole screen)",
+                            url,
+                            signed,
+                            server,
+                        ),
+                        Case(
+                            "village feed, signed in",
+                            "village feed, signed in (POST)",
+                            url,
+                            feed_signed,
+                            server,
+                            0.045,
+                        ),
+                        Case(
+                            "home, anonymous, uncached",
+                            "home, anonymous, uncached (GET)",
+                            uncached_url,
+                            home,
+                            uncached.pid,
+                        ),
+                        Case(
+                            "village feed, anonymous, uncached",
+                            "village feed, anonymous, uncached (POST)",
+                            uncached_url,
+                            feed,
+                            uncached.pid,
+                            feed_goal,
+                        ),
+                    ]
+                rows += self.rounds_of(plain, cases, label, workers)
         return Measured(label, rows, home_bytes, gzip_bytes)
 
 
@@ -631,9 +727,13 @@ def report(measured: list[Measured]) -> None:
             if row.case.startswith("plain"):
                 goal = "(the ceiling)"
             errors = f"  {r.errors} errors" if r.errors else ""
+            spread = ""
+            if len(row.ratios) > 1 and not row.case.startswith("plain"):
+                spread = f"  (rounds {min(row.ratios):.3f}–{max(row.ratios):.3f})"
             print(
                 f"{row.case:36s} {row.backend:18s} {row.workers:4d} {r.rps:8.0f} "
-                f"{r.p50_ms:7.1f} {r.p99_ms:7.1f} {r.cpu_us:7.0f} {row.ratio:6.3f}  {goal}{errors}"
+                f"{r.p50_ms:7.1f} {r.p99_ms:7.1f} {r.cpu_us:7.0f} {row.ratio:6.3f}  {goal}"
+                f"{spread}{errors}"
             )
     print()
     for m in measured:
@@ -661,7 +761,8 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("TEST_DATABASE_URL"))
     parser.add_argument("--redis", default=os.environ.get("TEST_REDIS_URL"))
     parser.add_argument("--only", choices=["sqlite", "postgres"])
-    parser.add_argument("--seconds", type=float, default=8.0, help="per case, after a warm-up")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per case and round")
+    parser.add_argument("--rounds", type=int, default=3, help="each against its own baseline")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -675,7 +776,7 @@ def main() -> None:
         sys.exit("bench_http needs wrk (Debian's package `wrk`)")
     measured: list[Measured] = []
     with tempfile.TemporaryDirectory(prefix="cunwu-bench-http-") as tmp:
-        bench = Bench(wrk, Path(tmp), args.seconds, args.connections)
+        bench = Bench(wrk, Path(tmp), args.seconds, args.connections, max(1, args.rounds))
         if args.only != "postgres":
             from api.settings import sqlite_url
 
