@@ -8,9 +8,11 @@ their answer for the current data versions, before any parsing or execution.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import logging
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -179,6 +181,10 @@ class GraphQLEndpoint:
         self.execute_options = execute_options(settings.fast_paths)
         self.credential_fields = credential_fields(schema)
         self.executions = 0  # operations executed (tests and benchmarks count them)
+        # per event loop (a semaphore belongs to one): tests run apps on several
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def handle(self, request: Request) -> Response:
         lang = pick_language(request.headers.get("accept-language"))
@@ -282,6 +288,10 @@ class GraphQLEndpoint:
                     headers={"idempotent-replayed": "true"},
                 )
         self.executions += 1
+        # queries only: a mutation may wait on an SMS provider, and must not hold up reads
+        turn = self.turns() if operation.operation == OperationType.QUERY else None
+        if turn is not None:
+            await turn.acquire()
         try:
             with data_versions.request_writes() as written:
                 result = execute(
@@ -299,6 +309,8 @@ class GraphQLEndpoint:
                 await idempotency.finish(claim.row, b"", keep=False)
             raise
         finally:
+            if turn is not None:
+                turn.release()
             if written:  # written outside a transaction: done by now for sure
                 await data_versions.bump(written)
         body: dict[str, Any] = {}
@@ -315,6 +327,19 @@ class GraphQLEndpoint:
         if claim and claim.row:
             await idempotency.finish(claim.row, payload, keep=not is_transient(body))
         return Response(payload, media_type="application/json")
+
+    def turns(self) -> asyncio.Semaphore | None:
+        """The queries of this event loop that may execute at once (`query_concurrency`),
+        the others waiting in arrival order: under saturation uvloop starts newly read
+        requests ahead of those already waiting on the database, and some answers took
+        seconds while most took milliseconds. None: no bound."""
+        if self.settings.query_concurrency <= 0:
+            return None
+        loop = asyncio.get_running_loop()
+        found = self._turns.get(loop)
+        if found is None:
+            found = self._turns[loop] = asyncio.Semaphore(self.settings.query_concurrency)
+        return found
 
     def public_headers(self, etag: str) -> dict[str, str]:
         """A public GET answer: the same for every anonymous client in one language."""

@@ -92,6 +92,10 @@ class Settings:
     max_query_selections: int = 50  # fields and fragment spreads in one selection set
     max_query_same_name: int = 10  # fields answering under one name in one selection set
     document_cache_size: int = 512
+    # Queries executing at once per process, the rest wait their turn in arrival order
+    # (0: no bound). Under saturation uvloop otherwise lets some requests overtake others
+    # for seconds while they wait on the database (docs/operations.md).
+    query_concurrency: int = 8
     # Anonymous query answers kept by document, variables, language and data version
     # (api.response_cache): in Redis when configured, else in process up to the bytes below
     response_cache: bool = True
@@ -218,6 +222,7 @@ class Settings:
             demo=config("CUNWU_DEMO", cast=bool, default=True),
             access_token_seconds=config("ACCESS_TOKEN_SECONDS", cast=int, default=15 * 60),
             viewer_cache_seconds=config("VIEWER_CACHE_SECONDS", cast=float, default=60.0),
+            query_concurrency=config("QUERY_CONCURRENCY", cast=int, default=8),
             viewer_cache_size=config("VIEWER_CACHE_SIZE", cast=int, default=10_000),
             flag_response_days=config("FLAG_RESPONSE_DAYS", cast=int, default=5),
             notice_resend_days=config("NOTICE_RESEND_DAYS", cast=int, default=3),
