@@ -105,6 +105,11 @@ def new_generation() -> str:
     return str(secrets.randbits(62) + 1)
 
 
+def hash_counts(snapshot: dict) -> dict[str, int]:
+    """HGETALL's answer (bytes or str field names, text values) as name -> count."""
+    return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in snapshot.items()}
+
+
 class RedisVersions:
     """One Redis hash shared by every process: a script that HINCRBYs and publishes to bump,
     the mirror (while followed) or HMGET (one round trip) to read. A bump that fails is
@@ -191,7 +196,7 @@ class RedisVersions:
         older snapshot) or the mirror took a forged message. Either way the mirror, which
         only ever takes higher counts, would no longer see writes until the counts caught
         up, and keys made from rolled-back counts could be those of older answers."""
-        counts = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in snapshot.items()}
+        counts = hash_counts(snapshot)
         if counts.get(GEN, 0) != self.mirror_gen:
             return False
         return any(counts.get(name, 0) < value for name, value in before.items())
@@ -215,7 +220,7 @@ class RedisVersions:
 
     def load(self, snapshot: dict) -> None:
         """A full read of the hash: replaces the mirror when the generation changed."""
-        counts = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in snapshot.items()}
+        counts = hash_counts(snapshot)
         gen = counts.get(GEN, 0)
         if gen != self.mirror_gen:
             self.mirror = counts
