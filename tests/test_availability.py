@@ -11,7 +11,6 @@ import gc
 import hashlib
 import io
 import json
-import socket
 import struct
 import time
 import zipfile
@@ -19,11 +18,11 @@ import zlib
 
 import httpx
 import pytest
-import uvicorn
 from openpyxl import Workbook
 
 from models.finance.parsing import rows_from_xlsx
 from tests.client import error_codes
+from tests.loopback import on_loopback
 from tests.test_disclosures import CLERK
 from tests.test_finance import upload as import_month
 from tests.test_media import upload as upload_media
@@ -225,22 +224,8 @@ async def test_oversized_persisted_queries_are_never_stored(app, client, query):
 @pytest.fixture
 async def live_url(app):
     """uvicorn on a loopback port, serving the test's app (its lifespan already running)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started
-    try:
+    async with on_loopback(app, lifespan="off") as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 async def poll_healthz(probe: httpx.AsyncClient, latencies: list[float], stop: asyncio.Event):

@@ -10,7 +10,6 @@ sockets (to see a reset as a reset) and with httpx.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from dataclasses import dataclass
 import httpx
 import orjson
 import pytest
-import uvicorn
 from starlette.types import Receive
 
 from api import security
+from tests.loopback import on_loopback
 
 CHUNK = 64 * 1024
 
@@ -40,23 +39,8 @@ class Live:
 @pytest.fixture(params=["h11", "httptools"])
 async def live(request, app) -> AsyncIterator[Live]:
     """uvicorn on a loopback port with one HTTP protocol, serving the test's app."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", http=request.param)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(250):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started
-    try:
+    async with on_loopback(app, lifespan="off", http=request.param) as port:
         yield Live("127.0.0.1", port, app.state.settings.max_json_body_bytes)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 def head(length: int | None, request_id: str) -> bytes:

@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from scripts.create_admin import create_admin
 from tests.client import CREATE_REGION, GQL, GRANT_ROLE, REGISTER, error_codes
+from tests.loopback import on_loopback
 
 
 @pytest.fixture
 async def live_url(settings):
-    app = create_app(settings)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started
-    try:
+    async with on_loopback(create_app(settings), lifespan="on") as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 NODE = """query($id: ID!) { node(id: $id) {

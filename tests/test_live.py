@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -36,6 +35,7 @@ from notifications.events import notify
 from notifications.live import Hub, RedisHub, stream
 from scripts.seed_demo import DEMO_PASSWORD, Demo, seed_demo
 from tests.client import GQL, LOGIN
+from tests.loopback import on_loopback
 from tests.test_disclosures import CLERK, OFFICIAL, VILLAGER, published
 from tests.test_flags import raise_flag, step
 from tests.test_jobs import eventually
@@ -68,18 +68,7 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def serve(settings: Settings) -> AsyncIterator[Server]:
-    app = create_app(settings)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(250):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started
-    try:
+    async with on_loopback(create_app(settings), lifespan="on") as port:
         demo = await seed_demo(settings, content=False)
         assert demo is not None
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
@@ -90,10 +79,6 @@ async def serve(settings: Settings) -> AsyncIterator[Server]:
                 GQL(http),
                 demo,
             )
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @pytest.fixture
