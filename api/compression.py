@@ -105,8 +105,9 @@ def weak_etags(send: Send) -> Send:
     return wrapped
 
 
-# gzip level 6 (zlib's default): on a 9 KB feed answer level 9 takes about 175 µs for 1,030
-# bytes, level 6 about 120 µs for 1,046: 16 bytes are not worth a tenth of the request
+# gzip level 6: with zlib, on a 9 KB feed answer level 9 took about 175 µs for 1,030 bytes
+# and level 6 about 120 µs for 1,046 (16 bytes are not worth a tenth of the request);
+# libdeflate at 6 is smaller still (1,906 bytes against zlib's 1,914 on a 7.8 KB page)
 class CompressionMiddleware:
     def __init__(
         self, app: ASGIApp, minimum_size: int = 1000, gzip_level: int = 6, br_quality: int = 5
