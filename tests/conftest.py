@@ -126,6 +126,15 @@ async def pg_admin(url: str) -> asyncpg.Connection:
     return await asyncpg.connect(dsn)
 
 
+async def on_test_server(statement: str) -> None:
+    """One statement on TEST_DATABASE_URL's server (CREATE or DROP DATABASE)."""
+    admin = await pg_admin(TEST_DATABASE_URL)
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 async def backend_settings(request, tmp_path_factory) -> AsyncIterator[Settings]:
     tmp = tmp_path_factory.mktemp(request.param)
@@ -137,11 +146,7 @@ async def backend_settings(request, tmp_path_factory) -> AsyncIterator[Settings]
         yield settings
         return
     name = f"cunwu_test_{RUN_ID}"
-    admin = await pg_admin(TEST_DATABASE_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await on_test_server(f'CREATE DATABASE "{name}"')
     settings = base_settings(
         tmp,
         database_url=with_database(TEST_DATABASE_URL, name),
@@ -168,11 +173,7 @@ async def backend_settings(request, tmp_path_factory) -> AsyncIterator[Settings]
         if reset is not None:
             await reset.close()
         await flush_redis(settings)
-        admin = await pg_admin(TEST_DATABASE_URL)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await on_test_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def flush_redis(settings: Settings) -> None:

@@ -19,7 +19,7 @@ from models.audit import AuditEntry
 from models.comments import Comment
 from models.comments.sync import changed_since
 from models.regions import Region, RegionKind
-from tests.conftest import RUN_ID, TEST_DATABASE_URL, pg_admin, with_database
+from tests.conftest import RUN_ID, TEST_DATABASE_URL, on_test_server, with_database
 
 BEFORE = "cunwu.0027_user_village_index"
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -35,21 +35,13 @@ async def empty_database(backend_settings: Settings, tmp_path: Path) -> AsyncIte
         return
     assert TEST_DATABASE_URL
     name = f"cunwu_test_{RUN_ID}_m0028"
-    admin = await pg_admin(TEST_DATABASE_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await on_test_server(f'CREATE DATABASE "{name}"')
     try:
         yield backend_settings.with_overrides(
             database_url=with_database(TEST_DATABASE_URL, name), redis_url=None
         )
     finally:
-        admin = await pg_admin(TEST_DATABASE_URL)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await on_test_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 INSERT = """INSERT INTO "comment" ("target_type", "target_id", "region_id", "author_id",
