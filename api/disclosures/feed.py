@@ -29,28 +29,34 @@ from models.disclosures import Category, Disclosure, FarmingTag, Status, search
 from models.errors import BadUserInput
 from models.media import Media
 from models.regions import Region, RegionKind, path_ids, subtree_range
-from models.sql import Params, changed_after, is_postgres
+from models.sql import changed_after, is_postgres
 
 SMALL_KINDS = (RegionKind.TOWNSHIP, RegionKind.VILLAGE, RegionKind.GROUP)
 # What a township or county publishes for everyone below it.
 FROM_ABOVE = (Category.NOTICE, Category.FARMING)
 
 
-def coverage(regions: list[Region]) -> tuple[list[tuple[str, str]], list[int]]:
-    """What a feed of these regions covers: everything under them (path ranges), and the
-    notices and farming information published on the regions above them (their ids)."""
+@lru_cache(maxsize=1024)
+def covered(paths: tuple[str, ...]) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]:
+    """What a feed of the regions with these paths covers: everything under them (path
+    ranges), and the notices and farming information published on the regions above them
+    (their ids). Kept: a region's path never changes."""
     ranges, ancestors = [], set()
-    for region in regions:
-        ranges.append(subtree_range(region.path))
-        ancestors.update(path_ids(region.path)[:-1])
-    return ranges, sorted(ancestors)
+    for path in paths:
+        ranges.append(subtree_range(path))
+        ancestors.update(path_ids(path)[:-1])
+    return tuple(ranges), tuple(sorted(ancestors))
+
+
+def coverage(regions: list[Region]) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]:
+    return covered(tuple(r.path for r in regions))
 
 
 def region_filter(regions: list[Region]) -> Q:
     ranges, ancestors = coverage(regions)
     clauses = [Q(region_path__gte=low, region_path__lt=high) for low, high in ranges]
     if ancestors:
-        clauses.append(Q(region_id__in=ancestors, category__in=FROM_ABOVE))
+        clauses.append(Q(region_id__in=list(ancestors), category__in=FROM_ABOVE))
     return Q(*clauses, join_type="OR")
 
 
@@ -58,14 +64,6 @@ def region_filter(regions: list[Region]) -> Q:
 # holds another's (tests/test_farming.py checks). No index of its own: a village's or
 # township's page reads its subtree as without a tag (a bounded read); a county's or the
 # whole feed's reads the FARMING rows through the category index, a small share of all.
-
-
-def tag_sql(sql: Params, tag: str, small: bool) -> str:
-    """Farming information carrying `tag`, in SQL (the plain path: `tag_filter`). On a
-    small region `+` keeps SQLite on the region index rather than every FARMING row."""
-    column = '+"category"' if small and not sql.postgres else '"category"'
-    farming = sql(Category.FARMING.value)
-    return f'({column} = {farming} AND "tags" LIKE {sql(f"%{FarmingTag(tag).value}%")})'
 
 
 def tag_filter(tag: str) -> Q:
@@ -113,25 +111,6 @@ async def newest(qs: QuerySet, cursor: tuple[int, datetime, int] | None, limit: 
     )
     by_id = {row.id: row for row in await rows_by_id(Disclosure, ids)}
     return [by_id[pk] for pk in ids if pk in by_id]
-
-
-class Sql(Params):
-    """A WHERE clause written by hand for the hottest query: tortoise's query builder
-    costs more than the query itself on a 20-row page. Placeholders follow the dialect."""
-
-    def __init__(self) -> None:
-        self.conn = Tortoise.get_connection("default")
-        super().__init__(is_postgres(self.conn))
-        self.clauses: list[str] = []
-
-    def mark(self, value: Any) -> str:
-        return self(value)
-
-    def marks(self, values: Any) -> str:
-        return self.many(list(values))
-
-    def where(self) -> str:
-        return " AND ".join(self.clauses)
 
 
 @cache
@@ -184,11 +163,100 @@ VISIBLE_COMMENTS = (
 )
 
 
+class Marks:
+    """Placeholders for a statement whose text is kept by its shape (`page_statement`):
+    each names the value it stands for, so the values of a request are listed in the
+    text's order (`$n` on PostgreSQL, `?` on SQLite)."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+        self.names: list[Any] = []
+
+    def __call__(self, name: Any) -> str:
+        self.names.append(name)
+        return f"${len(self.names)}" if self.postgres else "?"
+
+    def many(self, names: Any) -> str:
+        return ", ".join(self(n) for n in names)
+
+
+@lru_cache(maxsize=512)
+def page_statement(
+    postgres: bool,
+    small: bool,
+    ranges: int | None,
+    ancestors: int,
+    category: bool,
+    catalogue: bool,
+    live: bool,
+    tag: bool,
+    cursor: bool,
+    with_comment_count: bool,
+    with_author: bool,
+    by_name: bool,
+    with_media: bool,
+    columns: frozenset[str] | None,
+) -> tuple[str, tuple[Any, ...], frozenset[str]]:
+    """The text of a feed page's statement (see `newest_rows`) for one shape of request,
+    the names of its values in placeholder order, and the served columns it leaves out.
+    Written once per shape: a page's statement cost more to write than to run."""
+    mark = Marks(postgres)
+    clauses = ['"published_at" IS NOT NULL']
+    if ranges is not None:
+        # A county or more holds most rows: walking the publication-time index newest
+        # first finds a page at once, where SQLite would otherwise sort the whole subtree
+        # (`+` keeps it off the region index; PostgreSQL plans this well by itself).
+        unfiltered = not category and not catalogue and not tag
+        walk = not small and not postgres and unfiltered
+        path = '+"region_path"' if walk else '"region_path"'
+        either = [
+            f"({path} >= {mark(('low', i))} AND {path} < {mark(('high', i))})"
+            for i in range(ranges)
+        ]
+        if ancestors:
+            either.append(
+                f'("region_id" IN ({mark.many(("ancestor", i) for i in range(ancestors))}) '
+                f'AND "category" IN ({mark.many(("above", c.value) for c in FROM_ABOVE)}))'
+            )
+        clauses.append("(" + " OR ".join(either) + ")")
+    if category:
+        clauses.append(f'"category" = {mark("category")}')
+    if catalogue:
+        clauses.append(f'"catalogue_item_id" = {mark("catalogue")}')
+    if live:
+        clauses.append(f'("expires_at" IS NULL OR "expires_at" > {mark("live")})')
+    if tag:
+        # on a small region `+` keeps SQLite on the region index, not every FARMING row
+        column = '+"category"' if small and not postgres else '"category"'
+        clauses.append(f'({column} = {mark("farming")} AND "tags" LIKE {mark("tag")})')
+    if cursor:
+        clauses.append(
+            f'("published_at" < {mark("stamp")} OR '
+            f'("published_at" = {mark("stamp")} AND "id" < {mark("pk")}))'
+        )
+    order = 'ORDER BY "published_at" DESC, "id" DESC'
+    where = " AND ".join(clauses)
+    ids = f'SELECT "id" FROM "disclosure" WHERE {where} {order} LIMIT {mark("limit")}'
+    extra = f", {VISIBLE_COMMENTS}" if with_comment_count else ""
+    join = ""
+    if with_author:
+        author_columns = ("id", "name") if by_name else user_columns()
+        extra += ", " + ", ".join(f'u."{c}" AS "{AUTHOR}{c}"' for c in author_columns)
+        join = ' LEFT JOIN "user" u ON u."id" = d."author_id"'
+    if with_media:
+        extra += f", {ATTACHED_MEDIA}"
+    select, absent = feed_columns(columns)
+    statement = (
+        f'SELECT {select}{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
+        f'ORDER BY d."published_at" DESC, d."id" DESC'
+    )
+    return statement, tuple(mark.names), absent
+
+
 async def newest_rows(
     regions: list[Region] | None,
     category: str | None,
     catalogue_item_id: int | None,
-    updated_since: datetime | None,
     cursor: tuple[int, datetime, int] | None,
     limit: int,
     with_comment_count: bool,
@@ -207,68 +275,55 @@ async def newest_rows(
     only the author's id and name are read. `with_media`: on PostgreSQL, each row's
     attachments come along (as `attached_rows`, the media that exist, in no set order):
     a round trip there costs more than the statement."""
-    sql = Sql()
-    sql.clauses.append('"published_at" IS NOT NULL')
+    conn = Tortoise.get_connection("default")
+    postgres = is_postgres(conn)
     # A township holds a few thousand items at most: such a page is a bounded read.
     small = regions is not None and all(r.kind in SMALL_KINDS for r in regions)
+    given: dict[Any, Any] = {"limit": limit}
+    ranges: tuple[tuple[str, str], ...] = ()
+    ancestors: tuple[int, ...] = ()
     if regions is not None:
-        # A county or more holds most rows: walking the publication-time index newest
-        # first finds a page at once, where SQLite would otherwise sort the whole subtree
-        # (`+` keeps it off the region index; PostgreSQL plans this well by itself).
-        unfiltered = category is None and catalogue_item_id is None and updated_since is None
-        unfiltered = unfiltered and tag is None
-        walk = not small and not sql.postgres and unfiltered
-        path = '+"region_path"' if walk else '"region_path"'
         ranges, ancestors = coverage(regions)
-        either = [
-            f"({path} >= {sql.mark(low)} AND {path} < {sql.mark(high)})" for low, high in ranges
-        ]
-        if ancestors:
-            either.append(
-                f'("region_id" IN ({sql.marks(ancestors)}) '
-                f'AND "category" IN ({sql.marks(c.value for c in FROM_ABOVE)}))'
-            )
-        sql.clauses.append("(" + " OR ".join(either) + ")")
+        for i, (low, high) in enumerate(ranges):
+            given["low", i], given["high", i] = low, high
+        for i, ancestor in enumerate(ancestors):
+            given["ancestor", i] = ancestor
+        for c in FROM_ABOVE:
+            given["above", c.value] = c.value
     if category is not None:
-        sql.clauses.append(f'"category" = {sql.mark(category)}')
+        given["category"] = category
     if catalogue_item_id is not None:
-        sql.clauses.append(f'"catalogue_item_id" = {sql.mark(catalogue_item_id)}')
-    if updated_since is not None:
-        sql.clauses.append(f'"updated_at" > {sql.mark(updated_since)}')
+        given["catalogue"] = catalogue_item_id
     if live_at is not None:
-        sql.clauses.append(f'("expires_at" IS NULL OR "expires_at" > {sql.mark(live_at)})')
+        given["live"] = live_at
     if tag is not None:
-        sql.clauses.append(tag_sql(sql, tag, small))
+        given["farming"] = Category.FARMING.value
+        given["tag"] = f"%{FarmingTag(tag).value}%"
     if cursor is not None:
-        stamp, pk = cursor[1], cursor[2]
-        sql.clauses.append(
-            f'("published_at" < {sql.mark(stamp)} OR '
-            f'("published_at" = {sql.mark(stamp)} AND "id" < {sql.mark(pk)}))'
-        )
-    order = 'ORDER BY "published_at" DESC, "id" DESC'
-    ids = f'SELECT "id" FROM "disclosure" WHERE {sql.where()} {order} LIMIT {sql.mark(limit)}'
-    extra = f", {VISIBLE_COMMENTS}" if with_comment_count else ""
-    join = ""
-    every_user_column = user_columns()
+        given["stamp"], given["pk"] = cursor[1], cursor[2]
     by_name = author_fields is not None and author_fields <= AUTHOR_BY_NAME
-    author_columns = ("id", "name") if by_name else every_user_column
-    if with_author:
-        extra += ", " + ", ".join(f'u."{c}" AS "{AUTHOR}{c}"' for c in author_columns)
-        join = ' LEFT JOIN "user" u ON u."id" = d."author_id"'
     # Not on SQLite: the same media as JSON in this statement (json_each joined to media
     # by primary key, json_group_array of json_array) cost 5-10 µs more per village page
     # than the loaders' `SELECT * … IN (…)`, a bounded read on the loop's own thread.
-    with_media = with_media and sql.postgres
-    if with_media:
-        extra += f", {ATTACHED_MEDIA}"
-    select, absent = feed_columns(columns)
-    statement = (
-        f'SELECT {select}{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
-        f'ORDER BY d."published_at" DESC, d."id" DESC'
+    with_media = with_media and postgres
+    statement, names, absent = page_statement(
+        postgres,
+        small,
+        None if regions is None else len(ranges),
+        len(ancestors),
+        category is not None,
+        catalogue_item_id is not None,
+        live_at is not None,
+        tag is not None,
+        cursor is not None,
+        with_comment_count,
+        with_author,
+        by_name,
+        with_media,
+        columns,
     )
-    rows = await query_rows(
-        Disclosure, statement, sql.values, inline=small, absent=absent, conn=sql.conn
-    )
+    values = [given[name] for name in names]
+    rows = await query_rows(Disclosure, statement, values, inline=small, absent=absent, conn=conn)
     if with_media:
         media, new = row_class(Media, True), object.__new__
         for row in rows:
@@ -281,17 +336,29 @@ async def newest_rows(
                 one.__dict__.update(zip(record.keys(), record.values(), strict=True))
                 found.append(one)
     if with_author:
-        absent = frozenset(every_user_column).difference(author_columns)
-        users, new = partial_row_class(User, absent, sql.postgres), object.__new__
-        aliases = tuple(AUTHOR + c for c in author_columns)
-        for row in rows:
-            values = tuple(map(row.__dict__.pop, aliases))
-            if row.author_id is None:
-                row.author_row = None
-                continue
-            row.author_row = author = new(users)
-            author.__dict__.update(zip(author_columns, values, strict=True))
+        attach_authors(rows, by_name, postgres)
     return rows
+
+
+def attach_authors(rows: list[Any], by_name: bool, postgres: bool) -> None:
+    """Each row's author (`author_row`) from the columns the page's statement joined;
+    one object per author on the page (most pages have a few)."""
+    every_user_column = user_columns()
+    author_columns = ("id", "name") if by_name else every_user_column
+    absent = frozenset(every_user_column).difference(author_columns)
+    users, new = partial_row_class(User, absent, postgres), object.__new__
+    aliases = tuple(AUTHOR + c for c in author_columns)
+    made: dict[int, Any] = {}
+    for row in rows:
+        values = tuple(map(row.__dict__.pop, aliases))
+        if row.author_id is None:
+            row.author_row = None
+            continue
+        author = made.get(row.author_id)
+        if author is None:
+            author = made[row.author_id] = new(users)
+            author.__dict__.update(zip(author_columns, values, strict=True))
+        row.author_row = author
 
 
 async def changes(
@@ -387,7 +454,6 @@ async def feed(
             regions,
             category,
             catalogue_item_id,
-            updated_since,
             cursor,
             size + 1,
             with_comment_count,
