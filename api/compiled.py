@@ -13,6 +13,10 @@ same subtree from the start, and produces its errors, paths and null propagation
 A resolver below a root field may therefore run twice; they are reads without side
 effects (mutations do their work in the root field), and a coroutine started here is
 closed unawaited.
+
+Paths inside the subtree are plain `(prev, key, typename)` tuples, made graphql-core
+`Path`s only when a resolver's ResolveInfo needs one (`as_path`): most fields of a page
+never do, and a bail throws them all away.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from graphql import (
     default_field_resolver,
     is_leaf_type,
 )
+from graphql.pyutils import Path
 
 from api import compat
 from api.compat import (
@@ -69,6 +74,28 @@ def root_only(resolver: R) -> R:
 
 def reads_root_only(resolver: Any) -> bool:
     return getattr(resolver, "root_only", False) is True
+
+
+def by_class(is_type_of: R) -> R:
+    """Marks an `is_type_of` whose answer depends on the value's class alone (an
+    isinstance test, a row's model): the completion here then asks once per class."""
+    is_type_of.by_class = True  # type: ignore[attr-defined]
+    return is_type_of
+
+
+def answers_by_class(is_type_of: Any) -> bool:
+    return getattr(is_type_of, "by_class", False) is True
+
+
+def as_path(path: Any) -> Any:
+    """graphql-core's Path for a path of plain `(prev, key, typename)` tuples."""
+    if path is None or path.__class__ is Path:
+        return path
+    return new_path((as_path(path[0]), path[1], path[2]))
+
+
+def info_at(ec: Any, field_def: Any, nodes: Any, parent_type: Any, path: Any) -> Any:
+    return resolve_info(ec, field_def, nodes, parent_type, as_path(path))
 
 
 class _NoInfo:
@@ -155,8 +182,7 @@ def straight_line(handlers: list[tuple], name: str, type_: Any, generic: Complet
 
     env: dict[str, Any] = {
         "Bail": Bail,
-        "new_path": new_path,
-        "resolve_info": resolve_info,
+        "info_at": info_at,
         "CoroutineType": CoroutineType,
         "generic": generic,
         "type_": type_,
@@ -232,7 +258,7 @@ def straight_line(handlers: list[tuple], name: str, type_: Any, generic: Complet
             _, _, field_name, getter, resolve, completer, nodes, field_def = handler
             env.update({f"f{i}": field_name, f"r{i}": resolve, f"c{i}": completer})
             env.update({f"nodes{i}": nodes, f"def{i}": field_def})
-            lines.append(f"    field_path = new_path((path, k{i}, name))")
+            lines.append(f"    field_path = (path, k{i}, name)")
             lines.append(f"    if prefetched is not None and f{i} in prefetched:")
             lines.append(f"        v = prefetched[f{i}]")
             if getter is not None:
@@ -243,7 +269,7 @@ def straight_line(handlers: list[tuple], name: str, type_: Any, generic: Complet
                 info = "NO_INFO" if reads_root_only(resolve) else "info"
                 lines.append("    else:")
                 if info == "info":
-                    build = f"resolve_info(ec, def{i}, nodes{i}, type_, field_path)"
+                    build = f"info_at(ec, def{i}, nodes{i}, type_, field_path)"
                     lines.append(f"        info = {build}")
                 lines += [
                     "        try:",
@@ -283,7 +309,15 @@ def inline(
         is_type_of, run = obj[0], obj[1][0]
         env[f"run{u}"] = run
         lines = if_none + [f"{pad}else:"]
-        if is_type_of is not None:
+        if is_type_of is not None and answers_by_class(is_type_of):
+            env[f"ito{u}"], env[f"ok{u}"] = is_type_of, set()
+            lines += [
+                f"{pad}    if {var}.__class__ not in ok{u}:",
+                f"{pad}        if ito{u}({var}, None) is not True:",
+                f"{pad}            raise Bail",
+                f"{pad}        ok{u}.add({var}.__class__)",
+            ]
+        elif is_type_of is not None:
             env[f"ito{u}"] = is_type_of
             lines += [f"{pad}    if ito{u}({var}, None) is not True:", f"{pad}        raise Bail"]
         return lines + [f"{pad}    {target} = run{u}({var}, {path}, ec)"]
@@ -296,7 +330,7 @@ def inline(
             f"{pad}    items{u} = []",
             f"{pad}    for j{u}, w{u} in enumerate({var}):",
         ]
-        item_path = f"new_path(({path}, j{u}, None))"
+        item_path = f"({path}, j{u}, None)"
         lines += inline(env, item, f"w{u}", f"x{u}", item_path, indent + 8, depth + 1)
         return lines + [f"{pad}        items{u}.append(x{u})", f"{pad}    {target} = items{u}"]
     env[f"c{u}"] = c
@@ -332,7 +366,7 @@ class Compiler:
                     return None
                 if not isinstance(value, (list, tuple)):
                     raise Bail
-                return [item(v, new_path((path, i, None)), ec) for i, v in enumerate(value)]
+                return [item(v, (path, i, None), ec) for i, v in enumerate(value)]
 
             many.list_of = item  # type: ignore[attr-defined]  # for `straight_line`
             return many
@@ -350,12 +384,17 @@ class Compiler:
         def complete(value: Any, path: Any, ec: Any) -> Any:  # `run` follows: fields recurse
             if value is None:
                 return None
-            if is_type_of is not None and is_type_of(value, None) is not True:  # type: ignore[arg-type]  # graphene reads no info
-                raise Bail
+            if is_type_of is not None and value.__class__ not in known:
+                if is_type_of(value, None) is not True:  # type: ignore[arg-type]  # graphene reads no info
+                    raise Bail
+                if by_cls:
+                    known.add(value.__class__)
             return run(value, path, ec)
 
         self.objects[key] = complete
         is_type_of = type_.is_type_of
+        by_cls = answers_by_class(is_type_of)
+        known: set[type] = set()  # classes `is_type_of` accepted (when it answers by class)
         runner: list[Any] = [None]  # `run`, once written (a type below may recurse to this)
         complete.inline = (is_type_of, runner)  # type: ignore[attr-defined]
         name = type_.name
@@ -386,7 +425,7 @@ class Compiler:
                     else:
                         out[handler[1]] = handler[5].to_global_id(handler[4], value)
                 elif kind == 3:
-                    field_path = new_path((path, handler[1], name))
+                    field_path = (path, handler[1], name)
                     if prefetched is not None and handler[2] in prefetched:
                         value = prefetched[handler[2]]
                     elif handler[3] is not None:
@@ -398,7 +437,7 @@ class Compiler:
                         info = (
                             NO_INFO
                             if reads_root_only(handler[4])
-                            else resolve_info(ec, handler[7], handler[6], type_, field_path)
+                            else info_at(ec, handler[7], handler[6], type_, field_path)
                         )
                         try:
                             value = handler[4](source, info)

@@ -99,9 +99,12 @@ class Loaders:
             return self.get_or_create(cls, lambda: RegionLoader(self._region_cache))
         return self.get_or_create(cls, cls)
 
-    async def by_id(self, cls: type[ModelByIdLoader], ids: set[int]) -> dict[int, Any]:
+    async def by_id(
+        self, cls: type[ModelByIdLoader], ids: set[int], columns: frozenset[str] | None = None
+    ) -> dict[int, Any]:
         """id → row for a batch known up front (a feed page): one query and none of a
-        loader's per-key futures; regions straight from the process cache when it has them."""
+        loader's per-key futures; regions straight from the process cache when it has them.
+        `columns`: only those are read (see `rows_by_id`); the rows are not kept."""
         if not ids:
             return {}
         if cls is RegionLoader and self._region_cache is not None:
@@ -110,7 +113,7 @@ class Loaders:
                 return {i: cache[i] for i in ids}
             keys = list(ids)
             return dict(zip(keys, await self[RegionLoader].load_many(keys), strict=True))
-        return {row.id: row for row in await rows_by_id(cls.model, list(ids))}
+        return {row.id: row for row in await rows_by_id(cls.model, list(ids), columns)}
 
     def get_or_create(self, key: Any, factory: Any) -> Any:
         """For loaders that need arguments (e.g. the viewer): one per key per request."""

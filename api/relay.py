@@ -247,10 +247,32 @@ async def keyset_page(
     return build_connection(rows, size, key=lambda row: getattr(row, key))
 
 
-def node_fields(info: Info, below: str | None = None) -> set[str]:
+# (id of the field's node, below) → (the node, its answer): a document is parsed once and
+# kept (api.endpoint), so its nodes are the same objects request after request; the node
+# is held with the answer, so its id cannot name another node while the entry lives.
+_NODE_FIELDS: dict[tuple[int, str | None], tuple[Any, frozenset[str]]] = {}
+NODE_FIELDS_KEPT = 4096
+
+
+def node_fields(info: Info, below: str | None = None) -> frozenset[str]:
     """Names of the fields a query selects on `edges { node { … } }` of this connection
     (or on `edges { node { <below> { … } } }`), so a resolver prefetches only what will
-    be read."""
+    be read. Kept per field node of a one-node field (fragments come from its document)."""
+    nodes = info.field_nodes
+    if len(nodes) != 1:
+        return selected_node_fields(info, below)
+    key = (id(nodes[0]), below)
+    found = _NODE_FIELDS.get(key)
+    if found is not None and found[0] is nodes[0]:
+        return found[1]
+    names = selected_node_fields(info, below)
+    if len(_NODE_FIELDS) >= NODE_FIELDS_KEPT:
+        _NODE_FIELDS.clear()
+    _NODE_FIELDS[key] = (nodes[0], names)
+    return names
+
+
+def selected_node_fields(info: Info, below: str | None = None) -> frozenset[str]:
     names: set[str] = set()
 
     def selections(selection_set: Any) -> list[Any]:
@@ -278,4 +300,4 @@ def node_fields(info: Info, below: str | None = None) -> set[str]:
                 for f in fields:
                     if f.name.value == below:
                         names.update(g.name.value for g in selections(f.selection_set))
-    return names
+    return frozenset(names)

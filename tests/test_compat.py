@@ -172,9 +172,7 @@ async def test_a_partial_row_refuses_a_column_it_did_not_read(app, gql, demo) ->
     region = await Region.get(id=demo.villages[0].id)
     columns = node_columns({"id", "title"})
     assert columns is not None and node_columns({"id", "someNewField"}) is None
-    [row] = await newest_rows(
-        [region], None, None, None, 1, False, False, None, None, columns
-    )
+    [row] = await newest_rows([region], None, None, None, 1, False, False, None, None, columns)
     assert row.title and row.id
     for absent in ("body", "tables", "created_at", "must_read"):
         with pytest.raises(ColumnNotRead):

@@ -385,3 +385,98 @@ async def test_a_root_only_resolver_gets_no_resolve_info_but_answers_as_before(
     )
     assert fast == plain and fast[1] == [] and fast[0]["pictures"][0] == {"mistaken": "a for v"}
     assert built == []
+
+
+class Spot(graphene.ObjectType):
+    """`where`: the path graphql-core gives its resolver, deep in a compiled subtree."""
+
+    name = graphene.String(required=True)
+    where = graphene.String(required=True)
+    spots = graphene.List(graphene.NonNull(lambda: Spot))
+
+    @staticmethod
+    def resolve_where(root: Any, info: Any) -> str:
+        return "/".join(map(str, info.path.as_list())) + f" ({info.path.typename})"
+
+
+class Counted(graphene.ObjectType):
+    name = graphene.String(required=True)
+    asked: list[str] = []
+
+    @classmethod
+    @api.compiled.by_class
+    def is_type_of(cls, root: Any, info: Any) -> bool:
+        cls.asked.append(type(root).__name__)
+        return isinstance(root, Thing)
+
+
+class Unmarked(graphene.ObjectType):
+    name = graphene.String(required=True)
+    asked: list[str] = []
+
+    @classmethod
+    def is_type_of(cls, root: Any, info: Any) -> bool:
+        cls.asked.append(type(root).__name__)
+        return isinstance(root, Thing) and root.name != "odd one"
+
+
+class Other:
+    name = "not a Thing"
+
+
+class CheckedQuery(graphene.ObjectType):
+    spots = graphene.List(graphene.NonNull(Spot), required=True)
+    counted = graphene.List(graphene.NonNull(Counted), required=True)
+    unmarked = graphene.List(Unmarked, required=True)
+
+    @staticmethod
+    async def resolve_spots(root: Any, info: Any) -> list[Any]:
+        return info.context["spots"]
+
+    @staticmethod
+    async def resolve_counted(root: Any, info: Any) -> list[Any]:
+        return info.context["counted"]
+
+    @staticmethod
+    async def resolve_unmarked(root: Any, info: Any) -> list[Any]:
+        return info.context["unmarked"]
+
+
+async def test_a_resolver_deep_in_a_compiled_subtree_gets_graphql_cores_path() -> None:
+    schema = graphene.Schema(query=CheckedQuery).graphql_schema
+    spots = [Thing(name="a", spots=[Thing(name="b", spots=[]), Thing(name="c", spots=None)])]
+    query = "{ spots { where spots { name where spots { where } } } }"
+    plain, fast = await both(query, {"spots": spots}, schema)
+    assert fast == plain
+    inner = fast[0]["spots"][0]["spots"]
+    assert inner[0]["where"] == "spots/0/spots/0/where (Spot)" and inner[1]["spots"] is None
+
+
+async def test_a_type_check_that_answers_by_class_is_asked_once_per_class() -> None:
+    schema = graphene.Schema(query=CheckedQuery).graphql_schema
+    document = parse("{ counted { name } }")
+    Counted.asked.clear()
+    things = [Thing(name=str(i)) for i in range(5)]
+    for _ in range(2):  # the completion is kept with the document: the class stays known
+        result = execute(
+            schema,
+            document,
+            context_value={"counted": things},
+            is_awaitable=is_awaitable,
+            execution_context_class=FastExecutionContext,
+        )
+        result = await result if is_awaitable(result) else result
+        assert result.errors is None and len(result.data["counted"]) == 5
+    assert Counted.asked.count("Thing") == 1, Counted.asked  # once, in two requests of five
+    # a value of another class is still asked about, and refused as graphql-core refuses it
+    plain, fast = await both("{ counted { name } }", {"counted": [*things, Other()]}, schema)
+    assert fast == plain and fast[0] is None and "Other" in Counted.asked
+
+
+async def test_a_type_check_not_marked_is_asked_for_every_value() -> None:
+    schema = graphene.Schema(query=CheckedQuery).graphql_schema
+    Unmarked.asked.clear()
+    values = [Thing(name="x"), Thing(name="odd one"), Thing(name="y")]
+    plain, fast = await both("{ unmarked { name } }", {"unmarked": values}, schema)
+    assert fast == plain and fast[1]  # the odd one out is refused, by each executor
+    assert Unmarked.asked.count("Thing") >= 6  # every value, by both executors

@@ -14,7 +14,9 @@ from tortoise import Tortoise
 import api.relay
 import api.rows
 import media.urls
+from api.compat import db_columns
 from api.execution import execute_options
+from api.media.types import FIELD_COLUMNS, media_columns
 from api.relay import from_global_id, to_global_id
 from api.schema import schema as SCHEMA
 from models.disclosures import Disclosure
@@ -207,11 +209,30 @@ async def test_restricted_attachments_answer_as_before_for_every_role(
             assert all("sig=" in url for url in urls), (role, urls)
         elif role in (None, VILLAGER):
             assert urls == [None, None, None], role
+    # a page that shows thumbnails alone reads only the media columns those need
+    narrow = MEDIA_FEED.replace("query(", "query Thumbnails(").replace(
+        "id url thumbnailUrl mediumUrl redacted restricted", "thumbnailUrl"
+    )
+    thumbnails = await answers(narrow)
+    assert thumbnails == {
+        role: [{"thumbnailUrl": a["thumbnailUrl"]} for a in shown] for role, shown in fast.items()
+    }
     del tokens[None]  # anonymous answers come from the response cache now
     fast.pop(None)
+    thumbnails.pop(None)
     monkeypatch.setattr(app.state.graphql, "execute_options", execute_options(False))
     monkeypatch.setattr(api.rows, "_shortcuts", False)
     assert await answers(query) == fast
+    assert await answers(narrow) == thumbnails
+
+
+def test_every_media_field_names_the_columns_it_reads() -> None:
+    fields = SCHEMA.graphql_schema.type_map["Media"].fields
+    assert set(FIELD_COLUMNS) - {"__typename"} == set(fields)
+    columns = {column for column, _ in db_columns(Media)}
+    assert {c for named in FIELD_COLUMNS.values() for c in named} <= columns
+    assert media_columns({"thumbnailUrl"}) == frozenset(FIELD_COLUMNS["url"])
+    assert media_columns({"__typename"}) == {"id"} and media_columns({"notAField"}) is None
 
 
 async def test_attachments_that_name_no_media_or_repeat_answer_alike(

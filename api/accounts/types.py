@@ -6,6 +6,7 @@ from typing import Any
 
 import graphene
 
+from api.compiled import by_class
 from api.context import Context, Info
 from api.loaders import ActiveGrantsByUserLoader, RegionLoader, UserLoader
 from api.regions.types import Region
@@ -72,6 +73,7 @@ class User(graphene.ObjectType):
     )
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, UserModel)
 
@@ -138,6 +140,7 @@ class RoleGrant(graphene.ObjectType):
     revoked_at = graphene.DateTime()
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return isinstance(root, RoleGrantModel)
 

@@ -10,6 +10,7 @@ from graphene import relay
 from tortoise.functions import Count
 
 from api.accounts.types import User
+from api.compiled import by_class
 from api.context import Info
 from api.loaders import UserLoader
 from api.relay import Node, register_node, target_node, to_global_id
@@ -82,6 +83,7 @@ class Comment(graphene.ObjectType):
     )
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, CommentModel)
 

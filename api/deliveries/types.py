@@ -8,6 +8,7 @@ import graphene
 from graphene import relay
 
 from api.accounts.types import User
+from api.compiled import by_class
 from api.context import Info
 from api.jobs.types import system_admins_only
 from api.relay import Node, register_node
@@ -59,6 +60,7 @@ class Delivery(graphene.ObjectType):
     sent_at = graphene.DateTime()
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return isinstance(root, DeliveryModel)
 

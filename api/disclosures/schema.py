@@ -70,7 +70,7 @@ async def feed_page(info: Info, **filters: Any) -> Any:
         with_comment_count="commentCount" in wanted,
         with_author="author" in wanted,
         columns=node_columns(wanted),
-        author_fields=frozenset(node_fields(info, "author")) if "author" in wanted else None,
+        author_fields=node_fields(info, "author") if "author" in wanted else None,
         with_media="attachments" in wanted,
     )
     await prefetch(info, [edge.node for edge in connection.edges], wanted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from inspect import isawaitable
 from typing import Any
 
@@ -12,6 +13,7 @@ from graphene import relay
 from api.accounts.types import User
 from api.comments.schema import comment_page
 from api.comments.types import CommentConnection, CommentCountLoader, comment_counts
+from api.compiled import by_class
 from api.context import Context, Info
 from api.flags.types import Flag, FlagCounts, FlagsByDisclosureLoader, flag_counts
 from api.loaders import (
@@ -22,9 +24,9 @@ from api.loaders import (
     UserLoader,
     VersionsByDisclosureLoader,
 )
-from api.media.types import Media
+from api.media.types import Media, media_columns
 from api.regions.types import Region
-from api.relay import Node, connection_args, register_node
+from api.relay import Node, connection_args, node_fields, register_node
 from api.rows import is_row_of
 from api.sync import resolve_server_time, server_time_field
 from models.disclosures import CatalogueItem as CatalogueItemModel
@@ -139,6 +141,7 @@ class CatalogueItem(graphene.ObjectType):
     parent = graphene.Field(lambda: CatalogueItem)
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, CatalogueItemModel)
 
@@ -254,6 +257,7 @@ class Disclosure(graphene.ObjectType):
     )
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, DisclosureModel)
 
@@ -410,7 +414,7 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def node_columns(wanted: set[str]) -> frozenset[str] | None:
+def node_columns(wanted: AbstractSet[str]) -> frozenset[str] | None:
     """The columns a feed page's rows need for the node fields `wanted` (`node_fields`);
     None (every column) when one of them is not in FIELD_COLUMNS."""
     columns: set[str] = set()
@@ -422,7 +426,7 @@ def node_columns(wanted: set[str]) -> frozenset[str] | None:
     return frozenset(columns)
 
 
-async def prefetch(info: Info, rows: list[Any], wanted: set[str]) -> None:
+async def prefetch(info: Info, rows: list[Any], wanted: AbstractSet[str]) -> None:
     """Load the regions, authors and attachments a feed page asks for (`wanted`, from
     `node_fields`), one batch each."""
     if not rows:
@@ -440,7 +444,9 @@ async def prefetch(info: Info, rows: list[Any], wanted: set[str]) -> None:
     if shown and hasattr(rows[0], "attached_rows"):  # the feed query read them already
         media = {m.id: m for r in rows for m in r.attached_rows}
     elif shown:
-        media = await loaders.by_id(MediaLoader, {m for ids in attached for m in ids})
+        ids = {m for ids in attached for m in ids}
+        columns = media_columns(node_fields(info, "attachments"))
+        media = await loaders.by_id(MediaLoader, ids, columns)
     counted = "commentCount" in wanted
     counts = None  # the feed query may have counted them already
     if counted and not hasattr(rows[0], "comment_count"):

@@ -11,6 +11,7 @@ from graphene.types.generic import GenericScalar
 
 from api.comments.schema import comment_page
 from api.comments.types import CommentConnection, LineCommentCountLoader
+from api.compiled import by_class
 from api.context import Context, Info
 from api.flags.types import Flag, FlagCounts, FlagLoader, FlagsByLineLoader, flag_counts
 from api.loaders import MediaLoader, ModelByIdLoader, RegionLoader
@@ -144,6 +145,7 @@ class AccountLine(graphene.ObjectType):
     )
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, LineModel)
 

@@ -11,6 +11,7 @@ from aiodataloader import DataLoader
 from graphene import relay
 
 from api.accounts.types import User
+from api.compiled import by_class
 from api.context import Context, Info
 from api.loaders import MediaLoader, ModelByIdLoader, RegionLoader, UserLoader
 from api.media.types import Media
@@ -134,6 +135,7 @@ class Flag(graphene.ObjectType):
     )
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, FlagModel)
 

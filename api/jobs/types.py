@@ -8,6 +8,7 @@ import graphene
 from graphene import relay
 from graphene.types.generic import GenericScalar
 
+from api.compiled import by_class
 from api.context import Info
 from api.relay import Node, register_node
 from models.jobs import Job as JobModel
@@ -48,6 +49,7 @@ class Job(graphene.ObjectType):
     finished_at = graphene.DateTime()
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return isinstance(root, JobModel)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import graphene
 
-from api.compiled import root_only
+from api.compiled import by_class, root_only
 from api.context import Context, Info
 from api.loaders import RegionLoader
 from api.regions.types import Region
@@ -25,6 +26,50 @@ MediaPurpose = graphene.Enum.from_enum(MediaPurposeEnum, description="用途")
 
 async def may_see(ctx: Context, media: MediaModel) -> bool:
     return may_see_media(ctx.viewer, media, await ctx.region_path(media.region_id))
+
+
+# The columns each field reads: a feed page's attachments read only those its query shows
+# (`media_columns`). The URLs: the file, whether it is public, and who else may see it.
+URL_COLUMNS = (
+    "id",
+    "sha256",
+    "kind",
+    "variant_bytes",
+    "attached_at",
+    "restricted",
+    "region_id",
+    "uploaded_by_id",
+)
+FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "__typename": (),
+    "id": ("id",),
+    "kind": ("kind",),
+    "mimeType": ("mime_type",),
+    "purpose": ("purpose",),
+    "width": ("width",),
+    "height": ("height",),
+    "bytes": ("bytes",),
+    "sha256": ("sha256",),
+    "url": URL_COLUMNS,
+    "thumbnailUrl": URL_COLUMNS,
+    "mediumUrl": URL_COLUMNS,
+    "placeholder": ("placeholder",),
+    "redacted": ("redacted_from_id",),
+    "restricted": ("restricted",),
+    "region": ("region_id",),
+    "createdAt": ("created_at",),
+}
+
+
+def media_columns(wanted: AbstractSet[str]) -> frozenset[str] | None:
+    """The columns the fields `wanted` read; None (every column) for a field not listed."""
+    columns = {"id"}
+    for name in wanted:
+        found = FIELD_COLUMNS.get(name)
+        if found is None:
+            return None
+        columns.update(found)
+    return frozenset(columns)
 
 
 @register_node
@@ -52,6 +97,7 @@ class Media(graphene.ObjectType):
     created_at = graphene.DateTime(required=True)
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, MediaModel)
 

@@ -7,6 +7,7 @@ from typing import Any
 import graphene
 from graphene import relay
 
+from api.compiled import by_class
 from api.context import Info
 from api.relay import Node, register_node, target_node
 from models.notifications import NotificationEvent
@@ -31,6 +32,7 @@ class Notification(graphene.ObjectType):
     read_at = graphene.DateTime()
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return isinstance(root, (NotificationEvent, LiveEvent))  # LiveEvent: over WebSocket
 

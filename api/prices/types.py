@@ -7,6 +7,7 @@ from typing import Any
 import graphene
 from graphene import relay
 
+from api.compiled import by_class
 from api.context import Info
 from api.loaders import ModelByIdLoader, RegionLoader
 from api.regions.types import Region
@@ -51,6 +52,7 @@ class Market(graphene.ObjectType):
     region = graphene.Field(Region, required=True)
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, MarketModel)
 

@@ -7,6 +7,7 @@ from typing import Any
 import graphene
 from graphene import relay
 
+from api.compiled import by_class
 from api.context import Info
 from api.inputs import enum_value
 from api.loaders import RegionLoader
@@ -38,6 +39,7 @@ class Region(graphene.ObjectType):
     )
 
     @classmethod
+    @by_class
     def is_type_of(cls, root: Any, info: Info) -> bool:
         return is_row_of(root, RegionModel)
 
