@@ -48,6 +48,9 @@ class Row:
     absent: frozenset[str] = frozenset()
     # Datetime columns held as SQLite's text until read (see `iso_stamp`)
     text_stamps: frozenset[str] = frozenset()
+    # A page's batch-loaded values (api.execution), None until set: asked of every object
+    # completed, and a partial row's `__getattr__` would answer a missing one by raising.
+    _prefetched: dict[str, Any] | None = None
 
     def __init__(self, record: dict[str, Any]) -> None:
         self.__dict__.update(record)
@@ -86,6 +89,12 @@ _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.(?!000000)[0-9]{6})?"
 utc_text = re.compile(f"{_DATE} {_TIME}\\+00:00").fullmatch
 
 
+# Texts `utc_text` matched → their isoformat() form: a page shows the same few hundred
+# times request after request, and the match costs more than the rest of the field.
+_SERVED: dict[str, str] = {}
+SERVED_KEPT = 16_384
+
+
 def iso_stamp(row: Any, name: str) -> str | None:
     """What `getattr(row, name).isoformat()` answers, read off SQLite's text without parsing
     it; None when that cannot be told so (not a SQLite row's datetime column, a column
@@ -93,9 +102,16 @@ def iso_stamp(row: Any, name: str) -> str | None:
     if name not in getattr(row.__class__, "text_stamps", ()):
         return None
     text = row.__dict__.get(name)
-    if text.__class__ is str and utc_text(text) is not None:
-        return text.replace(" ", "T", 1)
-    return None
+    if text.__class__ is not str:
+        return None
+    served = _SERVED.get(text)
+    if served is None:
+        if utc_text(text) is None:
+            return None
+        if len(_SERVED) >= SERVED_KEPT:
+            _SERVED.clear()
+        served = _SERVED[text] = text.replace(" ", "T", 1)
+    return served
 
 
 class ColumnNotRead(Exception):

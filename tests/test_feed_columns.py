@@ -124,13 +124,18 @@ async def test_times_answer_alike_whether_sqlites_text_is_served_or_parsed(
         return found
 
     monkeypatch.setattr(api.rows, "utc_text", counted)
+    monkeypatch.setattr(api.rows, "_SERVED", {})  # each text matched once, then kept
     fast = await gql.data(STAMPS, variables, token=clerk)  # signed in: no response cache
     times = {e["node"]["publishedAt"] for e in fast["disclosures"]["edges"]}
     assert {s.isoformat() for s in stamps} <= times
     assert "2026-03-04T05:06:07+00:00" in times  # no ".000000"
     if settings.is_sqlite and settings.fast_paths:
-        assert "2026-03-04 05:06:07+00:00" in served and len(served) >= 4 * len(stamps)
+        assert "2026-03-04 05:06:07+00:00" in served and len(served) == len(set(served))
+        assert set(served) == set(api.rows._SERVED)
+        assert await gql.data(STAMPS, variables, token=clerk) == fast  # from the kept texts
+        assert len(served) == len(set(served))  # none matched again
     monkeypatch.setattr(api.rows, "utc_text", lambda text: None)
+    monkeypatch.setattr(api.rows, "_SERVED", {})
     assert await gql.data(STAMPS, variables, token=clerk) == fast  # every text parsed
     monkeypatch.setattr(app.state.graphql, "execute_options", execute_options(False))
     monkeypatch.setattr(api.rows, "_shortcuts", False)
@@ -161,6 +166,7 @@ async def test_texts_of_other_forms_are_parsed_as_before(app, gql, demo, setting
         found = {e["node"]["firstPublishedAt"] for e in fast["disclosures"]["edges"]}
         assert {datetime.fromisoformat(t).isoformat() for t in texts} <= found
     monkeypatch.setattr(api.rows, "utc_text", lambda text: None)
+    monkeypatch.setattr(api.rows, "_SERVED", {})
     assert await gql.data(STAMPS, variables, token=clerk) == fast
 
 

@@ -163,3 +163,17 @@ async def test_a_rows_stored_text_is_served_only_while_it_is_tortoises_own(app, 
     assert iso_stamp(odd, "created_at") is None
     unread = partial_row_class(Region, frozenset({"created_at"}))({"id": county.id})
     assert iso_stamp(unread, "created_at") is None  # the read raises ColumnNotRead
+
+
+def test_served_texts_are_kept_within_a_bound(monkeypatch):
+    monkeypatch.setattr(api.rows, "_SERVED", {})
+    monkeypatch.setattr(api.rows, "SERVED_KEPT", 3)
+    rows = [row_class(Region)({"created_at": f"2026-03-04 05:06:0{i}+00:00"}) for i in range(5)]
+    assert [iso_stamp(r, "created_at") for r in rows] == [
+        f"2026-03-04T05:06:0{i}+00:00" for i in range(5)
+    ]
+    assert 0 < len(api.rows._SERVED) <= 3  # emptied when full, never past the bound
+    # a text never matched is not kept, whatever was kept before it
+    odd = row_class(Region)({"created_at": "2026-02-29 05:06:07+00:00"})
+    assert iso_stamp(odd, "created_at") is None
+    assert "2026-02-29 05:06:07+00:00" not in api.rows._SERVED
