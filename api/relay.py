@@ -33,7 +33,23 @@ def register_node(cls: Any) -> Any:
 URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
+# (type, key) → global ID: pages show the same items request after request (bounded).
+_GLOBAL_IDS: dict[tuple[str, int | str], str] = {}
+GLOBAL_IDS_KEPT = 16_384
+
+
 def to_global_id(type_name: str, pk: int | str) -> str:
+    if pk.__class__ is not int and pk.__class__ is not str:  # True == 1, but writes "True"
+        return encode_global_id(type_name, pk)
+    found = _GLOBAL_IDS.get((type_name, pk))
+    if found is None:
+        if len(_GLOBAL_IDS) >= GLOBAL_IDS_KEPT:
+            _GLOBAL_IDS.clear()
+        found = _GLOBAL_IDS[type_name, pk] = encode_global_id(type_name, pk)
+    return found
+
+
+def encode_global_id(type_name: str, pk: Any) -> str:
     raw = f"{type_name}:{pk}".encode()
     return b2a_base64(raw, newline=False).rstrip(b"=").translate(URLSAFE).decode()
 
@@ -226,11 +242,16 @@ def build_connection(
     size: int,
     key: Callable[[Any], int | str] = lambda row: row.pk,
     has_next: bool | None = None,
+    cursor: Callable[[Any], str] | None = None,
 ) -> Page:
-    """`rows` holds up to size+1 items fetched after the cursor; the extra one means more."""
+    """`rows` holds up to size+1 items fetched after the cursor; the extra one means more.
+    Each edge's cursor is `key` encoded, or `cursor`'s answer (an encoded cursor) if given."""
     if has_next is None:
         has_next = len(rows) > size
-    edges = [Edge(row, encode_cursor(key(row))) for row in rows[:size]]
+    if cursor is None:
+        edges = [Edge(row, encode_cursor(key(row))) for row in rows[:size]]
+    else:
+        edges = [Edge(row, cursor(row)) for row in rows[:size]]
     return Page(edges, PageInfo(edges, has_next))
 
 

@@ -480,3 +480,35 @@ async def test_a_type_check_not_marked_is_asked_for_every_value() -> None:
     plain, fast = await both("{ unmarked { name } }", {"unmarked": values}, schema)
     assert fast == plain and fast[1]  # the odd one out is refused, by each executor
     assert Unmarked.asked.count("Thing") >= 6  # every value, by both executors
+
+
+def test_kept_global_ids_are_those_written_and_bounded(monkeypatch) -> None:
+    import api.relay
+    from api.relay import encode_global_id, from_global_id, to_global_id
+
+    monkeypatch.setattr(api.relay, "_GLOBAL_IDS", {})
+    monkeypatch.setattr(api.relay, "GLOBAL_IDS_KEPT", 3)
+    for pk in (*range(5), *range(5)):
+        assert to_global_id("Disclosure", pk) == encode_global_id("Disclosure", pk)
+        assert from_global_id(to_global_id("Disclosure", pk)) == ("Disclosure", str(pk))
+    assert 0 < len(api.relay._GLOBAL_IDS) <= 3
+    # True == 1 as a key, but writes another id: never taken for the kept one
+    assert to_global_id("T", 1) != to_global_id("T", True) == encode_global_id("T", True)
+
+
+def test_kept_cursors_follow_the_stored_time_and_its_offset(monkeypatch) -> None:
+    from datetime import timedelta, timezone
+
+    from api.disclosures import feed
+    from api.relay import decode_cursor, encode_cursor
+
+    monkeypatch.setattr(feed, "_CURSORS", {})
+    at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    same_instant = at.astimezone(timezone(timedelta(hours=8)))
+    rows = [Thing(id=7, published_at=at), Thing(id=7, published_at=same_instant)]
+    rows.append(Thing(id=7, published_at="2026-03-04 05:06:07+00:00"))  # SQLite's text
+    for _ in range(2):
+        cursors = [feed.page_cursor(0)(row) for row in rows]
+        assert cursors == [encode_cursor(feed.cursor_key(0)(row)) for row in rows]
+    assert decode_cursor(cursors[0]) == "0|2026-03-04T05:06:07+00:00|7" == decode_cursor(cursors[2])
+    assert decode_cursor(cursors[1]) == "0|2026-03-04T13:06:07+08:00|7"

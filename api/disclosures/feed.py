@@ -12,7 +12,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from api.compat import db_columns
-from api.relay import build_connection, cursor_time, decode_cursor, page_size
+from api.relay import build_connection, cursor_time, decode_cursor, encode_cursor, page_size
 from api.relay import cursor_key as cursor_int
 from api.rows import (
     fetch_rows,
@@ -78,6 +78,34 @@ def cursor_key(bucket: int):
         return f"{bucket}|{text}|{d.id}"
 
     return key
+
+
+# (bucket, publication time as stored, id) → the edge's encoded cursor: a feed's first
+# pages come back with the same rows request after request (bounded).
+_CURSORS: dict[tuple[Any, ...], str] = {}
+CURSORS_KEPT = 16_384
+
+
+def page_cursor(bucket: int):
+    """`cursor_key(bucket)` encoded (api.relay.encode_cursor), for `build_connection`."""
+    key = cursor_key(bucket)
+
+    def cursor(d: Disclosure) -> str:
+        stamp = stored(d, "published_at")
+        # equal datetimes in other offsets write other texts: the offset is part of the key
+        kept = (
+            (bucket, stamp, d.id)
+            if stamp.__class__ is str
+            else (bucket, stamp, d.id, str(stamp.utcoffset()))
+        )
+        found = _CURSORS.get(kept)
+        if found is None:
+            if len(_CURSORS) >= CURSORS_KEPT:
+                _CURSORS.clear()
+            found = _CURSORS[kept] = encode_cursor(key(d))
+        return found
+
+    return cursor
 
 
 def parse_cursor(after: str | None) -> tuple[int, datetime, int] | None:
@@ -471,7 +499,7 @@ async def feed(
             author_fields,
             with_media,
         )
-        return build_connection(rows, size, key=cursor_key(0))
+        return build_connection(rows, size, cursor=page_cursor(0))
 
     # Published and retracted items, exactly those with a publication time: an indexed test.
     qs = Disclosure.filter(published_at__isnull=False)
@@ -488,7 +516,8 @@ async def feed(
     if tag is not None:
         qs = qs.filter(tag_filter(tag))
     if not text:  # what newest_rows writes by hand
-        return build_connection(await newest(qs, cursor, size + 1), size, key=cursor_key(0))
+        page = await newest(qs, cursor, size + 1)
+        return build_connection(page, size, cursor=page_cursor(0))
     wanted = search.query_terms(text)
     if not wanted:
         raise BadUserInput("SEARCH_TOO_SHORT")

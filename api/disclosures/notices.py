@@ -9,7 +9,7 @@ import graphene
 from aiodataloader import DataLoader
 
 from api.context import Context, Info
-from api.disclosures.feed import cursor_key, newest, parse_cursor
+from api.disclosures.feed import newest, page_cursor, parse_cursor
 from api.disclosures.types import Disclosure, DisclosureConnection, prefetch
 from api.mutations import BaseMutation
 from api.regions.types import Region
@@ -136,7 +136,7 @@ class NoticeQueries(graphene.ObjectType):
         qs = await notices.my_must_read(ctx.viewer, ctx.settings.clock())
         if qs is None:
             return build_connection([], size)
-        page = build_connection(await newest(qs, cursor, size + 1), size, key=cursor_key(0))
+        page = build_connection(await newest(qs, cursor, size + 1), size, cursor=page_cursor(0))
         await prefetch(info, [edge.node for edge in page.edges], node_fields(info))
         return page
 
