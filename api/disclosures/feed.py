@@ -92,12 +92,8 @@ def page_cursor(bucket: int):
 
     def cursor(d: Disclosure) -> str:
         stamp = stored(d, "published_at")
-        # equal datetimes in other offsets write other texts: the offset is part of the key
-        kept = (
-            (bucket, stamp, d.id)
-            if stamp.__class__ is str
-            else (bucket, stamp, d.id, str(stamp.utcoffset()))
-        )
+        # equal datetimes in other zones write other texts: the zone is part of the key
+        kept = (bucket, stamp, d.id, None if stamp.__class__ is str else stamp.tzinfo)
         found = _CURSORS.get(kept)
         if found is None:
             if len(_CURSORS) >= CURSORS_KEPT:
