@@ -270,9 +270,10 @@ async def keyset_page(
 
 # (id of the field's node, below) → (the node, its answer): a document is parsed once and
 # kept (api.endpoint), so its nodes are the same objects request after request; the node
-# is held with the answer, so its id cannot name another node while the entry lives.
+# is held with the answer, so its id cannot name another node while the entry lives. As
+# many as the documents kept: an entry may hold the node of a document evicted since.
 _NODE_FIELDS: dict[tuple[int, str | None], tuple[Any, frozenset[str]]] = {}
-NODE_FIELDS_KEPT = 4096
+NODE_FIELDS_KEPT = 512
 
 
 def node_fields(info: Info, below: str | None = None) -> frozenset[str]:

@@ -512,3 +512,31 @@ def test_kept_cursors_follow_the_stored_time_and_its_offset(monkeypatch) -> None
         assert cursors == [encode_cursor(feed.cursor_key(0)(row)) for row in rows]
     assert decode_cursor(cursors[0]) == "0|2026-03-04T05:06:07+00:00|7" == decode_cursor(cursors[2])
     assert decode_cursor(cursors[1]) == "0|2026-03-04T13:06:07+08:00|7"
+
+
+def test_node_fields_are_kept_per_field_node_within_a_bound(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    import api.relay
+    from api.relay import node_fields
+
+    monkeypatch.setattr(api.relay, "_NODE_FIELDS", {})
+    monkeypatch.setattr(api.relay, "NODE_FIELDS_KEPT", 2)
+
+    def info_of(text: str) -> Any:
+        document = parse(text)
+        operation, *fragments = document.definitions
+        return SimpleNamespace(
+            field_nodes=[operation.selection_set.selections[0]],
+            fragments={f.name.value: f for f in fragments},
+        )
+
+    a = info_of("{ feed { edges { node { id title author { name } } } } }")
+    b = info_of("{ feed { edges { node { ...F } } } } fragment F on D { id body }")
+    for _ in range(2):
+        assert node_fields(a) == {"id", "title", "author"} and node_fields(a, "author") == {"name"}
+        assert node_fields(b) == {"id", "body"} and node_fields(b, "author") == set()
+        assert len(api.relay._NODE_FIELDS) <= 2
+    # a field with two nodes (the same field twice) is read each time
+    both = SimpleNamespace(field_nodes=[*a.field_nodes, *b.field_nodes], fragments=b.fragments)
+    assert node_fields(both) == {"id", "title", "author", "body"}

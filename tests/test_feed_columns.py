@@ -274,3 +274,44 @@ async def test_attachments_that_name_no_media_or_repeat_answer_alike(
     ]
     ids = [to_global_id("Media", pk) for pk in (second, first, second)]
     assert [a["id"] for a in node["attachments"]] == ids
+
+
+ONE_MEDIA_FIELD = """query Media%s($r: ID) { disclosures(regionId: $r, first: 5) { edges { node {
+  id attachments { %s } } } } }"""
+
+
+async def test_each_media_field_alone_answers_as_with_every_column(
+    app, client, gql, demo, monkeypatch
+):
+    """A page that shows one field of its attachments reads only that field's columns
+    (api.media.types.FIELD_COLUMNS): each answers as it does with every column read, for
+    a public photo, a redacted copy and its restricted original, staff and villager."""
+    from tests.test_redaction import photo, redact
+
+    clerk = await gql.login(CLERK)
+    village = demo.villages[0]
+    first, second = await photo(client, clerk, (800, 600)), await photo(client, clerk, (640, 480))
+    mine = (await published(gql, clerk, village, attachmentIds=[first["id"], second["id"]]))["id"]
+    copy = (await redact(gql, clerk, first["id"]))["media"]
+    pk = int(from_global_id(mine)[1])
+    attached = [int(from_global_id(m["id"])[1]) for m in (first, second, copy)]
+    await Disclosure.filter(id=pk).update(attachment_ids=attached)
+    now = time.time()
+    monkeypatch.setattr(media.urls, "time", SimpleNamespace(time=lambda: now))
+    variables = {"r": to_global_id("Region", village.id)}
+    fields = [f for f in FIELD_COLUMNS if f != "__typename"]
+    for role in (CLERK, VILLAGER):
+        token = await gql.login(role)  # signed in: no response cache
+        every = ONE_MEDIA_FIELD % ("All", " ".join(selection_of(f) for f in fields))
+        body = await gql.data(every, variables, token=token)
+        [whole] = [e["node"] for e in body["disclosures"]["edges"] if e["node"]["id"] == mine]
+        assert len(whole["attachments"]) == 3 and any(a["restricted"] for a in whole["attachments"])
+        for field in fields:
+            query = ONE_MEDIA_FIELD % (field[0].upper() + field[1:], selection_of(field))
+            body = await gql.data(query, variables, token=token)
+            [node] = [e["node"] for e in body["disclosures"]["edges"] if e["node"]["id"] == mine]
+            assert node["attachments"] == [{field: a[field]} for a in whole["attachments"]], field
+
+
+def selection_of(field: str) -> str:
+    return "region { name }" if field == "region" else field
