@@ -34,7 +34,7 @@ whose one route answers the exact bytes and headers of the gzipped cached home a
 Prints req/s, p50/p99, the server's CPU per request (user + system time of the uvicorn
 processes over the measured run, from /proc: with two workers it shows whether the work per
 request grows or only the cores run out), each case's ratio to the baseline's req/s, the
-gzipped home size, and the goals of issue 16 next to the figures (PASS / MISS).
+gzipped home size, and the speed goals next to the figures (PASS / MISS).
 """
 
 from __future__ import annotations
