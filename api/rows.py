@@ -174,6 +174,20 @@ def partial_row_class(model: type[Model], absent: frozenset[str], typed: bool = 
     return cls
 
 
+def columns_read(
+    field_columns: dict[str, tuple[str, ...]], wanted: Any, always: tuple[str, ...] = ()
+) -> frozenset[str] | None:
+    """The columns the GraphQL fields `wanted` read, by a type's map of field → columns
+    (and `always`); None (every column) when a field is not in the map."""
+    columns = set(always)
+    for name in wanted:
+        found = field_columns.get(name)
+        if found is None:
+            return None
+        columns.update(found)
+    return frozenset(columns)
+
+
 def is_row_of(value: Any, model: type[Model]) -> bool:
     if isinstance(value, Row):
         return value.model is model

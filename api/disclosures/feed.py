@@ -29,7 +29,7 @@ from models.disclosures import Category, Disclosure, FarmingTag, Status, search
 from models.errors import BadUserInput
 from models.media import Media
 from models.regions import Region, RegionKind, path_ids, subtree_range
-from models.sql import changed_after, is_postgres
+from models.sql import Params, changed_after, is_postgres
 
 SMALL_KINDS = (RegionKind.TOWNSHIP, RegionKind.VILLAGE, RegionKind.GROUP)
 # What a township or county publishes for everyone below it.
@@ -188,23 +188,6 @@ VISIBLE_COMMENTS = (
 )
 
 
-class Marks:
-    """Placeholders for a statement whose text is kept by its shape (`page_statement`):
-    each names the value it stands for, so the values of a request are listed in the
-    text's order (`$n` on PostgreSQL, `?` on SQLite)."""
-
-    def __init__(self, postgres: bool) -> None:
-        self.postgres = postgres
-        self.names: list[Any] = []
-
-    def __call__(self, name: Any) -> str:
-        self.names.append(name)
-        return f"${len(self.names)}" if self.postgres else "?"
-
-    def many(self, names: Any) -> str:
-        return ", ".join(self(n) for n in names)
-
-
 @lru_cache(maxsize=512)
 def page_statement(
     postgres: bool,
@@ -224,8 +207,10 @@ def page_statement(
 ) -> tuple[str, tuple[Any, ...], frozenset[str]]:
     """The text of a feed page's statement (see `newest_rows`) for one shape of request,
     the names of its values in placeholder order, and the served columns it leaves out.
-    Written once per shape: a page's statement cost more to write than to run."""
-    mark = Marks(postgres)
+    Written once per shape: a page's statement cost more to write than to run. Each
+    placeholder is given the name of the value it stands for (`newest_rows` looks them up
+    in that order)."""
+    mark = Params(postgres)
     clauses = ['"published_at" IS NOT NULL']
     if ranges is not None:
         # A county or more holds most rows: walking the publication-time index newest
@@ -240,8 +225,8 @@ def page_statement(
         ]
         if ancestors:
             either.append(
-                f'("region_id" IN ({mark.many(("ancestor", i) for i in range(ancestors))}) '
-                f'AND "category" IN ({mark.many(("above", c.value) for c in FROM_ABOVE)}))'
+                f'("region_id" IN ({mark.many([("ancestor", i) for i in range(ancestors)])}) '
+                f'AND "category" IN ({mark.many([("above", c.value) for c in FROM_ABOVE])}))'
             )
         clauses.append("(" + " OR ".join(either) + ")")
     if category:
@@ -275,7 +260,7 @@ def page_statement(
         f'SELECT {select}{extra} FROM "disclosure" d{join} WHERE d."id" IN ({ids}) '
         f'ORDER BY d."published_at" DESC, d."id" DESC'
     )
-    return statement, tuple(mark.names), absent
+    return statement, tuple(mark.values), absent
 
 
 async def newest_rows(

@@ -27,7 +27,7 @@ from api.loaders import (
 from api.media.types import Media, media_columns
 from api.regions.types import Region
 from api.relay import Node, connection_args, node_fields, register_node
-from api.rows import is_row_of
+from api.rows import columns_read, is_row_of
 from api.sync import resolve_server_time, server_time_field
 from models.disclosures import CatalogueItem as CatalogueItemModel
 from models.disclosures import Category as CategoryEnum
@@ -417,13 +417,7 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
 def node_columns(wanted: AbstractSet[str]) -> frozenset[str] | None:
     """The columns a feed page's rows need for the node fields `wanted` (`node_fields`);
     None (every column) when one of them is not in FIELD_COLUMNS."""
-    columns: set[str] = set()
-    for name in wanted:
-        found = FIELD_COLUMNS.get(name)
-        if found is None:
-            return None
-        columns.update(found)
-    return frozenset(columns)
+    return columns_read(FIELD_COLUMNS, wanted)
 
 
 async def prefetch(info: Info, rows: list[Any], wanted: AbstractSet[str]) -> None:

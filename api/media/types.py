@@ -12,7 +12,7 @@ from api.context import Context, Info
 from api.loaders import RegionLoader
 from api.regions.types import Region
 from api.relay import Node, register_node
-from api.rows import is_row_of
+from api.rows import columns_read, is_row_of
 from media.service import original_name
 from media.urls import media_url
 from models.media import Media as MediaModel
@@ -63,13 +63,7 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
 
 def media_columns(wanted: AbstractSet[str]) -> frozenset[str] | None:
     """The columns the fields `wanted` read; None (every column) for a field not listed."""
-    columns = {"id"}
-    for name in wanted:
-        found = FIELD_COLUMNS.get(name)
-        if found is None:
-            return None
-        columns.update(found)
-    return frozenset(columns)
+    return columns_read(FIELD_COLUMNS, wanted, ("id",))
 
 
 @register_node
