@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import weakref
 from binascii import b2a_base64
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -268,12 +269,11 @@ async def keyset_page(
     return build_connection(rows, size, key=lambda row: getattr(row, key))
 
 
-# (id of the field's node, below) → (the node, its answer): a document is parsed once and
-# kept (api.endpoint), so its nodes are the same objects request after request; the node
-# is held with the answer, so its id cannot name another node while the entry lives. As
-# many as the documents kept: an entry may hold the node of a document evicted since.
-_NODE_FIELDS: dict[tuple[int, str | None], tuple[Any, frozenset[str]]] = {}
-NODE_FIELDS_KEPT = 512
+# (id of the field's node, below) → (a weak reference to the node, its answer): a document
+# is parsed once and kept (api.endpoint), so its nodes are the same objects request after
+# request; the reference tells the node from a later one at the same address.
+_NODE_FIELDS: dict[tuple[int, str | None], tuple[weakref.ref, frozenset[str]]] = {}
+NODE_FIELDS_KEPT = 5000
 
 
 def node_fields(info: Info, below: str | None = None) -> frozenset[str]:
@@ -285,12 +285,12 @@ def node_fields(info: Info, below: str | None = None) -> frozenset[str]:
         return selected_node_fields(info, below)
     key = (id(nodes[0]), below)
     found = _NODE_FIELDS.get(key)
-    if found is not None and found[0] is nodes[0]:
+    if found is not None and found[0]() is nodes[0]:
         return found[1]
     names = selected_node_fields(info, below)
     if len(_NODE_FIELDS) >= NODE_FIELDS_KEPT:
         _NODE_FIELDS.clear()
-    _NODE_FIELDS[key] = (nodes[0], names)
+    _NODE_FIELDS[key] = (weakref.ref(nodes[0]), names)
     return names
 
 

@@ -132,6 +132,9 @@ def _absent(name: str, self: Row) -> Any:
 
 _ROW_CLASSES: dict[tuple[type[Model], bool], type[Row]] = {}
 _PARTIAL_CLASSES: dict[tuple[type[Model], frozenset[str], bool], type[Row]] = {}
+# Each set of columns a query can leave out is a class: a client sending ever other
+# selections must not grow this without end (rows made before keep their class).
+PARTIAL_CLASSES_KEPT = 4096
 
 
 def row_class(model: type[Model], typed: bool = False) -> type[Row]:
@@ -170,6 +173,8 @@ def partial_row_class(model: type[Model], absent: frozenset[str], typed: bool = 
         for column in absent:  # a converting property would answer None, not raise
             if isinstance(getattr(base, column, None), property):
                 attrs[column] = property(partial(_absent, column))
+        if len(_PARTIAL_CLASSES) >= PARTIAL_CLASSES_KEPT:
+            _PARTIAL_CLASSES.clear()
         cls = _PARTIAL_CLASSES[key] = type(base.__name__, (base,), attrs)
     return cls
 

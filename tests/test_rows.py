@@ -177,3 +177,16 @@ def test_served_texts_are_kept_within_a_bound(monkeypatch):
     odd = row_class(Region)({"created_at": "2026-02-29 05:06:07+00:00"})
     assert iso_stamp(odd, "created_at") is None
     assert "2026-02-29 05:06:07+00:00" not in api.rows._SERVED
+
+
+def test_partial_row_classes_are_kept_within_a_bound(monkeypatch):
+    monkeypatch.setattr(api.rows, "_PARTIAL_CLASSES", {})
+    monkeypatch.setattr(api.rows, "PARTIAL_CLASSES_KEPT", 2)
+    columns = ("name", "path", "code", "created_at")
+    made = [partial_row_class(Region, frozenset({c})) for c in columns]
+    assert len(api.rows._PARTIAL_CLASSES) <= 2  # a client's ever other selections
+    for cls, column in zip(made, columns, strict=True):
+        row = cls({"id": 1})
+        with pytest.raises(api.rows.ColumnNotRead):
+            getattr(row, column)
+    assert partial_row_class(Region, frozenset({"code"})).absent == {"code"}
