@@ -16,6 +16,7 @@ from graphene import relay
 from api.compat import graphene_type_name
 from api.context import Info
 from models.errors import BadUserInput, ErrorCode, NotFound, UserError, UserErrors
+from models.kept import Kept
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 50
@@ -35,8 +36,7 @@ URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 # (type, key) → global ID: pages show the same items request after request (bounded).
-_GLOBAL_IDS: dict[tuple[str, int | str], str] = {}
-GLOBAL_IDS_KEPT = 16_384
+_GLOBAL_IDS = Kept(16_384)
 
 
 def to_global_id(type_name: str, pk: int | str) -> str:
@@ -44,9 +44,7 @@ def to_global_id(type_name: str, pk: int | str) -> str:
         return encode_global_id(type_name, pk)
     found = _GLOBAL_IDS.get((type_name, pk))
     if found is None:
-        if len(_GLOBAL_IDS) >= GLOBAL_IDS_KEPT:
-            _GLOBAL_IDS.clear()
-        found = _GLOBAL_IDS[type_name, pk] = encode_global_id(type_name, pk)
+        found = _GLOBAL_IDS.keep((type_name, pk), encode_global_id(type_name, pk))
     return found
 
 
@@ -272,8 +270,7 @@ async def keyset_page(
 # (id of the field's node, below) → (a weak reference to the node, its answer): a document
 # is parsed once and kept (api.endpoint), so its nodes are the same objects request after
 # request; the reference tells the node from a later one at the same address.
-_NODE_FIELDS: dict[tuple[int, str | None], tuple[weakref.ref, frozenset[str]]] = {}
-NODE_FIELDS_KEPT = 5000
+_NODE_FIELDS = Kept(5000)
 
 
 def node_fields(info: Info, below: str | None = None) -> frozenset[str]:
@@ -288,9 +285,7 @@ def node_fields(info: Info, below: str | None = None) -> frozenset[str]:
     if found is not None and found[0]() is nodes[0]:
         return found[1]
     names = selected_node_fields(info, below)
-    if len(_NODE_FIELDS) >= NODE_FIELDS_KEPT:
-        _NODE_FIELDS.clear()
-    _NODE_FIELDS[key] = (weakref.ref(nodes[0]), names)
+    _NODE_FIELDS.keep(key, (weakref.ref(nodes[0]), names))
     return names
 
 

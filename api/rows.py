@@ -26,6 +26,7 @@ from tortoise.queryset import QuerySet
 
 from api.compat import db_columns, fetch_tuples, parameterized_sql, table_name
 from api.sqlite_reads import read_inline
+from models.kept import Kept
 from models.sql import Params
 
 DB_LOG = logging.getLogger("tortoise.db_client")  # where tortoise logs its own statements
@@ -91,8 +92,7 @@ utc_text = re.compile(f"{_DATE} {_TIME}\\+00:00").fullmatch
 
 # Texts `utc_text` matched → their isoformat() form: a page shows the same few hundred
 # times request after request, and the match costs more than the rest of the field.
-_SERVED: dict[str, str] = {}
-SERVED_KEPT = 16_384
+_SERVED = Kept(16_384)
 
 
 def iso_stamp(row: Any, name: str) -> str | None:
@@ -108,9 +108,7 @@ def iso_stamp(row: Any, name: str) -> str | None:
     if served is None:
         if utc_text(text) is None:
             return None
-        if len(_SERVED) >= SERVED_KEPT:
-            _SERVED.clear()
-        served = _SERVED[text] = text.replace(" ", "T", 1)
+        served = _SERVED.keep(text, text.replace(" ", "T", 1))
     return served
 
 
@@ -131,10 +129,9 @@ def _absent(name: str, self: Row) -> Any:
 
 
 _ROW_CLASSES: dict[tuple[type[Model], bool], type[Row]] = {}
-_PARTIAL_CLASSES: dict[tuple[type[Model], frozenset[str], bool], type[Row]] = {}
 # Each set of columns a query can leave out is a class: a client sending ever other
 # selections must not grow this without end (rows made before keep their class).
-PARTIAL_CLASSES_KEPT = 4096
+_PARTIAL_CLASSES = Kept(4096)
 
 
 def row_class(model: type[Model], typed: bool = False) -> type[Row]:
@@ -173,9 +170,7 @@ def partial_row_class(model: type[Model], absent: frozenset[str], typed: bool = 
         for column in absent:  # a converting property would answer None, not raise
             if isinstance(getattr(base, column, None), property):
                 attrs[column] = property(partial(_absent, column))
-        if len(_PARTIAL_CLASSES) >= PARTIAL_CLASSES_KEPT:
-            _PARTIAL_CLASSES.clear()
-        cls = _PARTIAL_CLASSES[key] = type(base.__name__, (base,), attrs)
+        cls = _PARTIAL_CLASSES.keep(key, type(base.__name__, (base,), attrs))
     return cls
 
 

@@ -18,6 +18,7 @@ from api.disclosures import feed
 from api.execution import execute_options
 from api.relay import decode_cursor, encode_cursor, from_global_id, to_global_id
 from models.disclosures import Disclosure
+from models.kept import Kept
 from models.media import Media
 from tests.client import error_codes
 from tests.test_disclosures import ADMIN, CLERK, VILLAGER, published
@@ -210,13 +211,9 @@ async def test_kept_answers_stay_bounded_and_right_when_their_bounds_are_hit(
     """Tiny bounds: every memo is cleared again and again while answers stay the plain
     path's; two documents alternating through a one-entry node_fields never mix up."""
     for module, name in ((api.relay, "_NODE_FIELDS"), (api.relay, "_GLOBAL_IDS")):
-        monkeypatch.setattr(module, name, {})
-    monkeypatch.setattr(feed, "_CURSORS", {})
-    monkeypatch.setattr(api.rows, "_SERVED", {})
-    for module, name in ((api.relay, "NODE_FIELDS_KEPT"), (api.relay, "GLOBAL_IDS_KEPT")):
-        monkeypatch.setattr(module, name, 1)
-    monkeypatch.setattr(feed, "CURSORS_KEPT", 2)
-    monkeypatch.setattr(api.rows, "SERVED_KEPT", 2)
+        monkeypatch.setattr(module, name, Kept(1))
+    monkeypatch.setattr(feed, "_CURSORS", Kept(2))
+    monkeypatch.setattr(api.rows, "_SERVED", Kept(2))
     clerk, _, _, variables = await restricted_page(client, gql, demo)
     a = page("A", "createdAt attachments { url }")
     b = page("B", "updatedAt attachments { sha256 mimeType }")

@@ -16,6 +16,7 @@ import api.compat
 import api.compiled
 from api.compiled import root_only
 from api.execution import FastExecutionContext, is_awaitable
+from models.kept import Kept
 
 
 class Thing:
@@ -486,8 +487,7 @@ def test_kept_global_ids_are_those_written_and_bounded(monkeypatch) -> None:
     import api.relay
     from api.relay import encode_global_id, from_global_id, to_global_id
 
-    monkeypatch.setattr(api.relay, "_GLOBAL_IDS", {})
-    monkeypatch.setattr(api.relay, "GLOBAL_IDS_KEPT", 3)
+    monkeypatch.setattr(api.relay, "_GLOBAL_IDS", Kept(3))
     for pk in (*range(5), *range(5)):
         assert to_global_id("Disclosure", pk) == encode_global_id("Disclosure", pk)
         assert from_global_id(to_global_id("Disclosure", pk)) == ("Disclosure", str(pk))
@@ -502,7 +502,7 @@ def test_kept_cursors_follow_the_stored_time_and_its_offset(monkeypatch) -> None
     from api.disclosures import feed
     from api.relay import decode_cursor, encode_cursor
 
-    monkeypatch.setattr(feed, "_CURSORS", {})
+    monkeypatch.setattr(feed, "_CURSORS", Kept(16_384))
     at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
     same_instant = at.astimezone(timezone(timedelta(hours=8)))
     rows = [Thing(id=7, published_at=at), Thing(id=7, published_at=same_instant)]
@@ -520,8 +520,7 @@ def test_node_fields_are_kept_per_field_node_within_a_bound(monkeypatch) -> None
     import api.relay
     from api.relay import node_fields
 
-    monkeypatch.setattr(api.relay, "_NODE_FIELDS", {})
-    monkeypatch.setattr(api.relay, "NODE_FIELDS_KEPT", 2)
+    monkeypatch.setattr(api.relay, "_NODE_FIELDS", Kept(2))
 
     def info_of(text: str) -> Any:
         document = parse(text)

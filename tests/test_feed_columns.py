@@ -20,6 +20,7 @@ from api.media.types import FIELD_COLUMNS, media_columns
 from api.relay import from_global_id, to_global_id
 from api.schema import schema as SCHEMA
 from models.disclosures import Disclosure
+from models.kept import Kept
 from models.media import Media
 from tests import media_files
 from tests.test_disclosures import (
@@ -124,7 +125,7 @@ async def test_times_answer_alike_whether_sqlites_text_is_served_or_parsed(
         return found
 
     monkeypatch.setattr(api.rows, "utc_text", counted)
-    monkeypatch.setattr(api.rows, "_SERVED", {})  # each text matched once, then kept
+    monkeypatch.setattr(api.rows, "_SERVED", Kept(16_384))  # each text matched once, then kept
     fast = await gql.data(STAMPS, variables, token=clerk)  # signed in: no response cache
     times = {e["node"]["publishedAt"] for e in fast["disclosures"]["edges"]}
     assert {s.isoformat() for s in stamps} <= times
@@ -135,7 +136,7 @@ async def test_times_answer_alike_whether_sqlites_text_is_served_or_parsed(
         assert await gql.data(STAMPS, variables, token=clerk) == fast  # from the kept texts
         assert len(served) == len(set(served))  # none matched again
     monkeypatch.setattr(api.rows, "utc_text", lambda text: None)
-    monkeypatch.setattr(api.rows, "_SERVED", {})
+    monkeypatch.setattr(api.rows, "_SERVED", Kept(16_384))
     assert await gql.data(STAMPS, variables, token=clerk) == fast  # every text parsed
     monkeypatch.setattr(app.state.graphql, "execute_options", execute_options(False))
     monkeypatch.setattr(api.rows, "_shortcuts", False)
@@ -166,7 +167,7 @@ async def test_texts_of_other_forms_are_parsed_as_before(app, gql, demo, setting
         found = {e["node"]["firstPublishedAt"] for e in fast["disclosures"]["edges"]}
         assert {datetime.fromisoformat(t).isoformat() for t in texts} <= found
     monkeypatch.setattr(api.rows, "utc_text", lambda text: None)
-    monkeypatch.setattr(api.rows, "_SERVED", {})
+    monkeypatch.setattr(api.rows, "_SERVED", Kept(16_384))
     assert await gql.data(STAMPS, variables, token=clerk) == fast
 
 

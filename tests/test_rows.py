@@ -20,6 +20,7 @@ from api.rows import (
     utc_text,
 )
 from api.settings import Settings
+from models.kept import Kept
 from models.regions import Region, RegionKind, add_region
 
 
@@ -166,8 +167,7 @@ async def test_a_rows_stored_text_is_served_only_while_it_is_tortoises_own(app, 
 
 
 def test_served_texts_are_kept_within_a_bound(monkeypatch):
-    monkeypatch.setattr(api.rows, "_SERVED", {})
-    monkeypatch.setattr(api.rows, "SERVED_KEPT", 3)
+    monkeypatch.setattr(api.rows, "_SERVED", Kept(3))
     rows = [row_class(Region)({"created_at": f"2026-03-04 05:06:0{i}+00:00"}) for i in range(5)]
     assert [iso_stamp(r, "created_at") for r in rows] == [
         f"2026-03-04T05:06:0{i}+00:00" for i in range(5)
@@ -180,8 +180,7 @@ def test_served_texts_are_kept_within_a_bound(monkeypatch):
 
 
 def test_partial_row_classes_are_kept_within_a_bound(monkeypatch):
-    monkeypatch.setattr(api.rows, "_PARTIAL_CLASSES", {})
-    monkeypatch.setattr(api.rows, "PARTIAL_CLASSES_KEPT", 2)
+    monkeypatch.setattr(api.rows, "_PARTIAL_CLASSES", Kept(2))
     columns = ("name", "path", "code", "created_at")
     made = [partial_row_class(Region, frozenset({c})) for c in columns]
     assert len(api.rows._PARTIAL_CLASSES) <= 2  # a client's ever other selections

@@ -27,6 +27,7 @@ from api.sync import change_page, parse_change_cursor
 from models.accounts import User
 from models.disclosures import Category, Disclosure, FarmingTag, Status, search
 from models.errors import BadUserInput
+from models.kept import Kept
 from models.media import Media
 from models.regions import Region, RegionKind, path_ids, subtree_range
 from models.sql import Params, changed_after, is_postgres
@@ -82,8 +83,7 @@ def cursor_key(bucket: int):
 
 # (bucket, publication time as stored, id) → the edge's encoded cursor: a feed's first
 # pages come back with the same rows request after request (bounded).
-_CURSORS: dict[tuple[Any, ...], str] = {}
-CURSORS_KEPT = 16_384
+_CURSORS = Kept(16_384)
 
 
 def page_cursor(bucket: int):
@@ -96,9 +96,7 @@ def page_cursor(bucket: int):
         kept = (bucket, stamp, d.id, None if stamp.__class__ is str else stamp.tzinfo)
         found = _CURSORS.get(kept)
         if found is None:
-            if len(_CURSORS) >= CURSORS_KEPT:
-                _CURSORS.clear()
-            found = _CURSORS[kept] = encode_cursor(key(d))
+            found = _CURSORS.keep(kept, encode_cursor(key(d)))
         return found
 
     return cursor

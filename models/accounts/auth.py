@@ -25,6 +25,7 @@ from tortoise.exceptions import IntegrityError
 from models.accounts import RefreshToken, Session, User
 from models.accounts.viewer_cache import viewer_changed
 from models.errors import AuthReason, Unauthenticated
+from models.kept import Kept
 
 # ASCII digits only: `\d` also matches other scripts' digits, and "13８…" was then a number
 # of its own (its own SMS limits, a second account for the owner's number).
@@ -161,8 +162,7 @@ def plain_claims(secret_key: str, token: str) -> dict[str, Any] | None:
 # viewer does. Only tokens of our own shape are kept (those `plain_claims` accepted,
 # whose bytes are the signed ones); the time window is checked again on every use.
 # Bounded: emptied when full (a flood of fresh tokens needs the key to make them).
-VERIFIED_LIMIT = 4096
-_verified: dict[tuple[str, str], tuple[AccessClaims, int, int]] = {}
+_verified = Kept(4096)
 
 
 def decode_access_token(config: AuthConfig, token: str) -> AccessClaims:
@@ -194,9 +194,7 @@ def decode_access_token(config: AuthConfig, token: str) -> AccessClaims:
         raise Unauthenticated(AuthReason.TOKEN_INVALID)
     decoded = AccessClaims(user_id=int(sub), session_id=sid, expires_at=float(claims["exp"]))
     if ours:
-        if len(_verified) >= VERIFIED_LIMIT:
-            _verified.clear()
-        _verified[(config.secret_key, token)] = (decoded, claims["iat"], claims["exp"])
+        _verified.keep((config.secret_key, token), (decoded, claims["iat"], claims["exp"]))
     return decoded
 
 
