@@ -309,17 +309,15 @@ def inline(
         is_type_of, run = obj[0], obj[1][0]
         env[f"run{u}"] = run
         lines = if_none + [f"{pad}else:"]
-        if is_type_of is not None and answers_by_class(is_type_of):
+        if is_type_of is not None:  # as `Compiler.object`'s `complete`, written out
             env[f"ito{u}"], env[f"ok{u}"] = is_type_of, set()
             lines += [
                 f"{pad}    if {var}.__class__ not in ok{u}:",
                 f"{pad}        if ito{u}({var}, None) is not True:",
                 f"{pad}            raise Bail",
-                f"{pad}        ok{u}.add({var}.__class__)",
             ]
-        elif is_type_of is not None:
-            env[f"ito{u}"] = is_type_of
-            lines += [f"{pad}    if ito{u}({var}, None) is not True:", f"{pad}        raise Bail"]
+            if answers_by_class(is_type_of):
+                lines.append(f"{pad}        ok{u}.add({var}.__class__)")
         return lines + [f"{pad}    {target} = run{u}({var}, {path}, ec)"]
     if item is not None and depth == 0:
         env[f"items{u}"] = None  # keeps the names below this one's own

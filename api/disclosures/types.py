@@ -438,9 +438,9 @@ async def prefetch(info: Info, rows: list[Any], wanted: AbstractSet[str]) -> Non
     if shown and hasattr(rows[0], "attached_rows"):  # the feed query read them already
         media = {m.id: m for r in rows for m in r.attached_rows}
     elif shown:
-        ids = {m for ids in attached for m in ids}
+        media_ids = {m for ids in attached for m in ids}
         columns = media_columns(node_fields(info, "attachments"))
-        media = await loaders.by_id(MediaLoader, ids, columns)
+        media = await loaders.by_id(MediaLoader, media_ids, columns)
     counted = "commentCount" in wanted
     counts = None  # the feed query may have counted them already
     if counted and not hasattr(rows[0], "comment_count"):
