@@ -171,6 +171,7 @@ def feed_columns(wanted: frozenset[str] | None) -> tuple[str, frozenset[str]]:
 
 
 AUTHOR = "author__"
+ID_ALIAS, NAME_ALIAS = AUTHOR + "id", AUTHOR + "name"
 # The media a row's attachment ids name, whole rows (asyncpg answers a composite as a record
 # with its columns' names and types), NULL for an id that names none. One primary-key
 # lookup per id: `m."id" = ANY(…)` let PostgreSQL scan the whole (small) media table for
@@ -357,14 +358,21 @@ def attach_authors(rows: list[Any], by_name: bool, postgres: bool) -> None:
     aliases = tuple(AUTHOR + c for c in author_columns)
     made: dict[int, Any] = {}
     for row in rows:
-        values = [row.__dict__.pop(alias) for alias in aliases]
+        values = row.__dict__
+        # by name (nearly every page): two pops, not a comprehension per row (1 % of a page)
+        found = [values.pop(alias) for alias in aliases] if not by_name else None
+        if by_name:
+            found_id, found_name = values.pop(ID_ALIAS), values.pop(NAME_ALIAS)
         if row.author_id is None:
             row.author_row = None
             continue
         author = made.get(row.author_id)
         if author is None:
             author = made[row.author_id] = new(users)
-            author.__dict__.update(zip(author_columns, values))  # noqa: B905 (a keyword to zip costs 0.16 µs)
+            if found is None:
+                author.__dict__.update(id=found_id, name=found_name)
+            else:
+                author.__dict__.update(zip(author_columns, found))  # noqa: B905 (a keyword to zip costs 0.16 µs)
         row.author_row = author
 
 
